@@ -1,0 +1,327 @@
+//! The framed channel between roles.
+//!
+//! One `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)` per pair of processes; the kernel
+//! keeps message boundaries, so a frame is exactly one message: `bincode((id, body))` plus,
+//! where the body's type says so, file descriptors as `SCM_RIGHTS`.
+//!
+//! Anything unexpected is fatal to the channel, never repaired: a frame over [`MAX_FRAME`]
+//! (`MSG_TRUNC`), a control message that did not fit (`MSG_CTRUNC`), a control message that is
+//! not `SCM_RIGHTS`, a body that does not decode, or a number of fds other than the body
+//! declares. Received fds are wrapped in `OwnedFd` before anything is checked, so an error
+//! path closes them instead of leaking them, and they arrive close-on-exec
+//! (`MSG_CMSG_CLOEXEC`).
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
+};
+use serde::{de::DeserializeOwned, Serialize};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+
+use crate::codec;
+pub use crate::codec::MAX_FRAME;
+
+/// The most fds any one frame may carry.
+pub const MAX_FDS: usize = 4;
+
+/// A message type that can cross a channel. `fd_count` says how many fds must travel with
+/// this value; the receiver enforces it exactly.
+pub trait Message: Serialize + DeserializeOwned + Send + Sync + 'static {
+    fn fd_count(&self) -> usize {
+        0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("peer closed the channel")]
+    Closed,
+    #[error("channel I/O: {0}")]
+    Io(Errno),
+    #[error("frame larger than {MAX_FRAME} bytes")]
+    Oversize,
+    #[error("control data truncated (too many fds)")]
+    ControlTruncated,
+    #[error("unexpected control message")]
+    UnexpectedControl,
+    #[error("undecodable frame: {0}")]
+    Decode(#[from] codec::CodecError),
+    #[error("frame carries {got} fds, its type expects {expected}")]
+    FdMismatch { expected: usize, got: usize },
+    #[error("refusing to send {0} fds")]
+    TooManyFds(usize),
+}
+
+impl From<Errno> for ChannelError {
+    fn from(e: Errno) -> Self {
+        ChannelError::Io(e)
+    }
+}
+
+/// A connected pair of SEQPACKET sockets, both close-on-exec.
+pub fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+}
+
+/// Send one raw frame. Used by the typed senders and by tests that need to send garbage.
+pub fn send_bytes(
+    fd: BorrowedFd<'_>,
+    bytes: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> Result<(), ChannelError> {
+    if bytes.len() > MAX_FRAME {
+        return Err(ChannelError::Oversize);
+    }
+    if fds.len() > MAX_FDS {
+        return Err(ChannelError::TooManyFds(fds.len()));
+    }
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let iov = [IoSlice::new(bytes)];
+    let cmsg = [ControlMessage::ScmRights(&raw)];
+    let cmsgs: &[ControlMessage] = if raw.is_empty() { &[] } else { &cmsg };
+    let sent = sendmsg::<()>(fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
+    if sent != bytes.len() {
+        // SEQPACKET sends are all or nothing; anything else is a broken channel.
+        return Err(ChannelError::Io(Errno::EMSGSIZE));
+    }
+    Ok(())
+}
+
+/// Receive one raw frame into `buf` (which must hold `MAX_FRAME` bytes).
+pub fn recv_bytes(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> Result<(usize, Vec<OwnedFd>), ChannelError> {
+    let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS]);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        fd.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg_space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut fds = Vec::new();
+    let mut unexpected = false;
+    for cmsg in msg.cmsgs()? {
+        match cmsg {
+            ControlMessageOwned::ScmRights(raw) => {
+                for r in raw {
+                    // SAFETY: the kernel has just installed `r` in our fd table for this
+                    // message; nothing else refers to it, so we are its only owner.
+                    fds.push(unsafe { OwnedFd::from_raw_fd(r) });
+                }
+            }
+            _ => unexpected = true,
+        }
+    }
+    if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+        return Err(ChannelError::Oversize);
+    }
+    if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+        return Err(ChannelError::ControlTruncated);
+    }
+    if unexpected {
+        return Err(ChannelError::UnexpectedControl);
+    }
+    if msg.bytes == 0 {
+        return Err(ChannelError::Closed);
+    }
+    Ok((msg.bytes, fds))
+}
+
+fn encode_frame<T: Message>(
+    id: u64,
+    body: &T,
+    fds: &[BorrowedFd<'_>],
+) -> Result<Vec<u8>, ChannelError> {
+    if body.fd_count() != fds.len() {
+        return Err(ChannelError::FdMismatch {
+            expected: body.fd_count(),
+            got: fds.len(),
+        });
+    }
+    Ok(codec::encode(&(id, body))?)
+}
+
+fn decode_frame<T: Message>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<Received<T>, ChannelError> {
+    let (id, body): (u64, T) = codec::decode(bytes)?;
+    if body.fd_count() != fds.len() {
+        // `fds` is dropped here: every fd we were not promised is closed.
+        return Err(ChannelError::FdMismatch {
+            expected: body.fd_count(),
+            got: fds.len(),
+        });
+    }
+    Ok(Received { id, body, fds })
+}
+
+/// One decoded frame.
+#[derive(Debug)]
+pub struct Received<T> {
+    pub id: u64,
+    pub body: T,
+    pub fds: Vec<OwnedFd>,
+}
+
+/// Blocking end of a channel (supervisor, and roles before their runtime exists).
+pub struct Channel {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+}
+
+impl Channel {
+    pub fn new(fd: OwnedFd) -> Self {
+        Channel {
+            fd,
+            buf: vec![0; MAX_FRAME],
+        }
+    }
+
+    pub fn send<T: Message>(
+        &self,
+        id: u64,
+        body: &T,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<(), ChannelError> {
+        let bytes = encode_frame(id, body, fds)?;
+        send_bytes(self.fd.as_fd(), &bytes, fds)
+    }
+
+    pub fn recv<T: Message>(&mut self) -> Result<Received<T>, ChannelError> {
+        let (n, fds) = recv_bytes(self.fd.as_fd(), &mut self.buf)?;
+        decode_frame(&self.buf[..n], fds)
+    }
+
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+}
+
+impl AsFd for Channel {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Non-blocking end of a channel on a tokio runtime. Sends may come from many tasks at once
+/// (each frame is one atomic `sendmsg`); receives must come from one task.
+pub struct AsyncChannel {
+    fd: AsyncFd<OwnedFd>,
+}
+
+impl AsyncChannel {
+    /// Must be called inside a tokio runtime.
+    pub fn new(fd: OwnedFd) -> std::io::Result<Self> {
+        let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)?;
+        let flags = nix::fcntl::OFlag::from_bits_retain(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(flags))?;
+        // SAFETY: an OwnedFd is a valid open fd that stays open, and refers to the same
+        // description, for as long as the AsyncFd owns it; as_raw_fd always returns it.
+        let fd =
+            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE | Interest::WRITABLE) }
+                .map_err(|e| e.into_parts().1)?;
+        Ok(AsyncChannel { fd })
+    }
+
+    pub async fn send<T: Message>(
+        &self,
+        id: u64,
+        body: &T,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<(), ChannelError> {
+        let bytes = encode_frame(id, body, fds)?;
+        self.send_raw(&bytes, fds).await
+    }
+
+    pub async fn send_raw(&self, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), ChannelError> {
+        loop {
+            let mut guard = self.fd.writable().await.map_err(io_errno)?;
+            match send_bytes(self.fd.get_ref().as_fd(), bytes, fds) {
+                Err(ChannelError::Io(Errno::EAGAIN)) => guard.clear_ready(),
+                other => return other,
+            }
+        }
+    }
+
+    pub async fn recv<T: Message>(&self, buf: &mut [u8]) -> Result<Received<T>, ChannelError> {
+        loop {
+            let mut guard = self.fd.readable().await.map_err(io_errno)?;
+            match recv_bytes(self.fd.get_ref().as_fd(), buf) {
+                Err(ChannelError::Io(Errno::EAGAIN)) => guard.clear_ready(),
+                Err(e) => return Err(e),
+                Ok((n, fds)) => return decode_frame(&buf[..n], fds),
+            }
+        }
+    }
+}
+
+fn io_errno(e: std::io::Error) -> ChannelError {
+    ChannelError::Io(Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    enum Msg {
+        Hello(String),
+        WithFd,
+    }
+    impl Message for Msg {
+        fn fd_count(&self) -> usize {
+            matches!(self, Msg::WithFd) as usize
+        }
+    }
+
+    fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+
+    fn devnull() -> OwnedFd {
+        std::fs::File::open("/dev/null").unwrap().into()
+    }
+
+    #[test]
+    fn frame_round_trip_with_fd() {
+        let (a, b) = pair().unwrap();
+        let a = Channel::new(a);
+        let mut b = Channel::new(b);
+        a.send(1, &Msg::Hello("hi".into()), &[]).unwrap();
+        let r: Received<Msg> = b.recv().unwrap();
+        assert_eq!((r.id, r.body), (1, Msg::Hello("hi".into())));
+        let f = devnull();
+        a.send(2, &Msg::WithFd, &[f.as_fd()]).unwrap();
+        let r: Received<Msg> = b.recv().unwrap();
+        assert_eq!(r.fds.len(), 1);
+        let flags = nix::fcntl::fcntl(r.fds[0].as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
+        assert!(
+            nix::fcntl::FdFlag::from_bits_retain(flags).contains(nix::fcntl::FdFlag::FD_CLOEXEC)
+        );
+    }
+
+    #[test]
+    fn sender_refuses_fd_count_that_does_not_match_type() {
+        let (a, _b) = pair().unwrap();
+        let a = Channel::new(a);
+        let f = devnull();
+        assert!(matches!(
+            a.send(1, &Msg::Hello("x".into()), &[f.as_fd()]),
+            Err(ChannelError::FdMismatch {
+                expected: 0,
+                got: 1
+            })
+        ));
+    }
+}

@@ -1,0 +1,58 @@
+//! The wire encoding, in one module so that replacing bincode is a one-file change.
+//!
+//! bincode is pinned to 1.3.3 (what Debian packages; RUSTSEC-2025-0141 marks it unmaintained,
+//! see `deny.toml`). Every decode is bounded by [`MAX_FRAME`] and rejects trailing bytes.
+#![forbid(unsafe_code)]
+
+use bincode::Options;
+use serde::{de::DeserializeOwned, Serialize};
+
+/// Largest frame either side may send or accept. A bigger one kills the channel.
+pub const MAX_FRAME: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+#[error("codec: {0}")]
+pub struct CodecError(String);
+
+fn options() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_limit(MAX_FRAME as u64)
+        .reject_trailing_bytes()
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    options()
+        .serialize(value)
+        .map_err(|e| CodecError(e.to_string()))
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    if bytes.len() > MAX_FRAME {
+        return Err(CodecError("frame over the size limit".into()));
+    }
+    options()
+        .deserialize(bytes)
+        .map_err(|e| CodecError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_trailing_bytes_rejected() {
+        let bytes = encode(&(7u64, String::from("x"))).unwrap();
+        assert_eq!(decode::<(u64, String)>(&bytes).unwrap(), (7, "x".into()));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode::<(u64, String)>(&longer).is_err());
+    }
+
+    #[test]
+    fn length_prefix_beyond_limit_is_refused_without_allocating() {
+        // A Vec<u8> claiming 2^40 elements: must fail on the limit, not try to allocate.
+        let mut bytes = vec![253u8];
+        bytes.extend_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(decode::<Vec<u8>>(&bytes).is_err());
+    }
+}

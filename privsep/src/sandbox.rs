@@ -1,0 +1,207 @@
+//! Entering a role's sandbox: no_new_privs, non-dumpable, no capabilities, landlock, seccomp.
+//!
+//! Must run while the process has exactly one thread: landlock (before ABI 8) and seccomp
+//! without TSYNC only restrict the calling thread, so a thread created earlier would stay free.
+//! [`enter`] checks that and refuses otherwise.
+
+use std::path::PathBuf;
+
+use landlock::{
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+};
+
+/// The landlock ABI whose rights we handle: 6 adds signal and abstract-unix scoping.
+pub const REQUIRED_ABI: i32 = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsAccess {
+    /// Read files and list directories beneath the path.
+    Read,
+    /// Read, create, write, truncate and remove regular files and directories beneath it.
+    ReadWrite,
+    /// Read and execute this one file.
+    Execute,
+}
+
+#[derive(Debug, Clone)]
+pub struct FsRule {
+    pub path: PathBuf,
+    pub access: FsAccess,
+}
+
+pub struct Policy<'a> {
+    pub role: &'a str,
+    /// Paths the role may touch; everything else is denied.
+    pub fs: Vec<FsRule>,
+    /// The role's seccomp policy, in seccompiler's JSON format.
+    pub seccomp_json: &'a str,
+    /// Fail closed when the kernel cannot enforce everything (the default).
+    pub require: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub landlock_abi: Option<i32>,
+    pub landlock_enforced: bool,
+    pub seccomp_filters: usize,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{role}: the sandbox must be entered before any thread exists ({threads} running)")]
+    Threads { role: String, threads: usize },
+    #[error("{role}: {what}")]
+    Failed { role: String, what: String },
+}
+
+/// The kernel's landlock ABI version, or None when landlock is absent or disabled.
+pub fn landlock_abi() -> Option<i32> {
+    // SAFETY: landlock_create_ruleset with a null attribute, size 0 and the VERSION flag only
+    // returns the ABI version (or an error); it reads no memory and creates no fd.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            1u32, // LANDLOCK_CREATE_RULESET_VERSION
+        )
+    };
+    (v > 0).then_some(v as i32)
+}
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(usize::MAX)
+}
+
+pub fn enter(policy: &Policy<'_>) -> Result<Report, SandboxError> {
+    let role = policy.role.to_string();
+    let fail = |what: String| SandboxError::Failed {
+        role: role.clone(),
+        what,
+    };
+    let threads = thread_count();
+    if threads != 1 {
+        return Err(SandboxError::Threads {
+            role: role.clone(),
+            threads,
+        });
+    }
+    let mut report = Report {
+        landlock_abi: landlock_abi(),
+        ..Report::default()
+    };
+
+    nix::sys::prctl::set_no_new_privs().map_err(|e| fail(format!("PR_SET_NO_NEW_PRIVS: {e}")))?;
+    // Non-dumpable: no core dump, and /proc/<pid>/{mem,environ,fd} and ptrace are closed to
+    // other processes of the same uid.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| fail(format!("PR_SET_DUMPABLE: {e}")))?;
+    crate::identity::refuse_privilege().map_err(|e| fail(e.to_string()))?;
+
+    match apply_landlock(policy) {
+        Ok(()) => report.landlock_enforced = true,
+        Err(what) if policy.require => return Err(fail(what)),
+        Err(what) => report.warnings.push(format!(
+            "RUNNING DEGRADED (Sandbox.Require = false): {what}"
+        )),
+    }
+    match apply_seccomp(policy.seccomp_json) {
+        Ok(n) => report.seccomp_filters = n,
+        Err(what) if policy.require => return Err(fail(what)),
+        Err(what) => report.warnings.push(format!(
+            "RUNNING DEGRADED (Sandbox.Require = false): {what}"
+        )),
+    }
+    Ok(report)
+}
+
+fn fs_rights(access: FsAccess) -> BitFlags<AccessFs> {
+    match access {
+        FsAccess::Read => AccessFs::ReadFile | AccessFs::ReadDir,
+        FsAccess::ReadWrite => {
+            AccessFs::ReadFile
+                | AccessFs::ReadDir
+                | AccessFs::WriteFile
+                | AccessFs::Truncate
+                | AccessFs::MakeReg
+                | AccessFs::MakeDir
+                | AccessFs::RemoveFile
+                | AccessFs::RemoveDir
+        }
+        FsAccess::Execute => AccessFs::Execute | AccessFs::ReadFile,
+    }
+}
+
+fn apply_landlock(policy: &Policy<'_>) -> Result<(), String> {
+    let abi = landlock_abi();
+    match abi {
+        None => {
+            return Err("landlock is not available in this kernel (needs Linux 6.12 or later, \
+                        with lsm=landlock); also check that no seccomp filter (e.g. a systemd \
+                        SystemCallFilter=) blocks the landlock_* syscalls"
+                .into())
+        }
+        Some(v) if v < REQUIRED_ABI => {
+            return Err(format!(
+                "landlock ABI {v} lacks signal and abstract-unix-socket scoping (ABI {REQUIRED_ABI}, Linux 6.12)"
+            ))
+        }
+        _ => {}
+    }
+    let target = ABI::V6;
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::HardRequirement)
+        .handle_access(AccessFs::from_all(target))
+        .and_then(|r| r.handle_access(AccessNet::from_all(target)))
+        .and_then(|r| r.scope(Scope::AbstractUnixSocket | Scope::Signal))
+        .and_then(|r| r.create())
+        .map_err(|e| format!("landlock ruleset: {e}"))?;
+    for rule in &policy.fs {
+        let fd = PathFd::new(&rule.path)
+            .map_err(|e| format!("landlock: open {}: {e}", rule.path.display()))?;
+        let mut rights = fs_rights(rule.access);
+        if !rule.path.is_dir() {
+            // Directory-only rights on a file are an error in landlock.
+            rights &= AccessFs::from_file(target);
+        }
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fd, rights))
+            .map_err(|e| format!("landlock rule for {}: {e}", rule.path.display()))?;
+    }
+    let status = ruleset
+        .restrict_self()
+        .map_err(|e| format!("landlock restrict_self: {e}"))?;
+    if status.ruleset != RulesetStatus::FullyEnforced {
+        return Err(format!("landlock is only {:?}", status.ruleset));
+    }
+    Ok(())
+}
+
+/// Compiles every filter in the policy and installs them (the kernel stacks them; the
+/// strictest verdict wins, so an `errno` filter refines an allowlist).
+fn apply_seccomp(json: &str) -> Result<usize, String> {
+    let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|e| format!("seccomp: unsupported architecture: {e:?}"))?;
+    let map = seccompiler::compile_from_json(json.as_bytes(), arch)
+        .map_err(|e| format!("seccomp policy does not compile: {e}"))?;
+    // The allowlist goes in last: it does not permit seccomp(2) itself.
+    let mut names: Vec<_> = map.keys().cloned().collect();
+    names.sort_by_key(|n| (n == "allow", n.clone()));
+    for name in &names {
+        seccompiler::apply_filter(&map[name])
+            .map_err(|e| format!("seccomp filter {name:?} could not be installed: {e}"))?;
+    }
+    Ok(names.len())
+}
+
+/// Compiles a seccomp policy without installing it (tests, doctor).
+pub fn check_seccomp_policy(json: &str) -> Result<usize, String> {
+    let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH)
+        .map_err(|e| format!("unsupported architecture: {e:?}"))?;
+    seccompiler::compile_from_json(json.as_bytes(), arch)
+        .map(|m| m.len())
+        .map_err(|e| e.to_string())
+}

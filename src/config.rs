@@ -1,0 +1,414 @@
+//! Configuration: embedded defaults < TOML file < environment (`ND_…`, then `REDOUBT_…`) <
+//! command-line flags. Option names are Navidrome's where the meaning is the same, matched
+//! case-insensitively, so an existing navidrome.toml mostly just works.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Every option redoubt understands: (name, default, what it does). docs/configuration.md
+/// is checked against this table by a test.
+pub const OPTIONS: &[(&str, &str, &str)] = &[
+    ("MusicFolder", "./music", "Folder with your music, read-only to redoubt"),
+    ("DataFolder", "./data", "Folder for the database and the key file (created 0700)"),
+    ("CacheFolder", "<DataFolder>/cache", "Folder for transcoding and artwork caches"),
+    ("Address", "127.0.0.1", "Address to listen on, or unix:/path for a unix socket"),
+    ("Port", "4533", "TCP port to listen on"),
+    ("UnixSocketPerm", "0660", "Permissions of the unix socket when Address is unix:/path"),
+    ("BaseUrl", "", "Path prefix when served below a reverse proxy's sub-path"),
+    ("LogLevel", "info", "error, warn, info, debug or trace"),
+    ("FFmpegPath", "", "The ffmpeg binary; empty means ffmpeg found on PATH at start"),
+    ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
+];
+
+/// Navidrome options that redoubt recognises but does not (yet) implement.
+pub const NOT_SUPPORTED: &[&str] = &[
+    "EnforceNonRootUser", // always enforced
+    "ScanSchedule",
+    "LastFM.Enabled",
+    "LastFM.ApiKey",
+    "LastFM.Secret",
+    "Spotify.ID",
+    "Spotify.Secret",
+    "ListenBrainz.Enabled",
+    "UILoginBackgroundUrl",
+    "UIWelcomeMessage",
+    "EnableGravatar",
+    "EnableExternalServices",
+    "Jukebox.Enabled",
+    "Agents",
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: Option<PathBuf>,
+    pub music_folder: PathBuf,
+    pub data_folder: PathBuf,
+    pub cache_folder: PathBuf,
+    pub address: String,
+    pub port: u16,
+    pub unix_socket_perm: u32,
+    pub base_url: String,
+    pub log_level: String,
+    pub ffmpeg_path: String,
+    pub sandbox_require: bool,
+    /// Things worth telling the admin (unknown keys, unsupported options).
+    pub warnings: Vec<String>,
+}
+
+/// Values given on the command line; `None` means not given.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub music_folder: Option<String>,
+    pub data_folder: Option<String>,
+    pub address: Option<String>,
+    pub port: Option<String>,
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0}: {1}")]
+    File(PathBuf, String),
+    #[error("option {name}: {why}")]
+    Value { name: String, why: String },
+}
+
+fn lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, (String, toml::Value)>) {
+    for (k, v) in table {
+        let name = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(&name, t, out),
+            other => {
+                out.insert(lower(&name), (name, other.clone()));
+            }
+        }
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + (ca != *cb) as usize)
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The known option closest to an unknown name, for "did you mean".
+pub fn nearest_option(name: &str) -> Option<&'static str> {
+    OPTIONS
+        .iter()
+        .map(|(n, _, _)| (*n, edit_distance(&lower(name), &lower(n))))
+        .filter(|(_, d)| *d <= 3)
+        .min_by_key(|(_, d)| *d)
+        .map(|(n, _)| n)
+}
+
+fn value_to_string(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn env_name(prefix: &str, option: &str) -> String {
+    format!("{prefix}{}", option.to_ascii_uppercase().replace('.', "_"))
+}
+
+impl Config {
+    /// Which file to read: the flag, else `./redoubt.toml`, else `/etc/redoubt/redoubt.toml`.
+    fn locate(over: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Option<(PathBuf, bool)> {
+        if let Some(p) = &over.config {
+            return Some((p.clone(), true));
+        }
+        if let Some(p) = env("REDOUBT_CONFIGFILE").or_else(|| env("ND_CONFIGFILE")) {
+            return Some((PathBuf::from(p), true));
+        }
+        ["./redoubt.toml", "/etc/redoubt/redoubt.toml"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .map(|p| (p, false))
+    }
+
+    pub fn load(over: &Overrides) -> Result<Config, ConfigError> {
+        Self::load_with(over, &|k| std::env::var(k).ok())
+    }
+
+    pub fn load_with(
+        over: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let mut values: BTreeMap<String, String> = OPTIONS
+            .iter()
+            .map(|(n, d, _)| (lower(n), d.to_string()))
+            .collect();
+        let mut cache_given = false;
+        let source = Self::locate(over, env);
+        if let Some((path, _)) = &source {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::File(path.clone(), e.to_string()))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::File(path.clone(), e.to_string()))?;
+            let mut flat = BTreeMap::new();
+            flatten("", &table, &mut flat);
+            for (key, (name, value)) in flat {
+                if values.contains_key(&key) {
+                    cache_given |= key == "cachefolder";
+                    values.insert(key, value_to_string(&value));
+                } else if NOT_SUPPORTED.iter().any(|n| lower(n) == key) {
+                    warnings.push(format!(
+                        "{}: option {name} is understood but not supported by redoubt; ignored",
+                        path.display()
+                    ));
+                } else {
+                    let hint = nearest_option(&name)
+                        .map(|n| format!(" (did you mean {n}?)"))
+                        .unwrap_or_default();
+                    warnings.push(format!(
+                        "{}: unknown option {name}{hint}; ignored",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        for (name, _, _) in OPTIONS {
+            for prefix in ["ND_", "REDOUBT_"] {
+                if let Some(v) = env(&env_name(prefix, name)) {
+                    cache_given |= *name == "CacheFolder";
+                    values.insert(lower(name), v);
+                }
+            }
+        }
+        for (name, v) in [
+            ("musicfolder", &over.music_folder),
+            ("datafolder", &over.data_folder),
+            ("address", &over.address),
+            ("port", &over.port),
+            ("loglevel", &over.log_level),
+        ] {
+            if let Some(v) = v {
+                values.insert(name.into(), v.clone());
+            }
+        }
+        let get = |k: &str| values[&lower(k)].clone();
+        let bad = |name: &str, why: String| ConfigError::Value {
+            name: name.into(),
+            why,
+        };
+        let data_folder = PathBuf::from(get("DataFolder"));
+        let cache_folder = if cache_given {
+            PathBuf::from(get("CacheFolder"))
+        } else {
+            data_folder.join("cache")
+        };
+        let port = get("Port")
+            .parse::<u16>()
+            .map_err(|e| bad("Port", e.to_string()))?;
+        let perm = get("UnixSocketPerm");
+        let unix_socket_perm = u32::from_str_radix(perm.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|p| *p <= 0o777)
+            .ok_or_else(|| {
+                bad(
+                    "UnixSocketPerm",
+                    format!("{perm:?} is not an octal mode like 0660"),
+                )
+            })?;
+        let log_level = get("LogLevel").to_ascii_lowercase();
+        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
+            return Err(bad(
+                "LogLevel",
+                format!("{log_level:?} is not one of error, warn, info, debug, trace"),
+            ));
+        }
+        let sandbox_require = match get("Sandbox.Require").to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            other => {
+                return Err(bad(
+                    "Sandbox.Require",
+                    format!("{other:?} is not true or false"),
+                ))
+            }
+        };
+        let mut base_url = get("BaseUrl").trim_end_matches('/').to_string();
+        if !base_url.is_empty() && !base_url.starts_with('/') {
+            base_url.insert(0, '/');
+        }
+        Ok(Config {
+            source: source.map(|(p, _)| p),
+            music_folder: PathBuf::from(get("MusicFolder")),
+            data_folder,
+            cache_folder,
+            address: get("Address"),
+            port,
+            unix_socket_perm,
+            base_url,
+            log_level,
+            ffmpeg_path: get("FFmpegPath"),
+            sandbox_require,
+            warnings,
+        })
+    }
+
+    /// Absolute forms of the folders (landlock rules and child processes need them).
+    pub fn absolutize(&mut self) -> std::io::Result<()> {
+        let cwd = std::env::current_dir()?;
+        for p in [
+            &mut self.music_folder,
+            &mut self.data_folder,
+            &mut self.cache_folder,
+        ] {
+            if p.is_relative() {
+                *p = cwd.join(&*p);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn unix_socket_path(&self) -> Option<&Path> {
+        self.address.strip_prefix("unix:").map(Path::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(
+        file: Option<&str>,
+        env: &[(&str, &str)],
+        over: Overrides,
+    ) -> Result<Config, ConfigError> {
+        let dir = std::env::temp_dir().join(format!(
+            "redoubt-cfg-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut over = over;
+        if let Some(text) = file {
+            let p = dir.join("redoubt.toml");
+            std::fs::write(&p, text).unwrap();
+            over.config = Some(p);
+        }
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with(&over, &|k| env.get(k).cloned())
+    }
+
+    fn rand_suffix() -> u64 {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        N.fetch_add(1, Ordering::Relaxed)
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let c = load(
+            None,
+            &[],
+            Overrides {
+                config: None,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.address, "127.0.0.1");
+        assert_eq!(c.port, 4533);
+        assert_eq!(c.unix_socket_perm, 0o660);
+        assert!(c.sandbox_require);
+        assert_eq!(c.cache_folder, PathBuf::from("./data/cache"));
+    }
+
+    #[test]
+    fn precedence_file_env_alias_flag() {
+        let file = "musicfolder = '/m1'\nPort = 1000\n[extauth]\ntrustedsources='x'\n[Sandbox]\nRequire = false\n";
+        let c = load(Some(file), &[], Overrides::default()).unwrap();
+        assert_eq!(
+            (c.music_folder.to_str().unwrap(), c.port, c.sandbox_require),
+            ("/m1", 1000, false)
+        );
+        let c = load(Some(file), &[("ND_PORT", "2000")], Overrides::default()).unwrap();
+        assert_eq!(c.port, 2000);
+        let c = load(
+            Some(file),
+            &[("ND_PORT", "2000"), ("REDOUBT_PORT", "3000")],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.port, 3000);
+        let over = Overrides {
+            port: Some("4000".into()),
+            ..Default::default()
+        };
+        let c = load(Some(file), &[("REDOUBT_PORT", "3000")], over).unwrap();
+        assert_eq!(c.port, 4000);
+        let c = load(
+            None,
+            &[("REDOUBT_SANDBOX_REQUIRE", "false")],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert!(!c.sandbox_require);
+    }
+
+    #[test]
+    fn unknown_and_unsupported_keys_are_reported() {
+        let c = load(
+            Some("MusicFoldr = '/x'\nLastFM.Enabled = true\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("unknown option MusicFoldr (did you mean MusicFolder?)")),
+            "{:?}",
+            c.warnings
+        );
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("LastFM.Enabled is understood but not supported")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(load(Some("Port = 70000"), &[], Overrides::default()).is_err());
+        assert!(load(Some("UnixSocketPerm = '999'"), &[], Overrides::default()).is_err());
+        assert!(load(Some("LogLevel = 'loud'"), &[], Overrides::default()).is_err());
+        assert!(load(Some("not toml ["), &[], Overrides::default()).is_err());
+    }
+}

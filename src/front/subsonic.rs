@@ -1,0 +1,284 @@
+//! The Subsonic response envelope, in XML and JSON (and JSONP), from one tree.
+//!
+//! A [`Node`] is an element: attributes, then lists of child elements. In JSON an attribute
+//! becomes a key, a list becomes an array (always an array, even with one member, as the
+//! OpenSubsonic spec requires), and text becomes `"value"`.
+#![forbid(unsafe_code)]
+
+use std::fmt::Write;
+
+pub const API_VERSION: &str = "1.16.1";
+pub const SERVER_TYPE: &str = "redoubt";
+pub const XMLNS: &str = "http://subsonic.org/restapi";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(s.into())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(s)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub name: &'static str,
+    pub attrs: Vec<(&'static str, Value)>,
+    pub lists: Vec<(&'static str, Vec<Node>)>,
+    pub text: Option<String>,
+}
+
+impl Node {
+    pub fn new(name: &'static str) -> Node {
+        Node {
+            name,
+            ..Default::default()
+        }
+    }
+    pub fn attr(mut self, k: &'static str, v: impl Into<Value>) -> Node {
+        self.attrs.push((k, v.into()));
+        self
+    }
+    pub fn list(mut self, k: &'static str, items: Vec<Node>) -> Node {
+        self.lists.push((k, items));
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Format {
+    Xml,
+    Json,
+    Jsonp(String),
+}
+
+/// Subsonic error codes.
+pub mod code {
+    pub const GENERIC: i64 = 0;
+    pub const MISSING_PARAMETER: i64 = 10;
+    pub const NOT_FOUND: i64 = 70;
+}
+
+/// `f` and `callback` → a format. An invalid JSONP callback is an error, answered in JSON.
+pub fn format(f: Option<&str>, callback: Option<&str>) -> Result<Format, (Format, i64, String)> {
+    match f.unwrap_or("xml") {
+        "xml" => Ok(Format::Xml),
+        "json" => Ok(Format::Json),
+        "jsonp" => match callback {
+            Some(cb) if valid_callback(cb) => Ok(Format::Jsonp(cb.to_string())),
+            Some(_) => Err((Format::Json, code::GENERIC, "invalid JSONP callback".into())),
+            None => Err((
+                Format::Json,
+                code::MISSING_PARAMETER,
+                "required parameter is missing: callback".into(),
+            )),
+        },
+        // Unknown formats get XML, as Subsonic servers do.
+        _ => Ok(Format::Xml),
+    }
+}
+
+/// A JavaScript identifier path like `cb`, `jQuery123_456` or `ns.fn`; nothing else.
+pub fn valid_callback(cb: &str) -> bool {
+    !cb.is_empty()
+        && cb.len() <= 128
+        && cb.split('.').all(|part| {
+            let mut chars = part.chars();
+            matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == '$')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        })
+}
+
+fn xml_escape(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all are dropped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push_str("&#9;"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn xml_attr(k: &str, v: &Value, out: &mut String) {
+    out.push(' ');
+    out.push_str(k);
+    out.push_str("=\"");
+    match v {
+        Value::Str(s) => xml_escape(s, out),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+    }
+    out.push('"');
+}
+
+fn xml_node(n: &Node, out: &mut String) {
+    out.push('<');
+    out.push_str(n.name);
+    for (k, v) in &n.attrs {
+        xml_attr(k, v, out);
+    }
+    if n.lists.iter().all(|(_, l)| l.is_empty()) && n.text.is_none() {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    if let Some(t) = &n.text {
+        xml_escape(t, out);
+    }
+    for (_, items) in &n.lists {
+        for item in items {
+            xml_node(item, out);
+        }
+    }
+    out.push_str("</");
+    out.push_str(n.name);
+    out.push('>');
+}
+
+fn json_value(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Str(s) => serde_json::Value::String(s.clone()),
+        Value::Int(i) => serde_json::Value::from(*i),
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+    }
+}
+
+fn json_node(n: &Node) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (k, v) in &n.attrs {
+        m.insert((*k).to_string(), json_value(v));
+    }
+    for (k, items) in &n.lists {
+        m.insert(
+            (*k).to_string(),
+            serde_json::Value::Array(items.iter().map(json_node).collect()),
+        );
+    }
+    if let Some(t) = &n.text {
+        m.insert("value".into(), serde_json::Value::String(t.clone()));
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Renders a complete answer. `error` is (code, message) for `status="failed"`.
+pub fn render(
+    format: &Format,
+    server_version: &str,
+    body: Option<&Node>,
+    error: Option<(i64, &str)>,
+) -> (&'static str, String) {
+    let status = if error.is_some() { "failed" } else { "ok" };
+    let error_node = error.map(|(c, m)| Node::new("error").attr("code", c).attr("message", m));
+    let child = error_node.as_ref().or(body);
+    match format {
+        Format::Xml => {
+            let mut out =
+                String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<subsonic-response");
+            for (k, v) in [
+                ("xmlns", Value::from(XMLNS)),
+                ("status", status.into()),
+                ("version", API_VERSION.into()),
+                ("type", SERVER_TYPE.into()),
+                ("serverVersion", server_version.into()),
+                ("openSubsonic", true.into()),
+            ] {
+                xml_attr(k, &v, &mut out);
+            }
+            match child {
+                Some(c) => {
+                    out.push('>');
+                    xml_node(c, &mut out);
+                    out.push_str("</subsonic-response>");
+                }
+                None => out.push_str("/>"),
+            }
+            ("text/xml; charset=utf-8", out)
+        }
+        Format::Json | Format::Jsonp(_) => {
+            let mut m = serde_json::Map::new();
+            m.insert("status".into(), status.into());
+            m.insert("version".into(), API_VERSION.into());
+            m.insert("type".into(), SERVER_TYPE.into());
+            m.insert("serverVersion".into(), server_version.into());
+            m.insert("openSubsonic".into(), true.into());
+            if let Some(c) = child {
+                m.insert(c.name.to_string(), json_node(c));
+            }
+            let json = serde_json::json!({ "subsonic-response": m }).to_string();
+            match format {
+                Format::Jsonp(cb) => ("text/javascript; charset=utf-8", format!("{cb}({json});")),
+                _ => ("application/json", json),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callbacks() {
+        for ok in ["cb", "jQuery1_2", "a.b.c", "$x"] {
+            assert!(valid_callback(ok), "{ok}");
+        }
+        for bad in ["", "alert(1)", "a;b", "1x", "a..b", "</script>", "a b"] {
+            assert!(!valid_callback(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn xml_escapes_attributes_and_drops_control_chars() {
+        let n = Node::new("x").attr("a", "<\"&'>\u{1}");
+        let (_, xml) = render(&Format::Xml, "0", Some(&n), None);
+        assert!(
+            xml.contains(r#"<x a="&lt;&quot;&amp;&apos;&gt;"/>"#),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn json_lists_are_arrays_even_with_one_member() {
+        let n = Node::new("musicFolders").list(
+            "musicFolder",
+            vec![Node::new("musicFolder").attr("id", 1i64)],
+        );
+        let (_, json) = render(&Format::Json, "0", Some(&n), None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            v["subsonic-response"]["musicFolders"]["musicFolder"][0]["id"],
+            1
+        );
+    }
+}

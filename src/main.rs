@@ -1,0 +1,130 @@
+//! redoubt: a privilege-separated, sandboxed Subsonic music server.
+#![forbid(unsafe_code)]
+
+mod broker;
+mod config;
+mod doctor;
+mod front;
+#[cfg(feature = "test-hooks")]
+mod hooks;
+mod logging;
+mod policy;
+mod proto;
+mod role;
+mod scanner;
+mod supervisor;
+mod transcoder;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "redoubt",
+    version,
+    about = "A privilege-separated, sandboxed Subsonic music server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Default)]
+struct ConfigArgs {
+    /// Configuration file (default: ./redoubt.toml, else /etc/redoubt/redoubt.toml, if present)
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// MusicFolder: the music, read-only
+    #[arg(long)]
+    music_folder: Option<String>,
+    /// DataFolder: database and key file
+    #[arg(long)]
+    data_folder: Option<String>,
+    /// Address to listen on (or unix:/path)
+    #[arg(long)]
+    address: Option<String>,
+    /// Port to listen on
+    #[arg(long)]
+    port: Option<String>,
+    /// LogLevel: error, warn, info, debug, trace
+    #[arg(long)]
+    log_level: Option<String>,
+}
+
+impl From<ConfigArgs> for config::Overrides {
+    fn from(a: ConfigArgs) -> Self {
+        config::Overrides {
+            config: a.config,
+            music_folder: a.music_folder,
+            data_folder: a.data_folder,
+            address: a.address,
+            port: a.port,
+            log_level: a.log_level,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (supervisor and its four sandboxed roles)
+    Serve(ConfigArgs),
+    /// Check what this kernel enforces for each role, before deploying
+    Doctor(ConfigArgs),
+    /// Internal: a role process, started by `serve`
+    #[command(hide = true)]
+    Role { name: String },
+    /// Internal: a throwaway sandboxed child, started by `doctor`
+    #[command(hide = true)]
+    DoctorRole { name: String },
+    /// Test builds only: run a command with the landlock syscalls answering EPERM
+    #[cfg(feature = "test-hooks")]
+    #[command(hide = true)]
+    TestDenyLandlock {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(a) => supervisor::serve(a.into()),
+        Command::Doctor(a) => doctor::run(a.into()),
+        Command::Role { name } => match proto::Role::from_name(&name) {
+            Some(role) => role::run(role),
+            None => {
+                eprintln!("redoubt: no role {name:?}");
+                ExitCode::from(2)
+            }
+        },
+        Command::DoctorRole { name } => match proto::Role::from_name(&name) {
+            Some(role) => doctor::child(role),
+            None => ExitCode::from(2),
+        },
+        #[cfg(feature = "test-hooks")]
+        Command::TestDenyLandlock { command } => deny_landlock_and_exec(command),
+    }
+}
+
+/// Installs a seccomp filter that answers EPERM to landlock_create_ruleset,
+/// landlock_add_rule and landlock_restrict_self (as an old systemd SystemCallFilter would),
+/// then runs the command. Used by the T11 test.
+#[cfg(feature = "test-hooks")]
+fn deny_landlock_and_exec(command: Vec<std::ffi::OsString>) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    const POLICY: &str = r#"{"deny_landlock": {"mismatch_action": "allow", "match_action": {"errno": 1},
+        "filter": [{"syscall": "landlock_create_ruleset"}, {"syscall": "landlock_add_rule"},
+                   {"syscall": "landlock_restrict_self"}]}}"#;
+    let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH).expect("arch");
+    let map = seccompiler::compile_from_json(POLICY.as_bytes(), arch).expect("policy");
+    nix::sys::prctl::set_no_new_privs().expect("no_new_privs");
+    seccompiler::apply_filter(&map["deny_landlock"]).expect("filter");
+    let Some((prog, args)) = command.split_first() else {
+        return ExitCode::from(2);
+    };
+    let err = std::process::Command::new(prog).args(args).exec();
+    eprintln!("exec: {err}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,141 @@
+//! The sandbox policies of each role, read from `policies/` (compiled into the binary).
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use privsep::sandbox::{FsAccess, FsRule, Policy};
+use serde::Deserialize;
+
+use crate::proto::{Role, RoleInit};
+
+pub const LANDLOCK: &str = include_str!("../policies/landlock.toml");
+
+#[cfg(target_arch = "x86_64")]
+mod arch {
+    pub const BROKER: &str = include_str!("../policies/seccomp/x86_64/broker.json");
+    pub const FRONT: &str = include_str!("../policies/seccomp/x86_64/front.json");
+    pub const SCANNER: &str = include_str!("../policies/seccomp/x86_64/scanner.json");
+    pub const TRANSCODER: &str = include_str!("../policies/seccomp/x86_64/transcoder.json");
+}
+#[cfg(target_arch = "aarch64")]
+mod arch {
+    pub const BROKER: &str = include_str!("../policies/seccomp/aarch64/broker.json");
+    pub const FRONT: &str = include_str!("../policies/seccomp/aarch64/front.json");
+    pub const SCANNER: &str = include_str!("../policies/seccomp/aarch64/scanner.json");
+    pub const TRANSCODER: &str = include_str!("../policies/seccomp/aarch64/transcoder.json");
+}
+
+pub fn seccomp(role: Role) -> &'static str {
+    match role {
+        Role::Broker => arch::BROKER,
+        Role::Front => arch::FRONT,
+        Role::Scanner => arch::SCANNER,
+        Role::Transcoder => arch::TRANSCODER,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleFs {
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    read_write: Vec<String>,
+    #[serde(default)]
+    execute: Vec<String>,
+}
+
+fn substitute(template: &str, init: &RoleInit) -> Result<PathBuf, String> {
+    Ok(match template {
+        "$MusicFolder" => init.music_folder.clone(),
+        "$DataFolder" => init.data_folder.clone(),
+        "$CacheFolder" => init.cache_folder.clone(),
+        t if t.starts_with('$') => {
+            return Err(format!("unknown variable {t} in policies/landlock.toml"))
+        }
+        t => PathBuf::from(t),
+    })
+}
+
+/// The landlock rules for a role, from policies/landlock.toml.
+pub fn landlock_rules(init: &RoleInit) -> Result<Vec<FsRule>, String> {
+    let all: BTreeMap<String, RoleFs> =
+        toml::from_str(LANDLOCK).map_err(|e| format!("policies/landlock.toml: {e}"))?;
+    let Some(fs) = all.get(init.role.name()) else {
+        return Err(format!(
+            "policies/landlock.toml has no [{}] table",
+            init.role.name()
+        ));
+    };
+    let mut rules = Vec::new();
+    for (list, access) in [
+        (&fs.read, FsAccess::Read),
+        (&fs.read_write, FsAccess::ReadWrite),
+        (&fs.execute, FsAccess::Execute),
+    ] {
+        for t in list {
+            rules.push(FsRule {
+                path: substitute(t, init)?,
+                access,
+            });
+        }
+    }
+    Ok(rules)
+}
+
+pub fn for_role(init: &RoleInit) -> Result<Policy<'static>, String> {
+    Ok(Policy {
+        role: init.role.name(),
+        fs: landlock_rules(init)?,
+        seccomp_json: seccomp(init.role),
+        require: init.sandbox_require,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn init(role: Role) -> RoleInit {
+        RoleInit {
+            role,
+            music_folder: "/m".into(),
+            data_folder: "/d".into(),
+            cache_folder: "/d/cache".into(),
+            base_url: String::new(),
+            log_level: "info".into(),
+            sandbox_require: true,
+            listener_is_unix: false,
+            probes: vec![],
+        }
+    }
+
+    #[test]
+    fn every_role_has_a_landlock_table_and_the_front_gets_nothing() {
+        for role in Role::ALL {
+            landlock_rules(&init(role)).unwrap();
+        }
+        assert!(landlock_rules(&init(Role::Front)).unwrap().is_empty());
+        let scanner = landlock_rules(&init(Role::Scanner)).unwrap();
+        assert!(scanner.iter().all(|r| r.access == FsAccess::Read));
+    }
+
+    #[test]
+    fn every_seccomp_policy_compiles_for_both_architectures() {
+        for arch_dir in ["x86_64", "aarch64"] {
+            let target = seccompiler::TargetArch::try_from(arch_dir).unwrap();
+            for role in Role::ALL {
+                let path = format!(
+                    "{}/policies/seccomp/{arch_dir}/{}.json",
+                    env!("CARGO_MANIFEST_DIR"),
+                    role.name()
+                );
+                let text = std::fs::read_to_string(&path).unwrap();
+                let map = seccompiler::compile_from_json(text.as_bytes(), target)
+                    .unwrap_or_else(|e| panic!("{path}: {e}"));
+                assert_eq!(map.len(), 3, "{path}: allow, eperm and enosys filters");
+            }
+        }
+    }
+}

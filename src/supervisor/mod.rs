@@ -1,0 +1,423 @@
+//! The supervisor: refuses privilege, prepares folders and the listener, starts the four
+//! roles and keeps them running.
+//!
+//! Crash policy: a dead front, scanner or transcoder is restarted at once the first time,
+//! then with exponential backoff while crashes keep coming (250 ms doubling to 30 s, counted
+//! over a minute), so a crash loop is throttled, never a busy loop. A dead broker ends the
+//! daemon with a non-zero exit (fail closed: systemd restarts the unit). A role that cannot
+//! sandbox itself (exit 78) ends the daemon too: restarting cannot fix the kernel.
+//! SIGTERM/SIGINT stop the front, scanner and transcoder, then the broker, then exit 0.
+#![forbid(unsafe_code)]
+
+mod listener;
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::OsStr;
+use std::os::fd::AsFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use privsep::channel::{self, Channel};
+use privsep::spawn::{spawn, Spawn};
+
+use crate::config::{Config, Overrides};
+use crate::proto::{fds, Control, Role, RoleInit};
+use crate::role::EXIT_SANDBOX;
+
+const CRASH_WINDOW: Duration = Duration::from_secs(60);
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Delay before restarting a role that has crashed `crashes` times within CRASH_WINDOW.
+pub fn backoff(crashes: usize) -> Duration {
+    if crashes <= 1 {
+        return Duration::ZERO;
+    }
+    let shift = (crashes - 2).min(16) as u32;
+    FIRST_BACKOFF.saturating_mul(1 << shift).min(MAX_BACKOFF)
+}
+
+struct Running {
+    role: Role,
+    child: std::process::Child,
+}
+
+struct Supervisor {
+    cfg: Config,
+    listener: listener::Listener,
+    broker_ctl: Option<Channel>,
+    broker_pid: Option<u32>,
+    running: HashMap<i32, Running>,
+    crashes: HashMap<Role, VecDeque<Instant>>,
+    restart_at: HashMap<Role, Instant>,
+    generation: HashMap<Role, u32>,
+}
+
+pub fn serve(over: Overrides) -> ExitCode {
+    if let Err(e) = privsep::identity::refuse_privilege() {
+        eprintln!("redoubt: {e}");
+        return ExitCode::from(1);
+    }
+    let mut cfg = match Config::load(&over) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("redoubt: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::logging::init("supervisor", &cfg.log_level);
+    if let Some(w) = privsep::identity::clear_bounding_set() {
+        tracing::warn!("{w}");
+    }
+    for w in &cfg.warnings {
+        tracing::warn!("{w}");
+    }
+    if let Some(src) = &cfg.source {
+        tracing::info!("configuration from {}", src.display());
+    }
+    if !cfg.sandbox_require {
+        tracing::warn!("Sandbox.Require = false: roles will run DEGRADED if the kernel cannot enforce their sandbox");
+    }
+    if let Err(e) = cfg
+        .absolutize()
+        .map_err(|e| e.to_string())
+        .and_then(|_| prepare_folders(&cfg))
+    {
+        tracing::error!("{e}");
+        return ExitCode::from(2);
+    }
+    let listener = match listener::open(&cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(
+        "redoubt {} listening on {}",
+        env!("CARGO_PKG_VERSION"),
+        listener.describe
+    );
+    let mut sup = Supervisor {
+        cfg,
+        listener,
+        broker_ctl: None,
+        broker_pid: None,
+        running: HashMap::new(),
+        crashes: HashMap::new(),
+        restart_at: HashMap::new(),
+        generation: HashMap::new(),
+    };
+    match sup.run() {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e}");
+            sup.stop_all();
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Music must be readable; data and cache are created 0700 if missing and must be writable.
+fn prepare_folders(cfg: &Config) -> Result<(), String> {
+    let uid = nix::unistd::getuid();
+    std::fs::read_dir(&cfg.music_folder).map_err(|e| {
+        format!(
+            "MusicFolder {} is not readable by uid {uid}: {e}",
+            cfg.music_folder.display()
+        )
+    })?;
+    for (name, dir) in [
+        ("DataFolder", &cfg.data_folder),
+        ("CacheFolder", &cfg.cache_folder),
+    ] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                format!(
+                    "{name} {} cannot be created by uid {uid}: {e}",
+                    dir.display()
+                )
+            })?;
+        check_writable(dir)
+            .map_err(|e| format!("{name} {} is not writable by uid {uid}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".redoubt-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+fn describe(status: &WaitStatus) -> String {
+    match status {
+        WaitStatus::Exited(_, code) => format!("exited with status {code}"),
+        WaitStatus::Signaled(_, sig, core) => format!(
+            "killed by {sig:?}{}",
+            if *core { " (core dumped)" } else { "" }
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+impl Supervisor {
+    fn run(&mut self) -> Result<ExitCode, String> {
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGCHLD,
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+        ] {
+            mask.add(s);
+        }
+        mask.thread_block()
+            .map_err(|e| format!("sigprocmask: {e}"))?;
+        let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(|e| format!("signalfd: {e}"))?;
+
+        for role in Role::ALL {
+            self.start(role)?;
+        }
+
+        let mut stopping: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            let next = self
+                .restart_at
+                .values()
+                .copied()
+                .chain(stopping.map(|s| s + STOP_GRACE))
+                .min();
+            let timeout = match next {
+                Some(t) => nix::poll::PollTimeout::try_from(
+                    t.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1,
+                )
+                .unwrap_or(nix::poll::PollTimeout::MAX),
+                None => nix::poll::PollTimeout::NONE,
+            };
+            let mut pfd = [nix::poll::PollFd::new(
+                sigfd.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            match nix::poll::poll(&mut pfd, timeout) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            while let Ok(Some(info)) = sigfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) if stopping.is_none() => {
+                        tracing::info!("stopping");
+                        stopping = Some(Instant::now());
+                        self.restart_at.clear();
+                        self.signal_roles(|r| r != Role::Broker, Signal::SIGTERM);
+                    }
+                    Ok(Signal::SIGHUP) => tracing::info!(
+                        "SIGHUP ignored: restart the service to apply configuration changes"
+                    ),
+                    _ => {}
+                }
+            }
+            // Reap everything that died.
+            loop {
+                let status = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) | Err(nix::errno::Errno::ECHILD) => break,
+                    Ok(s) => s,
+                    Err(e) => return Err(format!("waitpid: {e}")),
+                };
+                let Some(pid) = status.pid() else { continue };
+                let Some(dead) = self.running.remove(&pid.as_raw()) else {
+                    continue;
+                };
+                let role = dead.role;
+                if stopping.is_some() {
+                    tracing::debug!("{} {}", role.name(), describe(&status));
+                    continue;
+                }
+                if role == Role::Broker {
+                    tracing::error!(
+                        "the broker {}; stopping the daemon (fail closed)",
+                        describe(&status)
+                    );
+                    self.broker_ctl = None;
+                    self.stop_all();
+                    return Ok(ExitCode::from(1));
+                }
+                if matches!(status, WaitStatus::Exited(_, c) if c == EXIT_SANDBOX as i32) {
+                    tracing::error!(
+                        "the {} could not sandbox itself; stopping the daemon",
+                        role.name()
+                    );
+                    self.stop_all();
+                    return Ok(ExitCode::from(1));
+                }
+                let crashes = self.crashes.entry(role).or_default();
+                crashes.push_back(Instant::now());
+                while crashes.front().is_some_and(|t| t.elapsed() > CRASH_WINDOW) {
+                    crashes.pop_front();
+                }
+                let delay = backoff(crashes.len());
+                tracing::warn!(
+                    "the {} {}; restarting in {} ms ({} crashes in the last minute)",
+                    role.name(),
+                    describe(&status),
+                    delay.as_millis(),
+                    crashes.len()
+                );
+                self.restart_at.insert(role, Instant::now() + delay);
+            }
+            if let Some(since) = stopping {
+                let others_alive = self.running.values().any(|r| r.role != Role::Broker);
+                if !others_alive && self.broker_ctl.is_some() {
+                    // Last the broker, so that nothing is left talking to it.
+                    self.broker_ctl = None;
+                    self.signal_roles(|r| r == Role::Broker, Signal::SIGTERM);
+                }
+                if self.running.is_empty() {
+                    tracing::info!("stopped");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                if since.elapsed() > STOP_GRACE {
+                    tracing::warn!(
+                        "roles did not stop within {} s; killing them",
+                        STOP_GRACE.as_secs()
+                    );
+                    self.signal_roles(|_| true, Signal::SIGKILL);
+                }
+                continue;
+            }
+            let due: Vec<Role> = self
+                .restart_at
+                .iter()
+                .filter(|(_, t)| **t <= Instant::now())
+                .map(|(r, _)| *r)
+                .collect();
+            for role in due {
+                self.restart_at.remove(&role);
+                self.start(role)?;
+            }
+        }
+    }
+
+    fn signal_roles(&self, which: impl Fn(Role) -> bool, sig: Signal) {
+        for (pid, r) in &self.running {
+            if which(r.role) {
+                let _ = kill(Pid::from_raw(*pid), sig);
+            }
+        }
+    }
+
+    /// Kills every role and reaps them (error paths; no grace).
+    fn stop_all(&mut self) {
+        self.signal_roles(|_| true, Signal::SIGKILL);
+        for (_, mut r) in self.running.drain() {
+            let _ = r.child.wait();
+        }
+    }
+
+    fn init_for(&self, role: Role, generation: u32) -> RoleInit {
+        #[cfg(feature = "test-hooks")]
+        let probes = if generation == 0 {
+            crate::hooks::probes_for(role.name(), self.broker_pid)
+        } else {
+            Vec::new()
+        };
+        #[cfg(not(feature = "test-hooks"))]
+        let probes = {
+            let _ = generation;
+            Vec::new()
+        };
+        RoleInit {
+            role,
+            music_folder: self.cfg.music_folder.clone(),
+            data_folder: self.cfg.data_folder.clone(),
+            cache_folder: self.cfg.cache_folder.clone(),
+            base_url: self.cfg.base_url.clone(),
+            log_level: self.cfg.log_level.clone(),
+            sandbox_require: self.cfg.sandbox_require,
+            listener_is_unix: self.listener.is_unix,
+            probes,
+        }
+    }
+
+    fn start(&mut self, role: Role) -> Result<(), String> {
+        let generation = *self
+            .generation
+            .entry(role)
+            .and_modify(|g| *g += 1)
+            .or_insert(0);
+        let (sup_end, role_ctl) = channel::pair().map_err(|e| format!("socketpair: {e}"))?;
+        let peer = if role == Role::Broker {
+            None
+        } else {
+            Some(channel::pair().map_err(|e| format!("socketpair: {e}"))?)
+        };
+        let mut layout = vec![(role_ctl.as_fd(), fds::CONTROL)];
+        if let Some((role_end, _)) = &peer {
+            layout.push((role_end.as_fd(), fds::BROKER));
+        }
+        if role == Role::Front {
+            layout.push((self.listener.fd.as_fd(), fds::LISTENER));
+        }
+        let child = spawn(Spawn {
+            exe: Path::new("/proc/self/exe"),
+            args: vec![OsStr::new("role"), OsStr::new(role.name())],
+            env: vec![],
+            fds: layout,
+            capture_stdout: false,
+        })
+        .map_err(|e| format!("starting the {}: {e}", role.name()))?;
+        drop(role_ctl);
+        let pid = child.id();
+        self.running.insert(pid as i32, Running { role, child });
+        let ctl = Channel::new(sup_end);
+        // A failed send means the child is already dead; the reaper deals with it.
+        let _ = ctl.send(
+            0,
+            &Control::Init(Box::new(self.init_for(role, generation))),
+            &[],
+        );
+        match peer {
+            None => {
+                self.broker_ctl = Some(ctl);
+                self.broker_pid = Some(pid);
+            }
+            Some((role_end, broker_end)) => {
+                drop(role_end);
+                if let Some(b) = &self.broker_ctl {
+                    let _ = b.send(0, &Control::Attach(role), &[broker_end.as_fd()]);
+                }
+            }
+        }
+        tracing::debug!(
+            "started the {} (pid {pid}, generation {generation})",
+            role.name()
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_immediate_once_then_doubles_to_a_cap() {
+        assert_eq!(backoff(1), Duration::ZERO);
+        assert_eq!(backoff(2), Duration::from_millis(250));
+        assert_eq!(backoff(3), Duration::from_millis(500));
+        assert_eq!(backoff(4), Duration::from_secs(1));
+        assert_eq!(backoff(100), MAX_BACKOFF);
+    }
+}
