@@ -81,11 +81,7 @@ fn lower(s: &str) -> String {
 
 fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, (String, toml::Value)>) {
     for (k, v) in table {
-        let name = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
+        let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match v {
             toml::Value::Table(t) => flatten(&name, t, out),
             other => {
@@ -101,11 +97,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push(
-                (prev[j] + (ca != *cb) as usize)
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1),
-            );
+            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }
@@ -156,23 +148,15 @@ impl Config {
         Self::load_with(over, &|k| std::env::var(k).ok())
     }
 
-    pub fn load_with(
-        over: &Overrides,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn load_with(over: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
-        let mut values: BTreeMap<String, String> = OPTIONS
-            .iter()
-            .map(|(n, d, _)| (lower(n), d.to_string()))
-            .collect();
+        let mut values: BTreeMap<String, String> = OPTIONS.iter().map(|(n, d, _)| (lower(n), d.to_string())).collect();
         let mut cache_given = false;
         let source = Self::locate(over, env);
         if let Some((path, _)) = &source {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::File(path.clone(), e.to_string()))?;
-            let table: toml::Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::File(path.clone(), e.to_string()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File(path.clone(), e.to_string()))?;
+            let table: toml::Table =
+                text.parse().map_err(|e: toml::de::Error| ConfigError::File(path.clone(), e.to_string()))?;
             let mut flat = BTreeMap::new();
             flatten("", &table, &mut flat);
             for (key, (name, value)) in flat {
@@ -185,13 +169,8 @@ impl Config {
                         path.display()
                     ));
                 } else {
-                    let hint = nearest_option(&name)
-                        .map(|n| format!(" (did you mean {n}?)"))
-                        .unwrap_or_default();
-                    warnings.push(format!(
-                        "{}: unknown option {name}{hint}; ignored",
-                        path.display()
-                    ));
+                    let hint = nearest_option(&name).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+                    warnings.push(format!("{}: unknown option {name}{hint}; ignored", path.display()));
                 }
             }
         }
@@ -215,45 +194,23 @@ impl Config {
             }
         }
         let get = |k: &str| values[&lower(k)].clone();
-        let bad = |name: &str, why: String| ConfigError::Value {
-            name: name.into(),
-            why,
-        };
+        let bad = |name: &str, why: String| ConfigError::Value { name: name.into(), why };
         let data_folder = PathBuf::from(get("DataFolder"));
-        let cache_folder = if cache_given {
-            PathBuf::from(get("CacheFolder"))
-        } else {
-            data_folder.join("cache")
-        };
-        let port = get("Port")
-            .parse::<u16>()
-            .map_err(|e| bad("Port", e.to_string()))?;
+        let cache_folder = if cache_given { PathBuf::from(get("CacheFolder")) } else { data_folder.join("cache") };
+        let port = get("Port").parse::<u16>().map_err(|e| bad("Port", e.to_string()))?;
         let perm = get("UnixSocketPerm");
         let unix_socket_perm = u32::from_str_radix(perm.trim_start_matches("0o"), 8)
             .ok()
             .filter(|p| *p <= 0o777)
-            .ok_or_else(|| {
-                bad(
-                    "UnixSocketPerm",
-                    format!("{perm:?} is not an octal mode like 0660"),
-                )
-            })?;
+            .ok_or_else(|| bad("UnixSocketPerm", format!("{perm:?} is not an octal mode like 0660")))?;
         let log_level = get("LogLevel").to_ascii_lowercase();
         if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
-            return Err(bad(
-                "LogLevel",
-                format!("{log_level:?} is not one of error, warn, info, debug, trace"),
-            ));
+            return Err(bad("LogLevel", format!("{log_level:?} is not one of error, warn, info, debug, trace")));
         }
         let sandbox_require = match get("Sandbox.Require").to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => true,
             "false" | "0" | "no" => false,
-            other => {
-                return Err(bad(
-                    "Sandbox.Require",
-                    format!("{other:?} is not true or false"),
-                ))
-            }
+            other => return Err(bad("Sandbox.Require", format!("{other:?} is not true or false"))),
         };
         let mut base_url = get("BaseUrl").trim_end_matches('/').to_string();
         if !base_url.is_empty() && !base_url.starts_with('/') {
@@ -278,11 +235,7 @@ impl Config {
     /// Absolute forms of the folders (landlock rules and child processes need them).
     pub fn absolutize(&mut self) -> std::io::Result<()> {
         let cwd = std::env::current_dir()?;
-        for p in [
-            &mut self.music_folder,
-            &mut self.data_folder,
-            &mut self.cache_folder,
-        ] {
+        for p in [&mut self.music_folder, &mut self.data_folder, &mut self.cache_folder] {
             if p.is_relative() {
                 *p = cwd.join(&*p);
             }
@@ -300,16 +253,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn load(
-        file: Option<&str>,
-        env: &[(&str, &str)],
-        over: Overrides,
-    ) -> Result<Config, ConfigError> {
-        let dir = std::env::temp_dir().join(format!(
-            "redoubt-cfg-{}-{}",
-            std::process::id(),
-            rand_suffix()
-        ));
+    fn load(file: Option<&str>, env: &[(&str, &str)], over: Overrides) -> Result<Config, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("redoubt-cfg-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut over = over;
         if let Some(text) = file {
@@ -317,10 +262,7 @@ mod tests {
             std::fs::write(&p, text).unwrap();
             over.config = Some(p);
         }
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::load_with(&over, &|k| env.get(k).cloned())
     }
 
@@ -332,15 +274,7 @@ mod tests {
 
     #[test]
     fn defaults_are_safe() {
-        let c = load(
-            None,
-            &[],
-            Overrides {
-                config: None,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let c = load(None, &[], Overrides { config: None, ..Default::default() }).unwrap();
         assert_eq!(c.address, "127.0.0.1");
         assert_eq!(c.port, 4533);
         assert_eq!(c.unix_socket_perm, 0o660);
@@ -352,53 +286,28 @@ mod tests {
     fn precedence_file_env_alias_flag() {
         let file = "musicfolder = '/m1'\nPort = 1000\n[extauth]\ntrustedsources='x'\n[Sandbox]\nRequire = false\n";
         let c = load(Some(file), &[], Overrides::default()).unwrap();
-        assert_eq!(
-            (c.music_folder.to_str().unwrap(), c.port, c.sandbox_require),
-            ("/m1", 1000, false)
-        );
+        assert_eq!((c.music_folder.to_str().unwrap(), c.port, c.sandbox_require), ("/m1", 1000, false));
         let c = load(Some(file), &[("ND_PORT", "2000")], Overrides::default()).unwrap();
         assert_eq!(c.port, 2000);
-        let c = load(
-            Some(file),
-            &[("ND_PORT", "2000"), ("REDOUBT_PORT", "3000")],
-            Overrides::default(),
-        )
-        .unwrap();
+        let c = load(Some(file), &[("ND_PORT", "2000"), ("REDOUBT_PORT", "3000")], Overrides::default()).unwrap();
         assert_eq!(c.port, 3000);
-        let over = Overrides {
-            port: Some("4000".into()),
-            ..Default::default()
-        };
+        let over = Overrides { port: Some("4000".into()), ..Default::default() };
         let c = load(Some(file), &[("REDOUBT_PORT", "3000")], over).unwrap();
         assert_eq!(c.port, 4000);
-        let c = load(
-            None,
-            &[("REDOUBT_SANDBOX_REQUIRE", "false")],
-            Overrides::default(),
-        )
-        .unwrap();
+        let c = load(None, &[("REDOUBT_SANDBOX_REQUIRE", "false")], Overrides::default()).unwrap();
         assert!(!c.sandbox_require);
     }
 
     #[test]
     fn unknown_and_unsupported_keys_are_reported() {
-        let c = load(
-            Some("MusicFoldr = '/x'\nLastFM.Enabled = true\n"),
-            &[],
-            Overrides::default(),
-        )
-        .unwrap();
+        let c = load(Some("MusicFoldr = '/x'\nLastFM.Enabled = true\n"), &[], Overrides::default()).unwrap();
         assert!(
-            c.warnings
-                .iter()
-                .any(|w| w.contains("unknown option MusicFoldr (did you mean MusicFolder?)")),
+            c.warnings.iter().any(|w| w.contains("unknown option MusicFoldr (did you mean MusicFolder?)")),
             "{:?}",
             c.warnings
         );
         assert!(
-            c.warnings
-                .iter()
-                .any(|w| w.contains("LastFM.Enabled is understood but not supported")),
+            c.warnings.iter().any(|w| w.contains("LastFM.Enabled is understood but not supported")),
             "{:?}",
             c.warnings
         );

@@ -23,11 +23,7 @@ struct Check {
 }
 
 fn check(what: impl Into<String>, probe: impl Into<String>, expect: &'static str) -> Check {
-    Check {
-        what: what.into(),
-        probe: probe.into(),
-        expect,
-    }
+    Check { what: what.into(), probe: probe.into(), expect }
 }
 
 /// What each role must be refused (or allowed), as probes and the result the policy promises.
@@ -38,82 +34,30 @@ fn checks(role: Role, music: &Path, data: &Path, abstract_name: &str) -> Vec<Che
     let mut v = vec![
         check("read /etc/passwd", "open_read:/etc/passwd", "EACCES"),
         check("create an AF_INET socket", "socket_inet", "EPERM"),
-        check(
-            "connect to an outside abstract socket",
-            format!("connect_abstract:{abstract_name}"),
-            "EPERM",
-        ),
-        check(
-            "signal a process outside the sandbox",
-            format!("kill:{me}:0"),
-            "EPERM",
-        ),
-        check(
-            "ptrace another process",
-            format!("ptrace_attach:{me}"),
-            "EPERM",
-        ),
+        check("connect to an outside abstract socket", format!("connect_abstract:{abstract_name}"), "EPERM"),
+        check("signal a process outside the sandbox", format!("kill:{me}:0"), "EPERM"),
+        check("ptrace another process", format!("ptrace_attach:{me}"), "EPERM"),
     ];
     let transcoder = role == Role::Transcoder;
-    v.push(check(
-        "execute /bin/sh",
-        "exec:/bin/sh",
-        if transcoder { "EACCES" } else { "EPERM" },
-    ));
-    v.push(check(
-        "fork a process",
-        "fork",
-        if transcoder { "ok" } else { "EPERM" },
-    ));
+    v.push(check("execute /bin/sh", "exec:/bin/sh", if transcoder { "EACCES" } else { "EPERM" }));
+    v.push(check("fork a process", "fork", if transcoder { "ok" } else { "EPERM" }));
     match role {
         Role::Front => {
-            v.push(check(
-                "read the data folder",
-                format!("open_read:{d}/probe"),
-                "EACCES",
-            ));
-            v.push(check(
-                "read the music folder",
-                format!("open_read:{m}/probe"),
-                "EACCES",
-            ));
+            v.push(check("read the data folder", format!("open_read:{d}/probe"), "EACCES"));
+            v.push(check("read the music folder", format!("open_read:{m}/probe"), "EACCES"));
         }
         Role::Broker => {
-            v.push(check(
-                "write the data folder",
-                format!("open_write:{d}/created"),
-                "ok",
-            ));
-            v.push(check(
-                "read the music folder",
-                format!("open_read:{m}/probe"),
-                "EACCES",
-            ));
+            v.push(check("write the data folder", format!("open_write:{d}/created"), "ok"));
+            v.push(check("read the music folder", format!("open_read:{m}/probe"), "EACCES"));
         }
         Role::Scanner | Role::Transcoder => {
-            v.push(check(
-                "read the music folder",
-                format!("open_read:{m}/probe"),
-                "ok",
-            ));
-            v.push(check(
-                "write the music folder",
-                format!("open_write:{m}/created"),
-                "EACCES",
-            ));
-            v.push(check(
-                "read the data folder",
-                format!("open_read:{d}/probe"),
-                "EACCES",
-            ));
+            v.push(check("read the music folder", format!("open_read:{m}/probe"), "ok"));
+            v.push(check("write the music folder", format!("open_write:{m}/created"), "EACCES"));
+            v.push(check("read the data folder", format!("open_read:{d}/probe"), "EACCES"));
         }
     }
     // Last: it kills the child.
-    v.push(check(
-        "make a syscall outside the allowlist",
-        "forbidden_syscall",
-        "SIGSYS",
-    ));
+    v.push(check("make a syscall outside the allowlist", "forbidden_syscall", "SIGSYS"));
     v
 }
 
@@ -129,12 +73,9 @@ pub fn run(over: Overrides) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let uname = nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let uname = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
     let abi = privsep::sandbox::landlock_abi();
-    let seccomp =
-        std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("\nSeccomp:"));
+    let seccomp = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("\nSeccomp:"));
     println!("kernel          {uname} ({})", std::env::consts::ARCH);
     println!(
         "landlock        {}",
@@ -145,14 +86,10 @@ pub fn run(over: Overrides) -> ExitCode {
                 "ABI {v} (TOO OLD: ABI {} needed for signal and abstract-socket scoping)",
                 privsep::sandbox::REQUIRED_ABI
             ),
-            None => "MISSING (not built in, not enabled with lsm=, or blocked by a seccomp filter)"
-                .into(),
+            None => "MISSING (not built in, not enabled with lsm=, or blocked by a seccomp filter)".into(),
         }
     );
-    println!(
-        "seccomp         {}",
-        if seccomp { "available" } else { "MISSING" }
-    );
+    println!("seccomp         {}", if seccomp { "available" } else { "MISSING" });
     println!("Sandbox.Require {}", cfg.sandbox_require);
     println!();
 
@@ -172,10 +109,7 @@ pub fn run(over: Overrides) -> ExitCode {
         .and_then(|a| std::os::unix::net::UnixListener::bind_addr(&a));
 
     let mut failures = 0;
-    println!(
-        "{:<11} {:<40} {:<8} {:<8}",
-        "role", "attempt", "expected", "result"
-    );
+    println!("{:<11} {:<40} {:<8} {:<8}", "role", "attempt", "expected", "result");
     for role in Role::ALL {
         let list = checks(role, &music, &data, &abstract_name);
         let results = run_child(role, &cfg, &music, &data, &list);
@@ -241,10 +175,8 @@ fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]
         }
     }
     let status = child.wait();
-    let mut results: Vec<String> = lines
-        .iter()
-        .filter_map(|l| l.split_once('\t').map(|(_, r)| r.to_string()))
-        .collect();
+    let mut results: Vec<String> =
+        lines.iter().filter_map(|l| l.split_once('\t').map(|(_, r)| r.to_string())).collect();
     if let Some(first) = lines.first().filter(|l| l.starts_with("sandbox\t")) {
         return fail(format!("no sandbox: {}", &first[8..]));
     }
@@ -277,8 +209,7 @@ pub fn child(role: Role) -> ExitCode {
         Err(_) => return ExitCode::from(2),
     };
     let mut out = std::io::stdout();
-    let entered = crate::policy::for_role(&init)
-        .and_then(|p| privsep::sandbox::enter(&p).map_err(|e| e.to_string()));
+    let entered = crate::policy::for_role(&init).and_then(|p| privsep::sandbox::enter(&p).map_err(|e| e.to_string()));
     if let Err(e) = entered {
         let _ = writeln!(out, "sandbox\t{e}");
         return ExitCode::from(crate::role::EXIT_SANDBOX);
@@ -286,9 +217,7 @@ pub fn child(role: Role) -> ExitCode {
     for p in &init.probes {
         // Flush before each probe: the last one kills us.
         let _ = out.flush();
-        let result = Probe::parse(p)
-            .map(|p| p.run())
-            .unwrap_or_else(|| "unknown-probe".into());
+        let result = Probe::parse(p).map(|p| p.run()).unwrap_or_else(|| "unknown-probe".into());
         let _ = writeln!(out, "{p}\t{result}");
         let _ = out.flush();
     }

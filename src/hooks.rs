@@ -29,11 +29,8 @@ pub fn probes_for(role: &str, broker_pid: Option<u32>) -> Vec<String> {
         .filter_map(|e| e.split_once(':'))
         .filter(|(r, _)| *r == role)
         .map(|(_, p)| {
-            p.replace(
-                "{broker}",
-                &broker_pid.map(|p| p.to_string()).unwrap_or_default(),
-            )
-            .replace("{supervisor}", &std::process::id().to_string())
+            p.replace("{broker}", &broker_pid.map(|p| p.to_string()).unwrap_or_default())
+                .replace("{supervisor}", &std::process::id().to_string())
         })
         .collect()
 }

@@ -28,16 +28,8 @@ where
 }
 
 pub fn init(role: &'static str, level: &str) {
-    let level = level
-        .parse::<tracing::Level>()
-        .unwrap_or(tracing::Level::INFO);
-    let format = RoleFormat {
-        role,
-        inner: Format::default().with_target(false).with_ansi(false),
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .event_format(format)
-        .try_init();
+    let level = level.parse::<tracing::Level>().unwrap_or(tracing::Level::INFO);
+    let format = RoleFormat { role, inner: Format::default().with_target(false).with_ansi(false) };
+    let _ =
+        tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).event_format(format).try_init();
 }

@@ -21,11 +21,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "redoubt",
-    version,
-    about = "A privilege-separated, sandboxed Subsonic music server"
-)]
+#[command(name = "redoubt", version, about = "A privilege-separated, sandboxed Subsonic music server")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -13,6 +13,7 @@ pub const LANDLOCK: &str = include_str!("../policies/landlock.toml");
 
 #[cfg(target_arch = "x86_64")]
 mod arch {
+    pub const SUPERVISOR: &str = include_str!("../policies/seccomp/x86_64/supervisor.json");
     pub const BROKER: &str = include_str!("../policies/seccomp/x86_64/broker.json");
     pub const FRONT: &str = include_str!("../policies/seccomp/x86_64/front.json");
     pub const SCANNER: &str = include_str!("../policies/seccomp/x86_64/scanner.json");
@@ -20,11 +21,16 @@ mod arch {
 }
 #[cfg(target_arch = "aarch64")]
 mod arch {
+    pub const SUPERVISOR: &str = include_str!("../policies/seccomp/aarch64/supervisor.json");
     pub const BROKER: &str = include_str!("../policies/seccomp/aarch64/broker.json");
     pub const FRONT: &str = include_str!("../policies/seccomp/aarch64/front.json");
     pub const SCANNER: &str = include_str!("../policies/seccomp/aarch64/scanner.json");
     pub const TRANSCODER: &str = include_str!("../policies/seccomp/aarch64/transcoder.json");
 }
+
+/// The supervisor's own filter. Roles inherit it across exec, so it must allow everything
+/// any role's filter allows (a test checks), plus what starting a role takes.
+pub const SUPERVISOR_SECCOMP: &str = arch::SUPERVISOR;
 
 pub fn seccomp(role: Role) -> &'static str {
     match role {
@@ -51,34 +57,23 @@ fn substitute(template: &str, init: &RoleInit) -> Result<PathBuf, String> {
         "$MusicFolder" => init.music_folder.clone(),
         "$DataFolder" => init.data_folder.clone(),
         "$CacheFolder" => init.cache_folder.clone(),
-        t if t.starts_with('$') => {
-            return Err(format!("unknown variable {t} in policies/landlock.toml"))
-        }
+        t if t.starts_with('$') => return Err(format!("unknown variable {t} in policies/landlock.toml")),
         t => PathBuf::from(t),
     })
 }
 
 /// The landlock rules for a role, from policies/landlock.toml.
 pub fn landlock_rules(init: &RoleInit) -> Result<Vec<FsRule>, String> {
-    let all: BTreeMap<String, RoleFs> =
-        toml::from_str(LANDLOCK).map_err(|e| format!("policies/landlock.toml: {e}"))?;
+    let all: BTreeMap<String, RoleFs> = toml::from_str(LANDLOCK).map_err(|e| format!("policies/landlock.toml: {e}"))?;
     let Some(fs) = all.get(init.role.name()) else {
-        return Err(format!(
-            "policies/landlock.toml has no [{}] table",
-            init.role.name()
-        ));
+        return Err(format!("policies/landlock.toml has no [{}] table", init.role.name()));
     };
     let mut rules = Vec::new();
-    for (list, access) in [
-        (&fs.read, FsAccess::Read),
-        (&fs.read_write, FsAccess::ReadWrite),
-        (&fs.execute, FsAccess::Execute),
-    ] {
+    for (list, access) in
+        [(&fs.read, FsAccess::Read), (&fs.read_write, FsAccess::ReadWrite), (&fs.execute, FsAccess::Execute)]
+    {
         for t in list {
-            rules.push(FsRule {
-                path: substitute(t, init)?,
-                access,
-            });
+            rules.push(FsRule { path: substitute(t, init)?, access });
         }
     }
     Ok(rules)
@@ -121,19 +116,33 @@ mod tests {
         assert!(scanner.iter().all(|r| r.access == FsAccess::Read));
     }
 
+    fn allowed(json: &str) -> std::collections::BTreeSet<String> {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        v["allow"]["filter"].as_array().unwrap().iter().map(|r| r["syscall"].as_str().unwrap().to_string()).collect()
+    }
+
+    #[test]
+    fn the_supervisor_filter_covers_every_role_filter() {
+        for arch_dir in ["x86_64", "aarch64"] {
+            let dir = format!("{}/policies/seccomp/{arch_dir}", env!("CARGO_MANIFEST_DIR"));
+            let sup = allowed(&std::fs::read_to_string(format!("{dir}/supervisor.json")).unwrap());
+            for role in Role::ALL {
+                let own = allowed(&std::fs::read_to_string(format!("{dir}/{}.json", role.name())).unwrap());
+                let missing: Vec<_> = own.difference(&sup).collect();
+                assert!(missing.is_empty(), "{arch_dir}: supervisor.json lacks {missing:?} that {} needs", role.name());
+            }
+        }
+    }
+
     #[test]
     fn every_seccomp_policy_compiles_for_both_architectures() {
         for arch_dir in ["x86_64", "aarch64"] {
             let target = seccompiler::TargetArch::try_from(arch_dir).unwrap();
             for role in Role::ALL {
-                let path = format!(
-                    "{}/policies/seccomp/{arch_dir}/{}.json",
-                    env!("CARGO_MANIFEST_DIR"),
-                    role.name()
-                );
+                let path = format!("{}/policies/seccomp/{arch_dir}/{}.json", env!("CARGO_MANIFEST_DIR"), role.name());
                 let text = std::fs::read_to_string(&path).unwrap();
-                let map = seccompiler::compile_from_json(text.as_bytes(), target)
-                    .unwrap_or_else(|e| panic!("{path}: {e}"));
+                let map =
+                    seccompiler::compile_from_json(text.as_bytes(), target).unwrap_or_else(|e| panic!("{path}: {e}"));
                 assert_eq!(map.len(), 3, "{path}: allow, eperm and enosys filters");
             }
         }

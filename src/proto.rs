@@ -121,10 +121,7 @@ pub fn permit(role: Role, req: &Request) -> Result<(), String> {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Reply {
-    Pong {
-        server_version: String,
-        uptime_ms: u64,
-    },
+    Pong { server_version: String, uptime_ms: u64 },
     Done,
 }
 

@@ -21,10 +21,7 @@ pub struct Started {
 
 pub fn run(role: Role) -> ExitCode {
     let Some(control) = take_layout_fd(fds::CONTROL) else {
-        eprintln!(
-            "redoubt: the {} role is started by `redoubt serve`, not by hand",
-            role.name()
-        );
+        eprintln!("redoubt: the {} role is started by `redoubt serve`, not by hand", role.name());
         return ExitCode::from(2);
     };
     let mut control = Channel::new(control);
@@ -32,10 +29,7 @@ pub fn run(role: Role) -> ExitCode {
         Ok(r) => match r.body {
             Control::Init(init) if init.role == role => *init,
             other => {
-                eprintln!(
-                    "redoubt {}: unexpected first control message {other:?}",
-                    role.name()
-                );
+                eprintln!("redoubt {}: unexpected first control message {other:?}", role.name());
                 return ExitCode::from(2);
             }
         },
@@ -45,6 +39,10 @@ pub fn run(role: Role) -> ExitCode {
         }
     };
     crate::logging::init(role.name(), &init.log_level);
+    // `ps` and `top` show "redoubt-front" rather than "exe" (we were started as /proc/self/exe).
+    if let Ok(name) = std::ffi::CString::new(format!("redoubt-{}", role.name())) {
+        let _ = nix::sys::prctl::set_name(&name);
+    }
 
     let policy = match crate::policy::for_role(&init) {
         Ok(p) => p,
@@ -102,9 +100,7 @@ pub fn broker_channel() -> Result<OwnedFd, String> {
 /// A runtime built only now, after the sandbox: its worker threads inherit it.
 pub fn runtime(role: Role, workers: usize) -> std::io::Result<tokio::runtime::Runtime> {
     if workers == 0 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)

@@ -16,8 +16,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::io::unix::AsyncFd;
@@ -65,20 +64,11 @@ impl From<Errno> for ChannelError {
 
 /// A connected pair of SEQPACKET sockets, both close-on-exec.
 pub fn pair() -> Result<(OwnedFd, OwnedFd), Errno> {
-    socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
+    socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
 }
 
 /// Send one raw frame. Used by the typed senders and by tests that need to send garbage.
-pub fn send_bytes(
-    fd: BorrowedFd<'_>,
-    bytes: &[u8],
-    fds: &[BorrowedFd<'_>],
-) -> Result<(), ChannelError> {
+pub fn send_bytes(fd: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), ChannelError> {
     if bytes.len() > MAX_FRAME {
         return Err(ChannelError::Oversize);
     }
@@ -98,18 +88,10 @@ pub fn send_bytes(
 }
 
 /// Receive one raw frame into `buf` (which must hold `MAX_FRAME` bytes).
-pub fn recv_bytes(
-    fd: BorrowedFd<'_>,
-    buf: &mut [u8],
-) -> Result<(usize, Vec<OwnedFd>), ChannelError> {
+pub fn recv_bytes(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), ChannelError> {
     let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS]);
     let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<()>(
-        fd.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg_space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
+    let msg = recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg_space), MsgFlags::MSG_CMSG_CLOEXEC)?;
     let mut fds = Vec::new();
     let mut unexpected = false;
     for cmsg in msg.cmsgs()? {
@@ -139,16 +121,9 @@ pub fn recv_bytes(
     Ok((msg.bytes, fds))
 }
 
-fn encode_frame<T: Message>(
-    id: u64,
-    body: &T,
-    fds: &[BorrowedFd<'_>],
-) -> Result<Vec<u8>, ChannelError> {
+fn encode_frame<T: Message>(id: u64, body: &T, fds: &[BorrowedFd<'_>]) -> Result<Vec<u8>, ChannelError> {
     if body.fd_count() != fds.len() {
-        return Err(ChannelError::FdMismatch {
-            expected: body.fd_count(),
-            got: fds.len(),
-        });
+        return Err(ChannelError::FdMismatch { expected: body.fd_count(), got: fds.len() });
     }
     Ok(codec::encode(&(id, body))?)
 }
@@ -157,10 +132,7 @@ fn decode_frame<T: Message>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<Received<
     let (id, body): (u64, T) = codec::decode(bytes)?;
     if body.fd_count() != fds.len() {
         // `fds` is dropped here: every fd we were not promised is closed.
-        return Err(ChannelError::FdMismatch {
-            expected: body.fd_count(),
-            got: fds.len(),
-        });
+        return Err(ChannelError::FdMismatch { expected: body.fd_count(), got: fds.len() });
     }
     Ok(Received { id, body, fds })
 }
@@ -181,18 +153,10 @@ pub struct Channel {
 
 impl Channel {
     pub fn new(fd: OwnedFd) -> Self {
-        Channel {
-            fd,
-            buf: vec![0; MAX_FRAME],
-        }
+        Channel { fd, buf: vec![0; MAX_FRAME] }
     }
 
-    pub fn send<T: Message>(
-        &self,
-        id: u64,
-        body: &T,
-        fds: &[BorrowedFd<'_>],
-    ) -> Result<(), ChannelError> {
+    pub fn send<T: Message>(&self, id: u64, body: &T, fds: &[BorrowedFd<'_>]) -> Result<(), ChannelError> {
         let bytes = encode_frame(id, body, fds)?;
         send_bytes(self.fd.as_fd(), &bytes, fds)
     }
@@ -227,18 +191,12 @@ impl AsyncChannel {
         nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(flags))?;
         // SAFETY: an OwnedFd is a valid open fd that stays open, and refers to the same
         // description, for as long as the AsyncFd owns it; as_raw_fd always returns it.
-        let fd =
-            unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE | Interest::WRITABLE) }
-                .map_err(|e| e.into_parts().1)?;
+        let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE | Interest::WRITABLE) }
+            .map_err(|e| e.into_parts().1)?;
         Ok(AsyncChannel { fd })
     }
 
-    pub async fn send<T: Message>(
-        &self,
-        id: u64,
-        body: &T,
-        fds: &[BorrowedFd<'_>],
-    ) -> Result<(), ChannelError> {
+    pub async fn send<T: Message>(&self, id: u64, body: &T, fds: &[BorrowedFd<'_>]) -> Result<(), ChannelError> {
         let bytes = encode_frame(id, body, fds)?;
         self.send_raw(&bytes, fds).await
     }
@@ -306,9 +264,7 @@ mod tests {
         let r: Received<Msg> = b.recv().unwrap();
         assert_eq!(r.fds.len(), 1);
         let flags = nix::fcntl::fcntl(r.fds[0].as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
-        assert!(
-            nix::fcntl::FdFlag::from_bits_retain(flags).contains(nix::fcntl::FdFlag::FD_CLOEXEC)
-        );
+        assert!(nix::fcntl::FdFlag::from_bits_retain(flags).contains(nix::fcntl::FdFlag::FD_CLOEXEC));
     }
 
     #[test]
@@ -318,10 +274,7 @@ mod tests {
         let f = devnull();
         assert!(matches!(
             a.send(1, &Msg::Hello("x".into()), &[f.as_fd()]),
-            Err(ChannelError::FdMismatch {
-                expected: 0,
-                got: 1
-            })
+            Err(ChannelError::FdMismatch { expected: 0, got: 1 })
         ));
     }
 }

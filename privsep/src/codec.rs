@@ -15,24 +15,18 @@ pub const MAX_FRAME: usize = 1 << 20;
 pub struct CodecError(String);
 
 fn options() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_limit(MAX_FRAME as u64)
-        .reject_trailing_bytes()
+    bincode::DefaultOptions::new().with_limit(MAX_FRAME as u64).reject_trailing_bytes()
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    options()
-        .serialize(value)
-        .map_err(|e| CodecError(e.to_string()))
+    options().serialize(value).map_err(|e| CodecError(e.to_string()))
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     if bytes.len() > MAX_FRAME {
         return Err(CodecError("frame over the size limit".into()));
     }
-    options()
-        .deserialize(bytes)
-        .map_err(|e| CodecError(e.to_string()))
+    options().deserialize(bytes).map_err(|e| CodecError(e.to_string()))
 }
 
 #[cfg(test)]

@@ -31,11 +31,9 @@ pub fn refuse_privilege() -> Result<(), IdentityError> {
         return Err(IdentityError::Root { uid, euid });
     }
     let mut held = Vec::new();
-    for (name, set) in [
-        ("effective", CapSet::Effective),
-        ("permitted", CapSet::Permitted),
-        ("ambient", CapSet::Ambient),
-    ] {
+    for (name, set) in
+        [("effective", CapSet::Effective), ("permitted", CapSet::Permitted), ("ambient", CapSet::Ambient)]
+    {
         let caps = caps::read(None, set).map_err(|e| IdentityError::Unreadable(e.to_string()))?;
         let mut names: Vec<String> = caps.iter().map(|c| c.to_string()).collect();
         names.sort();

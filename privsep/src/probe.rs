@@ -69,10 +69,9 @@ impl Probe {
             Probe::ConnectAbstract(name) => connect_abstract(name),
             Probe::Exec(p) => exec(p),
             Probe::Kill(pid, sig) => kill(*pid, *sig),
-            Probe::PtraceAttach(pid) => nix::sys::ptrace::attach(nix::unistd::Pid::from_raw(*pid))
-                .map(|_| {
-                    let _ = nix::sys::ptrace::detach(nix::unistd::Pid::from_raw(*pid), None);
-                }),
+            Probe::PtraceAttach(pid) => nix::sys::ptrace::attach(nix::unistd::Pid::from_raw(*pid)).map(|_| {
+                let _ = nix::sys::ptrace::detach(nix::unistd::Pid::from_raw(*pid), None);
+            }),
             Probe::Fork => fork(),
             Probe::ForbiddenSyscall => nix::unistd::sethostname("redoubt-probe"),
         };
@@ -100,12 +99,7 @@ fn open(path: &str, flags: i32, remove_if_created: bool) -> Result<(), Errno> {
 
 fn connect_abstract(name: &str) -> Result<(), Errno> {
     use nix::sys::socket::{connect, socket, AddressFamily, SockFlag, SockType, UnixAddr};
-    let sock = socket(
-        AddressFamily::Unix,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )?;
+    let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
     let addr = UnixAddr::new_abstract(name.as_bytes())?;
     connect(sock.as_raw_fd(), &addr)
 }

@@ -59,11 +59,7 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
                 let err = loop {
                     match chan.recv::<Resp>(&mut buf).await {
                         Ok(r) => {
-                            let waiter = pending
-                                .lock()
-                                .unwrap()
-                                .as_mut()
-                                .and_then(|m| m.remove(&r.id));
+                            let waiter = pending.lock().unwrap().as_mut().and_then(|m| m.remove(&r.id));
                             match waiter {
                                 Some(tx) => {
                                     let _ = tx.send(r);
@@ -80,20 +76,11 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
                 err
             })
         };
-        let client = Client {
-            chan,
-            pending,
-            next_id: Arc::new(AtomicU64::new(1)),
-            _req: std::marker::PhantomData,
-        };
+        let client = Client { chan, pending, next_id: Arc::new(AtomicU64::new(1)), _req: std::marker::PhantomData };
         (client, reader)
     }
 
-    pub async fn call(
-        &self,
-        req: &Req,
-        fds: &[std::os::fd::BorrowedFd<'_>],
-    ) -> Result<Received<Resp>, RpcError> {
+    pub async fn call(&self, req: &Req, fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<Received<Resp>, RpcError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         match self.pending.lock().unwrap().as_mut() {
@@ -118,10 +105,7 @@ pub struct Answer<Resp> {
 
 impl<Resp> From<Resp> for Answer<Resp> {
     fn from(body: Resp) -> Self {
-        Answer {
-            body,
-            fds: Vec::new(),
-        }
+        Answer { body, fds: Vec::new() }
     }
 }
 

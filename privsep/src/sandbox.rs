@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd, Ruleset, RulesetAttr,
+    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
 
 /// The landlock ABI whose rights we handle: 6 adds signal and abstract-unix scoping.
@@ -71,29 +71,20 @@ pub fn landlock_abi() -> Option<i32> {
     (v > 0).then_some(v as i32)
 }
 
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|d| d.count())
-        .unwrap_or(usize::MAX)
+/// Threads in this process, when /proc is readable. A role started by the (sandboxed)
+/// supervisor inherits a landlock domain without /proc, so there this returns None and the
+/// guarantee rests on the structure: roles build their runtime only after `enter`.
+fn thread_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
 }
 
 pub fn enter(policy: &Policy<'_>) -> Result<Report, SandboxError> {
     let role = policy.role.to_string();
-    let fail = |what: String| SandboxError::Failed {
-        role: role.clone(),
-        what,
-    };
-    let threads = thread_count();
-    if threads != 1 {
-        return Err(SandboxError::Threads {
-            role: role.clone(),
-            threads,
-        });
+    let fail = |what: String| SandboxError::Failed { role: role.clone(), what };
+    if let Some(threads) = thread_count().filter(|n| *n != 1) {
+        return Err(SandboxError::Threads { role: role.clone(), threads });
     }
-    let mut report = Report {
-        landlock_abi: landlock_abi(),
-        ..Report::default()
-    };
+    let mut report = Report { landlock_abi: landlock_abi(), ..Report::default() };
 
     nix::sys::prctl::set_no_new_privs().map_err(|e| fail(format!("PR_SET_NO_NEW_PRIVS: {e}")))?;
     // Non-dumpable: no core dump, and /proc/<pid>/{mem,environ,fd} and ptrace are closed to
@@ -104,16 +95,12 @@ pub fn enter(policy: &Policy<'_>) -> Result<Report, SandboxError> {
     match apply_landlock(policy) {
         Ok(()) => report.landlock_enforced = true,
         Err(what) if policy.require => return Err(fail(what)),
-        Err(what) => report.warnings.push(format!(
-            "RUNNING DEGRADED (Sandbox.Require = false): {what}"
-        )),
+        Err(what) => report.warnings.push(format!("RUNNING DEGRADED (Sandbox.Require = false): {what}")),
     }
     match apply_seccomp(policy.seccomp_json) {
         Ok(n) => report.seccomp_filters = n,
         Err(what) if policy.require => return Err(fail(what)),
-        Err(what) => report.warnings.push(format!(
-            "RUNNING DEGRADED (Sandbox.Require = false): {what}"
-        )),
+        Err(what) => report.warnings.push(format!("RUNNING DEGRADED (Sandbox.Require = false): {what}")),
     }
     Ok(report)
 }
@@ -160,8 +147,7 @@ fn apply_landlock(policy: &Policy<'_>) -> Result<(), String> {
         .and_then(|r| r.create())
         .map_err(|e| format!("landlock ruleset: {e}"))?;
     for rule in &policy.fs {
-        let fd = PathFd::new(&rule.path)
-            .map_err(|e| format!("landlock: open {}: {e}", rule.path.display()))?;
+        let fd = PathFd::new(&rule.path).map_err(|e| format!("landlock: open {}: {e}", rule.path.display()))?;
         let mut rights = fs_rights(rule.access);
         if !rule.path.is_dir() {
             // Directory-only rights on a file are an error in landlock.
@@ -171,9 +157,7 @@ fn apply_landlock(policy: &Policy<'_>) -> Result<(), String> {
             .add_rule(PathBeneath::new(fd, rights))
             .map_err(|e| format!("landlock rule for {}: {e}", rule.path.display()))?;
     }
-    let status = ruleset
-        .restrict_self()
-        .map_err(|e| format!("landlock restrict_self: {e}"))?;
+    let status = ruleset.restrict_self().map_err(|e| format!("landlock restrict_self: {e}"))?;
     if status.ruleset != RulesetStatus::FullyEnforced {
         return Err(format!("landlock is only {:?}", status.ruleset));
     }
@@ -201,7 +185,5 @@ fn apply_seccomp(json: &str) -> Result<usize, String> {
 pub fn check_seccomp_policy(json: &str) -> Result<usize, String> {
     let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|e| format!("unsupported architecture: {e:?}"))?;
-    seccompiler::compile_from_json(json.as_bytes(), arch)
-        .map(|m| m.len())
-        .map_err(|e| e.to_string())
+    seccompiler::compile_from_json(json.as_bytes(), arch).map(|m| m.len()).map_err(|e| e.to_string())
 }

@@ -27,22 +27,12 @@ pub struct Spawn<'a> {
 
 pub fn spawn(s: Spawn<'_>) -> std::io::Result<Child> {
     let parent = nix::unistd::getpid().as_raw();
-    let plan: Vec<(RawFd, RawFd)> = s
-        .fds
-        .iter()
-        .map(|(fd, target)| (fd.as_raw_fd(), *target))
-        .collect();
+    let plan: Vec<(RawFd, RawFd)> = s.fds.iter().map(|(fd, target)| (fd.as_raw_fd(), *target)).collect();
     for (_, target) in &plan {
-        assert!(
-            (3..FIRST_FREE_FD).contains(target),
-            "fd target {target} outside the role layout"
-        );
+        assert!((3..FIRST_FREE_FD).contains(target), "fd target {target} outside the role layout");
     }
     let mut cmd = Command::new(s.exe);
-    cmd.args(&s.args)
-        .env_clear()
-        .envs(s.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null());
+    cmd.args(&s.args).env_clear().envs(s.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
     if s.capture_stdout {
         cmd.stdout(Stdio::piped());
     }
@@ -55,14 +45,7 @@ pub fn spawn(s: Spawn<'_>) -> std::io::Result<Child> {
             libc::sigemptyset(&mut empty);
             libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             libc::setpgid(0, 0);
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             if libc::getppid() != parent {
@@ -88,12 +71,7 @@ pub fn spawn(s: Spawn<'_>) -> std::io::Result<Child> {
             // Everything from FIRST_FREE_FD up (inherited or ours) closes at exec. Marking
             // rather than closing keeps std's exec-error pipe working.
             const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-            libc::syscall(
-                libc::SYS_close_range,
-                FIRST_FREE_FD as libc::c_uint,
-                libc::c_uint::MAX,
-                CLOSE_RANGE_CLOEXEC,
-            );
+            libc::syscall(libc::SYS_close_range, FIRST_FREE_FD as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC);
             // And any gap below it that is not part of the layout.
             for fd in 3..FIRST_FREE_FD {
                 if !plan.iter().any(|(_, t)| *t == fd) {
@@ -122,10 +100,7 @@ pub fn take_layout_fd(fd: RawFd) -> Option<std::os::fd::OwnedFd> {
         return None;
     }
     // Close-on-exec from here on: a role never passes its layout on.
-    let _ = nix::fcntl::fcntl(
-        fd,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-    );
+    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
     // SAFETY: the fd is open (F_GETFD succeeded), it was placed by the supervisor for this
     // process alone, and TAKEN guarantees each number is wrapped at most once.
     Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })

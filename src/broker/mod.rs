@@ -19,18 +19,11 @@ pub struct Broker {
 
 impl Broker {
     pub fn new() -> Arc<Broker> {
-        Arc::new(Broker {
-            started: Instant::now(),
-        })
+        Arc::new(Broker { started: Instant::now() })
     }
 
     /// Answers one permitted request. Runs concurrently with other requests.
-    pub async fn handle(
-        self: Arc<Self>,
-        role: Role,
-        req: Request,
-        _fds: Vec<OwnedFd>,
-    ) -> Answer<Reply> {
+    pub async fn handle(self: Arc<Self>, role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
         match req {
             Request::Ping => Reply::Pong {
                 server_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -49,18 +42,13 @@ impl Broker {
         let chan = match AsyncChannel::new(fd) {
             Ok(c) => c,
             Err(e) => {
-                return ServeEnd::Channel(privsep::channel::ChannelError::Io(
-                    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(5)),
-                ))
+                return ServeEnd::Channel(privsep::channel::ChannelError::Io(nix::errno::Errno::from_raw(
+                    e.raw_os_error().unwrap_or(5),
+                )))
             }
         };
         let me = self.clone();
-        rpc::serve(
-            chan,
-            |req: &Request| permit(role, req),
-            move |req, fds| me.clone().handle(role, req, fds),
-        )
-        .await
+        rpc::serve(chan, |req: &Request| permit(role, req), move |req, fds| me.clone().handle(role, req, fds)).await
     }
 }
 
@@ -78,11 +66,7 @@ pub fn run(started: Started) -> Result<(), String> {
             };
             match msg.body {
                 Control::Attach(role) if role != Role::Broker => {
-                    let fd = msg
-                        .fds
-                        .into_iter()
-                        .next()
-                        .expect("fd count checked by the channel");
+                    let fd = msg.fds.into_iter().next().expect("fd count checked by the channel");
                     let broker = broker.clone();
                     tokio::spawn(async move {
                         match broker.serve_peer(role, fd).await {

@@ -112,10 +112,7 @@ impl Params {
 fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(text.to_string())));
     *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
 }
 
@@ -141,10 +138,9 @@ impl Front {
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if req.method() == Method::POST && is_form {
             match Limited::new(req.into_body(), MAX_FORM_BODY).collect().await {
-                Ok(body) => params.0.extend(
-                    form_urlencoded::parse(&body.to_bytes())
-                        .map(|(k, v)| (k.into_owned(), v.into_owned())),
-                ),
+                Ok(body) => params
+                    .0
+                    .extend(form_urlencoded::parse(&body.to_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))),
                 Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "form body too large\n"),
             }
         }
@@ -154,26 +150,17 @@ impl Front {
     async fn rest(&self, method: &str, params: &Params) -> Response<Full<Bytes>> {
         let format = match subsonic::format(params.get("f"), params.get("callback")) {
             Ok(f) => f,
-            Err((f, c, m)) => {
-                return self.subsonic(&f, env!("CARGO_PKG_VERSION"), None, Some((c, &m)))
-            }
+            Err((f, c, m)) => return self.subsonic(&f, env!("CARGO_PKG_VERSION"), None, Some((c, &m))),
         };
         match method {
             "ping" => match self.broker.call(&Request::Ping, &[]).await {
                 Ok(r) => match r.body {
-                    Reply::Pong { server_version, .. } => {
-                        self.subsonic(&format, &server_version, None, None)
-                    }
+                    Reply::Pong { server_version, .. } => self.subsonic(&format, &server_version, None, None),
                     _ => self.broker_trouble(&format),
                 },
                 Err(_) => self.broker_trouble(&format),
             },
-            _ => self.subsonic(
-                &format,
-                env!("CARGO_PKG_VERSION"),
-                None,
-                Some((code::NOT_FOUND, "unknown API method")),
-            ),
+            _ => self.subsonic(&format, env!("CARGO_PKG_VERSION"), None, Some((code::NOT_FOUND, "unknown API method"))),
         }
     }
 
@@ -197,8 +184,7 @@ impl Front {
     ) -> Response<Full<Bytes>> {
         let (ctype, text) = subsonic::render(format, version, body, error);
         let mut r = Response::new(Full::new(Bytes::from(text)));
-        r.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
         r
     }
 }

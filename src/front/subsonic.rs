@@ -49,10 +49,7 @@ pub struct Node {
 
 impl Node {
     pub fn new(name: &'static str) -> Node {
-        Node {
-            name,
-            ..Default::default()
-        }
+        Node { name, ..Default::default() }
     }
     pub fn attr(mut self, k: &'static str, v: impl Into<Value>) -> Node {
         self.attrs.push((k, v.into()));
@@ -86,11 +83,7 @@ pub fn format(f: Option<&str>, callback: Option<&str>) -> Result<Format, (Format
         "jsonp" => match callback {
             Some(cb) if valid_callback(cb) => Ok(Format::Jsonp(cb.to_string())),
             Some(_) => Err((Format::Json, code::GENERIC, "invalid JSONP callback".into())),
-            None => Err((
-                Format::Json,
-                code::MISSING_PARAMETER,
-                "required parameter is missing: callback".into(),
-            )),
+            None => Err((Format::Json, code::MISSING_PARAMETER, "required parameter is missing: callback".into())),
         },
         // Unknown formats get XML, as Subsonic servers do.
         _ => Ok(Format::Xml),
@@ -180,10 +173,7 @@ fn json_node(n: &Node) -> serde_json::Value {
         m.insert((*k).to_string(), json_value(v));
     }
     for (k, items) in &n.lists {
-        m.insert(
-            (*k).to_string(),
-            serde_json::Value::Array(items.iter().map(json_node).collect()),
-        );
+        m.insert((*k).to_string(), serde_json::Value::Array(items.iter().map(json_node).collect()));
     }
     if let Some(t) = &n.text {
         m.insert("value".into(), serde_json::Value::String(t.clone()));
@@ -203,8 +193,7 @@ pub fn render(
     let child = error_node.as_ref().or(body);
     match format {
         Format::Xml => {
-            let mut out =
-                String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<subsonic-response");
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<subsonic-response");
             for (k, v) in [
                 ("xmlns", Value::from(XMLNS)),
                 ("status", status.into()),
@@ -262,23 +251,14 @@ mod tests {
     fn xml_escapes_attributes_and_drops_control_chars() {
         let n = Node::new("x").attr("a", "<\"&'>\u{1}");
         let (_, xml) = render(&Format::Xml, "0", Some(&n), None);
-        assert!(
-            xml.contains(r#"<x a="&lt;&quot;&amp;&apos;&gt;"/>"#),
-            "{xml}"
-        );
+        assert!(xml.contains(r#"<x a="&lt;&quot;&amp;&apos;&gt;"/>"#), "{xml}");
     }
 
     #[test]
     fn json_lists_are_arrays_even_with_one_member() {
-        let n = Node::new("musicFolders").list(
-            "musicFolder",
-            vec![Node::new("musicFolder").attr("id", 1i64)],
-        );
+        let n = Node::new("musicFolders").list("musicFolder", vec![Node::new("musicFolder").attr("id", 1i64)]);
         let (_, json) = render(&Format::Json, "0", Some(&n), None);
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(
-            v["subsonic-response"]["musicFolders"]["musicFolder"][0]["id"],
-            1
-        );
+        assert_eq!(v["subsonic-response"]["musicFolders"]["musicFolder"][0]["id"], 1);
     }
 }

@@ -15,10 +15,7 @@ pub fn run(started: Started) -> Result<(), String> {
     rt.block_on(async move {
         let chan = AsyncChannel::new(fd).map_err(|e| e.to_string())?;
         let (client, reader) = Client::<Request, Reply>::start(chan);
-        client
-            .call(&Request::Ping, &[])
-            .await
-            .map_err(|e| format!("broker: {e}"))?;
+        client.call(&Request::Ping, &[]).await.map_err(|e| format!("broker: {e}"))?;
         // Scanning arrives with the library issue; until then the scanner waits for work.
         let end = reader.await.map_err(|e| e.to_string())?;
         Err(format!("broker channel ended: {end}"))

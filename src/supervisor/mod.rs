@@ -85,11 +85,7 @@ pub fn serve(over: Overrides) -> ExitCode {
     if !cfg.sandbox_require {
         tracing::warn!("Sandbox.Require = false: roles will run DEGRADED if the kernel cannot enforce their sandbox");
     }
-    if let Err(e) = cfg
-        .absolutize()
-        .map_err(|e| e.to_string())
-        .and_then(|_| prepare_folders(&cfg))
-    {
+    if let Err(e) = cfg.absolutize().map_err(|e| e.to_string()).and_then(|_| prepare_folders(&cfg)) {
         tracing::error!("{e}");
         return ExitCode::from(2);
     }
@@ -100,11 +96,19 @@ pub fn serve(over: Overrides) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing::info!(
-        "redoubt {} listening on {}",
-        env!("CARGO_PKG_VERSION"),
-        listener.describe
-    );
+    tracing::info!("redoubt {} listening on {}", env!("CARGO_PKG_VERSION"), listener.describe);
+    match narrow(&cfg) {
+        Ok(report) => {
+            for w in &report.warnings {
+                tracing::warn!("supervisor: {w}");
+            }
+        }
+        Err(e) => {
+            tracing::error!("cannot sandbox the supervisor: {e}");
+            tracing::error!("`redoubt doctor` shows what this kernel lacks; Sandbox.Require = false runs degraded (not recommended)");
+            return ExitCode::from(1);
+        }
+    }
     let mut sup = Supervisor {
         cfg,
         listener,
@@ -128,30 +132,60 @@ pub fn serve(over: Overrides) -> ExitCode {
 /// Music must be readable; data and cache are created 0700 if missing and must be writable.
 fn prepare_folders(cfg: &Config) -> Result<(), String> {
     let uid = nix::unistd::getuid();
-    std::fs::read_dir(&cfg.music_folder).map_err(|e| {
-        format!(
-            "MusicFolder {} is not readable by uid {uid}: {e}",
-            cfg.music_folder.display()
-        )
-    })?;
-    for (name, dir) in [
-        ("DataFolder", &cfg.data_folder),
-        ("CacheFolder", &cfg.cache_folder),
-    ] {
+    std::fs::read_dir(&cfg.music_folder)
+        .map_err(|e| format!("MusicFolder {} is not readable by uid {uid}: {e}", cfg.music_folder.display()))?;
+    for (name, dir) in [("DataFolder", &cfg.data_folder), ("CacheFolder", &cfg.cache_folder)] {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
-            .map_err(|e| {
-                format!(
-                    "{name} {} cannot be created by uid {uid}: {e}",
-                    dir.display()
-                )
-            })?;
-        check_writable(dir)
-            .map_err(|e| format!("{name} {} is not writable by uid {uid}: {e}", dir.display()))?;
+            .map_err(|e| format!("{name} {} cannot be created by uid {uid}: {e}", dir.display()))?;
+        check_writable(dir).map_err(|e| format!("{name} {} is not writable by uid {uid}: {e}", dir.display()))?;
     }
     Ok(())
+}
+
+/// The supervisor's own sandbox, entered once the listener is bound: what any role may touch
+/// (roles inherit this domain and narrow it further), plus executing itself again. No
+/// network, no other files, and the seccomp filter of policies/seccomp/<arch>/supervisor.json.
+fn narrow(cfg: &Config) -> Result<privsep::sandbox::Report, String> {
+    use privsep::sandbox::{FsAccess, FsRule};
+    let mut fs = vec![
+        FsRule { path: cfg.data_folder.clone(), access: FsAccess::ReadWrite },
+        FsRule { path: cfg.cache_folder.clone(), access: FsAccess::ReadWrite },
+        FsRule { path: cfg.music_folder.clone(), access: FsAccess::Read },
+        // Stdio::null() for the roles' stdin.
+        FsRule { path: "/dev/null".into(), access: FsAccess::ReadWrite },
+    ];
+    if Path::new("/etc/ld.so.cache").exists() {
+        fs.push(FsRule { path: "/etc/ld.so.cache".into(), access: FsAccess::Read });
+    }
+    // Re-executing ourselves needs the binary, the dynamic loader and the libraries: exactly
+    // the files this process has mapped.
+    for path in mapped_files() {
+        fs.push(FsRule { path, access: FsAccess::Execute });
+    }
+    privsep::sandbox::enter(&privsep::sandbox::Policy {
+        role: "supervisor",
+        fs,
+        seccomp_json: crate::policy::SUPERVISOR_SECCOMP,
+        require: cfg.sandbox_require,
+    })
+    .map_err(|e| e.to_string())
+}
+
+fn mapped_files() -> Vec<std::path::PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    let mut files: Vec<std::path::PathBuf> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|p| p.starts_with('/'))
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files.dedup();
+    files
 }
 
 fn check_writable(dir: &Path) -> std::io::Result<()> {
@@ -163,10 +197,7 @@ fn check_writable(dir: &Path) -> std::io::Result<()> {
 fn describe(status: &WaitStatus) -> String {
     match status {
         WaitStatus::Exited(_, code) => format!("exited with status {code}"),
-        WaitStatus::Signaled(_, sig, core) => format!(
-            "killed by {sig:?}{}",
-            if *core { " (core dumped)" } else { "" }
-        ),
+        WaitStatus::Signaled(_, sig, core) => format!("killed by {sig:?}{}", if *core { " (core dumped)" } else { "" }),
         other => format!("{other:?}"),
     }
 }
@@ -174,16 +205,10 @@ fn describe(status: &WaitStatus) -> String {
 impl Supervisor {
     fn run(&mut self) -> Result<ExitCode, String> {
         let mut mask = SigSet::empty();
-        for s in [
-            Signal::SIGCHLD,
-            Signal::SIGTERM,
-            Signal::SIGINT,
-            Signal::SIGHUP,
-        ] {
+        for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
             mask.add(s);
         }
-        mask.thread_block()
-            .map_err(|e| format!("sigprocmask: {e}"))?;
+        mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
         let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(|e| format!("signalfd: {e}"))?;
 
@@ -194,12 +219,7 @@ impl Supervisor {
         let mut stopping: Option<Instant> = None;
         loop {
             let now = Instant::now();
-            let next = self
-                .restart_at
-                .values()
-                .copied()
-                .chain(stopping.map(|s| s + STOP_GRACE))
-                .min();
+            let next = self.restart_at.values().copied().chain(stopping.map(|s| s + STOP_GRACE)).min();
             let timeout = match next {
                 Some(t) => nix::poll::PollTimeout::try_from(
                     t.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1,
@@ -207,10 +227,7 @@ impl Supervisor {
                 .unwrap_or(nix::poll::PollTimeout::MAX),
                 None => nix::poll::PollTimeout::NONE,
             };
-            let mut pfd = [nix::poll::PollFd::new(
-                sigfd.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
+            let mut pfd = [nix::poll::PollFd::new(sigfd.as_fd(), nix::poll::PollFlags::POLLIN)];
             match nix::poll::poll(&mut pfd, timeout) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(format!("poll: {e}")),
@@ -223,9 +240,9 @@ impl Supervisor {
                         self.restart_at.clear();
                         self.signal_roles(|r| r != Role::Broker, Signal::SIGTERM);
                     }
-                    Ok(Signal::SIGHUP) => tracing::info!(
-                        "SIGHUP ignored: restart the service to apply configuration changes"
-                    ),
+                    Ok(Signal::SIGHUP) => {
+                        tracing::info!("SIGHUP ignored: restart the service to apply configuration changes")
+                    }
                     _ => {}
                 }
             }
@@ -246,19 +263,13 @@ impl Supervisor {
                     continue;
                 }
                 if role == Role::Broker {
-                    tracing::error!(
-                        "the broker {}; stopping the daemon (fail closed)",
-                        describe(&status)
-                    );
+                    tracing::error!("the broker {}; stopping the daemon (fail closed)", describe(&status));
                     self.broker_ctl = None;
                     self.stop_all();
                     return Ok(ExitCode::from(1));
                 }
                 if matches!(status, WaitStatus::Exited(_, c) if c == EXIT_SANDBOX as i32) {
-                    tracing::error!(
-                        "the {} could not sandbox itself; stopping the daemon",
-                        role.name()
-                    );
+                    tracing::error!("the {} could not sandbox itself; stopping the daemon", role.name());
                     self.stop_all();
                     return Ok(ExitCode::from(1));
                 }
@@ -289,20 +300,13 @@ impl Supervisor {
                     return Ok(ExitCode::SUCCESS);
                 }
                 if since.elapsed() > STOP_GRACE {
-                    tracing::warn!(
-                        "roles did not stop within {} s; killing them",
-                        STOP_GRACE.as_secs()
-                    );
+                    tracing::warn!("roles did not stop within {} s; killing them", STOP_GRACE.as_secs());
                     self.signal_roles(|_| true, Signal::SIGKILL);
                 }
                 continue;
             }
-            let due: Vec<Role> = self
-                .restart_at
-                .iter()
-                .filter(|(_, t)| **t <= Instant::now())
-                .map(|(r, _)| *r)
-                .collect();
+            let due: Vec<Role> =
+                self.restart_at.iter().filter(|(_, t)| **t <= Instant::now()).map(|(r, _)| *r).collect();
             for role in due {
                 self.restart_at.remove(&role);
                 self.start(role)?;
@@ -328,11 +332,7 @@ impl Supervisor {
 
     fn init_for(&self, role: Role, generation: u32) -> RoleInit {
         #[cfg(feature = "test-hooks")]
-        let probes = if generation == 0 {
-            crate::hooks::probes_for(role.name(), self.broker_pid)
-        } else {
-            Vec::new()
-        };
+        let probes = if generation == 0 { crate::hooks::probes_for(role.name(), self.broker_pid) } else { Vec::new() };
         #[cfg(not(feature = "test-hooks"))]
         let probes = {
             let _ = generation;
@@ -352,17 +352,10 @@ impl Supervisor {
     }
 
     fn start(&mut self, role: Role) -> Result<(), String> {
-        let generation = *self
-            .generation
-            .entry(role)
-            .and_modify(|g| *g += 1)
-            .or_insert(0);
+        let generation = *self.generation.entry(role).and_modify(|g| *g += 1).or_insert(0);
         let (sup_end, role_ctl) = channel::pair().map_err(|e| format!("socketpair: {e}"))?;
-        let peer = if role == Role::Broker {
-            None
-        } else {
-            Some(channel::pair().map_err(|e| format!("socketpair: {e}"))?)
-        };
+        let peer =
+            if role == Role::Broker { None } else { Some(channel::pair().map_err(|e| format!("socketpair: {e}"))?) };
         let mut layout = vec![(role_ctl.as_fd(), fds::CONTROL)];
         if let Some((role_end, _)) = &peer {
             layout.push((role_end.as_fd(), fds::BROKER));
@@ -383,11 +376,7 @@ impl Supervisor {
         self.running.insert(pid as i32, Running { role, child });
         let ctl = Channel::new(sup_end);
         // A failed send means the child is already dead; the reaper deals with it.
-        let _ = ctl.send(
-            0,
-            &Control::Init(Box::new(self.init_for(role, generation))),
-            &[],
-        );
+        let _ = ctl.send(0, &Control::Init(Box::new(self.init_for(role, generation))), &[]);
         match peer {
             None => {
                 self.broker_ctl = Some(ctl);
@@ -400,10 +389,7 @@ impl Supervisor {
                 }
             }
         }
-        tracing::debug!(
-            "started the {} (pid {pid}, generation {generation})",
-            role.name()
-        );
+        tracing::debug!("started the {} (pid {pid}, generation {generation})", role.name());
         Ok(())
     }
 }

@@ -1,0 +1,374 @@
+//! Starts the real `redoubt` binary the way a user does, as an unprivileged uid when the
+//! tests run as root (CI), with fixture folders that uid can use.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The uid/gid the daemon runs as when the tests run as root.
+pub const UNPRIVILEGED: u32 = 65534;
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A test that needs root (CI) either runs, or says why not: it fails under CI=true.
+pub fn require_root(what: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what}: needs root, and CI runs as root");
+    }
+    eprintln!("SKIPPED {what}: needs root");
+    false
+}
+
+/// A private folder for one test, with the binary copied where the unprivileged uid can
+/// execute it (the checkout itself may not be reachable for that uid).
+pub struct Fixture {
+    pub dir: PathBuf,
+    pub bin: PathBuf,
+    pub music: PathBuf,
+    pub data: PathBuf,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = std::env::temp_dir().join(format!(
+            "redoubt-test-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("redoubt");
+        std::fs::copy(env!("CARGO_BIN_EXE_redoubt"), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let music = dir.join("music");
+        let data = dir.join("data");
+        std::fs::create_dir_all(&music).unwrap();
+        std::fs::set_permissions(&music, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(music.join("song.txt"), b"not really a song").unwrap();
+        std::fs::set_permissions(music.join("song.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+        if is_root() {
+            chown_tree(&data, UNPRIVILEGED);
+        }
+        Fixture { dir, bin, music, data }
+    }
+
+    /// A command for the binary, as the unprivileged uid when we are root.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("setpriv");
+            c.args([
+                &format!("--reuid={UNPRIVILEGED}"),
+                &format!("--regid={UNPRIVILEGED}"),
+                "--clear-groups",
+                "--inh-caps=-all",
+            ]);
+            c.arg(&self.bin);
+            c
+        } else {
+            Command::new(&self.bin)
+        };
+        cmd.args(args).current_dir(&self.dir).env_remove("RUST_LOG");
+        cmd
+    }
+
+    pub fn serve_args(&self, port: u16) -> Vec<String> {
+        vec![
+            "serve".into(),
+            "--music-folder".into(),
+            self.music.display().to_string(),
+            "--data-folder".into(),
+            self.data.display().to_string(),
+            "--port".into(),
+            port.to_string(),
+        ]
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("fixture kept for inspection: {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+pub fn chown_tree(p: &Path, uid: u32) {
+    let _ = nix::unistd::chown(p, Some(uid.into()), Some(uid.into()));
+    if p.is_dir() {
+        for e in std::fs::read_dir(p).unwrap().flatten() {
+            chown_tree(&e.path(), uid);
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running daemon; killed (with its roles, by PDEATHSIG) when dropped.
+pub struct Daemon {
+    pub fx: Fixture,
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+pub struct Options {
+    pub env: Vec<(String, String)>,
+    pub extra_args: Vec<String>,
+    pub wrapper: Vec<String>,
+    pub config: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { env: vec![], extra_args: vec![], wrapper: vec![], config: None }
+    }
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        Self::start_with(Options::default())
+    }
+
+    /// Starts without waiting for it to answer.
+    pub fn spawn(fx: Fixture, opts: Options) -> Daemon {
+        let port = free_port();
+        let log = fx.dir.join("daemon.log");
+        let logf = std::fs::File::create(&log).unwrap();
+        let mut args: Vec<String> = opts.wrapper.clone();
+        if !opts.wrapper.is_empty() {
+            args.push(fx.bin.display().to_string());
+        }
+        args.extend(fx.serve_args(port));
+        if let Some(cfg) = &opts.config {
+            let p = fx.dir.join("redoubt.toml");
+            std::fs::write(&p, cfg).unwrap();
+            args.push("--config".into());
+            args.push(p.display().to_string());
+        }
+        args.extend(opts.extra_args.iter().cloned());
+        let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        let mut cmd = fx.command(&argv);
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let child = cmd.stdout(Stdio::null()).stderr(logf).spawn().unwrap();
+        Daemon { fx, child, port, log }
+    }
+
+    pub fn start_with(opts: Options) -> Daemon {
+        let mut d = Self::spawn(Fixture::new(), opts);
+        d.wait_ready();
+        d
+    }
+
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("daemon exited early ({st}):\n{}", self.log());
+            }
+            if self.get("/rest/ping").map(|r| r.status == 200).unwrap_or(false) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("daemon did not answer:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// The supervisor is the child of setpriv's exec: same pid. Roles are its children.
+    pub fn roles(&self) -> Vec<(String, i32)> {
+        children(self.pid())
+            .into_iter()
+            .filter_map(|pid| {
+                let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+                let parts: Vec<String> =
+                    cmd.split(|b| *b == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+                (parts.get(1).map(|s| s.as_str()) == Some("role")).then(|| (parts[2].clone(), pid))
+            })
+            .collect()
+    }
+
+    pub fn role_pid(&self, role: &str) -> i32 {
+        self.roles()
+            .into_iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, p)| p)
+            .unwrap_or_else(|| panic!("no {role} running:\n{}", self.log()))
+    }
+
+    /// Waits for a line in the log containing `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains(needle)) {
+                return line.to_string();
+            }
+            if Instant::now() > deadline {
+                panic!("log never contained {needle:?}:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn get(&self, path: &str) -> std::io::Result<HttpResponse> {
+        http(self.port, "GET", path, &[], b"")
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).unwrap();
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            if Instant::now() > deadline {
+                panic!("daemon did not exit:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn children(ppid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // The command name is in parentheses and may contain spaces; fields follow the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(ppid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+pub fn proc_status(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default()
+}
+
+pub fn status_field(status: &str, name: &str) -> String {
+    status.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).map(|v| v.trim().to_string()).unwrap_or_default()
+}
+
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A deliberately small HTTP/1.1 client (one request per connection).
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    http_on(&mut s, method, path, headers, body)
+}
+
+pub fn http_on<S: Read + Write>(
+    s: &mut S,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    s.write_all(body)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")) {
+        body = dechunk(&body);
+    }
+    Ok(HttpResponse { status, headers, body })
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..pos]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&b[pos + 2..pos + 2 + size]);
+        b = &b[pos + 2 + size + 2..];
+    }
+    out
+}
+
+/// Owner uid of /proc/<pid>: root for a non-dumpable process.
+pub fn proc_owner(pid: i32) -> u32 {
+    std::fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).unwrap_or(u32::MAX)
+}
