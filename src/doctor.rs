@@ -146,6 +146,7 @@ fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]
     };
     let child = spawn(Spawn {
         exe: Path::new("/proc/self/exe"),
+        arg0: "redoubt",
         args: vec![OsStr::new("doctor-role"), OsStr::new(role.name())],
         env: vec![],
         fds: vec![(theirs.as_fd(), fds::CONTROL)],

@@ -14,7 +14,7 @@ use nix::errno::Errno;
 pub enum Probe {
     /// open(path, O_RDONLY)
     OpenRead(String),
-    /// open(path, O_WRONLY|O_CREAT) (the file is removed again if it was created)
+    /// open(path, O_WRONLY|O_CREAT), never truncating; a file it created is removed again
     OpenWrite(String),
     /// socket(AF_INET, SOCK_STREAM)
     SocketInet,
@@ -58,7 +58,10 @@ impl Probe {
     pub fn run(&self) -> String {
         let res: Result<(), Errno> = match self {
             Probe::OpenRead(p) => open(p, libc::O_RDONLY, false),
-            Probe::OpenWrite(p) => open(p, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, true),
+            Probe::OpenWrite(p) => {
+                let existed = std::path::Path::new(p).exists();
+                open(p, libc::O_WRONLY | libc::O_CREAT, !existed)
+            }
             Probe::SocketInet => nix::sys::socket::socket(
                 nix::sys::socket::AddressFamily::Inet,
                 nix::sys::socket::SockType::Stream,

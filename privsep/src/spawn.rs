@@ -17,6 +17,8 @@ pub const FIRST_FREE_FD: RawFd = 16;
 
 pub struct Spawn<'a> {
     pub exe: &'a Path,
+    /// argv[0], what `ps` shows.
+    pub arg0: &'a str,
     pub args: Vec<&'a OsStr>,
     pub env: Vec<(&'a str, String)>,
     /// (fd in the parent, number it gets in the child). Targets must be 3..FIRST_FREE_FD.
@@ -32,7 +34,7 @@ pub fn spawn(s: Spawn<'_>) -> std::io::Result<Child> {
         assert!((3..FIRST_FREE_FD).contains(target), "fd target {target} outside the role layout");
     }
     let mut cmd = Command::new(s.exe);
-    cmd.args(&s.args).env_clear().envs(s.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+    cmd.arg0(s.arg0).args(&s.args).env_clear().envs(s.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
     if s.capture_stdout {
         cmd.stdout(Stdio::piped());
     }

@@ -365,6 +365,7 @@ impl Supervisor {
         }
         let child = spawn(Spawn {
             exe: Path::new("/proc/self/exe"),
+            arg0: "redoubt",
             args: vec![OsStr::new("role"), OsStr::new(role.name())],
             env: vec![],
             fds: layout,

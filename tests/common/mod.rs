@@ -154,9 +154,6 @@ impl Daemon {
         let log = fx.dir.join("daemon.log");
         let logf = std::fs::File::create(&log).unwrap();
         let mut args: Vec<String> = opts.wrapper.clone();
-        if !opts.wrapper.is_empty() {
-            args.push(fx.bin.display().to_string());
-        }
         args.extend(fx.serve_args(port));
         if let Some(cfg) = &opts.config {
             let p = fx.dir.join("redoubt.toml");
@@ -368,7 +365,16 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Owner uid of /proc/<pid>: root for a non-dumpable process.
+/// Owner uid of the entries in /proc/<pid>/ (environ, mem, fd): the kernel shows them as
+/// root's for a non-dumpable process, whatever uid it runs as.
 pub fn proc_owner(pid: i32) -> u32 {
-    std::fs::metadata(format!("/proc/{pid}")).map(|m| m.uid()).unwrap_or(u32::MAX)
+    let owners: Vec<u32> = ["environ", "mem", "fd"]
+        .iter()
+        .map(|f| std::fs::metadata(format!("/proc/{pid}/{f}")).map(|m| m.uid()).unwrap_or(u32::MAX))
+        .collect();
+    if owners.iter().all(|o| *o == owners[0]) {
+        owners[0]
+    } else {
+        u32::MAX
+    }
 }
