@@ -1,13 +1,18 @@
 //! The framed channel between roles.
 //!
 //! One `socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC)` per pair of processes; the kernel
-//! keeps message boundaries, so a frame is exactly one message: `bincode((id, body))` plus,
-//! where the body's type says so, file descriptors as `SCM_RIGHTS`.
+//! keeps message boundaries, so a frame is exactly one datagram:
 //!
-//! Anything unexpected is fatal to the channel, never repaired: a frame over [`MAX_FRAME`]
+//! - `0x00` + `bincode((id, body))`, with the body's fds as `SCM_RIGHTS` (inline), or
+//! - `0x01` + the length as u32 LE, with a sealed memfd holding `bincode((id, body))` as the
+//!   first fd and the body's fds after it (spilled). The kernel caps a datagram at the socket's
+//!   send buffer (212,992 bytes by default, not raisable without privilege), so messages over
+//!   [`MAX_FRAME`] travel this way, up to [`MAX_MESSAGE`].
+//!
+//! Anything unexpected is fatal to the channel, never repaired: a datagram over [`MAX_FRAME`]
 //! (`MSG_TRUNC`), a control message that did not fit (`MSG_CTRUNC`), a control message that is
-//! not `SCM_RIGHTS`, a body that does not decode, or a number of fds other than the body
-//! declares. Received fds are wrapped in `OwnedFd` before anything is checked, so an error
+//! not `SCM_RIGHTS`, an unknown tag, a spill that is not a sealed memfd of the stated length, a
+//! body that does not decode, or a number of fds other than the body declares. Received fds are wrapped in `OwnedFd` before anything is checked, so an error
 //! path closes them instead of leaking them, and they arrive close-on-exec
 //! (`MSG_CMSG_CLOEXEC`).
 
@@ -23,10 +28,14 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 
 use crate::codec;
-pub use crate::codec::MAX_FRAME;
+pub use crate::codec::MAX_MESSAGE;
 
-/// The most fds any one frame may carry.
+/// Largest datagram, tag included; larger messages are spilled to a memfd.
+pub const MAX_FRAME: usize = 64 * 1024;
+/// The most fds any one message may carry (a spill's memfd comes on top).
 pub const MAX_FDS: usize = 4;
+pub const TAG_INLINE: u8 = 0;
+pub const TAG_SPILLED: u8 = 1;
 
 /// A message type that can cross a channel. `fd_count` says how many fds must travel with
 /// this value; the receiver enforces it exactly.
@@ -54,6 +63,8 @@ pub enum ChannelError {
     FdMismatch { expected: usize, got: usize },
     #[error("refusing to send {0} fds")]
     TooManyFds(usize),
+    #[error("bad spilled frame: {0}")]
+    Spill(String),
 }
 
 impl From<Errno> for ChannelError {
@@ -72,7 +83,7 @@ pub fn send_bytes(fd: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> R
     if bytes.len() > MAX_FRAME {
         return Err(ChannelError::Oversize);
     }
-    if fds.len() > MAX_FDS {
+    if fds.len() > MAX_FDS + 1 {
         return Err(ChannelError::TooManyFds(fds.len()));
     }
     let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
@@ -89,7 +100,7 @@ pub fn send_bytes(fd: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> R
 
 /// Receive one raw frame into `buf` (which must hold `MAX_FRAME` bytes).
 pub fn recv_bytes(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), ChannelError> {
-    let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS]);
+    let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS + 1]);
     let mut iov = [IoSliceMut::new(buf)];
     let msg = recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg_space), MsgFlags::MSG_CMSG_CLOEXEC)?;
     let mut fds = Vec::new();
@@ -121,20 +132,114 @@ pub fn recv_bytes(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<Owne
     Ok((msg.bytes, fds))
 }
 
-fn encode_frame<T: Message>(id: u64, body: &T, fds: &[BorrowedFd<'_>]) -> Result<Vec<u8>, ChannelError> {
+/// Encodes a message into the datagram to send and, for a spilled one, its memfd.
+fn encode_frame<T: Message>(
+    id: u64,
+    body: &T,
+    fds: &[BorrowedFd<'_>],
+) -> Result<(Vec<u8>, Option<OwnedFd>), ChannelError> {
     if body.fd_count() != fds.len() {
         return Err(ChannelError::FdMismatch { expected: body.fd_count(), got: fds.len() });
     }
-    Ok(codec::encode(&(id, body))?)
+    if fds.len() > MAX_FDS {
+        return Err(ChannelError::TooManyFds(fds.len()));
+    }
+    let payload = codec::encode(&(id, body))?;
+    if payload.len() < MAX_FRAME {
+        let mut frame = Vec::with_capacity(payload.len() + 1);
+        frame.push(TAG_INLINE);
+        frame.extend_from_slice(&payload);
+        return Ok((frame, None));
+    }
+    if payload.len() > MAX_MESSAGE {
+        return Err(ChannelError::Oversize);
+    }
+    let memfd = spill(&payload)?;
+    let mut frame = vec![TAG_SPILLED];
+    frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    Ok((frame, Some(memfd)))
 }
 
-fn decode_frame<T: Message>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<Received<T>, ChannelError> {
-    let (id, body): (u64, T) = codec::decode(bytes)?;
+fn spill(payload: &[u8]) -> Result<OwnedFd, ChannelError> {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    let fd = memfd_create(c"redoubt-frame", MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)?;
+    let mut written = 0;
+    while written < payload.len() {
+        written += nix::unistd::write(&fd, &payload[written..])?;
+    }
+    // Sealed: the receiver reads exactly what was sent, and the sender cannot change it after.
+    let seals = SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL;
+    fcntl(fd.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))?;
+    Ok(fd)
+}
+
+fn unspill(fd: &OwnedFd, len: usize) -> Result<Vec<u8>, ChannelError> {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    let bad = |w: &str| ChannelError::Spill(w.to_string());
+    let seals =
+        SealFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GET_SEALS).map_err(|_| bad("not a memfd"))?);
+    if !seals.contains(SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW) {
+        return Err(bad("memfd not sealed"));
+    }
+    if nix::sys::stat::fstat(fd.as_raw_fd())?.st_size != len as i64 {
+        return Err(bad("length does not match"));
+    }
+    let mut buf = vec![0u8; len];
+    let mut read = 0;
+    while read < len {
+        match nix::sys::uio::pread(fd, &mut buf[read..], read as i64)? {
+            0 => return Err(bad("short read")),
+            n => read += n,
+        }
+    }
+    Ok(buf)
+}
+
+/// Parses a received datagram (and its fds) into a message.
+fn decode_datagram<T: Message>(frame: &[u8], mut fds: Vec<OwnedFd>) -> Result<Received<T>, ChannelError> {
+    let spilled;
+    let payload: &[u8] = match frame.first() {
+        Some(&TAG_INLINE) => &frame[1..],
+        Some(&TAG_SPILLED) => {
+            let len: [u8; 4] = frame[1..].try_into().map_err(|_| ChannelError::Spill("bad header".into()))?;
+            let len = u32::from_le_bytes(len) as usize;
+            if len > MAX_MESSAGE {
+                return Err(ChannelError::Oversize);
+            }
+            if fds.is_empty() {
+                return Err(ChannelError::Spill("no memfd".into()));
+            }
+            let memfd = fds.remove(0);
+            spilled = unspill(&memfd, len)?;
+            &spilled
+        }
+        _ => return Err(ChannelError::Spill("unknown frame tag".into())),
+    };
+    let (id, body): (u64, T) = codec::decode(payload)?;
     if body.fd_count() != fds.len() {
         // `fds` is dropped here: every fd we were not promised is closed.
         return Err(ChannelError::FdMismatch { expected: body.fd_count(), got: fds.len() });
     }
     Ok(Received { id, body, fds })
+}
+
+/// Sends a typed message on a (blocking or non-blocking) channel fd.
+fn send_message(
+    fd: BorrowedFd<'_>,
+    frame: &[u8],
+    spill: &Option<OwnedFd>,
+    fds: &[BorrowedFd<'_>],
+) -> Result<(), ChannelError> {
+    match spill {
+        None => send_bytes(fd, frame, fds),
+        Some(m) => {
+            let mut all = Vec::with_capacity(fds.len() + 1);
+            all.push(m.as_fd());
+            all.extend_from_slice(fds);
+            send_bytes(fd, frame, &all)
+        }
+    }
 }
 
 /// One decoded frame.
@@ -157,13 +262,13 @@ impl Channel {
     }
 
     pub fn send<T: Message>(&self, id: u64, body: &T, fds: &[BorrowedFd<'_>]) -> Result<(), ChannelError> {
-        let bytes = encode_frame(id, body, fds)?;
-        send_bytes(self.fd.as_fd(), &bytes, fds)
+        let (frame, spill) = encode_frame(id, body, fds)?;
+        send_message(self.fd.as_fd(), &frame, &spill, fds)
     }
 
     pub fn recv<T: Message>(&mut self) -> Result<Received<T>, ChannelError> {
         let (n, fds) = recv_bytes(self.fd.as_fd(), &mut self.buf)?;
-        decode_frame(&self.buf[..n], fds)
+        decode_datagram(&self.buf[..n], fds)
     }
 
     pub fn into_fd(self) -> OwnedFd {
@@ -197,27 +302,24 @@ impl AsyncChannel {
     }
 
     pub async fn send<T: Message>(&self, id: u64, body: &T, fds: &[BorrowedFd<'_>]) -> Result<(), ChannelError> {
-        let bytes = encode_frame(id, body, fds)?;
-        self.send_raw(&bytes, fds).await
-    }
-
-    pub async fn send_raw(&self, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), ChannelError> {
+        let (frame, spill) = encode_frame(id, body, fds)?;
         loop {
             let mut guard = self.fd.writable().await.map_err(io_errno)?;
-            match send_bytes(self.fd.get_ref().as_fd(), bytes, fds) {
+            match send_message(self.fd.get_ref().as_fd(), &frame, &spill, fds) {
                 Err(ChannelError::Io(Errno::EAGAIN)) => guard.clear_ready(),
                 other => return other,
             }
         }
     }
 
+    /// Receives one message; `buf` must hold [`MAX_FRAME`] bytes.
     pub async fn recv<T: Message>(&self, buf: &mut [u8]) -> Result<Received<T>, ChannelError> {
         loop {
             let mut guard = self.fd.readable().await.map_err(io_errno)?;
             match recv_bytes(self.fd.get_ref().as_fd(), buf) {
                 Err(ChannelError::Io(Errno::EAGAIN)) => guard.clear_ready(),
                 Err(e) => return Err(e),
-                Ok((n, fds)) => return decode_frame(&buf[..n], fds),
+                Ok((n, fds)) => return decode_datagram(&buf[..n], fds),
             }
         }
     }

@@ -1,21 +1,22 @@
 //! The wire encoding, in one module so that replacing bincode is a one-file change.
 //!
 //! bincode is pinned to 1.3.3 (what Debian packages; RUSTSEC-2025-0141 marks it unmaintained,
-//! see `deny.toml`). Every decode is bounded by [`MAX_FRAME`] and rejects trailing bytes.
+//! see `deny.toml`). Every decode is bounded by [`MAX_MESSAGE`] and rejects trailing bytes.
 #![forbid(unsafe_code)]
 
 use bincode::Options;
 use serde::{de::DeserializeOwned, Serialize};
 
-/// Largest frame either side may send or accept. A bigger one kills the channel.
-pub const MAX_FRAME: usize = 1 << 20;
+/// Largest encoded message either side may send or accept (inline or spilled, see
+/// `channel`). A bigger one kills the channel.
+pub const MAX_MESSAGE: usize = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
 #[error("codec: {0}")]
 pub struct CodecError(String);
 
 fn options() -> impl Options {
-    bincode::DefaultOptions::new().with_limit(MAX_FRAME as u64).reject_trailing_bytes()
+    bincode::DefaultOptions::new().with_limit(MAX_MESSAGE as u64).reject_trailing_bytes()
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
@@ -23,7 +24,7 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    if bytes.len() > MAX_FRAME {
+    if bytes.len() > MAX_MESSAGE {
         return Err(CodecError("frame over the size limit".into()));
     }
     options().deserialize(bytes).map_err(|e| CodecError(e.to_string()))
