@@ -17,7 +17,6 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("UnixSocketPerm", "0660", "Permissions of the unix socket when Address is unix:/path"),
     ("BaseUrl", "", "Path prefix when served below a reverse proxy's sub-path"),
     ("LogLevel", "info", "error, warn, info, debug or trace"),
-    ("FFmpegPath", "", "The ffmpeg binary; empty means ffmpeg found on PATH at start"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
@@ -50,7 +49,6 @@ pub struct Config {
     pub unix_socket_perm: u32,
     pub base_url: String,
     pub log_level: String,
-    pub ffmpeg_path: String,
     pub sandbox_require: bool,
     /// Things worth telling the admin (unknown keys, unsupported options).
     pub warnings: Vec<String>,
@@ -160,9 +158,9 @@ impl Config {
             let mut flat = BTreeMap::new();
             flatten("", &table, &mut flat);
             for (key, (name, value)) in flat {
-                if values.contains_key(&key) {
+                if let Some(slot) = values.get_mut(&key) {
                     cache_given |= key == "cachefolder";
-                    values.insert(key, value_to_string(&value));
+                    *slot = value_to_string(&value);
                 } else if NOT_SUPPORTED.iter().any(|n| lower(n) == key) {
                     warnings.push(format!(
                         "{}: option {name} is understood but not supported by redoubt; ignored",
@@ -226,7 +224,6 @@ impl Config {
             unix_socket_perm,
             base_url,
             log_level,
-            ffmpeg_path: get("FFmpegPath"),
             sandbox_require,
             warnings,
         })

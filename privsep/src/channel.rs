@@ -16,13 +16,11 @@
 //! path closes them instead of leaking them, and they arrive close-on-exec
 //! (`MSG_CMSG_CLOEXEC`).
 
-use std::io::{IoSlice, IoSliceMut};
+use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-};
+use nix::sys::socket::{sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -99,37 +97,60 @@ pub fn send_bytes(fd: BorrowedFd<'_>, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> R
 }
 
 /// Receive one raw frame into `buf` (which must hold `MAX_FRAME` bytes).
+///
+/// Hand-written over recvmsg(2) rather than nix's wrapper: with `MSG_CTRUNC` nix declines to
+/// walk the control data, which would leave the fds that did arrive open and unowned. The
+/// kernel installs only whole fds and sets `msg_controllen` to what it filled, so walking it
+/// is safe even when truncated; every fd is owned before any check can return.
 pub fn recv_bytes(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), ChannelError> {
-    let mut cmsg_space = nix::cmsg_space!([RawFd; MAX_FDS + 1]);
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<()>(fd.as_raw_fd(), &mut iov, Some(&mut cmsg_space), MsgFlags::MSG_CMSG_CLOEXEC)?;
+    // Room for MAX_FDS + 1 fds (16-byte header + 20 bytes of fds, aligned), u64-aligned.
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: msghdr is plain data; an all-zero value is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: `msg` points at `iov` (covering `buf`) and `control`, both alive and exclusively
+    // borrowed for the duration of the call.
+    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(Errno::last().into());
+    }
     let mut fds = Vec::new();
     let mut unexpected = false;
-    for cmsg in msg.cmsgs()? {
-        match cmsg {
-            ControlMessageOwned::ScmRights(raw) => {
-                for r in raw {
-                    // SAFETY: the kernel has just installed `r` in our fd table for this
-                    // message; nothing else refers to it, so we are its only owner.
-                    fds.push(unsafe { OwnedFd::from_raw_fd(r) });
+    // SAFETY: CMSG_FIRSTHDR/NXTHDR stay within msg_control/msg_controllen as set by the
+    // kernel; CMSG_DATA of an SCM_RIGHTS header holds (cmsg_len - CMSG_LEN(0)) bytes of fds,
+    // each newly installed in our table for us alone, so wrapping them in OwnedFd is sound.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(c) as *const RawFd;
+                let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
                 }
+            } else {
+                unexpected = true;
             }
-            _ => unexpected = true,
+            c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
-    if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+    if msg.msg_flags & libc::MSG_TRUNC != 0 {
         return Err(ChannelError::Oversize);
     }
-    if msg.flags.contains(MsgFlags::MSG_CTRUNC) {
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
         return Err(ChannelError::ControlTruncated);
     }
     if unexpected {
         return Err(ChannelError::UnexpectedControl);
     }
-    if msg.bytes == 0 {
+    if n == 0 {
         return Err(ChannelError::Closed);
     }
-    Ok((msg.bytes, fds))
+    Ok((n as usize, fds))
 }
 
 /// Encodes a message into the datagram to send and, for a spilled one, its memfd.
@@ -343,10 +364,6 @@ mod tests {
         fn fd_count(&self) -> usize {
             matches!(self, Msg::WithFd) as usize
         }
-    }
-
-    fn open_fds() -> usize {
-        std::fs::read_dir("/proc/self/fd").unwrap().count()
     }
 
     fn devnull() -> OwnedFd {

@@ -70,7 +70,7 @@ fn malformed_frames_are_refused_and_leak_no_fd() {
 
     // More fds than the control buffer holds: MSG_CTRUNC.
     let many: Vec<_> = (0..16).map(|_| null.as_fd()).collect();
-    let raw: Vec<i32> = many.iter().map(|f| std::os::fd::AsRawFd::as_raw_fd(f)).collect();
+    let raw: Vec<i32> = many.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
     let payload = frame(4, &Msg::OneFd);
     let iov = [std::io::IoSlice::new(&payload)];
     let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&raw)];
@@ -82,7 +82,8 @@ fn malformed_frames_are_refused_and_leak_no_fd() {
         None,
     )
     .unwrap();
-    assert!(matches!(recv(&mut b), Err(ChannelError::ControlTruncated)));
+    let r = recv(&mut b);
+    assert!(matches!(r, Err(ChannelError::ControlTruncated)), "{r:?}");
 
     // Garbage bytes (an unknown tag), with an fd attached for good measure.
     send_bytes(a.as_fd(), &[0xff, 0xfe, 0x01, 0x02, 0x03], &[null.as_fd()]).unwrap();

@@ -55,10 +55,6 @@ impl Node {
         self.attrs.push((k, v.into()));
         self
     }
-    pub fn list(mut self, k: &'static str, items: Vec<Node>) -> Node {
-        self.lists.push((k, items));
-        self
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -252,13 +248,5 @@ mod tests {
         let n = Node::new("x").attr("a", "<\"&'>\u{1}");
         let (_, xml) = render(&Format::Xml, "0", Some(&n), None);
         assert!(xml.contains(r#"<x a="&lt;&quot;&amp;&apos;&gt;"/>"#), "{xml}");
-    }
-
-    #[test]
-    fn json_lists_are_arrays_even_with_one_member() {
-        let n = Node::new("musicFolders").list("musicFolder", vec![Node::new("musicFolder").attr("id", 1i64)]);
-        let (_, json) = render(&Format::Json, "0", Some(&n), None);
-        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(v["subsonic-response"]["musicFolders"]["musicFolder"][0]["id"], 1);
     }
 }

@@ -130,17 +130,12 @@ pub struct Daemon {
     pub log: PathBuf,
 }
 
+#[derive(Default)]
 pub struct Options {
     pub env: Vec<(String, String)>,
     pub extra_args: Vec<String>,
     pub wrapper: Vec<String>,
     pub config: Option<String>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options { env: vec![], extra_args: vec![], wrapper: vec![], config: None }
-    }
 }
 
 impl Daemon {
