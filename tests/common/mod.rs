@@ -118,6 +118,16 @@ pub fn chown_tree(p: &Path, uid: u32) {
     }
 }
 
+/// Validates an XML answer against the OpenSubsonic-tolerant Subsonic 1.16.1 XSD.
+pub fn assert_valid_xml(xml: &str) {
+    let xsd = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/spec/subsonic-rest-api-1.16.1-os.xsd");
+    let dir = std::env::temp_dir().join(format!("redoubt-xml-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)));
+    std::fs::write(&dir, xml).unwrap();
+    let out = Command::new("xmllint").args(["--noout", "--schema", xsd]).arg(&dir).output().expect("xmllint (Debian: libxml2-utils) is needed");
+    let _ = std::fs::remove_file(&dir);
+    assert!(out.status.success(), "invalid against the XSD:\n{}\n{xml}", String::from_utf8_lossy(&out.stderr));
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -136,6 +146,8 @@ pub struct Options {
     pub extra_args: Vec<String>,
     pub wrapper: Vec<String>,
     pub config: Option<String>,
+    /// Give the port in this environment variable instead of `--port`.
+    pub port_env: Option<&'static str>,
 }
 
 impl Daemon {
@@ -149,7 +161,16 @@ impl Daemon {
         let log = fx.dir.join("daemon.log");
         let logf = std::fs::File::create(&log).unwrap();
         let mut args: Vec<String> = opts.wrapper.clone();
-        args.extend(fx.serve_args(port));
+        let mut serve = fx.serve_args(port);
+        if let Some(var) = opts.port_env {
+            serve.truncate(serve.len() - 2);
+            args.extend(serve);
+            args.push("--log-level".into());
+            args.push("info".into());
+            let _ = var;
+        } else {
+            args.extend(serve);
+        }
         if let Some(cfg) = &opts.config {
             let p = fx.dir.join("redoubt.toml");
             std::fs::write(&p, cfg).unwrap();
@@ -162,6 +183,9 @@ impl Daemon {
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
+        if let Some(var) = opts.port_env {
+            cmd.env(var, port.to_string());
+        }
         let child = cmd.stdout(Stdio::null()).stderr(logf).spawn().unwrap();
         Daemon { fx, child, port, log }
     }
@@ -173,12 +197,16 @@ impl Daemon {
     }
 
     pub fn wait_ready(&mut self) {
+        self.wait_ready_at("/rest/ping")
+    }
+
+    pub fn wait_ready_at(&mut self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(st)) = self.child.try_wait() {
                 panic!("daemon exited early ({st}):\n{}", self.log());
             }
-            if self.get("/rest/ping").map(|r| r.status == 200).unwrap_or(false) {
+            if self.get(path).map(|r| r.status == 200).unwrap_or(false) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));

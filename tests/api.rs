@@ -1,0 +1,139 @@
+//! The Subsonic envelope and the listener, against the running daemon.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+
+fn json(r: &HttpResponse) -> serde_json::Value {
+    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text()))
+}
+
+#[test]
+fn ping_answers_xml_that_validates_against_the_xsd() {
+    let d = Daemon::start();
+    let r = d.get("/rest/ping?u=x&v=1.16.1&c=test").unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/xml; charset=utf-8"));
+    let xml = r.text();
+    assert!(xml.contains(r#"xmlns="http://subsonic.org/restapi""#), "{xml}");
+    assert!(xml.contains(r#"status="ok""#) && xml.contains(r#"version="1.16.1""#), "{xml}");
+    assert!(xml.contains(r#"type="redoubt""#) && xml.contains(r#"openSubsonic="true""#), "{xml}");
+    assert!(xml.contains(&format!(r#"serverVersion="{}""#, env!("CARGO_PKG_VERSION"))), "{xml}");
+    assert_valid_xml(&xml);
+}
+
+#[test]
+fn ping_answers_json_and_the_view_suffix() {
+    let d = Daemon::start();
+    for path in ["/rest/ping?f=json", "/rest/ping.view?f=json"] {
+        let r = d.get(path).unwrap();
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        let v = json(&r);
+        let s = &v["subsonic-response"];
+        assert_eq!(s["status"], "ok");
+        assert_eq!(s["version"], "1.16.1");
+        assert_eq!(s["type"], "redoubt");
+        assert_eq!(s["openSubsonic"], true);
+    }
+}
+
+#[test]
+fn jsonp_wraps_the_answer_and_refuses_a_bad_callback() {
+    let d = Daemon::start();
+    let r = d.get("/rest/ping?f=jsonp&callback=cb_1").unwrap();
+    assert_eq!(r.header("content-type"), Some("text/javascript; charset=utf-8"));
+    let t = r.text();
+    assert!(t.starts_with("cb_1(") && t.ends_with(");"), "{t}");
+    let inner: serde_json::Value = serde_json::from_str(&t[5..t.len() - 2]).unwrap();
+    assert_eq!(inner["subsonic-response"]["status"], "ok");
+
+    let r = d.get("/rest/ping?f=jsonp&callback=alert(1)").unwrap();
+    assert!(!r.text().contains("alert(1)("), "never echoes an unvalidated callback");
+    assert_eq!(json(&r)["subsonic-response"]["status"], "failed");
+    let r = d.get("/rest/ping?f=jsonp").unwrap();
+    assert_eq!(json(&r)["subsonic-response"]["error"]["code"], 10);
+}
+
+#[test]
+fn form_post_is_accepted_and_its_size_capped() {
+    let d = Daemon::start();
+    let ct = [("Content-Type", "application/x-www-form-urlencoded")];
+    let r = http(d.port, "POST", "/rest/ping", &ct, b"f=json&c=test&v=1.8.0").unwrap();
+    assert_eq!(json(&r)["subsonic-response"]["status"], "ok");
+    let big = vec![b'a'; 100 * 1024];
+    let r = http(d.port, "POST", "/rest/ping", &ct, &big).unwrap();
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn errors_are_subsonic_errors_that_validate() {
+    let d = Daemon::start();
+    let r = d.get("/rest/noSuchMethod").unwrap();
+    assert_eq!(r.status, 200);
+    let xml = r.text();
+    assert!(xml.contains(r#"status="failed""#) && xml.contains(r#"code="70""#), "{xml}");
+    assert_valid_xml(&xml);
+    assert_eq!(d.get("/nothing-here").unwrap().status, 404);
+}
+
+#[test]
+fn unix_socket_listener_with_its_permissions() {
+    let fx = Fixture::new();
+    let sockdir = fx.dir.join("sock");
+    std::fs::create_dir(&sockdir).unwrap();
+    if is_root() {
+        chown_tree(&sockdir, UNPRIVILEGED);
+    }
+    let sock = sockdir.join("redoubt.sock");
+    let cfg = format!("Address = \"unix:{}\"\nUnixSocketPerm = \"0640\"\n", sock.display());
+    let d = Daemon::spawn(fx, Options { config: Some(cfg), ..Default::default() });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(std::time::Instant::now() < deadline, "no socket:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o640);
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let r = http_on(&mut s, "GET", "/rest/ping?f=json", &[], b"").unwrap();
+    assert_eq!(json(&r)["subsonic-response"]["status"], "ok");
+    let _ = (s.flush(), s.read(&mut [0u8; 1]));
+}
+
+#[test]
+fn base_url_prefixes_every_route() {
+    let mut d = Daemon::spawn(Fixture::new(), Options { config: Some("BaseUrl = \"/music\"\n".into()), ..Default::default() });
+    d.wait_ready_at("/music/rest/ping");
+    assert_eq!(d.get("/rest/ping").unwrap().status, 404);
+    let r = d.get("/music/rest/ping?f=json").unwrap();
+    assert_eq!(json(&r)["subsonic-response"]["status"], "ok");
+}
+
+#[test]
+fn environment_names_and_the_navidrome_alias_configure_the_port() {
+    for var in ["REDOUBT_PORT", "ND_PORT"] {
+        let d = Daemon::start_with(Options { port_env: Some(var), ..Default::default() });
+        assert_eq!(d.get("/rest/ping").unwrap().status, 200, "{var}");
+    }
+}
+
+#[test]
+fn config_mistakes_are_reported_by_name() {
+    let d = Daemon::start_with(Options { config: Some("MusicFoldr = \"/x\"\nLastFM.Enabled = true\n".into()), ..Default::default() });
+    d.wait_log("unknown option MusicFoldr (did you mean MusicFolder?)", Duration::from_secs(5));
+    d.wait_log("LastFM.Enabled is understood but not supported", Duration::from_secs(5));
+}
+
+#[test]
+fn an_unreadable_music_folder_stops_the_start_with_a_message() {
+    let fx = Fixture::new();
+    std::fs::remove_dir_all(&fx.music).unwrap();
+    let mut d = Daemon::spawn(fx, Options::default());
+    let st = d.wait_exit(Duration::from_secs(10));
+    assert!(!st.success());
+    assert!(d.log().contains("MusicFolder") && d.log().contains("is not readable"), "{}", d.log());
+}
