@@ -311,6 +311,18 @@ mod tests {
     }
 
     #[test]
+    fn every_option_is_documented() {
+        let doc = include_str!("../docs/configuration.md");
+        for (name, _, _) in OPTIONS {
+            assert!(doc.contains(&format!("| {name} |")), "docs/configuration.md lacks {name}");
+        }
+        for name in NOT_SUPPORTED {
+            let family = name.split('.').next().unwrap();
+            assert!(doc.contains(family), "docs/configuration.md lacks {name}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_errors() {
         assert!(load(Some("Port = 70000"), &[], Overrides::default()).is_err());
         assert!(load(Some("UnixSocketPerm = '999'"), &[], Overrides::default()).is_err());

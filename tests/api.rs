@@ -106,7 +106,8 @@ fn unix_socket_listener_with_its_permissions() {
 
 #[test]
 fn base_url_prefixes_every_route() {
-    let mut d = Daemon::spawn(Fixture::new(), Options { config: Some("BaseUrl = \"/music\"\n".into()), ..Default::default() });
+    let mut d =
+        Daemon::spawn(Fixture::new(), Options { config: Some("BaseUrl = \"/music\"\n".into()), ..Default::default() });
     d.wait_ready_at("/music/rest/ping");
     assert_eq!(d.get("/rest/ping").unwrap().status, 404);
     let r = d.get("/music/rest/ping?f=json").unwrap();
@@ -123,7 +124,10 @@ fn environment_names_and_the_navidrome_alias_configure_the_port() {
 
 #[test]
 fn config_mistakes_are_reported_by_name() {
-    let d = Daemon::start_with(Options { config: Some("MusicFoldr = \"/x\"\nLastFM.Enabled = true\n".into()), ..Default::default() });
+    let d = Daemon::start_with(Options {
+        config: Some("MusicFoldr = \"/x\"\nLastFM.Enabled = true\n".into()),
+        ..Default::default()
+    });
     d.wait_log("unknown option MusicFoldr (did you mean MusicFolder?)", Duration::from_secs(5));
     d.wait_log("LastFM.Enabled is understood but not supported", Duration::from_secs(5));
 }
@@ -136,4 +140,53 @@ fn an_unreadable_music_folder_stops_the_start_with_a_message() {
     let st = d.wait_exit(Duration::from_secs(10));
     assert!(!st.success());
     assert!(d.log().contains("MusicFolder") && d.log().contains("is not readable"), "{}", d.log());
+}
+
+#[test]
+fn systemd_socket_activation_is_used_when_offered() {
+    if !std::path::Path::new("/usr/bin/systemd-socket-activate").exists() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("systemd-socket-activate missing (Debian package systemd)");
+        }
+        eprintln!("SKIPPED: no systemd-socket-activate");
+        return;
+    }
+    let fx = Fixture::new();
+    let port = free_port();
+    // systemd-socket-activate binds, then execs the command with LISTEN_FDS=1 and LISTEN_PID
+    // set; setpriv execs in turn, so the pid still matches. --port names a port nobody uses:
+    // the daemon must not bind it.
+    let decoy = free_port();
+    let mut cmd = std::process::Command::new("systemd-socket-activate");
+    cmd.arg("-l").arg(format!("127.0.0.1:{port}"));
+    if is_root() {
+        cmd.args([
+            "setpriv",
+            &format!("--reuid={UNPRIVILEGED}"),
+            &format!("--regid={UNPRIVILEGED}"),
+            "--clear-groups",
+            "--inh-caps=-all",
+        ]);
+    }
+    cmd.arg(&fx.bin).args(fx.serve_args(decoy));
+    let log = std::fs::File::create(fx.dir.join("daemon.log")).unwrap();
+    let mut child = cmd.stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let answered = loop {
+        if let Ok(r) = http(port, "GET", "/rest/ping?f=json", &[], b"") {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            std::fs::read_to_string(fx.dir.join("daemon.log")).unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(json(&answered)["subsonic-response"]["status"], "ok");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", decoy)).is_err(), "bound its own port too");
+    let log = std::fs::read_to_string(fx.dir.join("daemon.log")).unwrap();
+    assert!(log.contains("the socket systemd passed"), "{log}");
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -108,7 +108,11 @@ fn main() {
             t.await.unwrap();
         }
         let done = (n / 32) * 32;
-        println!("{:<46} {:>10.0} round trips/s", "rpc, 32 concurrent callers", done as f64 / t.elapsed().as_secs_f64());
+        println!(
+            "{:<46} {:>10.0} round trips/s",
+            "rpc, 32 concurrent callers",
+            done as f64 / t.elapsed().as_secs_f64()
+        );
 
         // An answer too large for one datagram (spilled to a sealed memfd).
         let mut samples = Vec::with_capacity(2000);

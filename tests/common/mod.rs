@@ -121,9 +121,14 @@ pub fn chown_tree(p: &Path, uid: u32) {
 /// Validates an XML answer against the OpenSubsonic-tolerant Subsonic 1.16.1 XSD.
 pub fn assert_valid_xml(xml: &str) {
     let xsd = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/spec/subsonic-rest-api-1.16.1-os.xsd");
-    let dir = std::env::temp_dir().join(format!("redoubt-xml-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)));
+    let dir =
+        std::env::temp_dir().join(format!("redoubt-xml-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)));
     std::fs::write(&dir, xml).unwrap();
-    let out = Command::new("xmllint").args(["--noout", "--schema", xsd]).arg(&dir).output().expect("xmllint (Debian: libxml2-utils) is needed");
+    let out = Command::new("xmllint")
+        .args(["--noout", "--schema", xsd])
+        .arg(&dir)
+        .output()
+        .expect("xmllint (Debian: libxml2-utils) is needed");
     let _ = std::fs::remove_file(&dir);
     assert!(out.status.success(), "invalid against the XSD:\n{}\n{xml}", String::from_utf8_lossy(&out.stderr));
 }
