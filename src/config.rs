@@ -17,6 +17,14 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("UnixSocketPerm", "0660", "Permissions of the unix socket when Address is unix:/path"),
     ("BaseUrl", "", "Path prefix when served below a reverse proxy's sub-path"),
     ("LogLevel", "info", "error, warn, info, debug or trace"),
+    ("PasswordEncryptionKey", "", "Passphrase the password-encryption key is derived from (argon2id); empty: a random key file in DataFolder, or the systemd credential password-encryption-key"),
+    ("PreviousPasswordEncryptionKey", "", "The former PasswordEncryptionKey, during a key rotation"),
+    ("AuthRequestLimit", "5", "Failed credential checks allowed per client address and user within AuthWindowLength; 0 disables the limit"),
+    ("AuthWindowLength", "20s", "The sliding window of AuthRequestLimit; 0 disables the limit"),
+    ("SessionTimeout", "48h", "Web sessions end after this long unused"),
+    ("Auth.SubsonicPasswords", "true", "Accept Subsonic password (p) and token (t, s) authentication; false leaves API keys and ExtAuth"),
+    ("ExtAuth.TrustedSources", "", "Reverse proxies trusted to name the user in ExtAuth.UserHeader and to set X-Forwarded-*: comma-separated IPs or CIDRs, and @ for unix-socket peers"),
+    ("ExtAuth.UserHeader", "Remote-User", "The header a trusted proxy names the user in"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
@@ -50,6 +58,14 @@ pub struct Config {
     pub base_url: String,
     pub log_level: String,
     pub sandbox_require: bool,
+    pub password_encryption_key: Option<String>,
+    pub previous_password_encryption_key: Option<String>,
+    pub auth_request_limit: u32,
+    pub auth_window: std::time::Duration,
+    pub session_timeout: std::time::Duration,
+    pub subsonic_passwords: bool,
+    pub trusted_sources: Vec<String>,
+    pub user_header: String,
     /// Things worth telling the admin (unknown keys, unsupported options).
     pub warnings: Vec<String>,
 }
@@ -205,11 +221,25 @@ impl Config {
         if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
             return Err(bad("LogLevel", format!("{log_level:?} is not one of error, warn, info, debug, trace")));
         }
-        let sandbox_require = match get("Sandbox.Require").to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => true,
-            "false" | "0" | "no" => false,
-            other => return Err(bad("Sandbox.Require", format!("{other:?} is not true or false"))),
+        let boolean = |name: &str| match get(name).to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            other => Err(bad(name, format!("{other:?} is not true or false"))),
         };
+        let sandbox_require = boolean("Sandbox.Require")?;
+        let subsonic_passwords = boolean("Auth.SubsonicPasswords")?;
+        let duration = |name: &str| parse_duration(&get(name)).map_err(|e| bad(name, e));
+        let auth_window = duration("AuthWindowLength")?;
+        let session_timeout = duration("SessionTimeout")?;
+        let auth_request_limit =
+            get("AuthRequestLimit").parse::<u32>().map_err(|e| bad("AuthRequestLimit", e.to_string()))?;
+        let trusted_sources = crate::net::parse_trusted_sources(&get("ExtAuth.TrustedSources"))
+            .map_err(|e| bad("ExtAuth.TrustedSources", e))?;
+        let secret = |name: &str| Some(get(name)).filter(|v| !v.is_empty());
+        let user_header = get("ExtAuth.UserHeader").trim().to_string();
+        if user_header.is_empty() || !user_header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(bad("ExtAuth.UserHeader", format!("{user_header:?} is not a header name")));
+        }
         let mut base_url = get("BaseUrl").trim_end_matches('/').to_string();
         if !base_url.is_empty() && !base_url.starts_with('/') {
             base_url.insert(0, '/');
@@ -225,6 +255,14 @@ impl Config {
             base_url,
             log_level,
             sandbox_require,
+            password_encryption_key: secret("PasswordEncryptionKey"),
+            previous_password_encryption_key: secret("PreviousPasswordEncryptionKey"),
+            auth_request_limit,
+            auth_window,
+            session_timeout,
+            subsonic_passwords,
+            trusted_sources,
+            user_header,
             warnings,
         })
     }
@@ -243,6 +281,38 @@ impl Config {
     pub fn unix_socket_path(&self) -> Option<&Path> {
         self.address.strip_prefix("unix:").map(Path::new)
     }
+}
+
+/// Go-style durations as Navidrome writes them: `20s`, `48h`, `1h30m`, `500ms`, also `2d`;
+/// a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(std::time::Duration::from_secs(n));
+    }
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(digits);
+        let value: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 20s, 48h or 1h30m"))?;
+        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let secs = match unit {
+            "ms" => value / 1000.0,
+            "s" => value,
+            "m" => value * 60.0,
+            "h" => value * 3600.0,
+            "d" => value * 86400.0,
+            _ => return Err(format!("{s:?} is not a duration like 20s, 48h or 1h30m")),
+        };
+        total += std::time::Duration::from_secs_f64(secs);
+        rest = tail;
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -323,7 +393,21 @@ mod tests {
     }
 
     #[test]
+    fn durations() {
+        assert_eq!(parse_duration("20s").unwrap().as_secs(), 20);
+        assert_eq!(parse_duration("48h").unwrap().as_secs(), 48 * 3600);
+        assert_eq!(parse_duration("1h30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("0").unwrap().as_secs(), 0);
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5x").is_err());
+    }
+
+    #[test]
     fn bad_values_are_errors() {
+        assert!(load(Some("ExtAuth.TrustedSources = '10.0.0.0/33'"), &[], Overrides::default()).is_err());
+        assert!(load(Some("[ExtAuth]\nTrustedSources = 'proxy.example'"), &[], Overrides::default()).is_err());
+        assert!(load(Some("AuthWindowLength = 'later'"), &[], Overrides::default()).is_err());
         assert!(load(Some("Port = 70000"), &[], Overrides::default()).is_err());
         assert!(load(Some("UnixSocketPerm = '999'"), &[], Overrides::default()).is_err());
         assert!(load(Some("LogLevel = 'loud'"), &[], Overrides::default()).is_err());

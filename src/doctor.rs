@@ -167,6 +167,8 @@ fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]
         sandbox_require: cfg.sandbox_require,
         listener_is_unix: false,
         probes: list.iter().map(|c| c.probe.clone()).collect(),
+        broker: None,
+        front: Default::default(),
     };
     let _ = Channel::new(ours).send(0, &Control::Init(Box::new(init)), &[]);
     let mut lines: Vec<String> = Vec::new();

@@ -1,24 +1,12 @@
 //! redoubt: a privilege-separated, sandboxed Subsonic music server.
 #![forbid(unsafe_code)]
 
-mod broker;
-mod config;
-mod doctor;
-mod front;
-#[cfg(feature = "test-hooks")]
-mod hooks;
-mod logging;
-mod policy;
-mod proto;
-mod role;
-mod scanner;
-mod supervisor;
-mod transcoder;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use redoubt::admin::{self, ApiKeyCmd, UserCmd};
+use redoubt::{config, doctor, proto, role, supervisor};
 
 #[derive(Parser)]
 #[command(name = "redoubt", version, about = "A privilege-separated, sandboxed Subsonic music server")]
@@ -30,22 +18,22 @@ struct Cli {
 #[derive(Args, Clone, Default)]
 struct ConfigArgs {
     /// Configuration file (default: ./redoubt.toml, else /etc/redoubt/redoubt.toml, if present)
-    #[arg(long, short)]
+    #[arg(long, short, global = true)]
     config: Option<PathBuf>,
     /// MusicFolder: the music, read-only
-    #[arg(long)]
+    #[arg(long, global = true)]
     music_folder: Option<String>,
     /// DataFolder: database and key file
-    #[arg(long)]
+    #[arg(long, global = true)]
     data_folder: Option<String>,
     /// Address to listen on (or unix:/path)
-    #[arg(long)]
+    #[arg(long, global = true)]
     address: Option<String>,
     /// Port to listen on
-    #[arg(long)]
+    #[arg(long, global = true)]
     port: Option<String>,
     /// LogLevel: error, warn, info, debug, trace
-    #[arg(long)]
+    #[arg(long, global = true)]
     log_level: Option<String>,
 }
 
@@ -68,6 +56,27 @@ enum Command {
     Serve(ConfigArgs),
     /// Check what this kernel enforces for each role, before deploying
     Doctor(ConfigArgs),
+    /// Manage users (passwords are read from the terminal or the first line of stdin)
+    User {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(subcommand)]
+        cmd: UserCommand,
+    },
+    /// Manage OpenSubsonic API keys
+    Apikey {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(subcommand)]
+        cmd: ApiKeyCommand,
+    },
+    /// Manage the password-encryption key
+    Key {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(subcommand)]
+        cmd: KeyCommand,
+    },
     /// Internal: a role process, started by `serve`
     #[command(hide = true)]
     Role { name: String },
@@ -83,11 +92,72 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set a user's password
+    Passwd { name: String },
+    /// Delete a user
+    Del { name: String },
+    /// List users
+    List,
+    /// Grant (or with --off, take away) the admin role
+    SetAdmin {
+        name: String,
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key for a user; it is printed once
+    Add { user: String, name: String },
+    /// List API keys (never the keys themselves)
+    List { user: Option<String> },
+    /// Revoke an API key by id
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Re-encrypt every password with a new key, in one transaction (daemon stopped)
+    Rotate {
+        /// Read the old key (empty line: the key file) and the new key from standard input
+        #[arg(long)]
+        stdin: bool,
+    },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(a) => supervisor::serve(a.into()),
         Command::Doctor(a) => doctor::run(a.into()),
+        Command::User { cfg, cmd } => admin::user(
+            cfg.into(),
+            match cmd {
+                UserCommand::Add { name, admin } => UserCmd::Add { name, admin },
+                UserCommand::Passwd { name } => UserCmd::Passwd { name },
+                UserCommand::Del { name } => UserCmd::Del { name },
+                UserCommand::List => UserCmd::List,
+                UserCommand::SetAdmin { name, off } => UserCmd::SetAdmin { name, admin: !off },
+            },
+        ),
+        Command::Apikey { cfg, cmd } => admin::apikey(
+            cfg.into(),
+            match cmd {
+                ApiKeyCommand::Add { user, name } => ApiKeyCmd::Add { user, name },
+                ApiKeyCommand::List { user } => ApiKeyCmd::List { user },
+                ApiKeyCommand::Revoke { id } => ApiKeyCmd::Revoke { id },
+            },
+        ),
+        Command::Key { cfg, cmd: KeyCommand::Rotate { stdin } } => admin::key_rotate(cfg.into(), stdin),
         Command::Role { name } => match proto::Role::from_name(&name) {
             Some(role) => role::run(role),
             None => {

@@ -103,6 +103,8 @@ mod tests {
             sandbox_require: true,
             listener_is_unix: false,
             probes: vec![],
+            broker: None,
+            front: Default::default(),
         }
     }
 

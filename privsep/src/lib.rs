@@ -18,4 +18,5 @@ pub mod identity;
 pub mod probe;
 pub mod rpc;
 pub mod sandbox;
+pub mod secret;
 pub mod spawn;

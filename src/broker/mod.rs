@@ -3,6 +3,11 @@
 //! (proto::permit) before anything else.
 #![forbid(unsafe_code)]
 
+pub mod db;
+pub mod limiter;
+pub mod store;
+pub mod vault;
+
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,16 +15,63 @@ use std::time::Instant;
 use privsep::channel::{AsyncChannel, MAX_FRAME};
 use privsep::rpc::{self, Answer, ServeEnd};
 
-use crate::proto::{permit, Control, Reply, Request, Role};
+use crate::proto::{permit, BrokerInit, Control, Reply, Request, Role};
 use crate::role::Started;
+use store::Store;
 
 pub struct Broker {
     started: Instant,
+    pub store: Store,
+    /// Held for the broker's lifetime: one daemon per data folder, and no offline key
+    /// rotation under a running one.
+    _lock: DataLock,
+}
+
+pub type DataLock = nix::fcntl::Flock<std::fs::File>;
+
+/// Takes the data folder's lock (an exclusive flock on `redoubt.lock`), or says it is held.
+pub fn lock_data_folder(data: &std::path::Path) -> Result<DataLock, String> {
+    let path = data.join("redoubt.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
+        format!("{} is locked ({e}): a redoubt daemon is using this data folder; stop it first", path.display())
+    })
 }
 
 impl Broker {
-    pub fn new() -> Arc<Broker> {
-        Arc::new(Broker { started: Instant::now() })
+    /// Opens the database and the vault; logs what a starting admin needs to know.
+    pub fn open(init: &BrokerInit, data_folder: &std::path::Path) -> Result<Arc<Broker>, String> {
+        let key = vault::KeyConfig {
+            data_folder: data_folder.to_path_buf(),
+            passphrase: init.key_passphrase.as_ref().map(|s| zeroize::Zeroizing::new(s.0.clone())),
+            previous: init.key_previous.as_ref().map(|s| zeroize::Zeroizing::new(s.0.clone())),
+        };
+        let settings = store::Settings {
+            auth_limit: init.auth_request_limit,
+            auth_window: std::time::Duration::from_millis(init.auth_window_ms),
+            session_timeout: std::time::Duration::from_secs(init.session_timeout_secs),
+            password_auth: init.subsonic_passwords,
+        };
+        let lock = lock_data_folder(data_folder)?;
+        let (store, log) = Store::open(&key, settings)?;
+        for line in log {
+            tracing::info!("{line}");
+        }
+        if init.auth_request_limit == 0 || init.auth_window_ms == 0 {
+            tracing::warn!("AuthRequestLimit or AuthWindowLength is 0: failed logins are NOT rate limited");
+        }
+        if let Some(code) = store.new_setup_code() {
+            tracing::warn!(
+                "no user exists yet. Create the first admin with `redoubt user add NAME --admin`, or in the web UI \
+                 (POST /auth/setup) with this one-time setup code: {code}"
+            );
+        }
+        Ok(Arc::new(Broker { started: Instant::now(), store, _lock: lock }))
     }
 
     /// Answers one permitted request. Runs concurrently with other requests.
@@ -30,6 +82,21 @@ impl Broker {
                 uptime_ms: self.started.elapsed().as_millis() as u64,
             }
             .into(),
+            Request::Api { client, creds, call } => Reply::Api(self.store.api(&client, &creds, &call)).into(),
+            Request::Login { client, username, password } => {
+                Reply::Session(self.store.login(&client, &username, &password)).into()
+            }
+            Request::Setup { client, code, username, password } => {
+                Reply::Session(self.store.setup(&client, &code, &username, &password)).into()
+            }
+            Request::Session { token, csrf } => Reply::Who(self.store.session(&token, csrf.as_ref())).into(),
+            Request::Logout { token, csrf } => {
+                if self.store.logout(&token, &csrf) {
+                    Reply::Done.into()
+                } else {
+                    Reply::Who(None).into()
+                }
+            }
             Request::ScanFinished { files } => {
                 tracing::info!("{} reports a finished scan of {files} files", role.name());
                 Reply::Done.into()
@@ -54,8 +121,9 @@ impl Broker {
 
 pub fn run(started: Started) -> Result<(), String> {
     let rt = crate::role::runtime(Role::Broker, 2).map_err(|e| e.to_string())?;
+    let init = started.init.broker.as_ref().ok_or("the broker's init carries no broker settings")?;
+    let broker = Broker::open(init, &started.init.data_folder)?;
     rt.block_on(async move {
-        let broker = Broker::new();
         let control = AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?;
         let mut buf = vec![0u8; MAX_FRAME];
         loop {

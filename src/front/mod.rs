@@ -1,17 +1,22 @@
-//! The front: the only process facing the network. It parses HTTP, asks the broker, and
-//! renders answers. It holds no files (landlock grants it no path), cannot create sockets or
-//! run programs (seccomp), and trusts nothing it is told about identity.
+//! The front: the only process facing the network. It parses HTTP, asks the broker (one
+//! round trip per request), and renders answers. It holds no files (landlock grants it no
+//! path), cannot create sockets or run programs (seccomp), and never decides who a user is:
+//! it forwards credentials and the broker answers. The one exception is ExtAuth, where a
+//! proxy listed in ExtAuth.TrustedSources vouches for the user in a header.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod rest;
 pub mod subsonic;
 
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -19,18 +24,33 @@ use privsep::channel::AsyncChannel;
 use privsep::rpc::Client;
 use privsep::spawn::take_layout_fd;
 
+use crate::net::Source;
 use crate::proto::{fds, Reply, Request, Role};
 use crate::role::Started;
-use subsonic::{code, Format, Node};
 
-/// Largest form body accepted on /rest (OpenSubsonic formPost).
-pub const MAX_FORM_BODY: usize = 64 * 1024;
+/// Largest request body accepted (Subsonic form POSTs, /auth JSON).
+pub const MAX_BODY: usize = 64 * 1024;
 
 pub type Broker = Client<Request, Reply>;
+pub type HttpResponse = Response<Full<Bytes>>;
 
 pub struct Front {
-    broker: Broker,
-    base_url: String,
+    pub broker: Broker,
+    pub base_url: String,
+    pub trusted: Vec<Source>,
+    pub user_header: String,
+}
+
+/// What the front knows about the peer of one request.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The client's address for logs and rate limits: the TCP peer, or what a trusted proxy
+    /// says in X-Forwarded-For; "unix" for a unix-socket peer.
+    pub addr: String,
+    /// The TCP/unix peer is in ExtAuth.TrustedSources.
+    pub trusted: bool,
+    /// Served over HTTPS (a trusted proxy said so in X-Forwarded-Proto).
+    pub https: bool,
 }
 
 pub fn run(started: Started) -> Result<(), String> {
@@ -38,11 +58,17 @@ pub fn run(started: Started) -> Result<(), String> {
     drop(started.control);
     let broker_fd = crate::role::broker_channel()?;
     let listener_fd = take_layout_fd(fds::LISTENER).ok_or("no listening socket at fd 5")?;
+    let trusted = init.front.trusted_sources.iter().map(|s| Source::parse(s)).collect::<Result<Vec<_>, _>>()?;
     let rt = crate::role::runtime(Role::Front, 2).map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let chan = AsyncChannel::new(broker_fd).map_err(|e| e.to_string())?;
         let (broker, reader) = Broker::start(chan);
-        let front = Arc::new(Front { broker, base_url: init.base_url.clone() });
+        let front = Arc::new(Front {
+            broker,
+            base_url: init.base_url.clone(),
+            trusted,
+            user_header: init.front.user_header.to_ascii_lowercase(),
+        });
         let accept = async {
             if init.listener_is_unix {
                 let std = std::os::unix::net::UnixListener::from(listener_fd);
@@ -50,7 +76,7 @@ pub fn run(started: Started) -> Result<(), String> {
                 let listener = tokio::net::UnixListener::from_std(std).map_err(|e| e.to_string())?;
                 loop {
                     match listener.accept().await {
-                        Ok((s, _)) => serve_connection(front.clone(), TokioIo::new(s)),
+                        Ok((s, _)) => serve_connection(front.clone(), TokioIo::new(s), None),
                         Err(e) => accept_error(e).await,
                     }
                 }
@@ -60,9 +86,9 @@ pub fn run(started: Started) -> Result<(), String> {
                 let listener = tokio::net::TcpListener::from_std(std).map_err(|e| e.to_string())?;
                 loop {
                     match listener.accept().await {
-                        Ok((s, _peer)) => {
+                        Ok((s, peer)) => {
                             let _ = s.set_nodelay(true);
-                            serve_connection(front.clone(), TokioIo::new(s))
+                            serve_connection(front.clone(), TokioIo::new(s), Some(peer.ip()))
                         }
                         Err(e) => accept_error(e).await,
                     }
@@ -82,14 +108,14 @@ async fn accept_error(e: std::io::Error) {
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
 }
 
-fn serve_connection<S>(front: Arc<Front>, io: TokioIo<S>)
+fn serve_connection<S>(front: Arc<Front>, io: TokioIo<S>, peer: Option<IpAddr>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
         let svc = service_fn(move |req| {
             let front = front.clone();
-            async move { Ok::<_, Infallible>(front.handle(req).await) }
+            async move { Ok::<_, Infallible>(front.handle(req, peer).await) }
         });
         let _ = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
@@ -107,84 +133,88 @@ impl Params {
     pub fn get(&self, k: &str) -> Option<&str> {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
     }
+    pub fn count(&self, k: &str) -> usize {
+        self.0.iter().filter(|(n, _)| n == k).count()
+    }
+    fn extend_form(&mut self, body: &[u8]) {
+        self.0.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    }
 }
 
-fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+pub fn plain(status: StatusCode, text: &str) -> HttpResponse {
     let mut r = Response::new(Full::new(Bytes::from(text.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
 }
 
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
 impl Front {
-    async fn handle(&self, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
+    /// The peer as the rules of SECURITY.md T18 see it: forwarded headers count only from a
+    /// trusted peer.
+    pub fn peer(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Peer {
+        let trusted = self.trusted.iter().any(|s| s.contains(peer));
+        let direct = peer.map(|p| p.to_string()).unwrap_or_else(|| "unix".into());
+        if !trusted {
+            return Peer { addr: direct, trusted, https: false };
+        }
+        // The client is the rightmost X-Forwarded-For entry that is not itself a trusted proxy.
+        let forwarded: Vec<IpAddr> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .collect();
+        let addr = forwarded
+            .iter()
+            .rev()
+            .find(|a| !self.trusted.iter().any(|s| s.contains(Some(**a))))
+            .or(forwarded.first())
+            .map(|a| a.to_string())
+            .unwrap_or(direct);
+        let https = header(headers, "x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        Peer { addr, trusted, https }
+    }
+
+    async fn handle(&self, req: hyper::Request<Incoming>, peer: Option<IpAddr>) -> HttpResponse {
         let path = req.uri().path().to_string();
         let Some(rest) = path.strip_prefix(self.base_url.as_str()) else {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         };
-        let Some(method) = rest.strip_prefix("/rest/") else {
-            return plain(StatusCode::NOT_FOUND, "not found\n");
-        };
-        let method = method.strip_suffix(".view").unwrap_or(method).to_string();
-        let mut params = Params(
-            form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        );
-        let is_form = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if req.method() == Method::POST && is_form {
-            match Limited::new(req.into_body(), MAX_FORM_BODY).collect().await {
-                Ok(body) => params
-                    .0
-                    .extend(form_urlencoded::parse(&body.to_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))),
-                Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "form body too large\n"),
+        let rest = rest.to_string();
+        let peer = self.peer(peer, req.headers());
+        if let Some(method) = rest.strip_prefix("/rest/") {
+            let method = method.strip_suffix(".view").unwrap_or(method).to_string();
+            let mut params = Params(
+                form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect(),
+            );
+            let is_form = header(req.headers(), "content-type")
+                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            let headers = req.headers().clone();
+            if req.method() == Method::POST && is_form {
+                match read_body(req.into_body()).await {
+                    Ok(body) => params.extend_form(&body),
+                    Err(r) => return r,
+                }
             }
+            return self.rest(&method, &params, &headers, &peer).await;
         }
-        self.rest(&method, &params).await
-    }
-
-    async fn rest(&self, method: &str, params: &Params) -> Response<Full<Bytes>> {
-        let format = match subsonic::format(params.get("f"), params.get("callback")) {
-            Ok(f) => f,
-            Err((f, c, m)) => return self.subsonic(&f, env!("CARGO_PKG_VERSION"), None, Some((c, &m))),
-        };
-        match method {
-            "ping" => match self.broker.call(&Request::Ping, &[]).await {
-                Ok(r) => match r.body {
-                    Reply::Pong { server_version, .. } => self.subsonic(&format, &server_version, None, None),
-                    _ => self.broker_trouble(&format),
-                },
-                Err(_) => self.broker_trouble(&format),
-            },
-            _ => self.subsonic(&format, env!("CARGO_PKG_VERSION"), None, Some((code::NOT_FOUND, "unknown API method"))),
+        if let Some(what) = rest.strip_prefix("/auth/") {
+            return self.auth(what.to_string(), req, &peer).await;
         }
+        plain(StatusCode::NOT_FOUND, "not found\n")
     }
+}
 
-    fn broker_trouble(&self, format: &Format) -> Response<Full<Bytes>> {
-        let mut r = self.subsonic(
-            format,
-            env!("CARGO_PKG_VERSION"),
-            None,
-            Some((code::GENERIC, "server is restarting, try again")),
-        );
-        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        r
-    }
-
-    fn subsonic(
-        &self,
-        format: &Format,
-        version: &str,
-        body: Option<&Node>,
-        error: Option<(i64, &str)>,
-    ) -> Response<Full<Bytes>> {
-        let (ctype, text) = subsonic::render(format, version, body, error);
-        let mut r = Response::new(Full::new(Bytes::from(text)));
-        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
-        r
+pub async fn read_body(body: Incoming) -> Result<Bytes, HttpResponse> {
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(_) => Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")),
     }
 }

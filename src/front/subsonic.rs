@@ -43,8 +43,14 @@ impl From<bool> for Value {
 pub struct Node {
     pub name: &'static str,
     pub attrs: Vec<(&'static str, Value)>,
+    /// Repeated child elements; a JSON array.
     pub lists: Vec<(&'static str, Vec<Node>)>,
+    /// Repeated simple elements (`<versions>1</versions>`); a JSON array of values.
+    pub prims: Vec<(&'static str, Vec<Value>)>,
     pub text: Option<String>,
+    /// In JSON this element is just the array of this list (OpenSubsonic's
+    /// `"openSubsonicExtensions": [...]`, where XML wraps the items in an element).
+    pub json_as_list: Option<&'static str>,
 }
 
 impl Node {
@@ -53,6 +59,14 @@ impl Node {
     }
     pub fn attr(mut self, k: &'static str, v: impl Into<Value>) -> Node {
         self.attrs.push((k, v.into()));
+        self
+    }
+    pub fn list(mut self, k: &'static str, items: Vec<Node>) -> Node {
+        self.lists.push((k, items));
+        self
+    }
+    pub fn prim(mut self, k: &'static str, items: Vec<Value>) -> Node {
+        self.prims.push((k, items));
         self
     }
 }
@@ -68,6 +82,10 @@ pub enum Format {
 pub mod code {
     pub const GENERIC: i64 = 0;
     pub const MISSING_PARAMETER: i64 = 10;
+    pub const CLIENT_MUST_UPGRADE: i64 = 20;
+    pub const SERVER_MUST_UPGRADE: i64 = 30;
+    pub const WRONG_CREDENTIALS: i64 = 40;
+    pub const CONFLICTING_AUTH: i64 = 43;
     pub const NOT_FOUND: i64 = 70;
 }
 
@@ -137,7 +155,7 @@ fn xml_node(n: &Node, out: &mut String) {
     for (k, v) in &n.attrs {
         xml_attr(k, v, out);
     }
-    if n.lists.iter().all(|(_, l)| l.is_empty()) && n.text.is_none() {
+    if n.lists.iter().all(|(_, l)| l.is_empty()) && n.prims.iter().all(|(_, l)| l.is_empty()) && n.text.is_none() {
         out.push_str("/>");
         return;
     }
@@ -148,6 +166,25 @@ fn xml_node(n: &Node, out: &mut String) {
     for (_, items) in &n.lists {
         for item in items {
             xml_node(item, out);
+        }
+    }
+    for (k, values) in &n.prims {
+        for v in values {
+            out.push('<');
+            out.push_str(k);
+            out.push('>');
+            match v {
+                Value::Str(s) => xml_escape(s, out),
+                Value::Int(i) => {
+                    let _ = write!(out, "{i}");
+                }
+                Value::Bool(b) => {
+                    let _ = write!(out, "{b}");
+                }
+            }
+            out.push_str("</");
+            out.push_str(k);
+            out.push('>');
         }
     }
     out.push_str("</");
@@ -164,12 +201,24 @@ fn json_value(v: &Value) -> serde_json::Value {
 }
 
 fn json_node(n: &Node) -> serde_json::Value {
+    if let Some(list) = n.json_as_list {
+        let items = n
+            .lists
+            .iter()
+            .find(|(k, _)| *k == list)
+            .map(|(_, v)| v.iter().map(json_node).collect())
+            .unwrap_or_default();
+        return serde_json::Value::Array(items);
+    }
     let mut m = serde_json::Map::new();
     for (k, v) in &n.attrs {
         m.insert((*k).to_string(), json_value(v));
     }
     for (k, items) in &n.lists {
         m.insert((*k).to_string(), serde_json::Value::Array(items.iter().map(json_node).collect()));
+    }
+    for (k, values) in &n.prims {
+        m.insert((*k).to_string(), serde_json::Value::Array(values.iter().map(json_value).collect()));
     }
     if let Some(t) = &n.text {
         m.insert("value".into(), serde_json::Value::String(t.clone()));

@@ -58,6 +58,8 @@ struct Supervisor {
     crashes: HashMap<Role, VecDeque<Instant>>,
     restart_at: HashMap<Role, Instant>,
     generation: HashMap<Role, u32>,
+    /// The systemd credential `password-encryption-key`, read before narrowing.
+    credential: Option<String>,
 }
 
 pub fn serve(over: Overrides) -> ExitCode {
@@ -97,6 +99,7 @@ pub fn serve(over: Overrides) -> ExitCode {
         }
     };
     tracing::info!("redoubt {} listening on {}", env!("CARGO_PKG_VERSION"), listener.describe);
+    let credential = read_credential();
     match narrow(&cfg) {
         Ok(report) => {
             for w in &report.warnings {
@@ -118,6 +121,7 @@ pub fn serve(over: Overrides) -> ExitCode {
         crashes: HashMap::new(),
         restart_at: HashMap::new(),
         generation: HashMap::new(),
+        credential,
     };
     match sup.run() {
         Ok(code) => code,
@@ -127,6 +131,14 @@ pub fn serve(over: Overrides) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `$CREDENTIALS_DIRECTORY/password-encryption-key` (systemd LoadCredential=), if present.
+fn read_credential() -> Option<String> {
+    let dir = std::env::var_os("CREDENTIALS_DIRECTORY")?;
+    let text = std::fs::read_to_string(Path::new(&dir).join("password-encryption-key")).ok()?;
+    let key = text.trim_end_matches(['\n', '\r']).to_string();
+    (!key.is_empty()).then_some(key)
 }
 
 /// Music must be readable; data and cache are created 0700 if missing and must be writable.
@@ -348,6 +360,26 @@ impl Supervisor {
             sandbox_require: self.cfg.sandbox_require,
             listener_is_unix: self.listener.is_unix,
             probes,
+            broker: (role == Role::Broker).then(|| self.broker_init()),
+            front: crate::proto::FrontInit {
+                trusted_sources: self.cfg.trusted_sources.clone(),
+                user_header: self.cfg.user_header.clone(),
+            },
+        }
+    }
+
+    fn broker_init(&self) -> crate::proto::BrokerInit {
+        use crate::proto::Secret;
+        // PasswordEncryptionKey, else the systemd credential (the broker cannot read
+        // /run/credentials itself: its landlock domain holds only the data folders).
+        let passphrase = self.cfg.password_encryption_key.clone().or_else(|| self.credential.clone());
+        crate::proto::BrokerInit {
+            key_passphrase: passphrase.map(Secret),
+            key_previous: self.cfg.previous_password_encryption_key.clone().map(Secret),
+            auth_request_limit: self.cfg.auth_request_limit,
+            auth_window_ms: self.cfg.auth_window.as_millis() as u64,
+            session_timeout_secs: self.cfg.session_timeout.as_secs(),
+            subsonic_passwords: self.cfg.subsonic_passwords,
         }
     }
 

@@ -1,0 +1,107 @@
+//! The SQLite database: opened only by the broker (and the offline `redoubt user|key|apikey`
+//! commands), WAL, foreign keys on, versioned migrations applied in one transaction each.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+/// Migrations in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_users", include_str!("migrations/0001_users.sql"))];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub fn path(data_folder: &Path) -> PathBuf {
+    data_folder.join("redoubt.db")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database {path}: {source}")]
+    Sqlite { path: String, source: rusqlite::Error },
+    #[error(
+        "database {path} has schema version {found}, but this redoubt knows only up to {known}: it was \
+         written by a newer redoubt. Run that version, or restore a backup made before the upgrade."
+    )]
+    TooNew { path: String, found: i64, known: i64 },
+}
+
+fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> DbError + '_ {
+    move |source| DbError::Sqlite { path: path.display().to_string(), source }
+}
+
+/// Opens (creating if needed) and migrates the database.
+pub fn open(path: &Path) -> Result<Connection, DbError> {
+    let err = sql(path);
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(&err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(&err)?;
+    conn.pragma_update(None, "foreign_keys", true).map_err(&err)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
+    if version > SCHEMA_VERSION {
+        return Err(DbError::TooNew { path: path.display().to_string(), found: version, known: SCHEMA_VERSION });
+    }
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(&err)?;
+    for (i, (name, text)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(&err)?;
+        tx.execute_batch(text).map_err(&err)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        tracing::info!("database: applied migration {name}");
+    }
+    Ok(conn)
+}
+
+pub fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()
+}
+
+pub fn meta_set(conn: &Connection, key: &str, value: &[u8]) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        rusqlite::params![key, value],
+    )
+    .map(drop)
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// A random opaque id (16 bytes, hex).
+pub fn new_id() -> String {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).expect("the kernel's random source");
+    hex::encode(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_a_newer_schema() {
+        let dir = std::env::temp_dir().join(format!("redoubt-db-{}", new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = path(&dir);
+        let c = open(&p).unwrap();
+        let v: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let fk: i64 = c.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+        assert_eq!(fk, 1);
+        let mode: String = c.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        drop(c);
+        open(&p).unwrap();
+        let c = Connection::open(&p).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+        drop(c);
+        let e = open(&p).unwrap_err().to_string();
+        assert!(e.contains("written by a newer redoubt"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

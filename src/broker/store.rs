@@ -1,0 +1,617 @@
+//! The broker's state: users and their encrypted passwords, API keys, web sessions, the
+//! first-admin setup code, and the credential checks (SECURITY.md T3, T16, T17). Every SQL
+//! statement here is a constant with `?` parameters: no request text ever becomes SQL.
+#![forbid(unsafe_code)]
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use md5::Md5;
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use super::db::{self, new_id, now};
+use super::limiter::Limiter;
+use super::vault::{self, KeyConfig, Opened, Vault};
+use crate::proto::{Answer, ApiError, Call, Client, Credentials, Secret, SessionGrant, UserFields, UserInfo};
+
+/// Subsonic error codes used here.
+pub mod code {
+    pub const GENERIC: i64 = 0;
+    pub const MISSING: i64 = 10;
+    pub const WRONG_CREDENTIALS: i64 = 40;
+    pub const TOKEN_AUTH_DISABLED: i64 = 41;
+    pub const MECHANISM_NOT_SUPPORTED: i64 = 42;
+    pub const INVALID_API_KEY: i64 = 44;
+    pub const NOT_AUTHORIZED: i64 = 50;
+    pub const NOT_FOUND: i64 = 70;
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub auth_limit: u32,
+    pub auth_window: Duration,
+    pub session_timeout: Duration,
+    /// Subsonic `p` and `t`+`s`; false leaves API keys (and ExtAuth) as the only ways in.
+    pub password_auth: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            auth_limit: 5,
+            auth_window: Duration::from_secs(20),
+            session_timeout: Duration::from_secs(48 * 3600),
+            password_auth: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub admin: bool,
+    password: Option<Vec<u8>>,
+}
+
+impl User {
+    pub fn info(&self) -> UserInfo {
+        UserInfo { username: self.name.clone(), email: self.email.clone(), admin: self.admin }
+    }
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    vault: Vault,
+    limiter: Mutex<Limiter>,
+    /// SHA-256 of the one-time setup code, while no user exists.
+    setup: Mutex<Option<[u8; 32]>>,
+    pub settings: Settings,
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    Sha256::digest(b).into()
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    getrandom::getrandom(&mut b).expect("the kernel's random source");
+    hex::encode(b)
+}
+
+fn wrong() -> ApiError {
+    ApiError::new(code::WRONG_CREDENTIALS, "Wrong username or password.")
+}
+
+fn limited(wait: Duration) -> ApiError {
+    let secs = wait.as_secs().max(1);
+    ApiError {
+        code: code::GENERIC,
+        message: format!("Too many failed authentication attempts; try again in {secs} s."),
+        retry_after: Some(secs),
+    }
+}
+
+fn not_authorized() -> ApiError {
+    ApiError::new(code::NOT_AUTHORIZED, "User is not authorized for the given operation.")
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!("database: {e}");
+    ApiError::new(code::GENERIC, "Internal error.")
+}
+
+/// A user name as stored: trimmed, 1..=64 characters, no control characters.
+pub fn valid_username(name: &str) -> Result<&str, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err("a user name has 1 to 64 characters and no control characters".into());
+    }
+    Ok(name)
+}
+
+pub fn valid_password(pw: &str) -> Result<(), String> {
+    if pw.is_empty() || pw.chars().count() > 256 {
+        return Err("a password has 1 to 256 characters".into());
+    }
+    Ok(())
+}
+
+/// Constant-time equality of two secrets of any length (compares their hashes).
+fn secret_eq(a: &[u8], b: &[u8]) -> bool {
+    sha256(a).ct_eq(&sha256(b)).into()
+}
+
+impl Store {
+    /// Opens the database and the vault. Returns log lines worth showing at start.
+    pub fn open(key: &KeyConfig, settings: Settings) -> Result<(Store, Vec<String>), String> {
+        let path = db::path(&key.data_folder);
+        let mut conn = db::open(&path).map_err(|e| e.to_string())?;
+        let (vault, opened) = vault::open(&mut conn, key).map_err(|e| e.to_string())?;
+        let mut log = Vec::new();
+        match opened {
+            Opened::Created => {
+                log.push(format!("password-encryption key created (fingerprint {})", vault.fingerprint_hex()))
+            }
+            Opened::Existing => log.push(format!("password-encryption key fingerprint {}", vault.fingerprint_hex())),
+            Opened::Reencrypted { users, why } => log.push(format!(
+                "{why}: re-encrypted {users} passwords in one transaction (new fingerprint {})",
+                vault.fingerprint_hex()
+            )),
+        }
+        let limiter = Mutex::new(Limiter::new(settings.auth_limit, settings.auth_window));
+        Ok((Store { conn: Mutex::new(conn), vault, limiter, setup: Mutex::new(None), settings }, log))
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn user_count(&self) -> i64 {
+        self.conn().query_row("SELECT count(*) FROM users", [], |r| r.get(0)).unwrap_or(0)
+    }
+
+    /// While no user exists: a fresh one-time setup code (to be logged), else None.
+    pub fn new_setup_code(&self) -> Option<String> {
+        if self.user_count() > 0 {
+            return None;
+        }
+        let raw = random_hex(10).to_uppercase();
+        let code = format!("{}-{}-{}-{}-{}", &raw[0..4], &raw[4..8], &raw[8..12], &raw[12..16], &raw[16..20]);
+        *self.setup.lock().unwrap() = Some(sha256(code.as_bytes()));
+        Some(code)
+    }
+
+    fn user_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
+        conn.query_row(
+            "SELECT id, name, email, is_admin, password FROM users WHERE name = ?1 COLLATE NOCASE",
+            [name.trim()],
+            |r| Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? }),
+        )
+        .optional()
+    }
+
+    fn user_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
+        conn.query_row("SELECT id, name, email, is_admin, password FROM users WHERE id = ?1", [id], |r| {
+            Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? })
+        })
+        .optional()
+    }
+
+    /// The stored password of `user`, or None (no such user, or no password).
+    fn password_of(&self, user: Option<&User>) -> Option<Zeroizing<String>> {
+        let u = user?;
+        self.vault.decrypt(&u.id, u.password.as_ref()?)
+    }
+
+    /// Checks credentials; counts failures; refuses while limited, even the right password.
+    pub fn authenticate(&self, client: &Client, creds: &Credentials) -> Result<User, ApiError> {
+        let now = Instant::now();
+        match creds {
+            Credentials::Password { user, password } => {
+                if !self.settings.password_auth {
+                    return Err(ApiError::new(
+                        code::MECHANISM_NOT_SUPPORTED,
+                        "Password authentication is disabled; use an API key.",
+                    ));
+                }
+                self.verify_password(client, user, password)
+            }
+            Credentials::Token { user, token, salt } => {
+                if !self.settings.password_auth {
+                    return Err(ApiError::new(
+                        code::TOKEN_AUTH_DISABLED,
+                        "Token authentication is not supported; use an API key.",
+                    ));
+                }
+                self.check_limit(client, user, now)?;
+                let found = Self::user_by_name(&self.conn(), user).map_err(internal)?;
+                let stored = self.password_of(found.as_ref());
+                let mut h = Md5::new();
+                h.update(stored.as_ref().map(|s| s.as_bytes()).unwrap_or(b""));
+                h.update(salt.0.as_bytes());
+                let expected = hex::encode(h.finalize());
+                let given = token.0.to_ascii_lowercase();
+                let ok = secret_eq(expected.as_bytes(), given.as_bytes())
+                    && stored.as_ref().is_some_and(|s| !s.is_empty())
+                    && !salt.0.is_empty();
+                self.conclude(client, user, found, ok, now)
+            }
+            Credentials::ApiKey { key } => {
+                const KEY_USER: &str = "\u{0}api-key";
+                self.check_limit(client, KEY_USER, now)?;
+                let conn = self.conn();
+                let hit: Option<(String, String, Option<i64>)> = conn
+                    .query_row(
+                        "SELECT id, user_id, last_used FROM api_keys WHERE hash = ?1",
+                        [&sha256(key.0.as_bytes())[..]],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()
+                    .map_err(internal)?;
+                let Some((key_id, user_id, last_used)) = hit else {
+                    drop(conn);
+                    self.limiter.lock().unwrap().fail(&client.addr, KEY_USER, now);
+                    return Err(ApiError::new(code::INVALID_API_KEY, "Invalid API key."));
+                };
+                let t = now_secs();
+                if last_used.is_none_or(|l| t - l > 60) {
+                    let _ = conn.execute("UPDATE api_keys SET last_used = ?1 WHERE id = ?2", params![t, key_id]);
+                }
+                Self::user_by_id(&conn, &user_id)
+                    .map_err(internal)?
+                    .ok_or_else(|| ApiError::new(code::INVALID_API_KEY, "Invalid API key."))
+            }
+            Credentials::External { user } => self.external_user(user),
+        }
+    }
+
+    fn verify_password(&self, client: &Client, user: &str, password: &Secret) -> Result<User, ApiError> {
+        let now = Instant::now();
+        self.check_limit(client, user, now)?;
+        let found = Self::user_by_name(&self.conn(), user).map_err(internal)?;
+        let stored = self.password_of(found.as_ref());
+        // An unknown user, a user without a password, and an empty password never match
+        // (CVE-2025-27112); the comparison runs either way.
+        let ok = secret_eq(stored.as_ref().map(|s| s.as_bytes()).unwrap_or(b"\0no password"), password.0.as_bytes())
+            && stored.is_some()
+            && !password.0.is_empty();
+        self.conclude(client, user, found, ok, now)
+    }
+
+    fn check_limit(&self, client: &Client, user: &str, now: Instant) -> Result<(), ApiError> {
+        self.limiter.lock().unwrap().check(&client.addr, user, now).map_err(|wait| {
+            tracing::warn!("authentication refused for {:?} from {}: too many failures", user, client.addr);
+            limited(wait)
+        })
+    }
+
+    fn conclude(
+        &self,
+        client: &Client,
+        user: &str,
+        found: Option<User>,
+        ok: bool,
+        now: Instant,
+    ) -> Result<User, ApiError> {
+        match found {
+            Some(u) if ok => Ok(u),
+            _ => {
+                self.limiter.lock().unwrap().fail(&client.addr, user, now);
+                tracing::info!("failed authentication for {:?} from {}", user, client.addr);
+                Err(wrong())
+            }
+        }
+    }
+
+    /// ExtAuth: the proxy vouches for the name. Unknown users are created; the very first
+    /// user of the server becomes admin (Navidrome's documented behaviour).
+    fn external_user(&self, name: &str) -> Result<User, ApiError> {
+        let name = valid_username(name).map_err(|e| ApiError::new(code::WRONG_CREDENTIALS, e))?;
+        let mut conn = self.conn();
+        if let Some(u) = Self::user_by_name(&conn, name).map_err(internal)? {
+            return Ok(u);
+        }
+        let tx = conn.transaction().map_err(internal)?;
+        let first: bool = tx.query_row("SELECT count(*) = 0 FROM users", [], |r| r.get(0)).map_err(internal)?;
+        let id = new_id();
+        let t = now();
+        tx.execute(
+            "INSERT INTO users (id, name, password, is_admin, created_at, updated_at) VALUES (?1, ?2, NULL, ?3, ?4, ?4)",
+            params![id, name, first, t],
+        )
+        .map_err(internal)?;
+        tx.commit().map_err(internal)?;
+        if first {
+            self.setup.lock().unwrap().take();
+            tracing::warn!("ExtAuth: created {name:?} as the first user, and made it admin");
+        } else {
+            tracing::info!("ExtAuth: created user {name:?}");
+        }
+        Self::user_by_id(&conn, &id).map_err(internal)?.ok_or_else(|| internal("user vanished"))
+    }
+
+    /// One Subsonic call: authenticate, then answer.
+    pub fn api(&self, client: &Client, creds: &Credentials, call: &Call) -> Result<Answer, ApiError> {
+        let me = self.authenticate(client, creds)?;
+        match call {
+            Call::Ping => Ok(Answer::Empty),
+            Call::GetLicense => Ok(Answer::License),
+            Call::TokenInfo => Ok(Answer::TokenInfo { username: me.name.clone() }),
+            Call::GetUser { username } => {
+                if !me.admin && me.name.to_lowercase() != username.trim().to_lowercase() {
+                    return Err(not_authorized());
+                }
+                let u = Self::user_by_name(&self.conn(), username).map_err(internal)?;
+                u.map(|u| Answer::User(u.info())).ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))
+            }
+            Call::GetUsers => {
+                if !me.admin {
+                    return Err(not_authorized());
+                }
+                Ok(Answer::Users(self.list_users().map_err(internal)?))
+            }
+            Call::CreateUser(f) => {
+                if !me.admin {
+                    return Err(not_authorized());
+                }
+                let pw = f
+                    .password
+                    .as_ref()
+                    .ok_or_else(|| ApiError::new(code::MISSING, "Required parameter is missing: password"))?;
+                self.add_user(&f.username, Some(&pw.0), f.admin.unwrap_or(false), f.email.as_deref())
+                    .map(|_| Answer::Empty)
+                    .map_err(|e| ApiError::new(code::GENERIC, e))
+            }
+            Call::UpdateUser(f) => {
+                if !me.admin {
+                    return Err(not_authorized());
+                }
+                self.update_user(f).map(|_| Answer::Empty)
+            }
+            Call::DeleteUser { username } => {
+                if !me.admin {
+                    return Err(not_authorized());
+                }
+                if me.name.to_lowercase() == username.trim().to_lowercase() {
+                    return Err(ApiError::new(code::GENERIC, "You cannot delete your own user."));
+                }
+                self.delete_user(username).map(|_| Answer::Empty)
+            }
+            Call::ChangePassword { username, password } => {
+                if !me.admin && me.name.to_lowercase() != username.trim().to_lowercase() {
+                    return Err(not_authorized());
+                }
+                self.set_password(username, &password.0).map(|_| Answer::Empty)
+            }
+        }
+    }
+
+    pub fn list_users(&self) -> rusqlite::Result<Vec<UserInfo>> {
+        let conn = self.conn();
+        let mut st = conn.prepare("SELECT name, email, is_admin FROM users ORDER BY name COLLATE NOCASE")?;
+        let rows = st.query_map([], |r| Ok(UserInfo { username: r.get(0)?, email: r.get(1)?, admin: r.get(2)? }))?;
+        rows.collect()
+    }
+
+    pub fn add_user(
+        &self,
+        name: &str,
+        password: Option<&str>,
+        admin: bool,
+        email: Option<&str>,
+    ) -> Result<String, String> {
+        let name = valid_username(name)?;
+        if let Some(p) = password {
+            valid_password(p)?;
+        }
+        let conn = self.conn();
+        if Self::user_by_name(&conn, name).map_err(|e| e.to_string())?.is_some() {
+            return Err(format!("user {name:?} already exists"));
+        }
+        let id = new_id();
+        let t = now();
+        conn.execute(
+            "INSERT INTO users (id, name, password, email, is_admin, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![id, name, password.map(|p| self.vault.encrypt(&id, p)), email.unwrap_or(""), admin, t],
+        )
+        .map_err(|e| e.to_string())?;
+        self.setup.lock().unwrap().take();
+        Ok(id)
+    }
+
+    fn admins(conn: &Connection) -> i64 {
+        conn.query_row("SELECT count(*) FROM users WHERE is_admin = 1", [], |r| r.get(0)).unwrap_or(0)
+    }
+
+    fn update_user(&self, f: &UserFields) -> Result<(), ApiError> {
+        let conn = self.conn();
+        let u = Self::user_by_name(&conn, &f.username)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))?;
+        if f.admin == Some(false) && u.admin && Self::admins(&conn) <= 1 {
+            return Err(ApiError::new(code::GENERIC, "The last admin cannot lose the admin role."));
+        }
+        if let Some(p) = &f.password {
+            valid_password(&p.0).map_err(|e| ApiError::new(code::GENERIC, e))?;
+        }
+        let t = now();
+        if let Some(p) = &f.password {
+            conn.execute(
+                "UPDATE users SET password = ?1, updated_at = ?2 WHERE id = ?3",
+                params![self.vault.encrypt(&u.id, &p.0), t, u.id],
+            )
+            .map_err(internal)?;
+        }
+        if let Some(e) = &f.email {
+            conn.execute("UPDATE users SET email = ?1, updated_at = ?2 WHERE id = ?3", params![e, t, u.id])
+                .map_err(internal)?;
+        }
+        if let Some(a) = f.admin {
+            conn.execute("UPDATE users SET is_admin = ?1, updated_at = ?2 WHERE id = ?3", params![a, t, u.id])
+                .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    pub fn set_password(&self, name: &str, password: &str) -> Result<(), ApiError> {
+        valid_password(password).map_err(|e| ApiError::new(code::GENERIC, e))?;
+        let conn = self.conn();
+        let u = Self::user_by_name(&conn, name)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))?;
+        conn.execute(
+            "UPDATE users SET password = ?1, updated_at = ?2 WHERE id = ?3",
+            params![self.vault.encrypt(&u.id, password), now(), u.id],
+        )
+        .map_err(internal)?;
+        // A new password ends the user's web sessions.
+        conn.execute("DELETE FROM sessions WHERE user_id = ?1", [&u.id]).map_err(internal)?;
+        Ok(())
+    }
+
+    pub fn set_admin(&self, name: &str, admin: bool) -> Result<(), ApiError> {
+        self.update_user(&UserFields { username: name.into(), admin: Some(admin), ..Default::default() })
+    }
+
+    pub fn delete_user(&self, name: &str) -> Result<(), ApiError> {
+        let conn = self.conn();
+        let u = Self::user_by_name(&conn, name)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))?;
+        if u.admin && Self::admins(&conn) <= 1 {
+            return Err(ApiError::new(code::GENERIC, "The last admin cannot be deleted."));
+        }
+        conn.execute("DELETE FROM users WHERE id = ?1", [&u.id]).map_err(internal)?;
+        Ok(())
+    }
+
+    /// A new API key for `user`: (id, key). The key is returned only here; the database keeps
+    /// its SHA-256.
+    pub fn add_api_key(&self, user: &str, name: &str) -> Result<(String, String), String> {
+        let conn = self.conn();
+        let u = Self::user_by_name(&conn, user).map_err(|e| e.to_string())?.ok_or(format!("no user {user:?}"))?;
+        let key = format!("rdt_{}", random_hex(32));
+        let id = new_id();
+        conn.execute(
+            "INSERT INTO api_keys (id, user_id, name, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, u.id, name, &sha256(key.as_bytes())[..], now()],
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((id, key))
+    }
+
+    /// (id, user, name, created, last used) of every key, or of one user's.
+    pub fn list_api_keys(&self, user: Option<&str>) -> Result<Vec<(String, String, String, i64, Option<i64>)>, String> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare(
+                "SELECT k.id, u.name, k.name, k.created_at, k.last_used FROM api_keys k JOIN users u ON u.id = k.user_id \
+                 WHERE ?1 IS NULL OR u.name = ?1 COLLATE NOCASE ORDER BY u.name, k.created_at",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .map_err(|e| e.to_string())?;
+        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+    }
+
+    pub fn revoke_api_key(&self, id: &str) -> Result<(), String> {
+        match self.conn().execute("DELETE FROM api_keys WHERE id = ?1", [id]).map_err(|e| e.to_string())? {
+            0 => Err(format!("no API key with id {id}")),
+            _ => Ok(()),
+        }
+    }
+
+    fn new_session(&self, user: &User) -> Result<SessionGrant, ApiError> {
+        let token = random_hex(32);
+        let csrf = random_hex(32);
+        let timeout = self.settings.session_timeout.as_secs() as i64;
+        let t = now();
+        self.conn()
+            .execute(
+                "INSERT INTO sessions (token_hash, csrf_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![&sha256(token.as_bytes())[..], &sha256(csrf.as_bytes())[..], user.id, t, t + timeout],
+            )
+            .map_err(internal)?;
+        Ok(SessionGrant {
+            token: Secret(token),
+            csrf: Secret(csrf),
+            user: user.info(),
+            expires_in_secs: timeout as u64,
+        })
+    }
+
+    /// Web UI login. The password check ignores `password_auth` (that option is about
+    /// Subsonic clients keeping a reusable secret) but is counted and limited the same way.
+    pub fn login(&self, client: &Client, username: &str, password: &Secret) -> Result<SessionGrant, ApiError> {
+        let user = self.verify_password(client, username, password)?;
+        self.new_session(&user)
+    }
+
+    /// First admin, with the setup code. Closed as soon as any user exists.
+    pub fn setup(
+        &self,
+        client: &Client,
+        code: &Secret,
+        username: &str,
+        password: &Secret,
+    ) -> Result<SessionGrant, ApiError> {
+        const SETUP: &str = "\u{0}setup";
+        let now_i = Instant::now();
+        self.check_limit(client, SETUP, now_i)?;
+        let expected = *self.setup.lock().unwrap();
+        let ok = expected.is_some_and(|h| bool::from(h.ct_eq(&sha256(code.0.trim().to_uppercase().as_bytes()))));
+        if !ok {
+            self.limiter.lock().unwrap().fail(&client.addr, SETUP, now_i);
+            return Err(ApiError::new(code::WRONG_CREDENTIALS, "Wrong or expired setup code."));
+        }
+        let name = valid_username(username).map_err(|e| ApiError::new(code::GENERIC, e))?;
+        valid_password(&password.0).map_err(|e| ApiError::new(code::GENERIC, e))?;
+        let id = new_id();
+        {
+            let mut conn = self.conn();
+            // One transaction: two concurrent setups cannot both see an empty table.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(internal)?;
+            let empty: bool = tx.query_row("SELECT count(*) = 0 FROM users", [], |r| r.get(0)).map_err(internal)?;
+            if !empty {
+                return Err(ApiError::new(code::GENERIC, "Setup is closed: a user exists."));
+            }
+            let t = now();
+            tx.execute(
+                "INSERT INTO users (id, name, password, is_admin, created_at, updated_at) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
+                params![id, name, self.vault.encrypt(&id, &password.0), t],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)?;
+        }
+        self.setup.lock().unwrap().take();
+        tracing::warn!("first admin {name:?} created with the setup code from {}", client.addr);
+        let user = Self::user_by_id(&self.conn(), &id).map_err(internal)?.ok_or_else(|| internal("user vanished"))?;
+        self.new_session(&user)
+    }
+
+    /// The user of a live session (sliding its expiry); with `csrf`, only if it matches.
+    pub fn session(&self, token: &Secret, csrf: Option<&Secret>) -> Option<UserInfo> {
+        let conn = self.conn();
+        let hash = sha256(token.0.as_bytes());
+        let (csrf_hash, user_id, expires): (Vec<u8>, String, i64) = conn
+            .query_row("SELECT csrf_hash, user_id, expires_at FROM sessions WHERE token_hash = ?1", [&hash[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()
+            .ok()??;
+        let t = now();
+        if expires <= t {
+            let _ = conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]);
+            return None;
+        }
+        if let Some(c) = csrf {
+            if !bool::from(sha256(c.0.as_bytes()).ct_eq(&csrf_hash[..])) {
+                return None;
+            }
+        }
+        let timeout = self.settings.session_timeout.as_secs() as i64;
+        if expires < t + timeout - 60 {
+            let _ = conn
+                .execute("UPDATE sessions SET expires_at = ?1 WHERE token_hash = ?2", params![t + timeout, &hash[..]]);
+        }
+        Self::user_by_id(&conn, &user_id).ok()?.map(|u| u.info())
+    }
+
+    pub fn logout(&self, token: &Secret, csrf: &Secret) -> bool {
+        if self.session(token, Some(csrf)).is_none() {
+            return false;
+        }
+        let hash = sha256(token.0.as_bytes());
+        self.conn().execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]).is_ok()
+    }
+}
+
+fn now_secs() -> i64 {
+    now()
+}

@@ -1,0 +1,414 @@
+//! The password vault. Subsonic token auth needs each password in the clear
+//! (token = md5(password + salt)), so passwords are stored AES-256-GCM-encrypted: a random
+//! nonce per password, the user id as associated data (a ciphertext moved to another row does
+//! not decrypt).
+//!
+//! The key is, in order:
+//! - derived with argon2id (and a stored random salt) from `PasswordEncryptionKey`, or from
+//!   the systemd credential `password-encryption-key` when that option is unset;
+//! - otherwise 32 random bytes in `<DataFolder>/redoubt.key` (0600), made at first start.
+//!
+//! A fingerprint of the key in use is stored. At start the configured key must match it, with
+//! two deliberate transitions, each one transaction that re-encrypts every password:
+//! - first-time set: the database uses the key file and `PasswordEncryptionKey` is now set;
+//! - rotation: `PreviousPasswordEncryptionKey` matches the fingerprint and
+//!   `PasswordEncryptionKey` is the new key (also `redoubt key rotate`).
+//!
+//! Anything else stops the broker with an explanation and changes nothing.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use privsep::secret::{SecretKey, KEY_LEN};
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, Zeroizing};
+
+use super::db;
+
+pub const KEY_FILE: &str = "redoubt.key";
+const META_FINGERPRINT: &str = "key_fingerprint";
+const META_SOURCE: &str = "key_source";
+const META_SALT: &str = "key_salt";
+
+/// Where the key comes from, as configured.
+#[derive(Clone, Default)]
+pub struct KeyConfig {
+    pub data_folder: PathBuf,
+    /// PasswordEncryptionKey (or the systemd credential).
+    pub passphrase: Option<Zeroizing<String>>,
+    /// PreviousPasswordEncryptionKey, for a rotation.
+    pub previous: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyConfig")
+            .field("data_folder", &self.data_folder)
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "<set>"))
+            .field("previous", &self.previous.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("{0}")]
+    WrongKey(String),
+    #[error("key file {0}: {1}")]
+    KeyFile(PathBuf, String),
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+/// The key in use. Lives in memory excluded from core dumps.
+pub struct Vault {
+    key: SecretKey,
+}
+
+fn fingerprint(key: &[u8; KEY_LEN]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"redoubt key fingerprint v1");
+    h.update(key);
+    h.finalize().into()
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::getrandom(&mut b).expect("the kernel's random source");
+    b
+}
+
+/// argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane): runs once at start.
+pub fn derive(passphrase: &str, salt: &[u8]) -> Result<SecretKey, VaultError> {
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    argon2::Argon2::default()
+        .hash_password_into(passphrase.as_bytes(), salt, out.as_mut())
+        .map_err(|e| VaultError::Corrupt(format!("argon2: {e}")))?;
+    SecretKey::new(&out).map_err(|e| VaultError::Corrupt(format!("key memory: {e}")))
+}
+
+fn key_file_path(data: &Path) -> PathBuf {
+    data.join(KEY_FILE)
+}
+
+fn read_key_file(path: &Path) -> Result<Option<SecretKey>, VaultError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => Zeroizing::new(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(VaultError::KeyFile(path.into(), e.to_string())),
+    };
+    let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+    hex::decode_to_slice(text.trim(), bytes.as_mut())
+        .map_err(|_| VaultError::KeyFile(path.into(), "not 64 hex digits".into()))?;
+    SecretKey::new(&bytes).map(Some).map_err(|e| VaultError::KeyFile(path.into(), e.to_string()))
+}
+
+fn create_key_file(path: &Path) -> Result<SecretKey, VaultError> {
+    let mut raw = Zeroizing::new(random::<KEY_LEN>());
+    let mut text = Zeroizing::new(hex::encode(raw.as_ref()));
+    text.push('\n');
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| VaultError::KeyFile(path.into(), e.to_string()))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| VaultError::KeyFile(path.into(), e.to_string()))?;
+    let key = SecretKey::new(&raw).map_err(|e| VaultError::KeyFile(path.into(), e.to_string()));
+    raw.zeroize();
+    key
+}
+
+impl Vault {
+    pub fn from_key(key: SecretKey) -> Vault {
+        Vault { key }
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new_from_slice(self.key.bytes()).expect("32-byte key")
+    }
+
+    pub fn fingerprint_hex(&self) -> String {
+        hex::encode(&fingerprint(self.key.bytes())[..8])
+    }
+
+    fn matches(&self, stored: &[u8]) -> bool {
+        fingerprint(self.key.bytes()).ct_eq(stored).into()
+    }
+
+    /// nonce (12 bytes) || ciphertext and tag; the user id is bound as associated data.
+    pub fn encrypt(&self, user_id: &str, password: &str) -> Vec<u8> {
+        let nonce = random::<12>();
+        let ct = self
+            .cipher()
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: password.as_bytes(), aad: user_id.as_bytes() })
+            .expect("AES-GCM encryption cannot fail for these sizes");
+        let mut out = nonce.to_vec();
+        out.extend(ct);
+        out
+    }
+
+    pub fn decrypt(&self, user_id: &str, blob: &[u8]) -> Option<Zeroizing<String>> {
+        if blob.len() < 12 + 16 {
+            return None;
+        }
+        let pt = self
+            .cipher()
+            .decrypt(Nonce::from_slice(&blob[..12]), Payload { msg: &blob[12..], aad: user_id.as_bytes() })
+            .ok()?;
+        String::from_utf8(pt).ok().map(Zeroizing::new)
+    }
+}
+
+/// What opening the vault did, for the log.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Opened {
+    Existing,
+    Created,
+    Reencrypted { users: usize, why: &'static str },
+}
+
+fn explain_mismatch(data: &Path) -> String {
+    format!(
+        "the configured password-encryption key does not match the key this database was encrypted with. \
+         Nothing was changed. To fix it: if you changed PasswordEncryptionKey on purpose, put the old \
+         value in PreviousPasswordEncryptionKey and start again (every password is re-encrypted once, \
+         in one transaction), or run `redoubt key rotate`; otherwise restore the previous value. If the \
+         database used the key file {} before, that file must still be there.",
+        key_file_path(data).display()
+    )
+}
+
+/// Opens the vault for `conn`, creating, checking, setting or rotating the key as described
+/// in the module documentation.
+pub fn open(conn: &mut Connection, cfg: &KeyConfig) -> Result<(Vault, Opened), VaultError> {
+    let data = &cfg.data_folder;
+    let stored = db::meta_get(conn, META_FINGERPRINT)?;
+    let source = db::meta_get(conn, META_SOURCE)?.map(|s| String::from_utf8_lossy(&s).into_owned());
+    let salt = db::meta_get(conn, META_SALT)?;
+    let passphrase = cfg.passphrase.as_ref().filter(|p| !p.is_empty());
+
+    let Some(stored) = stored else {
+        // A new database: establish the key.
+        let (vault, src, salt) = match passphrase {
+            Some(p) => {
+                let salt = random::<16>().to_vec();
+                (Vault::from_key(derive(p, &salt)?), "passphrase", Some(salt))
+            }
+            None => {
+                let path = key_file_path(data);
+                let key = match read_key_file(&path)? {
+                    Some(k) => k,
+                    None => create_key_file(&path)?,
+                };
+                (Vault::from_key(key), "file", None)
+            }
+        };
+        let tx = conn.transaction()?;
+        let users: i64 = tx.query_row("SELECT count(*) FROM users WHERE password IS NOT NULL", [], |r| r.get(0))?;
+        if users > 0 {
+            return Err(VaultError::Corrupt("passwords exist but no key fingerprint is stored".into()));
+        }
+        store_key_meta(&tx, &vault, src, salt.as_deref())?;
+        tx.commit()?;
+        return Ok((vault, Opened::Created));
+    };
+
+    // The current configuration, when it matches.
+    let current = match (passphrase, source.as_deref()) {
+        (Some(p), _) => {
+            // With a passphrase source, the stored salt; otherwise (first-time set) it cannot
+            // match and a new salt is made below.
+            match (source.as_deref(), &salt) {
+                (Some("passphrase"), Some(salt)) => Some(Vault::from_key(derive(p, salt)?)),
+                _ => None,
+            }
+        }
+        (None, Some("file")) => match read_key_file(&key_file_path(data))? {
+            Some(k) => Some(Vault::from_key(k)),
+            None => {
+                return Err(VaultError::WrongKey(format!(
+                    "the key file {} is missing, and this database's passwords are encrypted with it. \
+                     Nothing was changed. Restore the file from a backup (it is 64 hex digits, mode 0600); \
+                     without it every user needs a new password (`redoubt user passwd NAME`).",
+                    key_file_path(data).display()
+                )))
+            }
+        },
+        (None, _) => {
+            return Err(VaultError::WrongKey(
+                "this database's passwords are encrypted with a PasswordEncryptionKey, which is not set now. \
+                 Nothing was changed. Set it again (configuration file, REDOUBT_PASSWORDENCRYPTIONKEY, or the \
+                 systemd credential password-encryption-key)."
+                    .into(),
+            ))
+        }
+    };
+    if let Some(v) = current {
+        if v.matches(&stored) {
+            return Ok((v, Opened::Existing));
+        }
+    }
+
+    // Not the current key: one of the two transitions, or a mismatch.
+    let Some(new_pass) = passphrase else {
+        return Err(VaultError::WrongKey(explain_mismatch(data)));
+    };
+    let (old, why) = if source.as_deref() == Some("file") {
+        match read_key_file(&key_file_path(data))? {
+            Some(k) => (Vault::from_key(k), "PasswordEncryptionKey set for the first time"),
+            None => return Err(VaultError::WrongKey(explain_mismatch(data))),
+        }
+    } else {
+        match (cfg.previous.as_ref().filter(|p| !p.is_empty()), &salt) {
+            (Some(prev), Some(salt)) => {
+                (Vault::from_key(derive(prev, salt)?), "rotated from PreviousPasswordEncryptionKey")
+            }
+            _ => return Err(VaultError::WrongKey(explain_mismatch(data))),
+        }
+    };
+    if !old.matches(&stored) {
+        return Err(VaultError::WrongKey(explain_mismatch(data)));
+    }
+    let new_salt = random::<16>().to_vec();
+    let new = Vault::from_key(derive(new_pass, &new_salt)?);
+    let users = reencrypt(conn, &old, &new, "passphrase", Some(&new_salt))?;
+    if source.as_deref() == Some("file") {
+        // The database no longer needs it; a stale key file is only a liability.
+        let _ = std::fs::remove_file(key_file_path(data));
+    }
+    Ok((new, Opened::Reencrypted { users, why }))
+}
+
+fn store_key_meta(conn: &Connection, vault: &Vault, source: &str, salt: Option<&[u8]>) -> rusqlite::Result<()> {
+    db::meta_set(conn, META_FINGERPRINT, &fingerprint(vault.key.bytes()))?;
+    db::meta_set(conn, META_SOURCE, source.as_bytes())?;
+    match salt {
+        Some(s) => db::meta_set(conn, META_SALT, s),
+        None => conn.execute("DELETE FROM meta WHERE key = ?1", [META_SALT]).map(drop),
+    }
+}
+
+/// Re-encrypts every password from `old` to `new` in one transaction.
+pub fn reencrypt(
+    conn: &mut Connection,
+    old: &Vault,
+    new: &Vault,
+    source: &str,
+    salt: Option<&[u8]>,
+) -> Result<usize, VaultError> {
+    let tx = conn.transaction()?;
+    let rows: Vec<(String, Vec<u8>)> = {
+        let mut st = tx.prepare("SELECT id, password FROM users WHERE password IS NOT NULL")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        rows
+    };
+    for (id, blob) in &rows {
+        let pw = old.decrypt(id, blob).ok_or_else(|| {
+            VaultError::Corrupt(format!(
+                "the password of user id {id} does not decrypt with the old key; nothing was changed"
+            ))
+        })?;
+        tx.execute("UPDATE users SET password = ?1 WHERE id = ?2", rusqlite::params![new.encrypt(id, &pw), id])?;
+    }
+    store_key_meta(&tx, new, source, salt)?;
+    tx.commit()?;
+    Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (PathBuf, Connection) {
+        let dir = std::env::temp_dir().join(format!("redoubt-vault-{}", db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = db::open(&db::path(&dir)).unwrap();
+        (dir, conn)
+    }
+
+    fn cfg(dir: &Path, pass: Option<&str>, prev: Option<&str>) -> KeyConfig {
+        KeyConfig {
+            data_folder: dir.to_path_buf(),
+            passphrase: pass.map(|p| Zeroizing::new(p.to_string())),
+            previous: prev.map(|p| Zeroizing::new(p.to_string())),
+        }
+    }
+
+    fn add_user(conn: &Connection, v: &Vault, id: &str, pw: &str) {
+        conn.execute(
+            "INSERT INTO users (id, name, password, created_at, updated_at) VALUES (?1, ?1, ?2, 0, 0)",
+            rusqlite::params![id, v.encrypt(id, pw)],
+        )
+        .unwrap();
+    }
+
+    fn pw(conn: &Connection, v: &Vault, id: &str) -> String {
+        let blob: Vec<u8> = conn.query_row("SELECT password FROM users WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+        v.decrypt(id, &blob).unwrap().to_string()
+    }
+
+    #[test]
+    fn ciphertexts_are_bound_to_their_user() {
+        let v = Vault::from_key(SecretKey::new(&[1; 32]).unwrap());
+        let c = v.encrypt("alice", "secret");
+        assert_eq!(v.decrypt("alice", &c).unwrap().as_str(), "secret");
+        assert!(v.decrypt("bob", &c).is_none());
+        assert_ne!(v.encrypt("alice", "secret"), c, "random nonce");
+    }
+
+    #[test]
+    fn key_file_is_random_private_and_checked() {
+        let (dir, mut conn) = setup();
+        let (v, how) = open(&mut conn, &cfg(&dir, None, None)).unwrap();
+        assert_eq!(how, Opened::Created);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(dir.join(KEY_FILE)).unwrap().permissions().mode() & 0o777, 0o600);
+        add_user(&conn, &v, "u1", "pw1");
+        let (v2, how) = open(&mut conn, &cfg(&dir, None, None)).unwrap();
+        assert_eq!(how, Opened::Existing);
+        assert_eq!(pw(&conn, &v2, "u1"), "pw1");
+        // Another install gets another key (CVE-2023-51442: no built-in secret).
+        let (dir2, mut conn2) = setup();
+        let (other, _) = open(&mut conn2, &cfg(&dir2, None, None)).unwrap();
+        assert_ne!(other.fingerprint_hex(), v.fingerprint_hex());
+        // A replaced key file is refused.
+        std::fs::write(dir.join(KEY_FILE), format!("{}\n", "ab".repeat(32))).unwrap();
+        assert!(matches!(open(&mut conn, &cfg(&dir, None, None)), Err(VaultError::WrongKey(_))));
+    }
+
+    #[test]
+    fn first_time_set_then_two_rotations_keep_every_password() {
+        let (dir, mut conn) = setup();
+        let (v, _) = open(&mut conn, &cfg(&dir, None, None)).unwrap();
+        add_user(&conn, &v, "u1", "pw1");
+        add_user(&conn, &v, "u2", "pw2");
+        let (v, how) = open(&mut conn, &cfg(&dir, Some("first"), None)).unwrap();
+        assert_eq!(how, Opened::Reencrypted { users: 2, why: "PasswordEncryptionKey set for the first time" });
+        assert!(!dir.join(KEY_FILE).exists());
+        assert_eq!(pw(&conn, &v, "u2"), "pw2");
+        // Wrong passphrase: refused, nothing changed.
+        assert!(matches!(open(&mut conn, &cfg(&dir, Some("nope"), None)), Err(VaultError::WrongKey(_))));
+        assert!(matches!(open(&mut conn, &cfg(&dir, None, None)), Err(VaultError::WrongKey(_))));
+        let (v1, _) = open(&mut conn, &cfg(&dir, Some("first"), None)).unwrap();
+        assert_eq!(pw(&conn, &v1, "u1"), "pw1");
+        for (old, new) in [("first", "second"), ("second", "third")] {
+            let (v, how) = open(&mut conn, &cfg(&dir, Some(new), Some(old))).unwrap();
+            assert!(matches!(how, Opened::Reencrypted { users: 2, .. }));
+            assert_eq!(pw(&conn, &v, "u1"), "pw1");
+            assert_eq!(pw(&conn, &v, "u2"), "pw2");
+            // Starting again with the same settings is a no-op.
+            assert_eq!(open(&mut conn, &cfg(&dir, Some(new), Some(old))).unwrap().1, Opened::Existing);
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! `/auth/*`: web sessions for the UI, and the first-admin setup.
+//!
+//! - `POST /auth/login` `{username, password}` (JSON or form): sets the session cookie
+//!   (HttpOnly, SameSite=Strict, Secure behind an HTTPS proxy) and returns the CSRF token.
+//! - `POST /auth/setup` `{code, username, password}`: the first admin, with the setup code
+//!   the daemon logged; logs the new admin in.
+//! - `GET /auth/me`: the session's user.
+//! - `POST /auth/logout` with header `X-CSRF-Token`: ends the session.
+#![forbid(unsafe_code)]
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
+use hyper::{Method, Response, StatusCode};
+
+use super::{header, plain, read_body, Front, HttpResponse, Peer};
+use crate::proto::{ApiError, Client, Reply, Request, Secret, SessionGrant};
+
+pub const COOKIE_NAME: &str = "redoubt_session";
+
+fn json(status: StatusCode, v: serde_json::Value) -> HttpResponse {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    r
+}
+
+fn refused(e: &ApiError) -> HttpResponse {
+    let status = if e.retry_after.is_some() { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
+    let mut r = json(status, serde_json::json!({ "error": e.message }));
+    if let Some(s) = e.retry_after {
+        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(s));
+    }
+    r
+}
+
+/// Fields from a JSON object or a form body.
+fn fields(body: &[u8], is_json: bool) -> Option<Vec<(String, String)>> {
+    if is_json {
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+        Some(v.as_object()?.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
+    } else {
+        Some(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+}
+
+fn field(f: &[(String, String)], k: &str) -> String {
+    f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+/// The session cookie's value, if exactly one was sent.
+fn session_cookie(req: &hyper::Request<Incoming>) -> Option<String> {
+    let values: Vec<&str> = req
+        .headers()
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().strip_prefix(COOKIE_NAME).and_then(|r| r.strip_prefix('=')))
+        .collect();
+    match values.as_slice() {
+        [one] if !one.is_empty() => Some(one.to_string()),
+        _ => None,
+    }
+}
+
+impl Front {
+    fn cookie_path(&self) -> String {
+        if self.base_url.is_empty() {
+            "/".into()
+        } else {
+            self.base_url.clone()
+        }
+    }
+
+    fn granted(&self, g: &SessionGrant, peer: &Peer) -> HttpResponse {
+        let mut r = json(
+            StatusCode::OK,
+            serde_json::json!({ "username": g.user.username, "isAdmin": g.user.admin, "csrfToken": g.csrf.0 }),
+        );
+        let cookie = format!(
+            "{COOKIE_NAME}={}; Path={}; Max-Age={}; HttpOnly; SameSite=Strict{}",
+            g.token.0,
+            self.cookie_path(),
+            g.expires_in_secs,
+            if peer.https { "; Secure" } else { "" }
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            r.headers_mut().insert(SET_COOKIE, v);
+        }
+        r
+    }
+
+    pub async fn auth(&self, what: String, req: hyper::Request<Incoming>, peer: &Peer) -> HttpResponse {
+        let client = Client { addr: peer.addr.clone(), name: "web".into() };
+        match (req.method().clone(), what.as_str()) {
+            (Method::POST, "login") | (Method::POST, "setup") => {
+                let is_json = header(req.headers(), "content-type").is_some_and(|c| c.starts_with("application/json"));
+                let body = match read_body(req.into_body()).await {
+                    Ok(b) => b,
+                    Err(r) => return r,
+                };
+                let Some(f) = fields(&body, is_json) else {
+                    return json(
+                        StatusCode::BAD_REQUEST,
+                        serde_json::json!({ "error": "expected a JSON object or a form" }),
+                    );
+                };
+                let request = if what == "login" {
+                    Request::Login { client, username: field(&f, "username"), password: Secret(field(&f, "password")) }
+                } else {
+                    Request::Setup {
+                        client,
+                        code: Secret(field(&f, "code")),
+                        username: field(&f, "username"),
+                        password: Secret(field(&f, "password")),
+                    }
+                };
+                match self.broker.call(&request, &[]).await.map(|r| r.body) {
+                    Ok(Reply::Session(Ok(g))) => self.granted(&g, peer),
+                    Ok(Reply::Session(Err(e))) => refused(&e),
+                    _ => plain(StatusCode::SERVICE_UNAVAILABLE, "server is restarting\n"),
+                }
+            }
+            (Method::GET, "me") => {
+                let Some(token) = session_cookie(&req) else {
+                    return json(StatusCode::UNAUTHORIZED, serde_json::json!({ "error": "not logged in" }));
+                };
+                match self
+                    .broker
+                    .call(&Request::Session { token: Secret(token), csrf: None }, &[])
+                    .await
+                    .map(|r| r.body)
+                {
+                    Ok(Reply::Who(Some(u))) => {
+                        json(StatusCode::OK, serde_json::json!({ "username": u.username, "isAdmin": u.admin }))
+                    }
+                    Ok(_) => json(StatusCode::UNAUTHORIZED, serde_json::json!({ "error": "not logged in" })),
+                    Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "server is restarting\n"),
+                }
+            }
+            (Method::POST, "logout") => {
+                let csrf = header(req.headers(), "x-csrf-token").unwrap_or("").to_string();
+                let Some(token) = session_cookie(&req) else {
+                    return json(StatusCode::UNAUTHORIZED, serde_json::json!({ "error": "not logged in" }));
+                };
+                match self
+                    .broker
+                    .call(&Request::Logout { token: Secret(token), csrf: Secret(csrf) }, &[])
+                    .await
+                    .map(|r| r.body)
+                {
+                    Ok(Reply::Done) => {
+                        let mut r = json(StatusCode::OK, serde_json::json!({}));
+                        let expire = format!(
+                            "{COOKIE_NAME}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict",
+                            self.cookie_path()
+                        );
+                        if let Ok(v) = HeaderValue::from_str(&expire) {
+                            r.headers_mut().insert(SET_COOKIE, v);
+                        }
+                        r
+                    }
+                    Ok(_) => json(StatusCode::FORBIDDEN, serde_json::json!({ "error": "missing or wrong CSRF token" })),
+                    Err(_) => plain(StatusCode::SERVICE_UNAVAILABLE, "server is restarting\n"),
+                }
+            }
+            _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! `/rest/<method>`: parameters to a typed call, credentials, and the answer rendered.
+#![forbid(unsafe_code)]
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use hyper::{Response, StatusCode};
+
+use super::subsonic::{self, code, Format, Node, Value};
+use super::{Front, HttpResponse, Params, Peer};
+use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Secret, UserFields, UserInfo};
+
+/// OpenSubsonic extensions this server implements, with their versions.
+pub const EXTENSIONS: &[(&str, &[i64])] = &[("apiKeyAuthentication", &[1]), ("formPost", &[1])];
+
+fn missing(name: &str) -> ApiError {
+    ApiError::new(code::MISSING_PARAMETER, format!("Required parameter is missing: {name}"))
+}
+
+fn conflict(why: &str) -> ApiError {
+    ApiError::new(code::CONFLICTING_AUTH, format!("Multiple conflicting authentication mechanisms provided: {why}"))
+}
+
+/// `enc:` followed by hex (either case) is the password hex-encoded.
+pub fn decode_password(p: &str) -> Result<String, ApiError> {
+    match p.strip_prefix("enc:") {
+        None => Ok(p.to_string()),
+        Some(h) => hex::decode(h)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| ApiError::new(code::WRONG_CREDENTIALS, "Wrong username or password.")),
+    }
+}
+
+fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, ApiError> {
+    p.get(name).filter(|v| !v.is_empty()).ok_or_else(|| missing(name))
+}
+
+fn boolean(p: &Params, name: &str) -> Result<Option<bool>, ApiError> {
+    match p.get(name) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(v) => Err(ApiError::new(code::GENERIC, format!("Invalid value for {name}: {v:?}"))),
+    }
+}
+
+/// The typed call for a method, or 70 for a method this server does not have.
+fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
+    Ok(match method {
+        "ping" => Call::Ping,
+        "getLicense" => Call::GetLicense,
+        "tokenInfo" => Call::TokenInfo,
+        "getUser" => Call::GetUser { username: required(p, "username")?.to_string() },
+        "getUsers" => Call::GetUsers,
+        "createUser" | "updateUser" => {
+            let fields = UserFields {
+                username: required(p, "username")?.to_string(),
+                password: match p.get("password") {
+                    Some(pw) => Some(Secret(decode_password(pw)?)),
+                    None if method == "createUser" => return Err(missing("password")),
+                    None => None,
+                },
+                email: p.get("email").map(str::to_string),
+                admin: boolean(p, "adminRole")?,
+            };
+            if method == "createUser" {
+                Call::CreateUser(fields)
+            } else {
+                Call::UpdateUser(fields)
+            }
+        }
+        "deleteUser" => Call::DeleteUser { username: required(p, "username")?.to_string() },
+        "changePassword" => Call::ChangePassword {
+            username: required(p, "username")?.to_string(),
+            password: Secret(decode_password(required(p, "password")?)?),
+        },
+        _ => return Err(ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}"))),
+    })
+}
+
+impl Front {
+    /// Credentials from the parameters (and, from a trusted proxy, the ExtAuth header).
+    /// Repeated auth parameters and disagreeing mechanisms are refused, never "first wins".
+    fn credentials(&self, p: &Params, headers: &HeaderMap, peer: &Peer) -> Result<Credentials, ApiError> {
+        for k in ["u", "p", "t", "s", "apiKey"] {
+            if p.count(k) > 1 {
+                return Err(conflict(&format!("parameter {k} is repeated")));
+            }
+        }
+        let header_user = if peer.trusted {
+            headers
+                .get(self.user_header.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        } else {
+            None
+        };
+        if let Some(user) = header_user {
+            if p.get("apiKey").is_some() {
+                return Err(conflict("apiKey and the proxy's user header"));
+            }
+            if let Some(u) = p.get("u") {
+                if u.trim().to_lowercase() != user.to_lowercase() {
+                    return Err(conflict("u names another user than the proxy's header"));
+                }
+            }
+            return Ok(Credentials::External { user: user.to_string() });
+        }
+        if let Some(key) = p.get("apiKey") {
+            if p.get("u").is_some() {
+                return Err(conflict("apiKey with u"));
+            }
+            if p.get("p").is_some() || p.get("t").is_some() {
+                return Err(conflict("apiKey with a password or token"));
+            }
+            return Ok(Credentials::ApiKey { key: Secret(key.to_string()) });
+        }
+        let user = p.get("u").ok_or_else(|| missing("u"))?.to_string();
+        match (p.get("p"), p.get("t")) {
+            (Some(_), Some(_)) => Err(conflict("p and t")),
+            (Some(pw), None) => Ok(Credentials::Password { user, password: Secret(decode_password(pw)?) }),
+            (None, Some(t)) => {
+                let s = p.get("s").ok_or_else(|| missing("s"))?;
+                Ok(Credentials::Token { user, token: Secret(t.to_string()), salt: Secret(s.to_string()) })
+            }
+            (None, None) => Err(missing("p, or t and s")),
+        }
+    }
+
+    pub async fn rest(&self, method: &str, p: &Params, headers: &HeaderMap, peer: &Peer) -> HttpResponse {
+        let format = match subsonic::format(p.get("f"), p.get("callback")) {
+            Ok(f) => f,
+            Err((f, c, m)) => return self.failed(&f, ApiError::new(c, m)),
+        };
+        if method == "getOpenSubsonicExtensions" {
+            // Public by the OpenSubsonic spec: no parameters, no authentication.
+            return self.ok(&format, Some(&extensions()));
+        }
+        let call = match call(method, p) {
+            Ok(c) => c,
+            Err(e) => return self.failed(&format, e),
+        };
+        if let Err(e) = check_version(p.get("v")) {
+            return self.failed(&format, e);
+        }
+        let Some(client_name) = p.get("c").filter(|c| !c.is_empty()) else {
+            return self.failed(&format, missing("c"));
+        };
+        let creds = match self.credentials(p, headers, peer) {
+            Ok(c) => c,
+            Err(e) => return self.failed(&format, e),
+        };
+        let client = Client { addr: peer.addr.clone(), name: client_name.chars().take(128).collect() };
+        match self.broker.call(&Request::Api { client, creds, call }, &[]).await {
+            Ok(r) => match r.body {
+                Reply::Api(Ok(answer)) => self.ok(&format, render(&answer).as_ref()),
+                Reply::Api(Err(e)) => self.failed(&format, e),
+                _ => self.broker_trouble(&format),
+            },
+            Err(_) => self.broker_trouble(&format),
+        }
+    }
+
+    pub fn ok(&self, format: &Format, body: Option<&Node>) -> HttpResponse {
+        respond(format, body, None)
+    }
+
+    pub fn failed(&self, format: &Format, e: ApiError) -> HttpResponse {
+        let mut r = respond(format, None, Some((e.code, &e.message)));
+        if let Some(secs) = e.retry_after {
+            r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
+    }
+
+    fn broker_trouble(&self, format: &Format) -> HttpResponse {
+        let mut r = respond(format, None, Some((code::GENERIC, "Server is restarting; try again.")));
+        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        r
+    }
+}
+
+fn respond(format: &Format, body: Option<&Node>, error: Option<(i64, &str)>) -> HttpResponse {
+    let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), body, error);
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    r
+}
+
+/// `v` is required; a client speaking another major version gets 20 or 30.
+fn check_version(v: Option<&str>) -> Result<(), ApiError> {
+    let v = v.filter(|v| !v.is_empty()).ok_or_else(|| missing("v"))?;
+    let major: u32 = v
+        .split('.')
+        .next()
+        .and_then(|m| m.trim().parse().ok())
+        .ok_or_else(|| ApiError::new(code::GENERIC, format!("Invalid API version: {v:?}")))?;
+    match major {
+        0 => Err(ApiError::new(
+            code::CLIENT_MUST_UPGRADE,
+            "Incompatible Subsonic REST protocol version. Client must upgrade.",
+        )),
+        1 => Ok(()),
+        _ => Err(ApiError::new(
+            code::SERVER_MUST_UPGRADE,
+            "Incompatible Subsonic REST protocol version. Server must upgrade.",
+        )),
+    }
+}
+
+fn extensions() -> Node {
+    let items = EXTENSIONS
+        .iter()
+        .map(|(name, versions)| {
+            Node::new("openSubsonicExtension")
+                .attr("name", *name)
+                .prim("versions", versions.iter().map(|v| Value::Int(*v)).collect())
+        })
+        .collect();
+    let mut n = Node::new("openSubsonicExtensions").list("openSubsonicExtension", items);
+    n.json_as_list = Some("openSubsonicExtension");
+    n
+}
+
+fn user_node(u: &UserInfo) -> Node {
+    Node::new("user")
+        .attr("username", u.username.as_str())
+        .attr("email", u.email.as_str())
+        .attr("scrobblingEnabled", true)
+        .attr("adminRole", u.admin)
+        .attr("settingsRole", true)
+        .attr("downloadRole", true)
+        .attr("uploadRole", false)
+        .attr("playlistRole", true)
+        .attr("coverArtRole", true)
+        .attr("commentRole", false)
+        .attr("podcastRole", false)
+        .attr("streamRole", true)
+        .attr("jukeboxRole", false)
+        .attr("shareRole", false)
+        .attr("videoConversionRole", false)
+}
+
+fn render(a: &Answer) -> Option<Node> {
+    match a {
+        Answer::Empty => None,
+        Answer::License => Some(Node::new("license").attr("valid", true)),
+        Answer::TokenInfo { username } => Some(Node::new("tokenInfo").attr("username", username.as_str())),
+        Answer::User(u) => Some(user_node(u)),
+        Answer::Users(us) => Some(Node::new("users").list("user", us.iter().map(user_node).collect())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enc_passwords_in_either_case() {
+        assert_eq!(decode_password("enc:736563726574").unwrap(), "secret");
+        assert_eq!(decode_password("enc:7365637265744A").unwrap(), "secretJ");
+        assert_eq!(decode_password("plain").unwrap(), "plain");
+        assert!(decode_password("enc:zz").is_err());
+    }
+
+    #[test]
+    fn versions() {
+        assert!(check_version(Some("1.16.1")).is_ok());
+        assert!(check_version(Some("1.8.0")).is_ok());
+        assert_eq!(check_version(None).unwrap_err().code, 10);
+        assert_eq!(check_version(Some("0.9")).unwrap_err().code, 20);
+        assert_eq!(check_version(Some("2.0.0")).unwrap_err().code, 30);
+        assert_eq!(check_version(Some("x")).unwrap_err().code, 0);
+    }
+}
