@@ -351,7 +351,8 @@ mod tests {
 
     #[test]
     fn precedence_file_env_alias_flag() {
-        let file = "musicfolder = '/m1'\nPort = 1000\n[extauth]\ntrustedsources='x'\n[Sandbox]\nRequire = false\n";
+        let file =
+            "musicfolder = '/m1'\nPort = 1000\n[extauth]\ntrustedsources='127.0.0.1'\n[Sandbox]\nRequire = false\n";
         let c = load(Some(file), &[], Overrides::default()).unwrap();
         assert_eq!((c.music_folder.to_str().unwrap(), c.port, c.sandbox_require), ("/m1", 1000, false));
         let c = load(Some(file), &[("ND_PORT", "2000")], Overrides::default()).unwrap();

@@ -15,7 +15,7 @@ fn json(r: &HttpResponse) -> serde_json::Value {
 #[test]
 fn ping_answers_xml_that_validates_against_the_xsd() {
     let d = Daemon::start();
-    let r = d.get("/rest/ping?u=x&v=1.16.1&c=test").unwrap();
+    let r = d.get(&format!("/rest/ping?u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=test")).unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/xml; charset=utf-8"));
     let xml = r.text();
@@ -29,8 +29,8 @@ fn ping_answers_xml_that_validates_against_the_xsd() {
 #[test]
 fn ping_answers_json_and_the_view_suffix() {
     let d = Daemon::start();
-    for path in ["/rest/ping?f=json", "/rest/ping.view?f=json"] {
-        let r = d.get(path).unwrap();
+    for method in ["ping", "ping.view"] {
+        let r = d.get(&format!("/rest/{method}?f=json&u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=test")).unwrap();
         assert_eq!(r.header("content-type"), Some("application/json"));
         let v = json(&r);
         let s = &v["subsonic-response"];
@@ -44,7 +44,7 @@ fn ping_answers_json_and_the_view_suffix() {
 #[test]
 fn jsonp_wraps_the_answer_and_refuses_a_bad_callback() {
     let d = Daemon::start();
-    let r = d.get("/rest/ping?f=jsonp&callback=cb_1").unwrap();
+    let r = d.get(&format!("/rest/ping?f=jsonp&callback=cb_1&u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=test")).unwrap();
     assert_eq!(r.header("content-type"), Some("text/javascript; charset=utf-8"));
     let t = r.text();
     assert!(t.starts_with("cb_1(") && t.ends_with(");"), "{t}");
@@ -62,7 +62,8 @@ fn jsonp_wraps_the_answer_and_refuses_a_bad_callback() {
 fn form_post_is_accepted_and_its_size_capped() {
     let d = Daemon::start();
     let ct = [("Content-Type", "application/x-www-form-urlencoded")];
-    let r = http(d.port, "POST", "/rest/ping", &ct, b"f=json&c=test&v=1.8.0").unwrap();
+    let body = format!("f=json&c=test&v=1.8.0&u={ADMIN}&p={ADMIN_PASSWORD}");
+    let r = http(d.port, "POST", "/rest/ping", &ct, body.as_bytes()).unwrap();
     assert_eq!(json(&r)["subsonic-response"]["status"], "ok");
     let big = vec![b'a'; 100 * 1024];
     let r = http(d.port, "POST", "/rest/ping", &ct, &big).unwrap();
@@ -72,7 +73,7 @@ fn form_post_is_accepted_and_its_size_capped() {
 #[test]
 fn errors_are_subsonic_errors_that_validate() {
     let d = Daemon::start();
-    let r = d.get("/rest/noSuchMethod").unwrap();
+    let r = d.get("/rest/noSuchMethod?u=admin&p=x&v=1.16.1&c=t").unwrap();
     assert_eq!(r.status, 200);
     let xml = r.text();
     assert!(xml.contains(r#"status="failed""#) && xml.contains(r#"code="70""#), "{xml}");
@@ -83,6 +84,7 @@ fn errors_are_subsonic_errors_that_validate() {
 #[test]
 fn unix_socket_listener_with_its_permissions() {
     let fx = Fixture::new();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
     let sockdir = fx.dir.join("sock");
     std::fs::create_dir(&sockdir).unwrap();
     if is_root() {
@@ -99,18 +101,20 @@ fn unix_socket_listener_with_its_permissions() {
     assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o640);
     let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let r = http_on(&mut s, "GET", "/rest/ping?f=json", &[], b"").unwrap();
+    let r =
+        http_on(&mut s, "GET", &format!("/rest/ping?f=json&u={ADMIN}&p={ADMIN_PASSWORD}&v=1&c=t"), &[], b"").unwrap();
     assert_eq!(json(&r)["subsonic-response"]["status"], "ok");
     let _ = (s.flush(), s.read(&mut [0u8; 1]));
 }
 
 #[test]
 fn base_url_prefixes_every_route() {
-    let mut d =
-        Daemon::spawn(Fixture::new(), Options { config: Some("BaseUrl = \"/music\"\n".into()), ..Default::default() });
+    let fx = Fixture::new();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let mut d = Daemon::spawn(fx, Options { config: Some("BaseUrl = \"/music\"\n".into()), ..Default::default() });
     d.wait_ready_at("/music/rest/ping");
     assert_eq!(d.get("/rest/ping").unwrap().status, 404);
-    let r = d.get("/music/rest/ping?f=json").unwrap();
+    let r = d.get(&format!("/music/rest/ping?f=json&u={ADMIN}&p={ADMIN_PASSWORD}&v=1&c=t")).unwrap();
     assert_eq!(json(&r)["subsonic-response"]["status"], "ok");
 }
 
@@ -152,6 +156,7 @@ fn systemd_socket_activation_is_used_when_offered() {
         return;
     }
     let fx = Fixture::new();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
     let port = free_port();
     // systemd-socket-activate binds, then execs the command with LISTEN_FDS=1 and LISTEN_PID
     // set; setpriv execs in turn, so the pid still matches. --port names a port nobody uses:
@@ -173,7 +178,7 @@ fn systemd_socket_activation_is_used_when_offered() {
     let mut child = cmd.stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let answered = loop {
-        if let Ok(r) = http(port, "GET", "/rest/ping?f=json", &[], b"") {
+        if let Ok(r) = http(port, "GET", &format!("/rest/ping?f=json&u={ADMIN}&p={ADMIN_PASSWORD}&v=1&c=t"), &[], b"") {
             break r;
         }
         assert!(

@@ -10,6 +10,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// The admin every started daemon has.
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "admin-pass";
+
 /// The uid/gid the daemon runs as when the tests run as root.
 pub const UNPRIVILEGED: u32 = 65534;
 
@@ -84,6 +88,27 @@ impl Fixture {
         };
         cmd.args(args).current_dir(&self.dir).env_remove("RUST_LOG");
         cmd
+    }
+
+    /// Runs `redoubt <args>` as the daemon's uid with `stdin` as standard input.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        let mut full: Vec<&str> = args.to_vec();
+        let data = self.data.display().to_string();
+        let music = self.music.display().to_string();
+        full.extend(["--data-folder", &data, "--music-folder", &music]);
+        let mut child =
+            self.command(&full).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn add_user(&self, name: &str, password: &str, admin: bool) {
+        let mut args = vec!["user", "add", name];
+        if admin {
+            args.push("--admin");
+        }
+        let out = self.cli(&args, &format!("{password}\n"));
+        assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     pub fn serve_args(&self, port: u16) -> Vec<String> {
@@ -196,7 +221,9 @@ impl Daemon {
     }
 
     pub fn start_with(opts: Options) -> Daemon {
-        let mut d = Self::spawn(Fixture::new(), opts);
+        let fx = Fixture::new();
+        fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+        let mut d = Self::spawn(fx, opts);
         d.wait_ready();
         d
     }
@@ -265,6 +292,17 @@ impl Daemon {
 
     pub fn get(&self, path: &str) -> std::io::Result<HttpResponse> {
         http(self.port, "GET", path, &[], b"")
+    }
+
+    /// GET /rest/<method> as the admin, in JSON, with extra query parameters.
+    pub fn rest(&self, method: &str, query: &str) -> serde_json::Value {
+        let sep = if query.is_empty() { "" } else { "&" };
+        let r = self
+            .get(&format!("/rest/{method}?u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=test&f=json{sep}{query}"))
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.text()))
+            ["subsonic-response"]
+            .clone()
     }
 
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
