@@ -151,11 +151,9 @@ pub fn apikey(over: Overrides, cmd: ApiKeyCmd) -> ExitCode {
         },
         ApiKeyCmd::List { user } => match store.list_api_keys(user.as_deref()) {
             Ok(keys) => {
-                for (id, user, name, created, used) in keys {
-                    println!(
-                        "{id}\t{user}\t{name}\tcreated {created}\tlast used {}",
-                        used.map(|u| u.to_string()).unwrap_or("never".into())
-                    );
+                for k in keys {
+                    let used = k.last_used.map(|u| u.to_string()).unwrap_or("never".into());
+                    println!("{}\t{}\t{}\tcreated {}\tlast used {used}", k.id, k.user, k.name, k.created);
                 }
                 ExitCode::SUCCESS
             }

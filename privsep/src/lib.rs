@@ -19,4 +19,5 @@ pub mod probe;
 pub mod rpc;
 pub mod sandbox;
 pub mod secret;
+pub mod signals;
 pub mod spawn;

@@ -120,17 +120,26 @@ impl Broker {
 }
 
 pub fn run(started: Started) -> Result<(), String> {
+    // Before the runtime's threads exist, so that all of them inherit the blocked mask.
+    let term = privsep::signals::Termination::block().map_err(|e| format!("signalfd: {e}"))?;
     let rt = crate::role::runtime(Role::Broker, 2).map_err(|e| e.to_string())?;
     let init = started.init.broker.as_ref().ok_or("the broker's init carries no broker settings")?;
     let broker = Broker::open(init, &started.init.data_folder)?;
-    rt.block_on(async move {
+    let result = rt.block_on(async move {
+        let term = privsep::signals::Termination::register(term).map_err(|e| e.to_string())?;
         let control = AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?;
         let mut buf = vec![0u8; MAX_FRAME];
         loop {
             // The supervisor hands us the broker end of each (re)started role's channel.
-            let msg = match control.recv::<Control>(&mut buf).await {
-                Ok(m) => m,
-                Err(e) => return Err(format!("supervisor channel closed: {e}")),
+            let msg = tokio::select! {
+                m = control.recv::<Control>(&mut buf) => match m {
+                    Ok(m) => m,
+                    Err(e) => return Err(format!("supervisor channel closed: {e}")),
+                },
+                sig = term.recv() => {
+                    tracing::debug!("{sig:?}: closing the database");
+                    return Ok(());
+                }
             };
             match msg.body {
                 Control::Attach(role) if role != Role::Broker => {
@@ -148,5 +157,9 @@ pub fn run(started: Started) -> Result<(), String> {
                 other => return Err(format!("unexpected control message {other:?}")),
             }
         }
-    })
+    });
+    // Dropping the runtime drops every task, and with them the last references to the
+    // broker: the database is closed (and its WAL checkpointed) before we exit.
+    drop(rt);
+    result
 }

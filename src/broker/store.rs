@@ -64,6 +64,16 @@ impl User {
     }
 }
 
+/// An API key as listed: who and when, never the key.
+#[derive(Debug, Clone)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub user: String,
+    pub name: String,
+    pub created: i64,
+    pub last_used: Option<i64>,
+}
+
 pub struct Store {
     conn: Mutex<Connection>,
     vault: Vault,
@@ -239,7 +249,7 @@ impl Store {
                     return Err(ApiError::new(code::INVALID_API_KEY, "Invalid API key."));
                 };
                 let t = now_secs();
-                if last_used.is_none_or(|l| t - l > 60) {
+                if last_used.map_or(true, |l| t - l > 60) {
                     let _ = conn.execute("UPDATE api_keys SET last_used = ?1 WHERE id = ?2", params![t, key_id]);
                 }
                 Self::user_by_id(&conn, &user_id)
@@ -485,8 +495,8 @@ impl Store {
         Ok((id, key))
     }
 
-    /// (id, user, name, created, last used) of every key, or of one user's.
-    pub fn list_api_keys(&self, user: Option<&str>) -> Result<Vec<(String, String, String, i64, Option<i64>)>, String> {
+    /// Every API key, or one user's (never the keys themselves).
+    pub fn list_api_keys(&self, user: Option<&str>) -> Result<Vec<ApiKeyInfo>, String> {
         let conn = self.conn();
         let mut st = conn
             .prepare(
@@ -495,7 +505,15 @@ impl Store {
             )
             .map_err(|e| e.to_string())?;
         let rows = st
-            .query_map([user], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([user], |r| {
+                Ok(ApiKeyInfo {
+                    id: r.get(0)?,
+                    user: r.get(1)?,
+                    name: r.get(2)?,
+                    created: r.get(3)?,
+                    last_used: r.get(4)?,
+                })
+            })
             .map_err(|e| e.to_string())?;
         rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
     }

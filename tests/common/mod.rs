@@ -40,6 +40,8 @@ pub struct Fixture {
     pub bin: PathBuf,
     pub music: PathBuf,
     pub data: PathBuf,
+    /// Removes the folder when dropped.
+    owned: bool,
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -68,7 +70,19 @@ impl Fixture {
         if is_root() {
             chown_tree(&data, UNPRIVILEGED);
         }
-        Fixture { dir, bin, music, data }
+        Fixture { dir, bin, music, data, owned: true }
+    }
+
+    /// The same folder; the returned value now owns it.
+    pub fn take(&mut self) -> Fixture {
+        self.owned = false;
+        Fixture {
+            dir: self.dir.clone(),
+            bin: self.bin.clone(),
+            music: self.music.clone(),
+            data: self.data.clone(),
+            owned: true,
+        }
     }
 
     /// A command for the binary, as the unprivileged uid when we are root.
@@ -126,6 +140,9 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         if std::thread::panicking() {
             eprintln!("fixture kept for inspection: {}", self.dir.display());
         } else {
@@ -309,6 +326,13 @@ impl Daemon {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig).unwrap();
     }
 
+    /// Stops (kills) the daemon and hands its fixture folder on.
+    pub fn into_fixture(mut self) -> Fixture {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.fx.take()
+    }
+
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let deadline = Instant::now() + timeout;
         loop {
@@ -443,4 +467,29 @@ pub fn proc_owner(pid: i32) -> u32 {
     } else {
         u32::MAX
     }
+}
+
+/// Validates a JSON answer to `/rest/<method>` against the schema of that method's 200 response
+/// in the OpenSubsonic OpenAPI document (tests/validate_json.py, Python's jsonschema).
+pub fn assert_valid_json(method: &str, json: &str) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/validate_json.py");
+    let file = std::env::temp_dir().join(format!(
+        "redoubt-json-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&file, json).unwrap();
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(method)
+        .arg(&file)
+        .output()
+        .expect("python3 (with the jsonschema package) is needed");
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{method}: invalid against the OpenAPI spec:\n{}{}\n{json}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -1,0 +1,51 @@
+//! Real Subsonic clients against the running daemon.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// py-opensonic (PyPI; import name libopensonic), driven by tests/clients/ping.py: token auth
+/// and API-key auth over its default POST form to `<method>.view` with v=1.16.1, a GET
+/// without `.view`, getLicense, getUser, getOpenSubsonicExtensions and tokenInfo, and a wrong
+/// password that must fail. The library raises on any status="failed" answer, which makes the
+/// script exit non-zero.
+#[test]
+fn py_opensonic_pings_with_a_token_and_an_api_key() {
+    let importable = Command::new("python3").args(["-c", "import libopensonic"]).output();
+    if !importable.as_ref().map(|o| o.status.success()).unwrap_or(false) {
+        let why = match &importable {
+            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+            Err(e) => e.to_string(),
+        };
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("python3 cannot import libopensonic (pip install py-opensonic): {why}");
+        }
+        eprintln!("SKIPPED py-opensonic: python3 cannot import libopensonic: {why}");
+        return;
+    }
+
+    let d = Daemon::start();
+    let out = d.fx.cli(&["apikey", "add", ADMIN, "laptop"], "");
+    assert!(out.status.success(), "apikey add: {}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(!key.is_empty());
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/ping.py");
+    let port = d.port.to_string();
+    let out = Command::new("python3")
+        .args([script, "--port", &port, "--user", ADMIN, "--password", ADMIN_PASSWORD, "--api-key", &key])
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success(),
+        "py-opensonic client failed ({}):\n{stdout}\n{stderr}\ndaemon:\n{}",
+        out.status,
+        d.log()
+    );
+    assert!(stdout.contains("all ") && stdout.contains(" checks passed"), "{stdout}\n{stderr}");
+}
