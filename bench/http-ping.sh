@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end GET /rest/ping: HTTP into the front, one broker round trip, XML out.
+# End-to-end GET /rest/ping: HTTP into the front, one broker round trip (authentication
+# included), XML out; with a password (p), a token (t+s) and an API key.
 # Builds the release binary, starts it (as nobody when run as root), loads it with wrk on
 # loopback for a bounded time, prints the figures, stops it.
 #
@@ -9,7 +10,8 @@ cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 cargo build --release --quiet
 work=$(mktemp -d /tmp/redoubt-bench.XXXXXX)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=
+trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
 mkdir -p "$work/music" "$work/data"
 cp target/release/redoubt "$work/redoubt"
 chmod 755 "$work" "$work/music" "$work/redoubt"
@@ -19,11 +21,22 @@ if [ "$(id -u)" = 0 ]; then
   chown nobody "$work/data"
   run=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all "${run[@]}")
 fi
+as_user=()
+[ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all)
+folders=(--data-folder "$work/data" --music-folder "$work/music")
+echo "bench-password" | "${as_user[@]}" "$work/redoubt" user add bench "${folders[@]}" >/dev/null
+apikey=$("${as_user[@]}" "$work/redoubt" apikey add bench wrk "${folders[@]}" 2>/dev/null)
 "${run[@]}" 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/rest/ping" >/dev/null && break; sleep 0.05; done
-url="http://127.0.0.1:$port/rest/ping?u=bench&c=bench&v=1.16.1"
-echo "== one connection (latency)"
-wrk -t1 -c1 -d5s --latency "$url" | grep -E "Latency|50%|99%|Requests/sec"
-echo "== 2 threads, 32 connections (throughput)"
-wrk -t2 -c32 -d10s --latency "$url" | grep -E "Latency|50%|99%|Requests/sec"
+base="http://127.0.0.1:$port/rest/ping?c=bench&v=1.16.1"
+token=$(printf '%s' "bench-passwordsalt42" | md5sum | cut -d' ' -f1)
+for auth in "u=bench&p=bench-password" "u=bench&t=$token&s=salt42" "apiKey=$apikey"; do
+  url="$base&$auth"
+  label=${auth%%=*}; [ "$label" = u ] && label=$(echo "$auth" | cut -d'&' -f2 | cut -d= -f1)
+  echo "== auth $label: one connection (latency)"
+  wrk -t1 -c1 -d5s --latency "$url" | grep -E "50%|99%|Requests/sec"
+  echo "== auth $label: 2 threads, 32 connections (throughput)"
+  wrk -t2 -c32 -d8s --latency "$url" | grep -E "50%|99%|Requests/sec"
+done
+curl -s "$url&f=json" | grep -q '"status":"ok"' || { echo "authentication failed: the figures above are not authenticated pings" >&2; exit 1; }

@@ -163,3 +163,92 @@ pub fn run(started: Started) -> Result<(), String> {
     drop(rt);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Call, Client, Credentials, Secret};
+    use privsep::rpc::Client as RpcClient;
+
+    fn init() -> BrokerInit {
+        BrokerInit {
+            key_passphrase: None,
+            key_previous: None,
+            auth_request_limit: 5,
+            auth_window_ms: 20_000,
+            session_timeout_secs: 3600,
+            subsonic_passwords: true,
+        }
+    }
+
+    /// SECURITY.md T3: a compromised front that speaks the channel directly, skipping every
+    /// check the real front makes, is limited exactly like HTTP clients, and inventing client
+    /// addresses does not help it beyond the per-user cap.
+    #[test]
+    fn a_compromised_front_talking_to_the_channel_is_rate_limited() {
+        let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = Broker::open(&init(), &dir).unwrap();
+        broker.store.add_user("victim", Some("right-password"), false, None).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let (front_end, broker_end) = privsep::channel::pair().unwrap();
+            tokio::spawn(broker.clone().serve_peer(Role::Front, broker_end));
+            let (client, _reader) = RpcClient::<Request, Reply>::start(AsyncChannel::new(front_end).unwrap());
+            let ask = |addr: &str, pw: &str| {
+                let req = Request::Api {
+                    client: Client { addr: addr.into(), name: "evil".into() },
+                    creds: Credentials::Password { user: "VICTIM".into(), password: Secret(pw.into()) },
+                    call: Call::Ping,
+                };
+                let client = client.clone();
+                async move {
+                    match client.call(&req, &[]).await.unwrap().body {
+                        Reply::Api(Ok(_)) => 200,
+                        Reply::Api(Err(e)) => e.code,
+                        other => panic!("{other:?}"),
+                    }
+                }
+            };
+            for _ in 0..5 {
+                assert_eq!(ask("10.0.0.1", "guess").await, 40);
+            }
+            assert_eq!(ask("10.0.0.1", "right-password").await, 0, "limited even with the right password");
+            // Claiming fresh addresses: allowed until the per-user cap (4 x 5 failures) ...
+            for i in 0..15 {
+                assert_eq!(ask(&format!("10.1.0.{i}"), "guess").await, 40);
+            }
+            // ... then every address is refused for this user, right password or not.
+            assert_eq!(ask("10.2.0.1", "right-password").await, 0);
+            // The web login goes through the same limiter.
+            let login = Request::Login {
+                client: Client { addr: "10.3.0.1".into(), name: "web".into() },
+                username: "victim".into(),
+                password: Secret("right-password".into()),
+            };
+            match client.call(&login, &[]).await.unwrap().body {
+                Reply::Session(Err(e)) => assert!(e.retry_after.is_some(), "{e:?}"),
+                other => panic!("login was not limited: {other:?}"),
+            }
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// T2: a well-formed request outside the front's permit list ends the channel.
+    #[test]
+    fn a_scanner_request_from_the_front_closes_its_channel() {
+        let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = Broker::open(&init(), &dir).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async move {
+            let (front_end, broker_end) = privsep::channel::pair().unwrap();
+            let served = tokio::spawn(broker.clone().serve_peer(Role::Front, broker_end));
+            let (client, _reader) = RpcClient::<Request, Reply>::start(AsyncChannel::new(front_end).unwrap());
+            assert!(matches!(client.call(&Request::Ping, &[]).await.unwrap().body, Reply::Pong { .. }));
+            assert!(client.call(&Request::ScanFinished { files: 1 }, &[]).await.is_err());
+            assert!(matches!(served.await.unwrap(), ServeEnd::NotPermitted(k) if k.contains("front may not send ScanFinished")));
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
