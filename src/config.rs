@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Every option redoubt understands: (name, default, what it does). docs/configuration.md
 /// is checked against this table by a test.
 pub const OPTIONS: &[(&str, &str, &str)] = &[
-    ("MusicFolder", "./music", "Folder with your music, read-only to redoubt"),
+    ("MusicFolder", "./music", "Folder with your music, read-only to redoubt; several as a TOML array, or separated by ':' in the environment and flags (each is a Subsonic music folder)"),
     ("DataFolder", "./data", "Folder for the database and the key file (created 0700)"),
     ("CacheFolder", "<DataFolder>/cache", "Folder for transcoding and artwork caches"),
     ("Address", "127.0.0.1", "Address to listen on, or unix:/path for a unix socket"),
@@ -25,6 +25,12 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Auth.SubsonicPasswords", "true", "Accept Subsonic password (p) and token (t, s) authentication; false leaves API keys and ExtAuth"),
     ("ExtAuth.TrustedSources", "", "Reverse proxies trusted to name the user in ExtAuth.UserHeader and to set X-Forwarded-*: comma-separated IPs or CIDRs, and @ for unix-socket peers"),
     ("ExtAuth.UserHeader", "Remote-User", "The header a trusted proxy names the user in"),
+    ("Scanner.ScanOnStartup", "true", "Scan (incrementally) when the daemon starts"),
+    ("Scanner.Schedule", "", "When to scan: cron syntax (UTC) like \"0 3 * * *\", or \"@every 1h\"; empty: no schedule"),
+    ("Scanner.WatcherWait", "5s", "Scan a folder this long after its last filesystem change (inotify); 0 disables the watcher"),
+    ("Scanner.GenreSeparators", ";/,", "Characters that split a single genre tag into several genres"),
+    ("Scanner.ArtistSeparators", " feat. | ft. | / |; ", "Strings, separated by |, that split a single artist tag into several artists (spaces count); multi-valued ARTISTS tags always win"),
+    ("Scanner.FileTimeout", "30s", "A file whose tags take longer than this to read is recorded as a problem"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
@@ -49,7 +55,7 @@ pub const NOT_SUPPORTED: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct Config {
     pub source: Option<PathBuf>,
-    pub music_folder: PathBuf,
+    pub music_folders: Vec<PathBuf>,
     pub data_folder: PathBuf,
     pub cache_folder: PathBuf,
     pub address: String,
@@ -66,6 +72,12 @@ pub struct Config {
     pub subsonic_passwords: bool,
     pub trusted_sources: Vec<String>,
     pub user_header: String,
+    pub scan_on_startup: bool,
+    pub scan_schedule: String,
+    pub watcher_wait: std::time::Duration,
+    pub genre_separators: String,
+    pub artist_separators: Vec<String>,
+    pub file_timeout: std::time::Duration,
     /// Things worth telling the admin (unknown keys, unsupported options).
     pub warnings: Vec<String>,
 }
@@ -130,6 +142,8 @@ pub fn nearest_option(name: &str) -> Option<&'static str> {
 
 fn value_to_string(v: &toml::Value) -> String {
     match v {
+        // A list of paths (MusicFolder): joined as a PATH-like list.
+        toml::Value::Array(items) => items.iter().map(value_to_string).collect::<Vec<_>>().join(":"),
         toml::Value::String(s) => s.clone(),
         toml::Value::Integer(i) => i.to_string(),
         toml::Value::Boolean(b) => b.to_string(),
@@ -235,6 +249,12 @@ impl Config {
             get("AuthRequestLimit").parse::<u32>().map_err(|e| bad("AuthRequestLimit", e.to_string()))?;
         let trusted_sources = crate::net::parse_trusted_sources(&get("ExtAuth.TrustedSources"))
             .map_err(|e| bad("ExtAuth.TrustedSources", e))?;
+        let scan_on_startup = boolean("Scanner.ScanOnStartup")?;
+        let watcher_wait = duration("Scanner.WatcherWait")?;
+        let file_timeout = duration("Scanner.FileTimeout")?;
+        let scan_schedule = get("Scanner.Schedule").trim().to_string();
+        crate::scanner::schedule::Schedule::parse(&scan_schedule).map_err(|e| bad("Scanner.Schedule", e))?;
+        let artist_separators = split_separators(&get("Scanner.ArtistSeparators"));
         let secret = |name: &str| Some(get(name)).filter(|v| !v.is_empty());
         let user_header = get("ExtAuth.UserHeader").trim().to_string();
         if user_header.is_empty() || !user_header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
@@ -246,7 +266,7 @@ impl Config {
         }
         Ok(Config {
             source: source.map(|(p, _)| p),
-            music_folder: PathBuf::from(get("MusicFolder")),
+            music_folders: std::env::split_paths(&get("MusicFolder")).filter(|p| !p.as_os_str().is_empty()).collect(),
             data_folder,
             cache_folder,
             address: get("Address"),
@@ -263,6 +283,12 @@ impl Config {
             subsonic_passwords,
             trusted_sources,
             user_header,
+            scan_on_startup,
+            scan_schedule,
+            watcher_wait,
+            genre_separators: get("Scanner.GenreSeparators"),
+            artist_separators,
+            file_timeout,
             warnings,
         })
     }
@@ -270,7 +296,7 @@ impl Config {
     /// Absolute forms of the folders (landlock rules and child processes need them).
     pub fn absolutize(&mut self) -> std::io::Result<()> {
         let cwd = std::env::current_dir()?;
-        for p in [&mut self.music_folder, &mut self.data_folder, &mut self.cache_folder] {
+        for p in self.music_folders.iter_mut().chain([&mut self.data_folder, &mut self.cache_folder]) {
             if p.is_relative() {
                 *p = cwd.join(&*p);
             }
@@ -281,6 +307,12 @@ impl Config {
     pub fn unix_socket_path(&self) -> Option<&Path> {
         self.address.strip_prefix("unix:").map(Path::new)
     }
+}
+
+/// `Scanner.ArtistSeparators`: separators divided by `|`; spaces are part of a separator
+/// (" feat. "), empty entries are dropped.
+pub fn split_separators(s: &str) -> Vec<String> {
+    s.split('|').filter(|p| !p.is_empty()).map(str::to_string).collect()
 }
 
 /// Go-style durations as Navidrome writes them: `20s`, `48h`, `1h30m`, `500ms`, also `2d`;
@@ -354,7 +386,11 @@ mod tests {
         let file =
             "musicfolder = '/m1'\nPort = 1000\n[extauth]\ntrustedsources='127.0.0.1'\n[Sandbox]\nRequire = false\n";
         let c = load(Some(file), &[], Overrides::default()).unwrap();
-        assert_eq!((c.music_folder.to_str().unwrap(), c.port, c.sandbox_require), ("/m1", 1000, false));
+        assert_eq!((c.music_folders[0].to_str().unwrap(), c.port, c.sandbox_require), ("/m1", 1000, false));
+        let c = load(Some("MusicFolder = ['/a', '/b c']"), &[], Overrides::default()).unwrap();
+        assert_eq!(c.music_folders, vec![PathBuf::from("/a"), PathBuf::from("/b c")]);
+        let c = load(None, &[("REDOUBT_MUSICFOLDER", "/x:/y")], Overrides::default()).unwrap();
+        assert_eq!(c.music_folders.len(), 2);
         let c = load(Some(file), &[("ND_PORT", "2000")], Overrides::default()).unwrap();
         assert_eq!(c.port, 2000);
         let c = load(Some(file), &[("ND_PORT", "2000"), ("REDOUBT_PORT", "3000")], Overrides::default()).unwrap();
@@ -391,6 +427,11 @@ mod tests {
             let family = name.split('.').next().unwrap();
             assert!(doc.contains(family), "docs/configuration.md lacks {name}");
         }
+    }
+
+    #[test]
+    fn artist_separators() {
+        assert_eq!(split_separators(" feat. | ft. | / |; "), vec![" feat. ", " ft. ", " / ", "; "]);
     }
 
     #[test]

@@ -159,7 +159,7 @@ fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]
     };
     let init = RoleInit {
         role,
-        music_folder: music.to_path_buf(),
+        music_folders: vec![music.to_path_buf()],
         data_folder: data.to_path_buf(),
         cache_folder: data.to_path_buf(),
         base_url: String::new(),
@@ -169,6 +169,7 @@ fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]
         probes: list.iter().map(|c| c.probe.clone()).collect(),
         broker: None,
         front: Default::default(),
+        scanner: Default::default(),
     };
     let _ = Channel::new(ours).send(0, &Control::Init(Box::new(init)), &[]);
     let mut lines: Vec<String> = Vec::new();

@@ -52,13 +52,13 @@ struct RoleFs {
     execute: Vec<String>,
 }
 
-fn substitute(template: &str, init: &RoleInit) -> Result<PathBuf, String> {
+fn substitute(template: &str, init: &RoleInit) -> Result<Vec<PathBuf>, String> {
     Ok(match template {
-        "$MusicFolder" => init.music_folder.clone(),
-        "$DataFolder" => init.data_folder.clone(),
-        "$CacheFolder" => init.cache_folder.clone(),
+        "$MusicFolder" => init.music_folders.clone(),
+        "$DataFolder" => vec![init.data_folder.clone()],
+        "$CacheFolder" => vec![init.cache_folder.clone()],
         t if t.starts_with('$') => return Err(format!("unknown variable {t} in policies/landlock.toml")),
-        t => PathBuf::from(t),
+        t => vec![PathBuf::from(t)],
     })
 }
 
@@ -73,7 +73,9 @@ pub fn landlock_rules(init: &RoleInit) -> Result<Vec<FsRule>, String> {
         [(&fs.read, FsAccess::Read), (&fs.read_write, FsAccess::ReadWrite), (&fs.execute, FsAccess::Execute)]
     {
         for t in list {
-            rules.push(FsRule { path: substitute(t, init)?, access });
+            for path in substitute(t, init)? {
+                rules.push(FsRule { path, access });
+            }
         }
     }
     Ok(rules)
@@ -95,7 +97,7 @@ mod tests {
     fn init(role: Role) -> RoleInit {
         RoleInit {
             role,
-            music_folder: "/m".into(),
+            music_folders: vec!["/m".into()],
             data_folder: "/d".into(),
             cache_folder: "/d/cache".into(),
             base_url: String::new(),
@@ -105,6 +107,7 @@ mod tests {
             probes: vec![],
             broker: None,
             front: Default::default(),
+            scanner: Default::default(),
         }
     }
 

@@ -53,7 +53,7 @@ pub mod fds {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoleInit {
     pub role: Role,
-    pub music_folder: PathBuf,
+    pub music_folders: Vec<PathBuf>,
     pub data_folder: PathBuf,
     pub cache_folder: PathBuf,
     pub base_url: String,
@@ -66,6 +66,7 @@ pub struct RoleInit {
     /// The broker's settings and key material; None in every other role's init.
     pub broker: Option<BrokerInit>,
     pub front: FrontInit,
+    pub scanner: ScannerInit,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -77,6 +78,18 @@ pub struct BrokerInit {
     pub session_timeout_secs: u64,
     /// Subsonic `p` and `t`+`s` accepted (Auth.SubsonicPasswords).
     pub subsonic_passwords: bool,
+    pub scan_on_startup: bool,
+    /// Scanner.Schedule, already validated.
+    pub scan_schedule: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ScannerInit {
+    pub genre_separators: String,
+    pub artist_separators: Vec<String>,
+    pub file_timeout_ms: u64,
+    /// 0: no watcher.
+    pub watcher_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -92,12 +105,16 @@ pub enum Control {
     Init(Box<RoleInit>),
     /// One fd: the broker's end of a channel to a (re)started role.
     Attach(Role),
+    /// `redoubt scan [--full]` (SIGUSR1, SIGUSR2 to the supervisor).
+    Scan {
+        full: bool,
+    },
 }
 
 impl Message for Control {
     fn fd_count(&self) -> usize {
         match self {
-            Control::Init(_) => 0,
+            Control::Init(_) | Control::Scan { .. } => 0,
             Control::Attach(_) => 1,
         }
     }
@@ -121,8 +138,17 @@ pub enum Request {
     Session { token: Secret, csrf: Option<Secret> },
     /// Ends a web session (needs its CSRF token).
     Logout { token: Secret, csrf: Secret },
-    /// The scanner reports the end of a scan pass.
-    ScanFinished { files: u64 },
+    /// Scanner: wait for the next scan to run (a long poll: answered when one is due).
+    NextScan,
+    /// Scanner: the folders seen, with their fingerprints. The answer names the ones whose
+    /// content changed, with the files the library holds for each.
+    CheckFolders { scan: u64, folders: Vec<FolderSeen> },
+    /// Scanner: what changed folders contain now. One transaction per message.
+    StoreFolders { scan: u64, folders: Vec<FolderUpdate> },
+    /// Scanner: its watcher saw changes settle; scan (incrementally) when convenient.
+    WatcherTriggered,
+    /// Scanner: every folder has been walked.
+    ScanFinished { scan: u64, files: u64 },
 }
 
 impl Message for Request {}
@@ -136,7 +162,11 @@ impl Request {
             Request::Setup { .. } => "Setup",
             Request::Session { .. } => "Session",
             Request::Logout { .. } => "Logout",
+            Request::NextScan => "NextScan",
+            Request::CheckFolders { .. } => "CheckFolders",
+            Request::StoreFolders { .. } => "StoreFolders",
             Request::ScanFinished { .. } => "ScanFinished",
+            Request::WatcherTriggered => "WatcherTriggered",
         }
     }
 }
@@ -147,7 +177,7 @@ impl Request {
 pub fn permit(role: Role, req: &Request) -> Result<(), String> {
     let allowed: &[&str] = match role {
         Role::Front => &["Ping", "Api", "Login", "Setup", "Session", "Logout"],
-        Role::Scanner => &["Ping", "ScanFinished"],
+        Role::Scanner => &["Ping", "NextScan", "CheckFolders", "StoreFolders", "ScanFinished", "WatcherTriggered"],
         Role::Transcoder => &["Ping"],
         Role::Broker => &[],
     };
@@ -156,6 +186,125 @@ pub fn permit(role: Role, req: &Request) -> Result<(), String> {
     } else {
         Err(format!("{} may not send {}", role.name(), req.kind()))
     }
+}
+
+/// A path inside a music folder, relative to it, as raw bytes (file names need not be UTF-8).
+pub type RelPath = Vec<u8>;
+
+/// What the scanner is asked to do.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanJob {
+    pub scan: u64,
+    /// Read every file, not only changed ones.
+    pub full: bool,
+    /// Files that crashed or hung the scanner twice: (music folder index, path).
+    pub skip: Vec<(u32, RelPath)>,
+}
+
+/// A folder as the scanner sees it. The fingerprint covers the names, sizes and mtimes of
+/// the files that matter (audio, images, lyrics, playlists, ignore files).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FolderSeen {
+    pub root: u32,
+    pub path: RelPath,
+    pub fingerprint: [u8; 16],
+}
+
+/// A folder to read again, with what the library knows of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FolderToRead {
+    /// Index into the CheckFolders request.
+    pub index: u32,
+    pub known: Vec<KnownFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KnownFile {
+    pub name: Vec<u8>,
+    pub size: u64,
+    pub mtime: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct FolderUpdate {
+    pub root: u32,
+    pub path: RelPath,
+    pub fingerprint: [u8; 16],
+    /// Audio files read now (new or changed).
+    pub files: Vec<ScannedFile>,
+    /// Audio files the library already has and that did not change.
+    pub unchanged: Vec<Vec<u8>>,
+    /// Image files in the folder (cover art candidates).
+    pub images: Vec<Vec<u8>>,
+    /// `.m3u`/`.m3u8` playlists found in the folder.
+    pub playlists: Vec<PlaylistFile>,
+    /// Files that could not be read, with the reason.
+    pub problems: Vec<(Vec<u8>, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ScannedFile {
+    pub name: Vec<u8>,
+    pub size: u64,
+    pub mtime: i64,
+    pub suffix: String,
+    pub tags: TrackTags,
+    /// Text of a sidecar `.lrc` (preferred) or `.txt` with the same stem.
+    pub sidecar_lyrics: Option<String>,
+}
+
+/// Everything read from one audio file. Strings are as tagged (no markup added), capped.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+pub struct TrackTags {
+    pub codec: String,
+    pub duration_ms: u64,
+    pub bitrate_kbps: u32,
+    pub sample_rate: u32,
+    pub bit_depth: u8,
+    pub channels: u8,
+    pub title: Option<String>,
+    pub artists: Vec<String>,
+    pub album: Option<String>,
+    pub album_artists: Vec<String>,
+    pub track: Option<u32>,
+    pub track_total: Option<u32>,
+    pub disc: Option<u32>,
+    pub disc_total: Option<u32>,
+    pub disc_subtitle: Option<String>,
+    pub year: Option<i32>,
+    pub date: Option<String>,
+    pub original_date: Option<String>,
+    pub release_date: Option<String>,
+    pub genres: Vec<String>,
+    pub compilation: bool,
+    pub comment: Option<String>,
+    pub lyrics: Option<String>,
+    pub bpm: Option<u32>,
+    pub sort_title: Option<String>,
+    pub sort_artist: Option<String>,
+    pub sort_album: Option<String>,
+    pub sort_album_artist: Option<String>,
+    pub mbz_recording_id: Option<String>,
+    pub mbz_track_id: Option<String>,
+    pub mbz_album_id: Option<String>,
+    pub mbz_artist_id: Option<String>,
+    pub mbz_album_artist_id: Option<String>,
+    pub mbz_release_group_id: Option<String>,
+    pub rg_track_gain: Option<f32>,
+    pub rg_track_peak: Option<f32>,
+    pub rg_album_gain: Option<f32>,
+    pub rg_album_peak: Option<f32>,
+    /// Embedded pictures: (picture type, MIME type).
+    pub pictures: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PlaylistFile {
+    pub name: Vec<u8>,
+    pub title: String,
+    /// Entries resolved against the playlist's folder, relative to the music folder; entries
+    /// outside the music folder are dropped.
+    pub entries: Vec<RelPath>,
 }
 
 /// A string that must never reach a log: Debug prints a placeholder.
@@ -208,6 +357,8 @@ pub enum Call {
     UpdateUser(UserFields),
     DeleteUser { username: String },
     ChangePassword { username: String, password: Secret },
+    GetScanStatus,
+    StartScan { full: bool },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -246,6 +397,7 @@ pub enum Answer {
     TokenInfo { username: String },
     User(UserInfo),
     Users(Vec<UserInfo>),
+    ScanStatus { scanning: bool, count: u64, folder_count: u64, last_scan: Option<u64> },
 }
 
 /// A new web session: the cookie value and the CSRF token, both shown only now.
@@ -257,12 +409,16 @@ pub struct SessionGrant {
     pub expires_in_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub enum Reply {
     Pong {
         server_version: String,
         uptime_ms: u64,
     },
+    /// A scan to run; carries one fd: a shared page the scanner writes the path of the file
+    /// it is reading into, so that the broker knows which file a crash or hang happened on.
+    Scan(ScanJob),
+    FoldersToRead(Vec<FolderToRead>),
     Api(Result<Answer, ApiError>),
     /// Login and Setup.
     Session(Result<SessionGrant, ApiError>),
@@ -271,7 +427,11 @@ pub enum Reply {
     Done,
 }
 
-impl Message for Reply {}
+impl Message for Reply {
+    fn fd_count(&self) -> usize {
+        matches!(self, Reply::Scan(_)) as usize
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -284,8 +444,10 @@ mod tests {
         assert!(permit(Role::Front, &login).is_ok());
         assert!(permit(Role::Scanner, &login).is_err());
         assert!(permit(Role::Transcoder, &login).is_err());
-        assert!(permit(Role::Front, &Request::ScanFinished { files: 1 }).is_err());
-        assert!(permit(Role::Scanner, &Request::ScanFinished { files: 1 }).is_ok());
+        assert!(permit(Role::Front, &Request::ScanFinished { scan: 1, files: 1 }).is_err());
+        assert!(permit(Role::Front, &Request::NextScan).is_err());
+        assert!(permit(Role::Scanner, &Request::ScanFinished { scan: 1, files: 1 }).is_ok());
+        assert!(permit(Role::Scanner, &Request::NextScan).is_ok());
         assert!(permit(Role::Broker, &Request::Ping).is_err());
     }
 

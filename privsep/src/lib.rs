@@ -12,6 +12,7 @@
 //! - [`probe`]: attempts of forbidden operations, used by `redoubt doctor` and tests.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod breadcrumb;
 pub mod channel;
 pub mod codec;
 pub mod identity;

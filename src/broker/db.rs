@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 /// Migrations in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_users", include_str!("migrations/0001_users.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_users", include_str!("migrations/0001_users.sql")),
+    ("0002_library", include_str!("migrations/0002_library.sql")),
+];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

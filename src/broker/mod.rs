@@ -4,7 +4,9 @@
 #![forbid(unsafe_code)]
 
 pub mod db;
+pub mod library;
 pub mod limiter;
+pub mod scans;
 pub mod store;
 pub mod vault;
 
@@ -22,6 +24,11 @@ use store::Store;
 pub struct Broker {
     started: Instant,
     pub store: Store,
+    pub scans: scans::Scans,
+    /// Music folder ids, in MusicFolder order (the scanner's root index).
+    pub roots: Vec<i64>,
+    pub scan_on_startup: bool,
+    pub schedule: Option<crate::scanner::schedule::Schedule>,
     /// Held for the broker's lifetime: one daemon per data folder, and no offline key
     /// rotation under a running one.
     _lock: DataLock,
@@ -45,7 +52,11 @@ pub fn lock_data_folder(data: &std::path::Path) -> Result<DataLock, String> {
 
 impl Broker {
     /// Opens the database and the vault; logs what a starting admin needs to know.
-    pub fn open(init: &BrokerInit, data_folder: &std::path::Path) -> Result<Arc<Broker>, String> {
+    pub fn open(
+        init: &BrokerInit,
+        data_folder: &std::path::Path,
+        music_folders: &[std::path::PathBuf],
+    ) -> Result<Arc<Broker>, String> {
         let key = vault::KeyConfig {
             data_folder: data_folder.to_path_buf(),
             passphrase: init.key_passphrase.as_ref().map(|s| zeroize::Zeroizing::new(s.0.clone())),
@@ -71,7 +82,25 @@ impl Broker {
                  (POST /auth/setup) with this one-time setup code: {code}"
             );
         }
-        Ok(Arc::new(Broker { started: Instant::now(), store, _lock: lock }))
+        let roots = library::sync_music_folders(&store.conn(), music_folders).map_err(|e| format!("database: {e}"))?;
+        let scans = scans::Scans::default();
+        {
+            let conn = store.conn();
+            let tracks: i64 =
+                conn.query_row("SELECT count(*) FROM tracks WHERE missing = 0", [], |r| r.get(0)).unwrap_or(0);
+            let folders: i64 = conn.query_row("SELECT count(*) FROM folders", [], |r| r.get(0)).unwrap_or(0);
+            scans.set_totals(tracks as u64, folders as u64);
+        }
+        let schedule = crate::scanner::schedule::Schedule::parse(&init.scan_schedule)?;
+        Ok(Arc::new(Broker {
+            started: Instant::now(),
+            store,
+            scans,
+            roots,
+            scan_on_startup: init.scan_on_startup,
+            schedule,
+            _lock: lock,
+        }))
     }
 
     /// Answers one permitted request. Runs concurrently with other requests.
@@ -82,7 +111,50 @@ impl Broker {
                 uptime_ms: self.started.elapsed().as_millis() as u64,
             }
             .into(),
-            Request::Api { client, creds, call } => Reply::Api(self.store.api(&client, &creds, &call)).into(),
+            Request::Api { client, creds, call } => Reply::Api(self.api(&client, &creds, &call)).into(),
+            Request::NextScan => {
+                let job = self.scans.next().await;
+                let skip = library::skip_list(&self.store.conn(), &self.roots).unwrap_or_default();
+                tracing::info!("scan {} started ({})", job.id, if job.full { "full" } else { "incremental" });
+                Answer {
+                    body: Reply::Scan(crate::proto::ScanJob { scan: job.id, full: job.full, skip }),
+                    fds: vec![job.crumbs],
+                }
+            }
+            Request::CheckFolders { scan, folders } => {
+                let Some((full, _)) = self.scans.running(scan) else { return Reply::FoldersToRead(Vec::new()).into() };
+                let me = self.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    library::check_folders(&mut me.store.conn(), &me.roots, scan as i64, full, &folders)
+                })
+                .await;
+                match r {
+                    Ok(Ok(list)) => Reply::FoldersToRead(list).into(),
+                    other => {
+                        tracing::error!("checking folders: {other:?}");
+                        Reply::FoldersToRead(Vec::new()).into()
+                    }
+                }
+            }
+            Request::StoreFolders { scan, folders } => {
+                if self.scans.running(scan).is_none() {
+                    return Reply::Done.into();
+                }
+                let me = self.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    library::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders)
+                })
+                .await;
+                match r {
+                    Ok(Ok(n)) => self.scans.progress(n),
+                    other => tracing::error!("storing scanned folders: {other:?}"),
+                }
+                Reply::Done.into()
+            }
+            Request::WatcherTriggered => {
+                self.scans.request(false, "files changed");
+                Reply::Done.into()
+            }
             Request::Login { client, username, password } => {
                 Reply::Session(self.store.login(&client, &username, &password)).into()
             }
@@ -97,9 +169,79 @@ impl Broker {
                     Reply::Who(None).into()
                 }
             }
-            Request::ScanFinished { files } => {
-                tracing::info!("{} reports a finished scan of {files} files", role.name());
+            Request::ScanFinished { scan, files } => {
+                let Some((_, started)) = self.scans.running(scan) else { return Reply::Done.into() };
+                let me = self.clone();
+                let r = tokio::task::spawn_blocking(move || {
+                    library::finish_scan(&mut me.store.conn(), &me.roots, scan as i64, started)
+                })
+                .await;
+                match r {
+                    Ok(Ok(st)) => {
+                        tracing::info!(
+                            "scan {scan} finished: {files} files read, {} tracks in {} folders, {} newly missing, {} moved",
+                            st.tracks,
+                            st.folders,
+                            st.missing,
+                            st.moved
+                        );
+                        self.scans.finished(scan, st.tracks as u64, st.folders as u64);
+                    }
+                    other => {
+                        tracing::error!("finishing scan {scan}: {other:?}");
+                        self.scans.finished(scan, 0, 0);
+                    }
+                }
+                let _ = role;
                 Reply::Done.into()
+            }
+        }
+    }
+
+    /// A Subsonic call; scanning is answered here, the rest by the store.
+    fn api(
+        &self,
+        client: &crate::proto::Client,
+        creds: &crate::proto::Credentials,
+        call: &crate::proto::Call,
+    ) -> Result<crate::proto::Answer, crate::proto::ApiError> {
+        use crate::proto::{Answer as A, Call};
+        match call {
+            Call::GetScanStatus | Call::StartScan { .. } => {
+                let me = self.store.authenticate(client, creds)?;
+                if let Call::StartScan { full } = call {
+                    if !me.admin {
+                        return Err(crate::proto::ApiError::new(
+                            store::code::NOT_AUTHORIZED,
+                            "User is not authorized for the given operation.",
+                        ));
+                    }
+                    self.scans.request(*full, &format!("startScan by {}", me.name));
+                }
+                let st = self.scans.status();
+                let scanning = st.scanning || matches!(call, Call::StartScan { .. });
+                Ok(A::ScanStatus {
+                    scanning,
+                    count: st.count,
+                    folder_count: st.folder_count,
+                    last_scan: st
+                        .last_scan
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_secs()),
+                })
+            }
+            _ => self.store.api(client, creds, call),
+        }
+    }
+
+    /// The scanner died: blame the files it was reading, and scan again.
+    fn scanner_gone(&self) {
+        for (root, path) in self.scans.scanner_gone() {
+            let shown = String::from_utf8_lossy(&path).into_owned();
+            match library::record_crash(&self.store.conn(), &self.roots, root, &path, db::now()) {
+                Ok(n) if n >= 2 => tracing::warn!("the scanner died reading {shown:?} again ({n} times): skipping it from now on (redoubt scan --problems)"),
+                Ok(n) => tracing::warn!("the scanner died while reading {shown:?} (failure {n}); the scan continues"),
+                Err(e) => tracing::error!("recording a scanner crash: {e}"),
             }
         }
     }
@@ -124,11 +266,25 @@ pub fn run(started: Started) -> Result<(), String> {
     let term = privsep::signals::Termination::block().map_err(|e| format!("signalfd: {e}"))?;
     let rt = crate::role::runtime(Role::Broker, 2).map_err(|e| e.to_string())?;
     let init = started.init.broker.as_ref().ok_or("the broker's init carries no broker settings")?;
-    let broker = Broker::open(init, &started.init.data_folder)?;
+    let broker = Broker::open(init, &started.init.data_folder, &started.init.music_folders)?;
     let result = rt.block_on(async move {
         let term = privsep::signals::Termination::register(term).map_err(|e| e.to_string())?;
         let control = AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?;
         let mut buf = vec![0u8; MAX_FRAME];
+        if broker.scan_on_startup {
+            broker.scans.request(false, "start");
+        }
+        if let Some(schedule) = broker.schedule.clone() {
+            tracing::info!("scanning on schedule: {schedule}");
+            let b = broker.clone();
+            tokio::spawn(async move {
+                while let Some(next) = schedule.next_after(std::time::SystemTime::now()) {
+                    let wait = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+                    tokio::time::sleep(wait).await;
+                    b.scans.request(false, "schedule");
+                }
+            });
+        }
         loop {
             // The supervisor hands us the broker end of each (re)started role's channel.
             let msg = tokio::select! {
@@ -146,7 +302,11 @@ pub fn run(started: Started) -> Result<(), String> {
                     let fd = msg.fds.into_iter().next().expect("fd count checked by the channel");
                     let broker = broker.clone();
                     tokio::spawn(async move {
-                        match broker.serve_peer(role, fd).await {
+                        let end = broker.clone().serve_peer(role, fd).await;
+                        if role == Role::Scanner {
+                            broker.scanner_gone();
+                        }
+                        match end {
                             ServeEnd::Channel(privsep::channel::ChannelError::Closed) => {
                                 tracing::debug!("{} channel closed", role.name())
                             }
@@ -154,6 +314,7 @@ pub fn run(started: Started) -> Result<(), String> {
                         }
                     });
                 }
+                Control::Scan { full } => broker.scans.request(full, "redoubt scan"),
                 other => return Err(format!("unexpected control message {other:?}")),
             }
         }
@@ -178,6 +339,8 @@ mod tests {
             auth_window_ms: 20_000,
             session_timeout_secs: 3600,
             subsonic_passwords: true,
+            scan_on_startup: false,
+            scan_schedule: String::new(),
         }
     }
 
@@ -188,7 +351,7 @@ mod tests {
     fn a_compromised_front_talking_to_the_channel_is_rate_limited() {
         let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let broker = Broker::open(&init(), &dir).unwrap();
+        let broker = Broker::open(&init(), &dir, &[]).unwrap();
         broker.store.add_user("victim", Some("right-password"), false, None).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
@@ -239,14 +402,14 @@ mod tests {
     fn a_scanner_request_from_the_front_closes_its_channel() {
         let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let broker = Broker::open(&init(), &dir).unwrap();
+        let broker = Broker::open(&init(), &dir, &[]).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             let (front_end, broker_end) = privsep::channel::pair().unwrap();
             let served = tokio::spawn(broker.clone().serve_peer(Role::Front, broker_end));
             let (client, _reader) = RpcClient::<Request, Reply>::start(AsyncChannel::new(front_end).unwrap());
             assert!(matches!(client.call(&Request::Ping, &[]).await.unwrap().body, Reply::Pong { .. }));
-            assert!(client.call(&Request::ScanFinished { files: 1 }, &[]).await.is_err());
+            assert!(client.call(&Request::ScanFinished { scan: 1, files: 1 }, &[]).await.is_err());
             assert!(matches!(served.await.unwrap(), ServeEnd::NotPermitted(k) if k.contains("front may not send ScanFinished")));
         });
         let _ = std::fs::remove_dir_all(dir);

@@ -157,7 +157,7 @@ impl Store {
         Ok((Store { conn: Mutex::new(conn), vault, limiter, setup: Mutex::new(None), settings }, log))
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -372,6 +372,7 @@ impl Store {
                 }
                 self.delete_user(username).map(|_| Answer::Empty)
             }
+            Call::GetScanStatus | Call::StartScan { .. } => unreachable!("answered by the broker"),
             Call::ChangePassword { username, password } => {
                 if !me.admin && me.name.to_lowercase() != username.trim().to_lowercase() {
                     return Err(not_authorized());

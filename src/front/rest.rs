@@ -71,6 +71,8 @@ fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
             }
         }
         "deleteUser" => Call::DeleteUser { username: required(p, "username")?.to_string() },
+        "getScanStatus" => Call::GetScanStatus,
+        "startScan" => Call::StartScan { full: boolean(p, "fullScan")?.unwrap_or(false) },
         "changePassword" => Call::ChangePassword {
             username: required(p, "username")?.to_string(),
             password: Secret(decode_password(required(p, "password")?)?),
@@ -210,6 +212,24 @@ fn check_version(v: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
+/// Unix seconds as `2026-11-30T01:02:03Z`.
+pub fn iso8601(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 fn extensions() -> Node {
     let items = EXTENSIONS
         .iter()
@@ -250,6 +270,16 @@ fn render(a: &Answer) -> Option<Node> {
         Answer::TokenInfo { username } => Some(Node::new("tokenInfo").attr("username", username.as_str())),
         Answer::User(u) => Some(user_node(u)),
         Answer::Users(us) => Some(Node::new("users").list("user", us.iter().map(user_node).collect())),
+        Answer::ScanStatus { scanning, count, folder_count, last_scan } => {
+            let mut n = Node::new("scanStatus")
+                .attr("scanning", *scanning)
+                .attr("count", *count as i64)
+                .attr("folderCount", *folder_count as i64);
+            if let Some(t) = last_scan {
+                n = n.attr("lastScan", iso8601(*t));
+            }
+            Some(n)
+        }
     }
 }
 
@@ -263,6 +293,13 @@ mod tests {
         assert_eq!(decode_password("enc:7365637265744A").unwrap(), "secretJ");
         assert_eq!(decode_password("plain").unwrap(), "plain");
         assert!(decode_password("enc:zz").is_err());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(1_795_996_800 + 3723), "2026-11-30T01:02:03Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
     }
 
     #[test]

@@ -1,23 +1,377 @@
-//! The scanner: reads the music folders, read-only, and reports to the broker. It never
-//! opens the database; a malicious file can at worst crash this process.
+//! The scanner: walks the music folders read-only, reads tags, and reports to the broker in
+//! bounded batches. It never opens the database; a malicious file can at worst crash or hang
+//! this process, and then the broker learns from the shared breadcrumb page which file it was.
 #![forbid(unsafe_code)]
 
+pub mod schedule;
+pub mod tags;
+pub mod walk;
+pub mod watch;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use privsep::breadcrumb::{Breadcrumb, SLOTS};
 use privsep::channel::AsyncChannel;
 use privsep::rpc::Client;
 
-use crate::proto::{Reply, Request, Role};
+use crate::proto::{FolderSeen, FolderUpdate, PlaylistFile, Reply, Request, Role, ScanJob, ScannedFile, ScannerInit};
 use crate::role::Started;
+use tags::Splitting;
+use walk::{Dir, Walker};
+
+type Broker = Client<Request, Reply>;
+
+/// Folders per CheckFolders request, and audio files per StoreFolders request: memory stays
+/// bounded by these, whatever the library's size.
+const CHECK_BATCH: usize = 256;
+const STORE_BATCH: usize = 1000;
+const WORKERS: usize = 2;
 
 pub fn run(started: Started) -> Result<(), String> {
+    let init = started.init;
     drop(started.control);
     let fd = crate::role::broker_channel()?;
     let rt = crate::role::runtime(Role::Scanner, 0).map_err(|e| e.to_string())?;
+    let watcher = if init.scanner.watcher_wait_ms > 0 {
+        match watch::Watcher::new() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!("no filesystem watcher: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     rt.block_on(async move {
         let chan = AsyncChannel::new(fd).map_err(|e| e.to_string())?;
-        let (client, reader) = Client::<Request, Reply>::start(chan);
-        client.call(&Request::Ping, &[]).await.map_err(|e| format!("broker: {e}"))?;
-        // Scanning arrives with the library issue; until then the scanner waits for work.
-        let end = reader.await.map_err(|e| e.to_string())?;
-        Err(format!("broker channel ended: {end}"))
+        let (broker, reader) = Broker::start(chan);
+        if let Some(w) = &watcher {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let wait = Duration::from_millis(init.scanner.watcher_wait_ms);
+            let w = w.clone();
+            std::thread::Builder::new()
+                .name("watcher".into())
+                .spawn(move || {
+                    w.run(wait, move || {
+                        let _ = tx.send(());
+                    })
+                })
+                .map_err(|e| e.to_string())?;
+            let b = broker.clone();
+            tokio::spawn(async move {
+                while rx.recv().await.is_some() {
+                    let _ = b.call(&Request::WatcherTriggered, &[]).await;
+                }
+            });
+        }
+        let scanner = Scanner {
+            broker: broker.clone(),
+            roots: init.music_folders.clone(),
+            split: Splitting {
+                genre: init.scanner.genre_separators.clone(),
+                artist: init.scanner.artist_separators.clone(),
+            },
+            settings: init.scanner.clone(),
+            watcher,
+        };
+        let work = async {
+            loop {
+                let r = broker.call(&Request::NextScan, &[]).await.map_err(|e| format!("broker: {e}"))?;
+                let Reply::Scan(job) = r.body else { return Err("unexpected answer to NextScan".to_string()) };
+                let crumbs = r.fds.into_iter().next().ok_or("no breadcrumb page")?;
+                let crumbs = Arc::new(Breadcrumb::map(&crumbs).map_err(|e| format!("breadcrumb: {e}"))?);
+                scanner.scan(&job, crumbs).await?;
+            }
+        };
+        tokio::select! {
+            r = work => r,
+            end = reader => Err(format!("broker channel ended: {}", end.map(|e| e.to_string()).unwrap_or_default())),
+        }
+    })
+}
+
+struct Scanner {
+    broker: Broker,
+    roots: Vec<PathBuf>,
+    split: Splitting,
+    settings: ScannerInit,
+    watcher: Option<Arc<watch::Watcher>>,
+}
+
+/// Per worker slot: when the file in hand was started (ms since `epoch`, 0 = idle).
+struct Watchdog {
+    epoch: Instant,
+    started: [AtomicU64; SLOTS],
+}
+
+impl Scanner {
+    async fn scan(&self, job: &ScanJob, crumbs: Arc<Breadcrumb>) -> Result<(), String> {
+        let began = Instant::now();
+        let skip: HashSet<(u32, Vec<u8>)> = job.skip.iter().cloned().collect();
+        let dog = Arc::new(Watchdog { epoch: Instant::now(), started: Default::default() });
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let guard = spawn_watchdog(
+            dog.clone(),
+            crumbs.clone(),
+            Duration::from_millis(self.settings.file_timeout_ms.max(1000)),
+            stop.clone(),
+        );
+        let mut files_read = 0u64;
+        let mut pending_store: Vec<FolderUpdate> = Vec::new();
+        let mut pending_files = 0;
+        for (i, root) in self.roots.iter().enumerate() {
+            let mut walker = Walker::new(i as u32, root);
+            loop {
+                let mut batch: Vec<Dir> = Vec::new();
+                while batch.len() < CHECK_BATCH {
+                    match walker.next_dir() {
+                        Some(d) => {
+                            if let Some(w) = &self.watcher {
+                                w.watch(&d.abs);
+                            }
+                            batch.push(d)
+                        }
+                        None => break,
+                    }
+                }
+                if batch.is_empty() {
+                    break;
+                }
+                let seen: Vec<FolderSeen> = batch
+                    .iter()
+                    .map(|d| FolderSeen { root: d.root, path: d.rel.clone(), fingerprint: d.fingerprint })
+                    .collect();
+                let r = self
+                    .broker
+                    .call(&Request::CheckFolders { scan: job.scan, folders: seen }, &[])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let Reply::FoldersToRead(to_read) = r.body else {
+                    return Err("unexpected answer to CheckFolders".into());
+                };
+                let mut dirs: Vec<Option<Dir>> = batch.into_iter().map(Some).collect();
+                let mut work: Vec<(Dir, HashMap<Vec<u8>, (u64, i64)>)> = Vec::new();
+                for t in to_read {
+                    if let Some(d) = dirs.get_mut(t.index as usize).and_then(Option::take) {
+                        let known = t.known.into_iter().map(|k| (k.name, (k.size, k.mtime))).collect();
+                        work.push((d, known));
+                    }
+                }
+                let updates = self.read_folders(work, job.full, &skip, &crumbs, &dog);
+                for u in updates {
+                    pending_files += u.files.len();
+                    files_read += u.files.len() as u64;
+                    pending_store.push(u);
+                    if pending_files >= STORE_BATCH {
+                        self.store(job.scan, std::mem::take(&mut pending_store)).await?;
+                        pending_files = 0;
+                    }
+                }
+            }
+            for (rel, e) in walker.errors.drain(..) {
+                tracing::warn!("cannot read {:?} in {}: {e}", String::from_utf8_lossy(&rel), root.display());
+            }
+        }
+        if !pending_store.is_empty() {
+            self.store(job.scan, pending_store).await?;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let _ = guard.join();
+        self.broker
+            .call(&Request::ScanFinished { scan: job.scan, files: files_read }, &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!("scan {} walked in {:.2} s ({files_read} files read)", job.scan, began.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    async fn store(&self, scan: u64, folders: Vec<FolderUpdate>) -> Result<(), String> {
+        self.broker.call(&Request::StoreFolders { scan, folders }, &[]).await.map(drop).map_err(|e| e.to_string())
+    }
+
+    /// Reads the changed files of these folders on WORKERS threads.
+    fn read_folders(
+        &self,
+        work: Vec<(Dir, HashMap<Vec<u8>, (u64, i64)>)>,
+        full: bool,
+        skip: &HashSet<(u32, Vec<u8>)>,
+        crumbs: &Breadcrumb,
+        dog: &Watchdog,
+    ) -> Vec<FolderUpdate> {
+        // Decide per folder what to read; the reading itself is spread over the workers.
+        let mut updates: Vec<FolderUpdate> = Vec::with_capacity(work.len());
+        let mut jobs: Vec<(usize, walk::Entry, PathBuf, Vec<u8>)> = Vec::new();
+        for (i, (d, known)) in work.iter().enumerate() {
+            let mut u = FolderUpdate {
+                root: d.root,
+                path: d.rel.clone(),
+                fingerprint: d.fingerprint,
+                images: d.images.clone(),
+                ..FolderUpdate::default()
+            };
+            for e in &d.audio {
+                let rel = join(&d.rel, &e.name);
+                if skip.contains(&(d.root, rel.clone())) {
+                    u.problems.push((e.name.clone(), "skipped: it crashed or hung the scanner twice".into()));
+                    continue;
+                }
+                if !full && known.get(&e.name) == Some(&(e.size, e.mtime)) && !sidecar_changed(d, e) {
+                    u.unchanged.push(e.name.clone());
+                    continue;
+                }
+                jobs.push((i, e.clone(), d.abs.join(std::ffi::OsStr::from_bytes_compat(&e.name)), rel));
+            }
+            u.playlists =
+                d.playlists.iter().filter_map(|p| read_playlist(&self.roots[d.root as usize], d, p)).collect();
+            updates.push(u);
+        }
+        let next = AtomicUsize::new(0);
+        let results: std::sync::Mutex<Vec<(usize, Result<ScannedFile, (Vec<u8>, String)>, Option<String>)>> =
+            Default::default();
+        std::thread::scope(|s| {
+            for slot in 0..WORKERS.min(jobs.len().max(1)) {
+                let (jobs, next, results, split) = (&jobs, &next, &results, &self.split);
+                let work = &work;
+                s.spawn(move || loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((folder, e, abs, rel)) = jobs.get(n) else { break };
+                    crumbs.set(slot, work[*folder].0.root, rel);
+                    dog.started[slot].store(dog.epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+                    let sfx = walk::suffix(&e.name);
+                    let r = tags::read(abs, &sfx, split);
+                    dog.started[slot].store(0, Ordering::Relaxed);
+                    crumbs.clear(slot);
+                    let out = match r {
+                        Ok((tags, warning)) => (
+                            *folder,
+                            Ok(ScannedFile {
+                                name: e.name.clone(),
+                                size: e.size,
+                                mtime: e.mtime,
+                                suffix: sfx,
+                                tags,
+                                sidecar_lyrics: sidecar_lyrics(&work[*folder].0, e),
+                            }),
+                            warning,
+                        ),
+                        Err(msg) => (*folder, Err((e.name.clone(), msg)), None),
+                    };
+                    results.lock().unwrap().push(out);
+                });
+            }
+        });
+        for (folder, r, warning) in results.into_inner().unwrap() {
+            let u = &mut updates[folder];
+            match r {
+                Ok(f) => {
+                    if let Some(w) = warning {
+                        u.problems.push((f.name.clone(), w));
+                    }
+                    u.files.push(f);
+                }
+                Err((name, msg)) => {
+                    tracing::warn!("cannot read {:?}: {msg}", String::from_utf8_lossy(&join(&u.path, &name)));
+                    u.problems.push((name, msg));
+                }
+            }
+        }
+        updates
+    }
+}
+
+/// Byte names to OsStr on unix.
+trait FromBytesCompat {
+    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr;
+}
+
+impl FromBytesCompat for std::ffi::OsStr {
+    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr {
+        std::os::unix::ffi::OsStrExt::from_bytes(b)
+    }
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+fn sidecar_for<'a>(d: &'a Dir, audio: &walk::Entry) -> Option<&'a walk::Entry> {
+    let stem = walk::stem(&audio.name);
+    let find = |ext: &str| d.texts.iter().find(|t| walk::stem(&t.name) == stem && walk::suffix(&t.name) == ext);
+    find("lrc").or_else(|| find("txt"))
+}
+
+/// A sidecar's own changes re-read its track (the folder fingerprint covers them).
+fn sidecar_changed(d: &Dir, audio: &walk::Entry) -> bool {
+    sidecar_for(d, audio).is_some_and(|s| s.mtime > audio.mtime)
+}
+
+fn sidecar_lyrics(d: &Dir, audio: &walk::Entry) -> Option<String> {
+    let s = sidecar_for(d, audio)?;
+    let bytes = std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes_compat(&s.name))).ok()?;
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(256 * 1024)]).into_owned();
+    (!text.trim().is_empty()).then_some(text)
+}
+
+fn read_playlist(root: &std::path::Path, d: &Dir, p: &walk::Entry) -> Option<PlaylistFile> {
+    let bytes = std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes_compat(&p.name))).ok()?;
+    let bytes = &bytes[..bytes.len().min(4 << 20)];
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut title = String::from_utf8_lossy(walk::stem(&p.name)).into_owned();
+    let mut entries = Vec::new();
+    for line in bytes.split(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let trimmed = line.trim_ascii();
+        if let Some(t) = trimmed.strip_prefix(b"#PLAYLIST:") {
+            title = String::from_utf8_lossy(t).trim().to_string();
+            continue;
+        }
+        if trimmed.is_empty() || trimmed[0] == b'#' {
+            continue;
+        }
+        if let Some(e) = walk::resolve_playlist_entry(root, &d.rel, trimmed) {
+            entries.push(e);
+        }
+        if entries.len() >= 10_000 {
+            break;
+        }
+    }
+    Some(PlaylistFile { name: p.name.clone(), title, entries })
+}
+
+/// Aborts the process when a worker has spent longer than `timeout` on one file: the broker
+/// then finds the file in the breadcrumb page.
+fn spawn_watchdog(
+    dog: Arc<Watchdog>,
+    crumbs: Arc<Breadcrumb>,
+    timeout: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            let now = dog.epoch.elapsed().as_millis() as u64 + 1;
+            for slot in 0..SLOTS {
+                let t = dog.started[slot].load(Ordering::Relaxed);
+                if t != 0 && now.saturating_sub(t) > timeout.as_millis() as u64 {
+                    let what =
+                        crumbs.get(slot).map(|(_, p)| String::from_utf8_lossy(&p).into_owned()).unwrap_or_default();
+                    tracing::error!(
+                        "reading {what:?} took longer than {} s: giving up on this scanner process",
+                        timeout.as_secs()
+                    );
+                    std::process::abort();
+                }
+            }
+        }
     })
 }

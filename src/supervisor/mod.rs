@@ -30,6 +30,9 @@ use crate::config::{Config, Overrides};
 use crate::proto::{fds, Control, Role, RoleInit};
 use crate::role::EXIT_SANDBOX;
 
+/// In DataFolder: the supervisor's pid, for `redoubt scan`.
+pub const PID_FILE: &str = "redoubt.pid";
+
 const CRASH_WINDOW: Duration = Duration::from_secs(60);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -100,6 +103,10 @@ pub fn serve(over: Overrides) -> ExitCode {
     };
     tracing::info!("redoubt {} listening on {}", env!("CARGO_PKG_VERSION"), listener.describe);
     let credential = read_credential();
+    // For `redoubt scan`, which signals us.
+    if let Err(e) = std::fs::write(cfg.data_folder.join(PID_FILE), format!("{}\n", std::process::id())) {
+        tracing::warn!("cannot write {}: {e}", cfg.data_folder.join(PID_FILE).display());
+    }
     match narrow(&cfg) {
         Ok(report) => {
             for w in &report.warnings {
@@ -144,8 +151,12 @@ fn read_credential() -> Option<String> {
 /// Music must be readable; data and cache are created 0700 if missing and must be writable.
 fn prepare_folders(cfg: &Config) -> Result<(), String> {
     let uid = nix::unistd::getuid();
-    std::fs::read_dir(&cfg.music_folder)
-        .map_err(|e| format!("MusicFolder {} is not readable by uid {uid}: {e}", cfg.music_folder.display()))?;
+    if cfg.music_folders.is_empty() {
+        return Err("MusicFolder is empty: name at least one folder".into());
+    }
+    for m in &cfg.music_folders {
+        std::fs::read_dir(m).map_err(|e| format!("MusicFolder {} is not readable by uid {uid}: {e}", m.display()))?;
+    }
     for (name, dir) in [("DataFolder", &cfg.data_folder), ("CacheFolder", &cfg.cache_folder)] {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -165,10 +176,12 @@ fn narrow(cfg: &Config) -> Result<privsep::sandbox::Report, String> {
     let mut fs = vec![
         FsRule { path: cfg.data_folder.clone(), access: FsAccess::ReadWrite },
         FsRule { path: cfg.cache_folder.clone(), access: FsAccess::ReadWrite },
-        FsRule { path: cfg.music_folder.clone(), access: FsAccess::Read },
         // Stdio::null() for the roles' stdin.
         FsRule { path: "/dev/null".into(), access: FsAccess::ReadWrite },
     ];
+    for m in &cfg.music_folders {
+        fs.push(FsRule { path: m.clone(), access: FsAccess::Read });
+    }
     if Path::new("/etc/ld.so.cache").exists() {
         fs.push(FsRule { path: "/etc/ld.so.cache".into(), access: FsAccess::Read });
     }
@@ -217,7 +230,7 @@ fn describe(status: &WaitStatus) -> String {
 impl Supervisor {
     fn run(&mut self) -> Result<ExitCode, String> {
         let mut mask = SigSet::empty();
-        for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGUSR1, Signal::SIGUSR2] {
             mask.add(s);
         }
         mask.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
@@ -229,6 +242,7 @@ impl Supervisor {
         }
 
         let mut stopping: Option<Instant> = None;
+        let mut broker_signalled = false;
         loop {
             let now = Instant::now();
             let next = self.restart_at.values().copied().chain(stopping.map(|s| s + STOP_GRACE)).min();
@@ -302,9 +316,10 @@ impl Supervisor {
             }
             if let Some(since) = stopping {
                 let others_alive = self.running.values().any(|r| r.role != Role::Broker);
-                if !others_alive && self.broker_ctl.is_some() {
-                    // Last the broker, so that nothing is left talking to it.
-                    self.broker_ctl = None;
+                if !others_alive && !broker_signalled {
+                    // Last the broker, so that nothing is left talking to it. It closes its
+                    // database on SIGTERM.
+                    broker_signalled = true;
                     self.signal_roles(|r| r == Role::Broker, Signal::SIGTERM);
                 }
                 if self.running.is_empty() {
@@ -352,7 +367,7 @@ impl Supervisor {
         };
         RoleInit {
             role,
-            music_folder: self.cfg.music_folder.clone(),
+            music_folders: self.cfg.music_folders.clone(),
             data_folder: self.cfg.data_folder.clone(),
             cache_folder: self.cfg.cache_folder.clone(),
             base_url: self.cfg.base_url.clone(),
@@ -361,6 +376,12 @@ impl Supervisor {
             listener_is_unix: self.listener.is_unix,
             probes,
             broker: (role == Role::Broker).then(|| self.broker_init()),
+            scanner: crate::proto::ScannerInit {
+                genre_separators: self.cfg.genre_separators.clone(),
+                artist_separators: self.cfg.artist_separators.clone(),
+                file_timeout_ms: self.cfg.file_timeout.as_millis() as u64,
+                watcher_wait_ms: self.cfg.watcher_wait.as_millis() as u64,
+            },
             front: crate::proto::FrontInit {
                 trusted_sources: self.cfg.trusted_sources.clone(),
                 user_header: self.cfg.user_header.clone(),
@@ -380,6 +401,8 @@ impl Supervisor {
             auth_window_ms: self.cfg.auth_window.as_millis() as u64,
             session_timeout_secs: self.cfg.session_timeout.as_secs(),
             subsonic_passwords: self.cfg.subsonic_passwords,
+            scan_on_startup: self.cfg.scan_on_startup,
+            scan_schedule: self.cfg.scan_schedule.clone(),
         }
     }
 

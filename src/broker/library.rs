@@ -1,0 +1,497 @@
+//! The library in the database: what the scanner reports, stored in bounded transactions.
+//! Every statement is a constant with `?` parameters; strings from tags are stored as given.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::db::{new_id, now};
+use crate::proto::{FolderSeen, FolderToRead, FolderUpdate, KnownFile, ScannedFile};
+
+/// Makes the music_folders table match MusicFolder; returns the id of each configured folder,
+/// in order (a Subsonic music folder id).
+pub fn sync_music_folders(conn: &Connection, folders: &[PathBuf]) -> rusqlite::Result<Vec<i64>> {
+    conn.execute("UPDATE music_folders SET active = 0", [])?;
+    let mut ids = Vec::new();
+    for p in folders {
+        let path = p.to_string_lossy();
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.to_string());
+        conn.execute(
+            "INSERT INTO music_folders (path, name, active) VALUES (?1, ?2, 1) ON CONFLICT(path) DO UPDATE SET active = 1",
+            params![path, name],
+        )?;
+        ids.push(conn.query_row("SELECT id FROM music_folders WHERE path = ?1", [&path], |r| r.get(0))?);
+    }
+    Ok(ids)
+}
+
+fn folder_id(conn: &Connection, root: i64, path: &[u8]) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM folders WHERE music_folder_id = ?1 AND path = ?2")?
+        .query_row(params![root, path], |r| r.get(0))
+        .optional()
+}
+
+/// The folders whose fingerprint changed (all of them on a full scan), with the files the
+/// library holds for each; every folder seen is marked as seen by this scan.
+pub fn check_folders(
+    conn: &mut Connection,
+    roots: &[i64],
+    scan: i64,
+    full: bool,
+    seen: &[FolderSeen],
+) -> rusqlite::Result<Vec<FolderToRead>> {
+    let tx = conn.transaction()?;
+    let mut out = Vec::new();
+    for (i, f) in seen.iter().enumerate() {
+        let Some(&root) = roots.get(f.root as usize) else { continue };
+        let row: Option<(i64, Option<Vec<u8>>)> = tx
+            .prepare_cached("SELECT id, fingerprint FROM folders WHERE music_folder_id = ?1 AND path = ?2")?
+            .query_row(params![root, f.path], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match row {
+            Some((id, Some(fp))) if !full && fp == f.fingerprint => {
+                tx.prepare_cached("UPDATE folders SET last_scan = ?1 WHERE id = ?2")?.execute(params![scan, id])?;
+            }
+            Some((id, _)) => {
+                tx.prepare_cached("UPDATE folders SET last_scan = ?1 WHERE id = ?2")?.execute(params![scan, id])?;
+                let known = tx
+                    .prepare_cached("SELECT file_name, size, mtime FROM tracks WHERE folder_id = ?1 AND missing = 0")?
+                    .query_map([id], |r| Ok(KnownFile { name: r.get(0)?, size: r.get(1)?, mtime: r.get(2)? }))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.push(FolderToRead { index: i as u32, known });
+            }
+            None => out.push(FolderToRead { index: i as u32, known: Vec::new() }),
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+fn parent_path(path: &[u8]) -> Option<&[u8]> {
+    if path.is_empty() {
+        return None;
+    }
+    Some(path.iter().rposition(|b| *b == b'/').map(|i| &path[..i]).unwrap_or(b""))
+}
+
+fn ensure_folder(tx: &Transaction<'_>, root: i64, path: &[u8], scan: i64) -> rusqlite::Result<i64> {
+    if let Some(id) = folder_id(tx, root, path)? {
+        return Ok(id);
+    }
+    let parent = match parent_path(path) {
+        Some(p) => Some(ensure_folder(tx, root, p, scan)?),
+        None => None,
+    };
+    tx.prepare_cached("INSERT INTO folders (music_folder_id, path, parent_id, last_scan) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![root, path, parent, scan])?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn artist_id(tx: &Transaction<'_>, name: &str, sort: Option<&str>, mbz: Option<&str>) -> rusqlite::Result<String> {
+    let key = name.trim().to_lowercase();
+    if let Some(id) =
+        tx.prepare_cached("SELECT id FROM artists WHERE key = ?1")?.query_row([&key], |r| r.get(0)).optional()?
+    {
+        if mbz.is_some() || sort.is_some() {
+            tx.prepare_cached(
+                "UPDATE artists SET mbz_id = coalesce(?2, mbz_id), sort_name = coalesce(?3, sort_name) WHERE id = ?1",
+            )?
+            .execute(params![id, mbz, sort])?;
+        }
+        return Ok(id);
+    }
+    let id = new_id();
+    tx.prepare_cached("INSERT INTO artists (id, key, name, sort_name, mbz_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![id, key, name.trim(), sort, mbz])?;
+    Ok(id)
+}
+
+pub const VARIOUS_ARTISTS: &str = "Various Artists";
+
+fn album_id(
+    tx: &Transaction<'_>,
+    t: &crate::proto::TrackTags,
+    album_artist: &str,
+    artist_id: &str,
+) -> rusqlite::Result<Option<String>> {
+    let Some(name) = t.album.as_deref().map(str::trim).filter(|a| !a.is_empty()) else {
+        return Ok(None);
+    };
+    let key = match &t.mbz_album_id {
+        Some(m) => format!("mbz:{}", m.to_lowercase()),
+        None => format!("{}\u{1f}{}", album_artist.to_lowercase(), name.to_lowercase()),
+    };
+    if let Some(id) =
+        tx.prepare_cached("SELECT id FROM albums WHERE key = ?1")?.query_row([&key], |r| r.get(0)).optional()?
+    {
+        return Ok(Some(id));
+    }
+    let id = new_id();
+    tx.prepare_cached(
+        "INSERT INTO albums (id, key, name, artist_id, artist_name, sort_name, compilation, mbz_id, mbz_release_group_id, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![id, key, name, artist_id, album_artist, t.sort_album, t.compilation, t.mbz_album_id, t.mbz_release_group_id, now()])?;
+    Ok(Some(id))
+}
+
+fn genre_id(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
+    tx.prepare_cached("INSERT INTO genres (name) VALUES (?1) ON CONFLICT(name) DO NOTHING")?.execute([name])?;
+    tx.prepare_cached("SELECT id FROM genres WHERE name = ?1")?.query_row([name], |r| r.get(0))
+}
+
+fn store_track(tx: &Transaction<'_>, folder: i64, scan: i64, f: &ScannedFile) -> rusqlite::Result<()> {
+    let t = &f.tags;
+    let title = t.title.clone().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| {
+        let name = String::from_utf8_lossy(&f.name).into_owned();
+        name.rsplit_once('.').map(|(stem, _)| stem.to_string()).unwrap_or(name)
+    });
+    let artists: Vec<&str> =
+        if t.artists.is_empty() { vec!["[Unknown Artist]"] } else { t.artists.iter().map(|s| s.as_str()).collect() };
+    let album_artists: Vec<&str> = if !t.album_artists.is_empty() {
+        t.album_artists.iter().map(|s| s.as_str()).collect()
+    } else if t.compilation {
+        vec![VARIOUS_ARTISTS]
+    } else {
+        artists.clone()
+    };
+    let display_artist = artists.join(" • ");
+    let display_album_artist = album_artists.join(" • ");
+    let mut artist_ids = Vec::new();
+    for (i, a) in artists.iter().enumerate() {
+        let mbz = if i == 0 { t.mbz_artist_id.as_deref() } else { None };
+        let sort = if i == 0 { t.sort_artist.as_deref() } else { None };
+        artist_ids.push(artist_id(tx, a, sort, mbz)?);
+    }
+    let mut album_artist_ids = Vec::new();
+    for (i, a) in album_artists.iter().enumerate() {
+        let mbz = if i == 0 { t.mbz_album_artist_id.as_deref() } else { None };
+        let sort = if i == 0 { t.sort_album_artist.as_deref() } else { None };
+        album_artist_ids.push(artist_id(tx, a, sort, mbz)?);
+    }
+    let album = album_id(tx, t, &display_album_artist, &album_artist_ids[0])?;
+    let existing: Option<String> = tx
+        .prepare_cached("SELECT id FROM tracks WHERE folder_id = ?1 AND file_name = ?2")?
+        .query_row(params![folder, f.name], |r| r.get(0))
+        .optional()?;
+    let (id, created_scan) = match existing {
+        Some(id) => (id, None),
+        None => (new_id(), Some(scan)),
+    };
+    let pictures = t.pictures.iter().map(|(ty, mime)| format!("{ty}:{mime}")).collect::<Vec<_>>().join("\n");
+    let ts = now();
+    tx.prepare_cached(
+        "INSERT INTO tracks (id, folder_id, file_name, size, mtime, suffix, codec, duration_ms, bitrate, sample_rate, bit_depth, \
+         channels, title, album_id, artist, album_artist, track, track_total, disc, disc_total, disc_subtitle, year, date, \
+         original_date, release_date, compilation, comment, lyrics, sidecar_lyrics, bpm, sort_title, sort_artist, sort_album, \
+         sort_album_artist, mbz_recording_id, mbz_track_id, mbz_album_id, mbz_artist_id, mbz_album_artist_id, \
+         mbz_release_group_id, rg_track_gain, rg_track_peak, rg_album_gain, rg_album_peak, pictures, missing, created_scan, \
+         created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, \
+         ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, 0, \
+         coalesce(?46, 0), ?47, ?47) \
+         ON CONFLICT(folder_id, file_name) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, \
+         suffix = excluded.suffix, codec = excluded.codec, duration_ms = excluded.duration_ms, bitrate = excluded.bitrate, \
+         sample_rate = excluded.sample_rate, bit_depth = excluded.bit_depth, channels = excluded.channels, \
+         title = excluded.title, album_id = excluded.album_id, artist = excluded.artist, album_artist = excluded.album_artist, \
+         track = excluded.track, track_total = excluded.track_total, disc = excluded.disc, disc_total = excluded.disc_total, \
+         disc_subtitle = excluded.disc_subtitle, year = excluded.year, date = excluded.date, \
+         original_date = excluded.original_date, release_date = excluded.release_date, compilation = excluded.compilation, \
+         comment = excluded.comment, lyrics = excluded.lyrics, sidecar_lyrics = excluded.sidecar_lyrics, bpm = excluded.bpm, \
+         sort_title = excluded.sort_title, sort_artist = excluded.sort_artist, sort_album = excluded.sort_album, \
+         sort_album_artist = excluded.sort_album_artist, mbz_recording_id = excluded.mbz_recording_id, \
+         mbz_track_id = excluded.mbz_track_id, mbz_album_id = excluded.mbz_album_id, mbz_artist_id = excluded.mbz_artist_id, \
+         mbz_album_artist_id = excluded.mbz_album_artist_id, mbz_release_group_id = excluded.mbz_release_group_id, \
+         rg_track_gain = excluded.rg_track_gain, rg_track_peak = excluded.rg_track_peak, \
+         rg_album_gain = excluded.rg_album_gain, rg_album_peak = excluded.rg_album_peak, pictures = excluded.pictures, \
+         missing = 0, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        id,
+        folder,
+        f.name,
+        f.size as i64,
+        f.mtime,
+        f.suffix,
+        t.codec,
+        t.duration_ms as i64,
+        t.bitrate_kbps,
+        t.sample_rate,
+        t.bit_depth,
+        t.channels,
+        title,
+        album,
+        display_artist,
+        display_album_artist,
+        t.track,
+        t.track_total,
+        t.disc,
+        t.disc_total,
+        t.disc_subtitle,
+        t.year,
+        t.date,
+        t.original_date,
+        t.release_date,
+        t.compilation,
+        t.comment,
+        t.lyrics,
+        f.sidecar_lyrics,
+        t.bpm,
+        t.sort_title,
+        t.sort_artist,
+        t.sort_album,
+        t.sort_album_artist,
+        t.mbz_recording_id,
+        t.mbz_track_id,
+        t.mbz_album_id,
+        t.mbz_artist_id,
+        t.mbz_album_artist_id,
+        t.mbz_release_group_id,
+        t.rg_track_gain,
+        t.rg_track_peak,
+        t.rg_album_gain,
+        t.rg_album_peak,
+        pictures,
+        created_scan,
+        ts
+    ])?;
+    tx.prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?.execute([&id])?;
+    for (role, ids) in [("artist", &artist_ids), ("albumartist", &album_artist_ids)] {
+        for (pos, a) in ids.iter().enumerate() {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO track_artists (track_id, role, position, artist_id) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, role, pos as i64, a])?;
+        }
+    }
+    tx.prepare_cached("DELETE FROM track_genres WHERE track_id = ?1")?.execute([&id])?;
+    for (pos, g) in t.genres.iter().enumerate() {
+        let gid = genre_id(tx, g)?;
+        tx.prepare_cached("INSERT OR IGNORE INTO track_genres (track_id, genre_id, position) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, gid, pos as i64])?;
+    }
+    Ok(())
+}
+
+/// Stores what changed folders contain now, in one transaction.
+pub fn store_folders(
+    conn: &mut Connection,
+    roots: &[i64],
+    scan: i64,
+    updates: &[FolderUpdate],
+) -> rusqlite::Result<u64> {
+    let tx = conn.transaction()?;
+    let mut stored = 0;
+    for u in updates {
+        let Some(&root) = roots.get(u.root as usize) else { continue };
+        let folder = ensure_folder(&tx, root, &u.path, scan)?;
+        tx.prepare_cached("UPDATE folders SET fingerprint = ?1, last_scan = ?2 WHERE id = ?3")?.execute(params![
+            &u.fingerprint[..],
+            scan,
+            folder
+        ])?;
+        for f in &u.files {
+            store_track(&tx, folder, scan, f)?;
+            stored += 1;
+        }
+        // Whatever the library had here and the scanner no longer reports is missing.
+        let present: std::collections::HashSet<&[u8]> =
+            u.files.iter().map(|f| f.name.as_slice()).chain(u.unchanged.iter().map(|n| n.as_slice())).collect();
+        let known: Vec<(String, Vec<u8>)> = tx
+            .prepare_cached("SELECT id, file_name FROM tracks WHERE folder_id = ?1 AND missing = 0")?
+            .query_map([folder], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, name) in known {
+            if !present.contains(name.as_slice()) {
+                tx.prepare_cached("UPDATE tracks SET missing = 1, updated_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, now()])?;
+            }
+        }
+        tx.prepare_cached("DELETE FROM folder_images WHERE folder_id = ?1")?.execute([folder])?;
+        for img in &u.images {
+            tx.prepare_cached("INSERT OR IGNORE INTO folder_images (folder_id, name) VALUES (?1, ?2)")?
+                .execute(params![folder, img])?;
+        }
+        for p in &u.playlists {
+            let mut source = u.path.clone();
+            if !source.is_empty() {
+                source.push(b'/');
+            }
+            source.extend_from_slice(&p.name);
+            let existing: Option<String> = tx
+                .prepare_cached("SELECT id FROM playlists WHERE source_root = ?1 AND source_path = ?2")?
+                .query_row(params![root, source], |r| r.get(0))
+                .optional()?;
+            let id = match existing {
+                Some(id) => {
+                    tx.prepare_cached("UPDATE playlists SET name = ?2, updated_at = ?3 WHERE id = ?1")?
+                        .execute(params![id, p.title, now()])?;
+                    id
+                }
+                None => {
+                    let id = new_id();
+                    let owner: Option<String> = tx
+                        .query_row("SELECT id FROM users WHERE is_admin = 1 ORDER BY created_at LIMIT 1", [], |r| {
+                            r.get(0)
+                        })
+                        .optional()?;
+                    tx.prepare_cached(
+                        "INSERT INTO playlists (id, name, owner_id, source_root, source_path, created_at, updated_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                    )?
+                    .execute(params![id, p.title, owner, root, source, now()])?;
+                    id
+                }
+            };
+            tx.prepare_cached("DELETE FROM playlist_entries WHERE playlist_id = ?1")?.execute([&id])?;
+            for (pos, e) in p.entries.iter().enumerate() {
+                tx.prepare_cached(
+                    "INSERT INTO playlist_entries (playlist_id, position, root, path) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![id, pos as i64, root, e])?;
+            }
+        }
+        for (name, reason) in &u.problems {
+            let mut path = u.path.clone();
+            if !path.is_empty() {
+                path.push(b'/');
+            }
+            path.extend_from_slice(name);
+            tx.prepare_cached(
+                "INSERT INTO scan_problems (music_folder_id, path, failures, reason, last_seen) VALUES (?1, ?2, 0, ?3, ?4) \
+                 ON CONFLICT(music_folder_id, path) DO UPDATE SET reason = excluded.reason, last_seen = excluded.last_seen",
+            )?
+            .execute(params![root, path, reason, scan])?;
+        }
+    }
+    tx.commit()?;
+    Ok(stored)
+}
+
+/// A scan walked everything: folders it did not see are gone; moved files keep their ids;
+/// album figures and imported playlists are brought up to date.
+pub fn finish_scan(conn: &mut Connection, roots: &[i64], scan: i64, started: i64) -> rusqlite::Result<FinishStats> {
+    let tx = conn.transaction()?;
+    let mut stats = FinishStats::default();
+    for root in roots {
+        stats.missing += tx.execute(
+            "UPDATE tracks SET missing = 1, updated_at = ?3 WHERE missing = 0 AND folder_id IN \
+             (SELECT id FROM folders WHERE music_folder_id = ?1 AND last_scan < ?2)",
+            params![root, scan, now()],
+        )? as u64;
+    }
+    // Moves: a track that went missing and one that appeared in this scan, recognised as the
+    // same recording, keep the old id (stars, plays and playlists point at it).
+    let pairs: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT old.id, new.id FROM tracks old JOIN tracks new ON new.created_scan = ?1 AND new.missing = 0 AND old.missing = 1 \
+             AND ((old.mbz_track_id IS NOT NULL AND old.mbz_track_id = new.mbz_track_id) \
+               OR (old.mbz_track_id IS NULL AND old.mbz_recording_id IS NOT NULL AND old.mbz_recording_id = new.mbz_recording_id) \
+               OR (old.mbz_recording_id IS NULL AND old.size = new.size AND old.mtime = new.mtime AND old.title = new.title))",
+        )?
+        .query_map([scan], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut taken = std::collections::HashSet::new();
+    for (old, new) in pairs {
+        if !taken.insert(old.clone()) || !taken.insert(new.clone()) {
+            continue;
+        }
+        // The new row's data moves into the old row, then the new row goes.
+        let (folder, name): (i64, Vec<u8>) =
+            tx.query_row("SELECT folder_id, file_name FROM tracks WHERE id = ?1", [&new], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        tx.execute("UPDATE track_artists SET track_id = ?1 WHERE track_id = ?2 AND NOT EXISTS (SELECT 1 FROM track_artists WHERE track_id = ?1)", params![old, new])?;
+        tx.execute("DELETE FROM track_artists WHERE track_id = ?1", [&new])?;
+        tx.execute("UPDATE playlist_tracks SET track_id = ?1 WHERE track_id = ?2", params![old, new])?;
+        tx.execute("DELETE FROM tracks WHERE id = ?1", [&new])?;
+        tx.execute(
+            "UPDATE tracks SET folder_id = ?2, file_name = ?3, missing = 0, updated_at = ?4 WHERE id = ?1",
+            params![old, folder, name, now()],
+        )?;
+        stats.moved += 1;
+    }
+    // Album figures.
+    tx.execute_batch(
+        "UPDATE albums SET \
+           song_count = (SELECT count(*) FROM tracks t WHERE t.album_id = albums.id AND t.missing = 0), \
+           duration_ms = (SELECT coalesce(sum(duration_ms), 0) FROM tracks t WHERE t.album_id = albums.id AND t.missing = 0), \
+           year = (SELECT max(year) FROM tracks t WHERE t.album_id = albums.id AND t.missing = 0);",
+    )?;
+    // Imported playlists: their lines resolved to tracks.
+    tx.execute(
+        "DELETE FROM playlist_tracks WHERE playlist_id IN (SELECT DISTINCT playlist_id FROM playlist_entries)",
+        [],
+    )?;
+    tx.execute(
+        "INSERT OR IGNORE INTO playlist_tracks (playlist_id, position, track_id) \
+         SELECT e.playlist_id, e.position, t.id FROM playlist_entries e \
+         JOIN folders f ON f.music_folder_id = e.root \
+         JOIN tracks t ON t.folder_id = f.id AND t.missing = 0 \
+           AND (CASE WHEN length(f.path) = 0 THEN t.file_name ELSE f.path || X'2F' || t.file_name END) = e.path",
+        [],
+    )?;
+    // Read errors not seen again in this scan are gone; crash records stay.
+    tx.execute("DELETE FROM scan_problems WHERE failures = 0 AND last_seen < ?1", [started])?;
+    stats.tracks = tx.query_row("SELECT count(*) FROM tracks WHERE missing = 0", [], |r| r.get(0))?;
+    stats.folders = tx.query_row("SELECT count(*) FROM folders", [], |r| r.get(0))?;
+    tx.commit()?;
+    Ok(stats)
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FinishStats {
+    pub missing: u64,
+    pub moved: u64,
+    pub tracks: i64,
+    pub folders: i64,
+}
+
+/// A file that crashed or hung the scanner: one more failure.
+pub fn record_crash(conn: &Connection, roots: &[i64], root: u32, path: &[u8], scan: i64) -> rusqlite::Result<i64> {
+    let Some(&root) = roots.get(root as usize) else { return Ok(0) };
+    conn.execute(
+        "INSERT INTO scan_problems (music_folder_id, path, failures, reason, last_seen) \
+         VALUES (?1, ?2, 1, 'the scanner crashed or hung while reading this file', ?3) \
+         ON CONFLICT(music_folder_id, path) DO UPDATE SET failures = failures + 1, \
+           reason = 'the scanner crashed or hung while reading this file', last_seen = excluded.last_seen",
+        params![root, path, scan],
+    )?;
+    conn.query_row(
+        "SELECT failures FROM scan_problems WHERE music_folder_id = ?1 AND path = ?2",
+        params![root, path],
+        |r| r.get(0),
+    )
+}
+
+/// Files skipped from now on: two or more crashes.
+pub fn skip_list(conn: &Connection, roots: &[i64]) -> rusqlite::Result<Vec<(u32, Vec<u8>)>> {
+    let index: HashMap<i64, u32> = roots.iter().enumerate().map(|(i, r)| (*r, i as u32)).collect();
+    let mut st = conn.prepare("SELECT music_folder_id, path FROM scan_problems WHERE failures >= 2")?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    Ok(rows.filter_map(Result::ok).filter_map(|(root, p)| index.get(&root).map(|i| (*i, p))).collect())
+}
+
+/// (music folder path, file path, failures, reason) of every recorded problem.
+pub fn problems(conn: &Connection) -> rusqlite::Result<Vec<(String, Vec<u8>, i64, String)>> {
+    let mut st = conn.prepare(
+        "SELECT m.path, p.path, p.failures, p.reason FROM scan_problems p JOIN music_folders m ON m.id = p.music_folder_id \
+         ORDER BY m.path, p.path",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent_path(b"a/b/c"), Some(&b"a/b"[..]));
+        assert_eq!(parent_path(b"a"), Some(&b""[..]));
+        assert_eq!(parent_path(b""), None);
+    }
+}

@@ -1,0 +1,289 @@
+//! Reading one audio file's tags and audio properties with lofty. Everything here treats the
+//! file as hostile: errors are returned, strings are capped, nothing is trusted to be valid.
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+
+use lofty::config::{ParseOptions, ParsingMode};
+use lofty::file::{AudioFile, FileType, TaggedFileExt};
+use lofty::prelude::ItemKey;
+use lofty::probe::Probe;
+use lofty::tag::Tag;
+
+use crate::proto::TrackTags;
+
+const MAX_TEXT: usize = 1024;
+const MAX_LONG_TEXT: usize = 64 * 1024;
+
+/// How single-valued tags are split into several values.
+#[derive(Debug, Clone, Default)]
+pub struct Splitting {
+    /// Characters that separate genres.
+    pub genre: String,
+    /// Strings that separate artists (" feat. ", "; ").
+    pub artist: Vec<String>,
+}
+
+fn cap(s: &str, max: usize) -> String {
+    let s = s.trim_matches(char::from(0)).trim();
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+fn text(tags: &[&Tag], key: ItemKey) -> Option<String> {
+    tags.iter().find_map(|t| t.get_string(key)).map(|s| cap(s, MAX_TEXT)).filter(|s| !s.is_empty())
+}
+
+fn long_text(tags: &[&Tag], key: ItemKey) -> Option<String> {
+    tags.iter().find_map(|t| t.get_string(key)).map(|s| cap(s, MAX_LONG_TEXT)).filter(|s| !s.is_empty())
+}
+
+/// All values of a key from the first tag that has any.
+fn texts(tags: &[&Tag], key: ItemKey) -> Vec<String> {
+    for t in tags {
+        let v: Vec<String> = t.get_strings(key).map(|s| cap(s, MAX_TEXT)).filter(|s| !s.is_empty()).collect();
+        if !v.is_empty() {
+            return v;
+        }
+    }
+    Vec::new()
+}
+
+/// "3", "3/12" → (3, Some(12)).
+fn number_pair(s: &str) -> (Option<u32>, Option<u32>) {
+    let mut parts = s.split('/');
+    let a = parts.next().and_then(|p| p.trim().parse().ok());
+    let b = parts.next().and_then(|p| p.trim().parse().ok());
+    (a, b)
+}
+
+fn number(tags: &[&Tag], key: ItemKey) -> Option<u32> {
+    text(tags, key).and_then(|s| number_pair(&s).0)
+}
+
+/// "-6.50 dB", "0.98" → f32.
+fn gain(tags: &[&Tag], key: ItemKey) -> Option<f32> {
+    text(tags, key).and_then(|s| {
+        s.trim()
+            .trim_end_matches("dB")
+            .trim_end_matches("db")
+            .trim()
+            .replace(',', ".")
+            .parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite())
+    })
+}
+
+fn year_of(date: &str) -> Option<i32> {
+    let digits: String = date.trim().chars().take_while(|c| c.is_ascii_digit()).collect();
+    (digits.len() == 4).then(|| digits.parse().ok()).flatten()
+}
+
+/// Splits single values on configured separators; multi-valued tags are kept as they are.
+fn split_values(values: Vec<String>, seps: &[String]) -> Vec<String> {
+    if values.len() != 1 || seps.is_empty() {
+        return values;
+    }
+    let mut parts = vec![values[0].clone()];
+    for sep in seps {
+        parts = parts.iter().flat_map(|p| p.split(sep.as_str()).map(str::to_string).collect::<Vec<_>>()).collect();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for p in parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()) {
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&p)) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn split_chars(values: Vec<String>, chars: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        let parts: Vec<String> = if chars.is_empty() {
+            vec![v]
+        } else {
+            v.split(|c| chars.contains(c)).map(|p| p.trim().to_string()).collect()
+        };
+        for p in parts.into_iter().filter(|p| !p.is_empty()) {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&p)) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn codec_name(t: FileType) -> &'static str {
+    match t {
+        FileType::Aac => "AAC",
+        FileType::Aiff => "AIFF",
+        FileType::Ape => "APE",
+        FileType::Flac => "FLAC",
+        FileType::Mpeg => "MP3",
+        FileType::Mp4 => "MP4",
+        FileType::Mpc => "MPC",
+        FileType::Opus => "Opus",
+        FileType::Vorbis => "Vorbis",
+        FileType::Speex => "Speex",
+        FileType::Wav => "WAV",
+        FileType::WavPack => "WavPack",
+        _ => "unknown",
+    }
+}
+
+/// Suffixes that a file type is commonly named with (for "mislabelled" warnings).
+fn expected_suffixes(t: FileType) -> &'static [&'static str] {
+    match t {
+        FileType::Aac => &["aac", "adts"],
+        FileType::Aiff => &["aiff", "aif", "aifc"],
+        FileType::Ape => &["ape"],
+        FileType::Flac => &["flac"],
+        FileType::Mpeg => &["mp3", "mp2", "mpga"],
+        FileType::Mp4 => &["m4a", "m4b", "mp4", "alac", "aac", "m4p"],
+        FileType::Mpc => &["mpc"],
+        FileType::Opus => &["opus", "ogg", "oga"],
+        FileType::Vorbis => &["ogg", "oga"],
+        FileType::Speex => &["spx", "ogg"],
+        FileType::Wav => &["wav"],
+        FileType::WavPack => &["wv"],
+        _ => &[],
+    }
+}
+
+/// Reads tags and properties. The second value is a warning worth reporting (a file whose
+/// content does not match its name).
+pub fn read(path: &Path, suffix: &str, split: &Splitting) -> Result<(TrackTags, Option<String>), String> {
+    let probe = Probe::open(path)
+        .map_err(|e| e.to_string())?
+        .options(ParseOptions::new().parsing_mode(ParsingMode::BestAttempt).read_cover_art(true))
+        .guess_file_type()
+        .map_err(|e| e.to_string())?;
+    let file = probe.read().map_err(|e| e.to_string())?;
+    let ft = file.file_type();
+    let warning = (!expected_suffixes(ft).contains(&suffix))
+        .then(|| format!("the content is {} but the name says .{suffix}", codec_name(ft)));
+    let props = file.properties();
+    // The primary tag first, then any other (an mp3 may carry ID3v2, APE and ID3v1).
+    let mut tags: Vec<&Tag> = Vec::new();
+    if let Some(p) = file.primary_tag() {
+        tags.push(p);
+    }
+    for t in file.tags() {
+        if !tags.iter().any(|x| std::ptr::eq(*x, t)) {
+            tags.push(t);
+        }
+    }
+    let mut t = TrackTags {
+        codec: codec_name(ft).to_string(),
+        duration_ms: props.duration().as_millis() as u64,
+        bitrate_kbps: props.audio_bitrate().or(props.overall_bitrate()).unwrap_or(0),
+        sample_rate: props.sample_rate().unwrap_or(0),
+        bit_depth: props.bit_depth().unwrap_or(0),
+        channels: props.channels().unwrap_or(0),
+        ..TrackTags::default()
+    };
+    t.title = text(&tags, ItemKey::TrackTitle);
+    let multi_artists = texts(&tags, ItemKey::TrackArtists);
+    t.artists =
+        if multi_artists.len() > 1 || (!multi_artists.is_empty() && texts(&tags, ItemKey::TrackArtist).is_empty()) {
+            multi_artists
+        } else if !multi_artists.is_empty() {
+            // ARTISTS (multi-valued by intent) wins over splitting ARTIST.
+            split_chars(multi_artists, "")
+        } else {
+            split_values(texts(&tags, ItemKey::TrackArtist), &split.artist)
+        };
+    t.album = text(&tags, ItemKey::AlbumTitle);
+    let multi_album_artists = texts(&tags, ItemKey::AlbumArtists);
+    t.album_artists = if !multi_album_artists.is_empty() {
+        multi_album_artists
+    } else {
+        split_values(texts(&tags, ItemKey::AlbumArtist), &split.artist)
+    };
+    let (track, track_total_inline) =
+        text(&tags, ItemKey::TrackNumber).map(|s| number_pair(&s)).unwrap_or((None, None));
+    t.track = track;
+    t.track_total = number(&tags, ItemKey::TrackTotal).or(track_total_inline);
+    let (disc, disc_total_inline) = text(&tags, ItemKey::DiscNumber).map(|s| number_pair(&s)).unwrap_or((None, None));
+    t.disc = disc;
+    t.disc_total = number(&tags, ItemKey::DiscTotal).or(disc_total_inline);
+    t.disc_subtitle = text(&tags, ItemKey::SetSubtitle);
+    t.date = text(&tags, ItemKey::RecordingDate).or_else(|| text(&tags, ItemKey::Year));
+    t.original_date = text(&tags, ItemKey::OriginalReleaseDate);
+    t.release_date = text(&tags, ItemKey::ReleaseDate);
+    t.year = t.date.as_deref().and_then(year_of).or_else(|| t.release_date.as_deref().and_then(year_of));
+    t.genres = split_chars(texts(&tags, ItemKey::Genre), &split.genre);
+    t.compilation = text(&tags, ItemKey::FlagCompilation).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    t.comment = long_text(&tags, ItemKey::Comment);
+    t.lyrics = long_text(&tags, ItemKey::Lyrics);
+    t.bpm = text(&tags, ItemKey::IntegerBpm)
+        .or_else(|| text(&tags, ItemKey::Bpm))
+        .and_then(|b| b.trim().split('.').next().and_then(|n| n.parse().ok()));
+    t.sort_title = text(&tags, ItemKey::TrackTitleSortOrder);
+    t.sort_artist = text(&tags, ItemKey::TrackArtistSortOrder);
+    t.sort_album = text(&tags, ItemKey::AlbumTitleSortOrder);
+    t.sort_album_artist = text(&tags, ItemKey::AlbumArtistSortOrder);
+    t.mbz_recording_id = text(&tags, ItemKey::MusicBrainzRecordingId);
+    t.mbz_track_id = text(&tags, ItemKey::MusicBrainzTrackId);
+    t.mbz_album_id = text(&tags, ItemKey::MusicBrainzReleaseId);
+    t.mbz_artist_id = text(&tags, ItemKey::MusicBrainzArtistId);
+    t.mbz_album_artist_id = text(&tags, ItemKey::MusicBrainzReleaseArtistId);
+    t.mbz_release_group_id = text(&tags, ItemKey::MusicBrainzReleaseGroupId);
+    t.rg_track_gain = gain(&tags, ItemKey::ReplayGainTrackGain);
+    t.rg_track_peak = gain(&tags, ItemKey::ReplayGainTrackPeak);
+    t.rg_album_gain = gain(&tags, ItemKey::ReplayGainAlbumGain);
+    t.rg_album_peak = gain(&tags, ItemKey::ReplayGainAlbumPeak);
+    if ft == FileType::Opus && t.rg_track_gain.is_none() {
+        // Opus keeps gains as R128_*_GAIN (Q7.8 dB relative to -23 LUFS); ReplayGain is -18.
+        let r128 = |k: ItemKey| {
+            tags.iter()
+                .find_map(|tag| tag.get_string(k))
+                .and_then(|v| v.trim().parse::<i32>().ok())
+                .map(|q| q as f32 / 256.0 + 5.0)
+        };
+        t.rg_track_gain = r128(ItemKey::R128TrackGain);
+        t.rg_album_gain = r128(ItemKey::R128AlbumGain);
+    }
+    for tag in &tags {
+        for p in tag.pictures() {
+            let ty = format!("{:?}", p.pic_type());
+            let mime = p.mime_type().map(|m| m.as_str().to_string()).unwrap_or_default();
+            if !t.pictures.iter().any(|(a, b)| *a == ty && *b == mime) {
+                t.pictures.push((ty, mime));
+            }
+        }
+    }
+    Ok((t, warning))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitting() {
+        let seps: Vec<String> = [" feat. ", "; ", " / "].iter().map(|s| s.to_string()).collect();
+        assert_eq!(split_values(vec!["A feat. B; C".into()], &seps), vec!["A", "B", "C"]);
+        assert_eq!(split_values(vec!["AC/DC".into()], &seps), vec!["AC/DC"], "no spaces: not a separator");
+        assert_eq!(split_values(vec!["A".into(), "B; C".into()], &seps), vec!["A", "B; C"], "multi-valued wins");
+        assert_eq!(split_chars(vec!["Rock; Pop/Jazz, rock".into()], ";/,"), vec!["Rock", "Pop", "Jazz"]);
+    }
+
+    #[test]
+    fn numbers_gains_years() {
+        assert_eq!(number_pair("3/12"), (Some(3), Some(12)));
+        assert_eq!(number_pair(" 7 "), (Some(7), None));
+        assert_eq!(year_of("2004-05-06"), Some(2004));
+        assert_eq!(year_of("04"), None);
+        assert_eq!(cap("ab\u{0}", 10), "ab");
+        assert_eq!(cap(&"é".repeat(1000), 5).len(), 4);
+    }
+}
