@@ -218,3 +218,62 @@ pub fn key_rotate(over: Overrides, from_stdin: bool) -> ExitCode {
         Err(e) => fail(e),
     }
 }
+
+/// `redoubt scan [--full]`: asks the running daemon for a scan (SIGUSR1, or SIGUSR2 for a full
+/// one, to the supervisor named in DataFolder/redoubt.pid). `--problems` lists the files the
+/// scanner could not read or that crashed it, from the database, daemon running or not.
+pub fn scan(over: Overrides, full: bool, problems: bool) -> ExitCode {
+    let cfg = match load(&over) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if problems {
+        let conn = match crate::broker::db::open(&crate::broker::db::path(&cfg.data_folder)) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        return match crate::broker::library::problems(&conn) {
+            Ok(list) => {
+                for (root, path, failures, reason) in &list {
+                    let shown = String::from_utf8_lossy(path);
+                    let crashed = if *failures > 0 {
+                        format!(" [crashed the scanner {failures}×{}]", if *failures >= 2 { ", skipped" } else { "" })
+                    } else {
+                        String::new()
+                    };
+                    println!("{root}/{shown}\t{reason}{crashed}");
+                }
+                if list.is_empty() {
+                    eprintln!("no problems recorded");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let pid_file = cfg.data_folder.join(crate::supervisor::PID_FILE);
+    let pid = match std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse::<i32>().ok()) {
+        Some(p) => p,
+        None => {
+            return fail(format!(
+                "no daemon: {} is missing (start `redoubt serve`; it scans at start)",
+                pid_file.display()
+            ))
+        }
+    };
+    let ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"serve"));
+    if !ours {
+        return fail(format!("no daemon runs with pid {pid} (from {})", pid_file.display()));
+    }
+    let sig = if full { nix::sys::signal::Signal::SIGUSR2 } else { nix::sys::signal::Signal::SIGUSR1 };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+        Ok(()) => {
+            println!(
+                "{} scan requested; `redoubt scan --problems` lists files that could not be read",
+                if full { "full" } else { "incremental" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("signalling pid {pid}: {e}")),
+    }
+}

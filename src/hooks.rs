@@ -10,7 +10,7 @@ pub const MARKER: &str = "redoubt-test-hook-probe";
 pub const ENV: &str = "REDOUBT_TEST_PROBES";
 
 pub fn run_probes(init: &RoleInit) {
-    for p in &init.probes {
+    for p in init.probes.iter().filter(|p| !p.starts_with(SCAN_PREFIX)) {
         let result = match privsep::probe::Probe::parse(p) {
             Some(probe) => probe.run(),
             None => "unknown-probe".into(),
@@ -25,12 +25,47 @@ pub fn probes_for(role: &str, broker_pid: Option<u32>) -> Vec<String> {
     let Ok(spec) = std::env::var(ENV) else {
         return Vec::new();
     };
+    let scan_role = format!("{role}@scan");
     spec.split(';')
         .filter_map(|e| e.split_once(':'))
-        .filter(|(r, _)| *r == role)
-        .map(|(_, p)| {
+        .filter_map(|(r, p)| {
+            if r == role {
+                Some(p.to_string())
+            } else if r == scan_role {
+                Some(format!("{SCAN_PREFIX}{p}"))
+            } else {
+                None
+            }
+        })
+        .map(|p| {
             p.replace("{broker}", &broker_pid.map(|p| p.to_string()).unwrap_or_default())
                 .replace("{supervisor}", &std::process::id().to_string())
         })
         .collect()
+}
+
+/// Test-only: a file whose name contains `redoubt-test-crash` aborts the scanner, one with
+/// `redoubt-test-hang` hangs it, as a malicious file could.
+pub fn scanner_file(name: &[u8]) {
+    let has = |needle: &[u8]| name.windows(needle.len()).any(|w| w == needle);
+    if has(b"redoubt-test-crash") {
+        eprintln!("{MARKER} scanner crashing on purpose");
+        std::process::abort();
+    }
+    if has(b"redoubt-test-hang") {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
+/// Probes a scanner runs when a scan starts (given as `scanner@scan:probe`).
+pub const SCAN_PREFIX: &str = "@scan:";
+
+/// Test-only: the scanner's probes for "a running scan".
+pub fn scan_probes(init: &RoleInit) {
+    for p in init.probes.iter().filter_map(|p| p.strip_prefix(SCAN_PREFIX)) {
+        let result = privsep::probe::Probe::parse(p).map(|x| x.run()).unwrap_or_else(|| "unknown-probe".into());
+        eprintln!("{MARKER} scanner@scan {p} => {result}");
+    }
 }

@@ -70,6 +70,17 @@ enum Command {
         #[command(subcommand)]
         cmd: ApiKeyCommand,
     },
+    /// Ask the running daemon to scan the library, or list the files it could not read
+    Scan {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        /// Read every file again, not only changed ones
+        #[arg(long)]
+        full: bool,
+        /// List files that could not be read, or that crashed the scanner
+        #[arg(long)]
+        problems: bool,
+    },
     /// Manage the password-encryption key
     Key {
         #[command(flatten)]
@@ -158,6 +169,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Key { cfg, cmd: KeyCommand::Rotate { stdin } } => admin::key_rotate(cfg.into(), stdin),
+        Command::Scan { cfg, full, problems } => admin::scan(cfg.into(), full, problems),
         Command::Role { name } => match proto::Role::from_name(&name) {
             Some(role) => role::run(role),
             None => {

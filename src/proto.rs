@@ -199,6 +199,9 @@ pub struct ScanJob {
     pub full: bool,
     /// Files that crashed or hung the scanner twice: (music folder index, path).
     pub skip: Vec<(u32, RelPath)>,
+    /// Files it was reading when it crashed once: read these one at a time, so that a second
+    /// crash names exactly one file (another worker's file is not blamed twice).
+    pub suspects: Vec<(u32, RelPath)>,
 }
 
 /// A folder as the scanner sees it. The fingerprint covers the names, sizes and mtimes of

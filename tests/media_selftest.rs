@@ -40,22 +40,41 @@
 //! wav also gets RIFF INFO (INAM IART IPRD IPRT/ITRK IFRM ICRD IGNR ICMT only); ID3v1 holds
 //! title, artist, album, year, comment, track and one genre.
 
-#[path = "common/media.rs"]
-mod media;
+mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::media::*;
 use lofty::config::ParseOptions;
 use lofty::file::FileType;
 use lofty::prelude::*;
 use lofty::probe::Probe;
 use lofty::tag::{Tag, TagType};
-use media::*;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("redoubt-media-selftest-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A path in the temp folder, removed (file or folder) when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0).or_else(|_| std::fs::remove_dir_all(&self.0));
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    Scratch(std::env::temp_dir().join(format!("redoubt-media-selftest-{}-{name}", std::process::id())))
 }
 
 fn read(path: &Path) -> lofty::file::TaggedFile {
@@ -138,7 +157,6 @@ fn round_trip(format: &str, gaps: &[&str]) {
     let tag = file.tag(natural_tag_type(format)).unwrap_or_else(|| panic!("{format}: no tag"));
     let bad = mismatches(tag, &want);
     assert_eq!(bad, gaps, "{format}: fields that do not round-trip");
-    std::fs::remove_file(&path).unwrap();
 }
 
 /// APE (wv, and mp3 with an APE tag): BPM and the cover are raw items that the generic `Tag`

@@ -184,7 +184,7 @@ fn t14_unit_keeps_what_the_sandbox_depends_on() {
         let added = filters
             .iter()
             .enumerate()
-            .filter(|(i, f)| last_removal.map_or(true, |r| *i > r) && !f.starts_with('~'))
+            .filter(|(i, f)| last_removal.is_none_or(|r| *i > r) && !f.starts_with('~'))
             .any(|(_, f)| f.split_whitespace().any(|s| s == name));
         assert!(
             added,

@@ -69,6 +69,15 @@ pub fn check_folders(
     Ok(out)
 }
 
+fn join_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.is_empty() {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
 fn parent_path(path: &[u8]) -> Option<&[u8]> {
     if path.is_empty() {
         return None;
@@ -294,6 +303,10 @@ pub fn store_folders(
         ])?;
         for f in &u.files {
             store_track(&tx, folder, scan, f)?;
+            // Read fine now: whatever was recorded against it (a crash it was only near, an
+            // old read error) is cleared; warnings about it follow below.
+            tx.prepare_cached("DELETE FROM scan_problems WHERE music_folder_id = ?1 AND path = ?2")?
+                .execute(params![root, join_path(&u.path, &f.name)])?;
             stored += 1;
         }
         // Whatever the library had here and the scanner no longer reports is missing.
@@ -430,7 +443,7 @@ pub fn finish_scan(conn: &mut Connection, roots: &[i64], scan: i64, started: i64
          SELECT e.playlist_id, e.position, t.id FROM playlist_entries e \
          JOIN folders f ON f.music_folder_id = e.root \
          JOIN tracks t ON t.folder_id = f.id AND t.missing = 0 \
-           AND (CASE WHEN length(f.path) = 0 THEN t.file_name ELSE f.path || X'2F' || t.file_name END) = e.path",
+           AND CAST(CASE WHEN length(f.path) = 0 THEN t.file_name ELSE f.path || X'2F' || t.file_name END AS BLOB) = e.path",
         [],
     )?;
     // Read errors not seen again in this scan are gone; crash records stay.
@@ -466,16 +479,23 @@ pub fn record_crash(conn: &Connection, roots: &[i64], root: u32, path: &[u8], sc
     )
 }
 
-/// Files skipped from now on: two or more crashes.
-pub fn skip_list(conn: &Connection, roots: &[i64]) -> rusqlite::Result<Vec<(u32, Vec<u8>)>> {
+/// Files skipped from now on: two or more crashes (or, with `suspects`, exactly one).
+pub fn skip_list(conn: &Connection, roots: &[i64], suspects: bool) -> rusqlite::Result<Vec<(u32, Vec<u8>)>> {
     let index: HashMap<i64, u32> = roots.iter().enumerate().map(|(i, r)| (*r, i as u32)).collect();
-    let mut st = conn.prepare("SELECT music_folder_id, path FROM scan_problems WHERE failures >= 2")?;
+    let sql = if suspects {
+        "SELECT music_folder_id, path FROM scan_problems WHERE failures = 1"
+    } else {
+        "SELECT music_folder_id, path FROM scan_problems WHERE failures >= 2"
+    };
+    let mut st = conn.prepare(sql)?;
     let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
     Ok(rows.filter_map(Result::ok).filter_map(|(root, p)| index.get(&root).map(|i| (*i, p))).collect())
 }
 
-/// (music folder path, file path, failures, reason) of every recorded problem.
-pub fn problems(conn: &Connection) -> rusqlite::Result<Vec<(String, Vec<u8>, i64, String)>> {
+/// A recorded problem: (music folder path, file path, crashes caused, reason).
+pub type Problem = (String, Vec<u8>, i64, String);
+
+pub fn problems(conn: &Connection) -> rusqlite::Result<Vec<Problem>> {
     let mut st = conn.prepare(
         "SELECT m.path, p.path, p.failures, p.reason FROM scan_problems p JOIN music_folders m ON m.id = p.music_folder_id \
          ORDER BY m.path, p.path",

@@ -114,12 +114,11 @@ impl Broker {
             Request::Api { client, creds, call } => Reply::Api(self.api(&client, &creds, &call)).into(),
             Request::NextScan => {
                 let job = self.scans.next().await;
-                let skip = library::skip_list(&self.store.conn(), &self.roots).unwrap_or_default();
+                let skip = library::skip_list(&self.store.conn(), &self.roots, false).unwrap_or_default();
+                let suspects = library::skip_list(&self.store.conn(), &self.roots, true).unwrap_or_default();
                 tracing::info!("scan {} started ({})", job.id, if job.full { "full" } else { "incremental" });
-                Answer {
-                    body: Reply::Scan(crate::proto::ScanJob { scan: job.id, full: job.full, skip }),
-                    fds: vec![job.crumbs],
-                }
+                let msg = crate::proto::ScanJob { scan: job.id, full: job.full, skip, suspects };
+                Answer { body: Reply::Scan(msg), fds: vec![job.crumbs] }
             }
             Request::CheckFolders { scan, folders } => {
                 let Some((full, _)) = self.scans.running(scan) else { return Reply::FoldersToRead(Vec::new()).into() };

@@ -249,7 +249,7 @@ impl Store {
                     return Err(ApiError::new(code::INVALID_API_KEY, "Invalid API key."));
                 };
                 let t = now_secs();
-                if last_used.map_or(true, |l| t - l > 60) {
+                if last_used.is_none_or(|l| t - l > 60) {
                     let _ = conn.execute("UPDATE api_keys SET last_used = ?1 WHERE id = ?2", params![t, key_id]);
                 }
                 Self::user_by_id(&conn, &user_id)

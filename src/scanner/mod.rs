@@ -69,6 +69,8 @@ pub fn run(started: Started) -> Result<(), String> {
                 }
             });
         }
+        #[cfg(feature = "test-hooks")]
+        let init_for_probes = init.clone();
         let scanner = Scanner {
             broker: broker.clone(),
             roots: init.music_folders.clone(),
@@ -85,6 +87,8 @@ pub fn run(started: Started) -> Result<(), String> {
                 let Reply::Scan(job) = r.body else { return Err("unexpected answer to NextScan".to_string()) };
                 let crumbs = r.fds.into_iter().next().ok_or("no breadcrumb page")?;
                 let crumbs = Arc::new(Breadcrumb::map(&crumbs).map_err(|e| format!("breadcrumb: {e}"))?);
+                #[cfg(feature = "test-hooks")]
+                crate::hooks::scan_probes(&init_for_probes);
                 scanner.scan(&job, crumbs).await?;
             }
         };
@@ -94,6 +98,19 @@ pub fn run(started: Started) -> Result<(), String> {
         }
     })
 }
+
+/// A folder to read, with the library's (size, mtime) of each file it knows there.
+type Work = (Dir, HashMap<Vec<u8>, (u64, i64)>);
+
+struct ParseJob {
+    folder: usize,
+    entry: walk::Entry,
+    abs: PathBuf,
+    rel: Vec<u8>,
+}
+
+/// (folder index, the file or (name, error), a warning).
+type Parsed = (usize, Result<ScannedFile, (Vec<u8>, String)>, Option<String>);
 
 struct Scanner {
     broker: Broker,
@@ -113,6 +130,7 @@ impl Scanner {
     async fn scan(&self, job: &ScanJob, crumbs: Arc<Breadcrumb>) -> Result<(), String> {
         let began = Instant::now();
         let skip: HashSet<(u32, Vec<u8>)> = job.skip.iter().cloned().collect();
+        let suspects: HashSet<(u32, Vec<u8>)> = job.suspects.iter().cloned().collect();
         let dog = Arc::new(Watchdog { epoch: Instant::now(), started: Default::default() });
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let guard = spawn_watchdog(
@@ -155,14 +173,14 @@ impl Scanner {
                     return Err("unexpected answer to CheckFolders".into());
                 };
                 let mut dirs: Vec<Option<Dir>> = batch.into_iter().map(Some).collect();
-                let mut work: Vec<(Dir, HashMap<Vec<u8>, (u64, i64)>)> = Vec::new();
+                let mut work: Vec<Work> = Vec::new();
                 for t in to_read {
                     if let Some(d) = dirs.get_mut(t.index as usize).and_then(Option::take) {
                         let known = t.known.into_iter().map(|k| (k.name, (k.size, k.mtime))).collect();
                         work.push((d, known));
                     }
                 }
-                let updates = self.read_folders(work, job.full, &skip, &crumbs, &dog);
+                let updates = self.read_folders(work, job.full, &skip, &suspects, &crumbs, &dog);
                 for u in updates {
                     pending_files += u.files.len();
                     files_read += u.files.len() as u64;
@@ -197,15 +215,19 @@ impl Scanner {
     /// Reads the changed files of these folders on WORKERS threads.
     fn read_folders(
         &self,
-        work: Vec<(Dir, HashMap<Vec<u8>, (u64, i64)>)>,
+        work: Vec<Work>,
         full: bool,
         skip: &HashSet<(u32, Vec<u8>)>,
+        suspects: &HashSet<(u32, Vec<u8>)>,
         crumbs: &Breadcrumb,
         dog: &Watchdog,
     ) -> Vec<FolderUpdate> {
         // Decide per folder what to read; the reading itself is spread over the workers.
         let mut updates: Vec<FolderUpdate> = Vec::with_capacity(work.len());
-        let mut jobs: Vec<(usize, walk::Entry, PathBuf, Vec<u8>)> = Vec::new();
+        let mut jobs: Vec<ParseJob> = Vec::new();
+        // Files that were being read when the scanner crashed once: read alone, one at a
+        // time, before the others, so that a second crash names exactly one file.
+        let mut solo: Vec<ParseJob> = Vec::new();
         for (i, (d, known)) in work.iter().enumerate() {
             let mut u = FolderUpdate {
                 root: d.root,
@@ -220,51 +242,30 @@ impl Scanner {
                     u.problems.push((e.name.clone(), "skipped: it crashed or hung the scanner twice".into()));
                     continue;
                 }
-                if !full && known.get(&e.name) == Some(&(e.size, e.mtime)) && !sidecar_changed(d, e) {
+                let suspect = suspects.contains(&(d.root, rel.clone()));
+                if !full && !suspect && known.get(&e.name) == Some(&(e.size, e.mtime)) && !sidecar_changed(d, e) {
                     u.unchanged.push(e.name.clone());
                     continue;
                 }
-                jobs.push((i, e.clone(), d.abs.join(std::ffi::OsStr::from_bytes_compat(&e.name)), rel));
+                let job = ParseJob {
+                    folder: i,
+                    entry: e.clone(),
+                    abs: d.abs.join(std::ffi::OsStr::from_bytes_compat(&e.name)),
+                    rel,
+                };
+                if suspect {
+                    solo.push(job);
+                } else {
+                    jobs.push(job);
+                }
             }
             u.playlists =
                 d.playlists.iter().filter_map(|p| read_playlist(&self.roots[d.root as usize], d, p)).collect();
             updates.push(u);
         }
-        let next = AtomicUsize::new(0);
-        let results: std::sync::Mutex<Vec<(usize, Result<ScannedFile, (Vec<u8>, String)>, Option<String>)>> =
-            Default::default();
-        std::thread::scope(|s| {
-            for slot in 0..WORKERS.min(jobs.len().max(1)) {
-                let (jobs, next, results, split) = (&jobs, &next, &results, &self.split);
-                let work = &work;
-                s.spawn(move || loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((folder, e, abs, rel)) = jobs.get(n) else { break };
-                    crumbs.set(slot, work[*folder].0.root, rel);
-                    dog.started[slot].store(dog.epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
-                    let sfx = walk::suffix(&e.name);
-                    let r = tags::read(abs, &sfx, split);
-                    dog.started[slot].store(0, Ordering::Relaxed);
-                    crumbs.clear(slot);
-                    let out = match r {
-                        Ok((tags, warning)) => (
-                            *folder,
-                            Ok(ScannedFile {
-                                name: e.name.clone(),
-                                size: e.size,
-                                mtime: e.mtime,
-                                suffix: sfx,
-                                tags,
-                                sidecar_lyrics: sidecar_lyrics(&work[*folder].0, e),
-                            }),
-                            warning,
-                        ),
-                        Err(msg) => (*folder, Err((e.name.clone(), msg)), None),
-                    };
-                    results.lock().unwrap().push(out);
-                });
-            }
-        });
+        let results: std::sync::Mutex<Vec<Parsed>> = Default::default();
+        self.parse_all(&solo, 1, &work, &results, crumbs, dog);
+        self.parse_all(&jobs, WORKERS, &work, &results, crumbs, dog);
         for (folder, r, warning) in results.into_inner().unwrap() {
             let u = &mut updates[folder];
             match r {
@@ -281,6 +282,63 @@ impl Scanner {
             }
         }
         updates
+    }
+
+    /// Reads `jobs` on `workers` threads, each with its own breadcrumb slot and watchdog entry.
+    fn parse_all(
+        &self,
+        jobs: &[ParseJob],
+        workers: usize,
+        work: &[Work],
+        results: &std::sync::Mutex<Vec<Parsed>>,
+        crumbs: &Breadcrumb,
+        dog: &Watchdog,
+    ) {
+        if jobs.is_empty() {
+            return;
+        }
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for slot in 0..workers.min(jobs.len()) {
+                let (next, split) = (&next, &self.split);
+                s.spawn(move || loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(job) = jobs.get(n) else { break };
+                    let dir = &work[job.folder].0;
+                    crumbs.set(slot, dir.root, &job.rel);
+                    dog.started[slot].store(dog.epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+                    let sfx = walk::suffix(&job.entry.name);
+                    #[cfg(feature = "test-hooks")]
+                    crate::hooks::scanner_file(&job.entry.name);
+                    let r = if walk::NO_TAG_READER.contains(&sfx.as_str()) {
+                        // Indexed (and playable through ffmpeg), but without tags.
+                        let tags = crate::proto::TrackTags { codec: sfx.to_uppercase(), ..Default::default() };
+                        Ok((tags, Some(format!("tags of .{sfx} files are not read"))))
+                    } else {
+                        tags::read(&job.abs, &sfx, split)
+                    };
+                    dog.started[slot].store(0, Ordering::Relaxed);
+                    crumbs.clear(slot);
+                    let e = &job.entry;
+                    let out = match r {
+                        Ok((tags, warning)) => (
+                            job.folder,
+                            Ok(ScannedFile {
+                                name: e.name.clone(),
+                                size: e.size,
+                                mtime: e.mtime,
+                                suffix: sfx,
+                                tags,
+                                sidecar_lyrics: sidecar_lyrics(dir, e),
+                            }),
+                            warning,
+                        ),
+                        Err(msg) => (job.folder, Err((e.name.clone(), msg)), None),
+                    };
+                    results.lock().unwrap().push(out);
+                });
+            }
+        });
     }
 }
 

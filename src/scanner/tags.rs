@@ -223,7 +223,7 @@ pub fn read(path: &Path, suffix: &str, split: &Splitting) -> Result<(TrackTags, 
     t.genres = split_chars(texts(&tags, ItemKey::Genre), &split.genre);
     t.compilation = text(&tags, ItemKey::FlagCompilation).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
     t.comment = long_text(&tags, ItemKey::Comment);
-    t.lyrics = long_text(&tags, ItemKey::Lyrics);
+    t.lyrics = long_text(&tags, ItemKey::Lyrics).or_else(|| long_text(&tags, ItemKey::UnsyncLyrics));
     t.bpm = text(&tags, ItemKey::IntegerBpm)
         .or_else(|| text(&tags, ItemKey::Bpm))
         .and_then(|b| b.trim().split('.').next().and_then(|n| n.parse().ok()));

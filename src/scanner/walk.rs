@@ -17,6 +17,8 @@ pub const AUDIO: &[&str] = &[
     "mp3", "flac", "ogg", "oga", "opus", "m4a", "m4b", "mp4", "aac", "alac", "wav", "aiff", "aif", "wma", "ape", "mpc",
     "wv", "dsf", "dff", "tak", "mka", "spx",
 ];
+/// Audio formats lofty cannot parse: indexed by name, tags not read, reported as such.
+pub const NO_TAG_READER: &[&str] = &["wma", "dsf", "dff", "tak", "mka"];
 pub const IMAGES: &[&str] = &["jpg", "jpeg", "png", "gif", "webp", "bmp"];
 pub const IGNORE_FILES: &[&str] = &[".ndignore", ".redoubtignore"];
 

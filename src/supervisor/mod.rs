@@ -269,6 +269,12 @@ impl Supervisor {
                     Ok(Signal::SIGHUP) => {
                         tracing::info!("SIGHUP ignored: restart the service to apply configuration changes")
                     }
+                    // `redoubt scan` (SIGUSR1) and `redoubt scan --full` (SIGUSR2).
+                    Ok(sig @ (Signal::SIGUSR1 | Signal::SIGUSR2)) if stopping.is_none() => {
+                        if let Some(b) = &self.broker_ctl {
+                            let _ = b.send(0, &Control::Scan { full: sig == Signal::SIGUSR2 }, &[]);
+                        }
+                    }
                     _ => {}
                 }
             }

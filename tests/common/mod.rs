@@ -2,6 +2,8 @@
 //! tests run as root (CI), with fixture folders that uid can use.
 #![allow(dead_code)]
 
+pub mod media;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -195,6 +197,8 @@ pub struct Options {
     pub config: Option<String>,
     /// Give the port in this environment variable instead of `--port`.
     pub port_env: Option<&'static str>,
+    /// The `--music-folder` value (default: the fixture's music folder).
+    pub music: Option<String>,
 }
 
 impl Daemon {
@@ -209,6 +213,9 @@ impl Daemon {
         let logf = std::fs::File::create(&log).unwrap();
         let mut args: Vec<String> = opts.wrapper.clone();
         let mut serve = fx.serve_args(port);
+        if let Some(m) = &opts.music {
+            serve[2] = m.clone();
+        }
         if let Some(var) = opts.port_env {
             serve.truncate(serve.len() - 2);
             args.extend(serve);

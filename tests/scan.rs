@@ -1,0 +1,627 @@
+//! The library scanner against the running daemon, on fixtures made here with ffmpeg and
+//! lofty (tests/common/media.rs). The library is checked in the database the broker writes.
+#![allow(clippy::type_complexity)]
+
+mod common;
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::media::{self, Tags};
+use common::*;
+
+/// The daemon's database, read-only. Waits for the broker to have made its WAL files: if the
+/// test (root) opened the database first, root would own them and lock the broker out.
+fn db(d: &Daemon) -> rusqlite::Connection {
+    let shm = d.fx.data.join("redoubt.db-shm");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !shm.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rusqlite::Connection::open_with_flags(d.fx.data.join("redoubt.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap()
+}
+
+/// Waits until `n` scans have finished.
+fn wait_scans(d: &Daemon, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let log = d.log();
+        let done: Vec<&str> = log.lines().filter(|l| l.contains(" finished: ")).collect();
+        if done.len() >= n {
+            return done[n - 1].to_string();
+        }
+        assert!(Instant::now() < deadline, "scan {n} never finished:\n{log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn chown_music(fx: &Fixture) {
+    // The music folder stays root's, readable by all (the daemon needs no more).
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
+}
+
+fn start(fx: Fixture, config: &str) -> Daemon {
+    start_with(fx, config, None)
+}
+
+fn start_with(fx: Fixture, config: &str, music: Option<String>) -> Daemon {
+    chown_music(&fx);
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let mut d = Daemon::spawn(fx, Options { config: Some(config.into()), music, ..Default::default() });
+    d.wait_ready();
+    d
+}
+
+fn dir(fx: &Fixture, rel: &str) -> PathBuf {
+    let p = fx.music.join(rel);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn full_tags(title: &str) -> Tags {
+    Tags {
+        title: Some(title.into()),
+        artist: Some("The Artist".into()),
+        album: Some("The Album".into()),
+        album_artist: Some("The Album Artist".into()),
+        track: Some(3),
+        track_total: Some(12),
+        disc: Some(1),
+        disc_total: Some(2),
+        disc_subtitle: Some("Side A".into()),
+        year: Some(2004),
+        date: Some("2004-05-06".into()),
+        original_date: Some("1999-01-02".into()),
+        release_date: Some("2004-05-07".into()),
+        genres: vec!["Rock".into(), "Jazz".into()],
+        compilation: Some(false),
+        comment: Some("<b>not html</b> & more".into()),
+        lyrics: Some("la la la".into()),
+        bpm: Some(120),
+        sort_artist: Some("Artist, The".into()),
+        sort_album: Some("Album, The".into()),
+        sort_album_artist: Some("Album Artist, The".into()),
+        mbz_recording_id: Some("8f3471b5-7e6a-48da-86a9-c1c07a0f47ae".into()),
+        mbz_track_id: Some("dd4a4b1e-4ef0-4d5f-8a4a-1d8f5d7c6e01".into()),
+        mbz_album_id: Some(format!("a1a1a1a1-0000-4000-8000-{:012}", title.len())),
+        mbz_artist_id: Some("b1b1b1b1-0000-4000-8000-000000000002".into()),
+        mbz_album_artist_id: Some("c1c1c1c1-0000-4000-8000-000000000003".into()),
+        mbz_release_group_id: Some("d1d1d1d1-0000-4000-8000-000000000004".into()),
+        replaygain_track_gain: Some("-6.50 dB".into()),
+        replaygain_track_peak: Some("0.988547".into()),
+        replaygain_album_gain: Some("-7.25 dB".into()),
+        replaygain_album_peak: Some("0.999000".into()),
+        picture: Some(media::jpeg(32, 32)),
+        ..Tags::default()
+    }
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    String,
+    i64,
+    i64,
+    String,
+);
+
+fn track(conn: &rusqlite::Connection, file_name: &[u8]) -> Row {
+    conn.query_row(
+        "SELECT title, artist, album_artist, track, track_total, disc, disc_total, disc_subtitle, year, codec, duration_ms, \
+         sample_rate, pictures FROM tracks WHERE file_name = ?1",
+        [file_name],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?)),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(file_name)))
+}
+
+#[test]
+fn every_format_ffmpeg_writes_is_read_with_its_tags() {
+    let fx = Fixture::new();
+    let d1 = dir(&fx, "Formats");
+    let formats = ["mp3", "flac", "ogg", "opus", "m4a", "alac", "wav", "aiff", "wv", "m4b"];
+    for f in formats {
+        media::write_track(&d1.join(format!("{f}-track.{}", media::suffix(f))), f, &full_tags(&format!("Title {f}")));
+    }
+    media::write_track_id3v23(&d1.join("v23.mp3"), &full_tags("Title v23"));
+    media::write_track_id3v1(
+        &d1.join("v1.mp3"),
+        &Tags {
+            title: Some("Title v1".into()),
+            artist: Some("V1 Artist".into()),
+            album: Some("V1 Album".into()),
+            ..Tags::default()
+        },
+    );
+    media::write_track_ape_mp3(
+        &d1.join("ape.mp3"),
+        &Tags { title: Some("Title ape".into()), artist: Some("Ape Artist".into()), ..Tags::default() },
+    );
+    let d = start(fx, "");
+    wait_scans(&d, 1);
+    let conn = db(&d);
+    for f in formats {
+        let name = format!("{f}-track.{}", media::suffix(f));
+        let t = track(&conn, name.as_bytes());
+        assert_eq!(t.0, format!("Title {f}"), "{f}");
+        assert_eq!(t.1, "The Artist", "{f}");
+        assert_eq!(t.2, "The Album Artist", "{f}");
+        assert_eq!((t.3, t.5), (Some(3), Some(1)), "{f}: track and disc");
+        assert_eq!(t.8, Some(2004), "{f}: year");
+        assert!(t.10 >= 900 && t.10 <= 1300, "{f}: duration {} ms", t.10);
+        assert!(t.11 > 0, "{f}: sample rate");
+        let genres: Vec<String> = conn
+            .prepare("SELECT g.name FROM track_genres tg JOIN genres g ON g.id = tg.genre_id JOIN tracks t ON t.id = tg.track_id WHERE t.file_name = ?1 ORDER BY tg.position")
+            .unwrap()
+            .query_map([name.as_bytes()], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(genres, ["Rock", "Jazz"], "{f}");
+    }
+    // The formats with complete tag support: every field.
+    for f in ["mp3", "flac", "ogg", "m4a"] {
+        let name = format!("{f}-track.{}", media::suffix(f));
+        let t = track(&conn, name.as_bytes());
+        assert_eq!((t.4, t.6), (Some(12), Some(2)), "{f}: totals");
+        assert_eq!(t.7.as_deref(), Some("Side A"), "{f}: disc subtitle");
+        assert!(t.12.contains("image/jpeg"), "{f}: embedded picture: {:?}", t.12);
+        let row: (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>, Option<String>, Option<String>, Option<f64>, Option<f64>, Option<String>) = conn
+            .query_row(
+                "SELECT comment, lyrics, mbz_recording_id, mbz_album_id, mbz_release_group_id, bpm, sort_artist, original_date, \
+                 rg_track_gain, rg_album_peak, date FROM tracks WHERE file_name = ?1",
+                [name.as_bytes()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?)),
+            )
+            .unwrap();
+        assert_eq!(row.0.as_deref(), Some("<b>not html</b> & more"), "{f}: comment stored as given");
+        assert_eq!(row.1.as_deref(), Some("la la la"), "{f}: lyrics");
+        assert_eq!(row.2.as_deref(), Some("8f3471b5-7e6a-48da-86a9-c1c07a0f47ae"), "{f}: recording id");
+        assert!(row.3.is_some() && row.4.is_some(), "{f}: release ids");
+        assert_eq!(row.5, Some(120), "{f}: bpm");
+        assert_eq!(row.6.as_deref(), Some("Artist, The"), "{f}: sort artist");
+        assert!(row.7.as_deref().is_some_and(|d| d.starts_with("1999")), "{f}: original date {:?}", row.7);
+        assert!((row.8.unwrap() + 6.5).abs() < 0.01, "{f}: track gain {:?}", row.8);
+        assert!((row.9.unwrap() - 0.999).abs() < 0.001, "{f}: album peak");
+        assert!(row.10.as_deref().is_some_and(|d| d.starts_with("2004")), "{f}: date");
+    }
+    assert_eq!(track(&conn, b"v23.mp3").0, "Title v23");
+    assert_eq!(track(&conn, b"v1.mp3").1, "V1 Artist");
+    assert_eq!(track(&conn, b"ape.mp3").0, "Title ape");
+}
+
+#[test]
+fn multi_valued_artists_win_single_values_split_compilations_and_discs() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "Multi");
+    media::write_track(
+        &a.join("1.flac"),
+        "flac",
+        &Tags {
+            title: Some("Multi".into()),
+            artists: vec!["Alpha".into(), "Beta".into()],
+            artist: Some("Alpha feat. Beta".into()),
+            album: Some("M".into()),
+            ..Tags::default()
+        },
+    );
+    media::write_track(
+        &a.join("2.mp3"),
+        "mp3",
+        &Tags {
+            title: Some("Split".into()),
+            artist: Some("Gamma feat. Delta".into()),
+            album: Some("M".into()),
+            genres: vec!["Rock; Pop/Jazz".into()],
+            ..Tags::default()
+        },
+    );
+    media::write_track(
+        &a.join("3.mp3"),
+        "mp3",
+        &Tags { title: Some("AC".into()), artist: Some("AC/DC".into()), album: Some("M".into()), ..Tags::default() },
+    );
+    let c = dir(&fx, "Comp");
+    for (i, artist) in ["One", "Two"].iter().enumerate() {
+        media::write_track(
+            &c.join(format!("{i}.mp3")),
+            "mp3",
+            &Tags {
+                title: Some(format!("C{i}")),
+                artist: Some(artist.to_string()),
+                album: Some("Hits".into()),
+                compilation: Some(true),
+                ..Tags::default()
+            },
+        );
+    }
+    let m = dir(&fx, "Double");
+    for disc in 1..=2 {
+        for t in 1..=2 {
+            media::write_track(
+                &m.join(format!("{disc}-{t}.mp3")),
+                "mp3",
+                &Tags {
+                    title: Some(format!("D{disc}T{t}")),
+                    artist: Some("Band".into()),
+                    album: Some("Double".into()),
+                    disc: Some(disc),
+                    disc_total: Some(2),
+                    track: Some(t),
+                    ..Tags::default()
+                },
+            );
+        }
+    }
+    let d = start(fx, "");
+    wait_scans(&d, 1);
+    let conn = db(&d);
+    let artists = |title: &str| -> Vec<String> {
+        conn.prepare("SELECT a.name FROM track_artists ta JOIN artists a ON a.id = ta.artist_id JOIN tracks t ON t.id = ta.track_id WHERE t.title = ?1 AND ta.role = 'artist' ORDER BY ta.position")
+            .unwrap()
+            .query_map([title], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(artists("Multi"), ["Alpha", "Beta"]);
+    assert_eq!(artists("Split"), ["Gamma", "Delta"]);
+    assert_eq!(artists("AC"), ["AC/DC"]);
+    let genres: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM track_genres tg JOIN tracks t ON t.id = tg.track_id WHERE t.title = 'Split'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(genres, 3);
+    let (comp_albums, comp_artist): (i64, String) = conn
+        .query_row(
+            "SELECT count(DISTINCT album_id), max(album_artist) FROM tracks WHERE title IN ('C0', 'C1')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((comp_albums, comp_artist.as_str()), (1, "Various Artists"));
+    let (albums, songs): (i64, i64) = conn
+        .query_row("SELECT count(DISTINCT album_id), (SELECT song_count FROM albums WHERE name = 'Double') FROM tracks WHERE album_artist = 'Band'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((albums, songs), (1, 4), "a two-disc album is one album");
+}
+
+#[test]
+fn odd_file_names_art_lyrics_playlists_symlinks_and_hidden_folders() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "Ärtist/Albüm \"quoted\"");
+    let plain = Tags { artist: Some("A".into()), album: Some("Odd".into()), ..Tags::default() };
+    let names: Vec<Vec<u8>> = vec![
+        b"01 - spaces and 'quotes'.mp3".to_vec(),
+        "02 - \u{65e5}\u{672c}.mp3".as_bytes().to_vec(),
+        b"03 - new\nline.mp3".to_vec(),
+        b"04 - bad \xff byte.mp3".to_vec(),
+    ];
+    for n in &names {
+        media::write_track(&a.join(std::ffi::OsStr::from_bytes(n)), "mp3", &plain);
+    }
+    std::fs::write(a.join("cover.jpg"), media::jpeg(64, 64)).unwrap();
+    std::fs::write(a.join("01 - spaces and 'quotes'.lrc"), "[00:00.50]first line\n[00:01.00]second\n").unwrap();
+    let lists = dir(&fx, "Lists");
+    std::fs::write(
+        lists.join("mix.m3u8"),
+        "#EXTM3U\n#PLAYLIST:My Mix\n../Ärtist/Albüm \"quoted\"/02 - 日本.mp3\n../../../etc/passwd\n",
+    )
+    .unwrap();
+    // Hidden and ignored folders, and a symlink out of the library.
+    media::write_track(&dir(&fx, ".hidden").join("x.mp3"), "mp3", &plain);
+    let ignored = dir(&fx, "Ignored");
+    std::fs::write(ignored.join(".ndignore"), "").unwrap();
+    media::write_track(&ignored.join("y.mp3"), "mp3", &plain);
+    let outside = fx.dir.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    media::write_track(&outside.join("escaped.mp3"), "mp3", &plain);
+    std::os::unix::fs::symlink(&outside, fx.music.join("link-out")).unwrap();
+    std::os::unix::fs::symlink(fx.music.join("Lists"), fx.music.join("link-in")).unwrap();
+    let d = start(fx, "");
+    wait_scans(&d, 1);
+    let conn = db(&d);
+    for n in &names {
+        let title: String = conn
+            .query_row("SELECT title FROM tracks WHERE file_name = ?1", [n], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(n)));
+        assert!(!title.is_empty());
+    }
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM tracks"), 4, "hidden, ignored and escaped files are not indexed");
+    assert_eq!(count("SELECT count(*) FROM folder_images WHERE name = CAST('cover.jpg' AS BLOB)"), 1);
+    let lrc: String =
+        conn.query_row("SELECT sidecar_lyrics FROM tracks WHERE file_name = ?1", [&names[0]], |r| r.get(0)).unwrap();
+    assert!(lrc.contains("[00:00.50]first line"));
+    let (name, entries): (String, i64) = conn
+        .query_row(
+            "SELECT p.name, (SELECT count(*) FROM playlist_tracks pt WHERE pt.playlist_id = p.id) FROM playlists p",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((name.as_str(), entries), ("My Mix", 1), "the entry outside the library is dropped");
+}
+
+#[test]
+fn bad_files_are_reported_and_never_stop_the_scan() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "Bad");
+    media::write_track(&a.join("good.mp3"), "mp3", &Tags { title: Some("Good".into()), ..Tags::default() });
+    media::write_track(&a.join("trunc.flac"), "flac", &Tags::default());
+    media::truncated(&a.join("trunc.flac"), "flac");
+    media::zero_length(&a.join("empty.mp3"));
+    media::random_bytes(&a.join("noise.ogg"), 10_000, 7);
+    media::write_track(&a.join("header.m4a"), "m4a", &Tags::default());
+    media::header_corrupted(&a.join("header.m4a"), "m4a");
+    media::mislabelled(&a.join("flac-in-disguise.mp3"));
+    let d = start(fx, "");
+    wait_scans(&d, 1);
+    let conn = db(&d);
+    let titles: Vec<String> = conn
+        .prepare("SELECT title FROM tracks")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(titles.contains(&"Good".to_string()), "{titles:?}");
+    let problems = String::from_utf8(d.fx.cli(&["scan", "--problems"], "").stdout).unwrap();
+    for bad in ["empty.mp3", "noise.ogg", "header.m4a", "flac-in-disguise.mp3"] {
+        assert!(problems.contains(bad), "{bad} not reported:\n{problems}");
+    }
+    assert!(problems.contains("the content is FLAC but the name says .mp3"), "{problems}");
+    assert_eq!(d.get("/rest/ping").unwrap().status, 200, "the daemon is up");
+    assert_eq!(d.roles().len(), 4);
+}
+
+fn many_tracks(fx: &Fixture, albums: usize, per_album: usize) {
+    let template = std::fs::read(media::template("mp3")).unwrap();
+    for a in 0..albums {
+        let p = dir(fx, &format!("Artist {}/Album {a}", a % 7));
+        for t in 0..per_album {
+            let bytes = media::tagged_bytes(
+                "mp3",
+                &template,
+                &Tags {
+                    title: Some(format!("T{a}-{t}")),
+                    artist: Some(format!("Artist {}", a % 7)),
+                    album: Some(format!("Album {a}")),
+                    track: Some(t as u32 + 1),
+                    ..Tags::default()
+                },
+                Default::default(),
+            );
+            std::fs::write(p.join(format!("{t:02}.mp3")), bytes).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_scanner_killed_mid_scan_is_restarted_and_indexes_every_file_once() {
+    let fx = Fixture::new();
+    many_tracks(&fx, 150, 12);
+    let d = start(fx, "");
+    // Kill it as soon as it has stored something, before it is done.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored: i64 = db(&d).query_row("SELECT count(*) FROM tracks", [], |r| r.get(0)).unwrap_or(0);
+        if stored > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let scanner = d.role_pid("scanner");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(scanner), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let line = wait_scans(&d, 1);
+    assert!(line.contains("1800 tracks"), "{line}\n{}", d.log());
+    assert!(d.log().contains("the scanner killed by SIGKILL"), "{}", d.log());
+    let conn = db(&d);
+    let (n, distinct): (i64, i64) = conn
+        .query_row("SELECT count(*), count(DISTINCT id) FROM tracks WHERE missing = 0", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((n, distinct), (1800, 1800));
+}
+
+#[test]
+fn a_file_that_crashes_the_scanner_twice_is_recorded_and_skipped() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "Evil");
+    media::write_track(&a.join("fine.mp3"), "mp3", &Tags { title: Some("Fine".into()), ..Tags::default() });
+    media::write_track(&a.join("redoubt-test-crash.mp3"), "mp3", &Tags::default());
+    let b = dir(&fx, "Slow");
+    media::write_track(&b.join("redoubt-test-hang.mp3"), "mp3", &Tags::default());
+    media::write_track(&b.join("ok.mp3"), "mp3", &Tags { title: Some("Ok".into()), ..Tags::default() });
+    let d = start(fx, "[Scanner]\nFileTimeout = \"2s\"\n");
+    let line = wait_scans(&d, 1);
+    assert!(line.contains("2 tracks"), "{line}\n{}", d.log());
+    let log = d.log();
+    assert!(
+        log.contains("the scanner died reading \"Evil/redoubt-test-crash.mp3\" again (2 times): skipping it"),
+        "{log}"
+    );
+    assert!(log.contains("took longer than 2 s"), "{log}");
+    let problems = String::from_utf8(d.fx.cli(&["scan", "--problems"], "").stdout).unwrap();
+    assert!(
+        problems.contains("Evil/redoubt-test-crash.mp3") && problems.contains("crashed the scanner 2×, skipped"),
+        "{problems}"
+    );
+    assert!(problems.contains("Slow/redoubt-test-hang.mp3"), "{problems}");
+    assert_eq!(d.get("/rest/ping").unwrap().status, 200);
+}
+
+fn id_of(conn: &rusqlite::Connection, title: &str) -> (String, i64) {
+    conn.query_row("SELECT id, missing FROM tracks WHERE title = ?1", [title], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+}
+
+#[test]
+fn incremental_rescans_add_modify_rename_move_and_delete() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "A");
+    let b = dir(&fx, "B");
+    media::write_track(&a.join("keep.mp3"), "mp3", &Tags { title: Some("Keep".into()), ..Tags::default() });
+    media::write_track(&a.join("change.mp3"), "mp3", &Tags { title: Some("Before".into()), ..Tags::default() });
+    media::write_track(&a.join("rename.mp3"), "mp3", &Tags { title: Some("Renamed".into()), ..Tags::default() });
+    media::write_track(
+        &a.join("move.mp3"),
+        "mp3",
+        &Tags {
+            title: Some("Moved".into()),
+            mbz_track_id: Some("11111111-2222-4333-8444-555555555555".into()),
+            ..Tags::default()
+        },
+    );
+    media::write_track(&a.join("gone.mp3"), "mp3", &Tags { title: Some("Gone".into()), ..Tags::default() });
+    let d = start(fx, "[Scanner]\nWatcherWait = \"0\"\n");
+    wait_scans(&d, 1);
+    let conn = db(&d);
+    let before: Vec<(String, String)> =
+        ["Keep", "Renamed", "Moved", "Before"].iter().map(|t| (t.to_string(), id_of(&conn, t).0)).collect();
+    // Nothing changed: nothing is read.
+    assert!(d.fx.cli(&["scan"], "").status.success());
+    let line = wait_scans(&d, 2);
+    assert!(d.log().contains("(0 files read)"), "{line}");
+    // Now change everything.
+    std::thread::sleep(Duration::from_millis(1100));
+    media::write_track(&a.join("change.mp3"), "mp3", &Tags { title: Some("After".into()), ..Tags::default() });
+    std::fs::rename(a.join("rename.mp3"), a.join("renamed-now.mp3")).unwrap();
+    std::fs::rename(a.join("move.mp3"), b.join("moved-here.mp3")).unwrap();
+    std::fs::remove_file(a.join("gone.mp3")).unwrap();
+    media::write_track(&b.join("new.mp3"), "mp3", &Tags { title: Some("New".into()), ..Tags::default() });
+    chown_music(&d.fx);
+    assert!(d.fx.cli(&["scan"], "").status.success());
+    let line = wait_scans(&d, 3);
+    assert!(line.contains("1 newly missing") || line.contains("moved"), "{line}");
+    let conn = db(&d);
+    assert_eq!(id_of(&conn, "Keep").0, before[0].1);
+    assert_eq!(id_of(&conn, "Renamed"), (before[1].1.clone(), 0), "a rename keeps the id (same size, mtime, title)");
+    assert_eq!(id_of(&conn, "Moved"), (before[2].1.clone(), 0), "a move keeps the id (MusicBrainz track id)");
+    assert_eq!(id_of(&conn, "After").0, before[3].1, "a retag keeps the id (same path)");
+    assert_eq!(id_of(&conn, "Gone").1, 1, "a deleted file is marked missing, not deleted");
+    assert_eq!(id_of(&conn, "New").1, 0);
+    let live: i64 = conn.query_row("SELECT count(*) FROM tracks WHERE missing = 0", [], |r| r.get(0)).unwrap();
+    assert_eq!(live, 5);
+}
+
+#[test]
+fn the_watcher_indexes_a_new_album_once_changes_settle() {
+    let fx = Fixture::new();
+    media::write_track(&dir(&fx, "Old").join("a.mp3"), "mp3", &Tags { title: Some("Old".into()), ..Tags::default() });
+    let d = start(fx, "[Scanner]\nWatcherWait = \"1s\"\n");
+    wait_scans(&d, 1);
+    let staging = d.fx.dir.join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    for i in 0..3 {
+        media::write_track(
+            &staging.join(format!("{i}.mp3")),
+            "mp3",
+            &Tags { title: Some(format!("Fresh {i}")), album: Some("Fresh".into()), ..Tags::default() },
+        );
+    }
+    // Copy the album in slowly: the debounce must wait for the end of the copy.
+    let target = dir(&d.fx, "Fresh");
+    chown_music(&d.fx);
+    for i in 0..3 {
+        std::fs::copy(staging.join(format!("{i}.mp3")), target.join(format!("{i}.mp3"))).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    chown_music(&d.fx);
+    let line = wait_scans(&d, 2);
+    assert!(d.log().contains("incremental scan requested (files changed)"), "{}", d.log());
+    let conn = db(&d);
+    let fresh: i64 =
+        conn.query_row("SELECT count(*) FROM tracks WHERE title LIKE 'Fresh %'", [], |r| r.get(0)).unwrap();
+    assert_eq!(fresh, 3, "{line}");
+    assert_eq!(d.log().matches("(files changed)").count(), 1, "one scan for the whole copy");
+}
+
+#[test]
+fn t5_during_a_running_scan_the_scanner_cannot_write_read_outside_or_connect() {
+    let fx = Fixture::new();
+    many_tracks(&fx, 5, 3);
+    let music = fx.music.display().to_string();
+    let probes = [
+        format!("scanner@scan:open_write:{music}/Artist 0/planted.mp3"),
+        "scanner@scan:open_read:/etc/passwd".to_string(),
+        "scanner@scan:socket_inet".to_string(),
+        format!("scanner@scan:open_read:{music}/Artist 0/Album 0/00.mp3"),
+    ];
+    chown_music(&fx);
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let mut d = Daemon::spawn(
+        fx,
+        Options { env: vec![("REDOUBT_TEST_PROBES".into(), probes.join(";"))], ..Default::default() },
+    );
+    d.wait_ready();
+    let result = |p: &str| {
+        let line = d.wait_log(&format!("redoubt-test-hook-probe scanner@scan {p} =>"), Duration::from_secs(20));
+        line.rsplit("=> ").next().unwrap().to_string()
+    };
+    assert_eq!(result(&format!("open_write:{music}/Artist 0/planted.mp3")), "EACCES");
+    assert_eq!(result("open_read:/etc/passwd"), "EACCES");
+    assert_eq!(result("socket_inet"), "EPERM");
+    assert_eq!(result(&format!("open_read:{music}/Artist 0/Album 0/00.mp3")), "ok");
+    assert!(!Path::new(&format!("{music}/Artist 0/planted.mp3")).exists());
+}
+
+#[test]
+fn scan_status_and_start_scan_over_the_api() {
+    let fx = Fixture::new();
+    media::write_track(&dir(&fx, "X").join("x.mp3"), "mp3", &Tags { title: Some("X".into()), ..Tags::default() });
+    let d = start(fx, "[Scanner]\nScanOnStartup = false\n");
+    let st = d.rest("getScanStatus", "");
+    assert_eq!(st["scanStatus"]["scanning"], false);
+    assert_eq!(st["scanStatus"]["count"], 0);
+    d.fx.add_user("user", "user-pass", false);
+    let r: serde_json::Value =
+        serde_json::from_slice(&d.get("/rest/startScan?u=user&p=user-pass&v=1.16.1&c=t&f=json").unwrap().body).unwrap();
+    assert_eq!(r["subsonic-response"]["error"]["code"], 50, "only admins start scans");
+    let st = d.rest("startScan", "fullScan=true");
+    assert_eq!(st["scanStatus"]["scanning"], true);
+    wait_scans(&d, 1);
+    let st = d.rest("getScanStatus", "");
+    assert_eq!(st["scanStatus"]["count"], 1);
+    assert!(st["scanStatus"]["lastScan"].as_str().is_some());
+    assert!(d.log().contains("full scan requested (startScan by admin)"));
+    assert_valid_xml(&d.get(&format!("/rest/getScanStatus?u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=t")).unwrap().text());
+}
+
+#[test]
+fn several_music_folders_are_scanned() {
+    let fx = Fixture::new();
+    let second = fx.dir.join("music2");
+    std::fs::create_dir_all(&second).unwrap();
+    media::write_track(
+        &dir(&fx, "One").join("1.mp3"),
+        "mp3",
+        &Tags { title: Some("In one".into()), ..Tags::default() },
+    );
+    media::write_track(&second.join("2.mp3"), "mp3", &Tags { title: Some("In two".into()), ..Tags::default() });
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&second).status();
+    let list = format!("{}:{}", fx.music.display(), second.display());
+    let d = start_with(fx, "", Some(list));
+    wait_scans(&d, 1);
+    let n: i64 = db(&d)
+        .query_row(
+            "SELECT count(DISTINCT f.music_folder_id) FROM tracks t JOIN folders f ON f.id = t.folder_id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 2);
+}
