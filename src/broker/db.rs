@@ -49,6 +49,9 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
     }
     conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(&err)?;
+    // Temporary tables and statement journals in memory: the broker's sandbox grants no
+    // /tmp, and big transactions (a scan batch) would otherwise need a temp file there.
+    conn.pragma_update(None, "temp_store", "MEMORY").map_err(&err)?;
     for (i, (name, text)) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let tx = conn.transaction().map_err(&err)?;
         tx.execute_batch(text).map_err(&err)?;

@@ -98,22 +98,43 @@ fn ensure_folder(tx: &Transaction<'_>, root: i64, path: &[u8], scan: i64) -> rus
     Ok(tx.last_insert_rowid())
 }
 
-fn artist_id(tx: &Transaction<'_>, name: &str, sort: Option<&str>, mbz: Option<&str>) -> rusqlite::Result<String> {
+/// Ids already looked up in this transaction: most tracks of a folder share them.
+#[derive(Default)]
+struct Ids {
+    artists: HashMap<String, String>,
+    albums: HashMap<String, String>,
+    genres: HashMap<String, i64>,
+}
+
+fn artist_id(
+    tx: &Transaction<'_>,
+    ids: &mut Ids,
+    name: &str,
+    sort: Option<&str>,
+    mbz: Option<&str>,
+) -> rusqlite::Result<String> {
     let key = name.trim().to_lowercase();
-    if let Some(id) =
-        tx.prepare_cached("SELECT id FROM artists WHERE key = ?1")?.query_row([&key], |r| r.get(0)).optional()?
-    {
-        if mbz.is_some() || sort.is_some() {
-            tx.prepare_cached(
-                "UPDATE artists SET mbz_id = coalesce(?2, mbz_id), sort_name = coalesce(?3, sort_name) WHERE id = ?1",
-            )?
-            .execute(params![id, mbz, sort])?;
-        }
-        return Ok(id);
+    if let Some(id) = ids.artists.get(&key) {
+        return Ok(id.clone());
     }
-    let id = new_id();
-    tx.prepare_cached("INSERT INTO artists (id, key, name, sort_name, mbz_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![id, key, name.trim(), sort, mbz])?;
+    let found: Option<String> =
+        tx.prepare_cached("SELECT id FROM artists WHERE key = ?1")?.query_row([&key], |r| r.get(0)).optional()?;
+    let id = match found {
+        Some(id) => {
+            if mbz.is_some() || sort.is_some() {
+                tx.prepare_cached("UPDATE artists SET mbz_id = coalesce(?2, mbz_id), sort_name = coalesce(?3, sort_name) WHERE id = ?1")?
+                    .execute(params![id, mbz, sort])?;
+            }
+            id
+        }
+        None => {
+            let id = new_id();
+            tx.prepare_cached("INSERT INTO artists (id, key, name, sort_name, mbz_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
+                .execute(params![id, key, name.trim(), sort, mbz])?;
+            id
+        }
+    };
+    ids.artists.insert(key, id.clone());
     Ok(id)
 }
 
@@ -121,6 +142,7 @@ pub const VARIOUS_ARTISTS: &str = "Various Artists";
 
 fn album_id(
     tx: &Transaction<'_>,
+    ids: &mut Ids,
     t: &crate::proto::TrackTags,
     album_artist: &str,
     artist_id: &str,
@@ -132,26 +154,39 @@ fn album_id(
         Some(m) => format!("mbz:{}", m.to_lowercase()),
         None => format!("{}\u{1f}{}", album_artist.to_lowercase(), name.to_lowercase()),
     };
-    if let Some(id) =
-        tx.prepare_cached("SELECT id FROM albums WHERE key = ?1")?.query_row([&key], |r| r.get(0)).optional()?
-    {
-        return Ok(Some(id));
+    if let Some(id) = ids.albums.get(&key) {
+        return Ok(Some(id.clone()));
     }
-    let id = new_id();
-    tx.prepare_cached(
-        "INSERT INTO albums (id, key, name, artist_id, artist_name, sort_name, compilation, mbz_id, mbz_release_group_id, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![id, key, name, artist_id, album_artist, t.sort_album, t.compilation, t.mbz_album_id, t.mbz_release_group_id, now()])?;
+    let found: Option<String> =
+        tx.prepare_cached("SELECT id FROM albums WHERE key = ?1")?.query_row([&key], |r| r.get(0)).optional()?;
+    let id = match found {
+        Some(id) => id,
+        None => {
+            let id = new_id();
+            tx.prepare_cached(
+                "INSERT INTO albums (id, key, name, artist_id, artist_name, sort_name, compilation, mbz_id, mbz_release_group_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![id, key, name, artist_id, album_artist, t.sort_album, t.compilation, t.mbz_album_id, t.mbz_release_group_id, now()])?;
+            id
+        }
+    };
+    ids.albums.insert(key, id.clone());
     Ok(Some(id))
 }
 
-fn genre_id(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<i64> {
+fn genre_id(tx: &Transaction<'_>, ids: &mut Ids, name: &str) -> rusqlite::Result<i64> {
+    let key = name.to_lowercase();
+    if let Some(id) = ids.genres.get(&key) {
+        return Ok(*id);
+    }
     tx.prepare_cached("INSERT INTO genres (name) VALUES (?1) ON CONFLICT(name) DO NOTHING")?.execute([name])?;
-    tx.prepare_cached("SELECT id FROM genres WHERE name = ?1")?.query_row([name], |r| r.get(0))
+    let id = tx.prepare_cached("SELECT id FROM genres WHERE name = ?1")?.query_row([name], |r| r.get(0))?;
+    ids.genres.insert(key, id);
+    Ok(id)
 }
 
-fn store_track(tx: &Transaction<'_>, folder: i64, scan: i64, f: &ScannedFile) -> rusqlite::Result<()> {
+fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &ScannedFile) -> rusqlite::Result<()> {
     let t = &f.tags;
     let title = t.title.clone().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| {
         let name = String::from_utf8_lossy(&f.name).into_owned();
@@ -172,19 +207,20 @@ fn store_track(tx: &Transaction<'_>, folder: i64, scan: i64, f: &ScannedFile) ->
     for (i, a) in artists.iter().enumerate() {
         let mbz = if i == 0 { t.mbz_artist_id.as_deref() } else { None };
         let sort = if i == 0 { t.sort_artist.as_deref() } else { None };
-        artist_ids.push(artist_id(tx, a, sort, mbz)?);
+        artist_ids.push(artist_id(tx, ids, a, sort, mbz)?);
     }
     let mut album_artist_ids = Vec::new();
     for (i, a) in album_artists.iter().enumerate() {
         let mbz = if i == 0 { t.mbz_album_artist_id.as_deref() } else { None };
         let sort = if i == 0 { t.sort_album_artist.as_deref() } else { None };
-        album_artist_ids.push(artist_id(tx, a, sort, mbz)?);
+        album_artist_ids.push(artist_id(tx, ids, a, sort, mbz)?);
     }
-    let album = album_id(tx, t, &display_album_artist, &album_artist_ids[0])?;
+    let album = album_id(tx, ids, t, &display_album_artist, &album_artist_ids[0])?;
     let existing: Option<String> = tx
         .prepare_cached("SELECT id FROM tracks WHERE folder_id = ?1 AND file_name = ?2")?
         .query_row(params![folder, f.name], |r| r.get(0))
         .optional()?;
+    let is_new = existing.is_none();
     let (id, created_scan) = match existing {
         Some(id) => (id, None),
         None => (new_id(), Some(scan)),
@@ -266,7 +302,9 @@ fn store_track(tx: &Transaction<'_>, folder: i64, scan: i64, f: &ScannedFile) ->
         created_scan,
         ts
     ])?;
-    tx.prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?.execute([&id])?;
+    if !is_new {
+        tx.prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?.execute([&id])?;
+    }
     for (role, ids) in [("artist", &artist_ids), ("albumartist", &album_artist_ids)] {
         for (pos, a) in ids.iter().enumerate() {
             tx.prepare_cached(
@@ -277,7 +315,7 @@ fn store_track(tx: &Transaction<'_>, folder: i64, scan: i64, f: &ScannedFile) ->
     }
     tx.prepare_cached("DELETE FROM track_genres WHERE track_id = ?1")?.execute([&id])?;
     for (pos, g) in t.genres.iter().enumerate() {
-        let gid = genre_id(tx, g)?;
+        let gid = genre_id(tx, ids, g)?;
         tx.prepare_cached("INSERT OR IGNORE INTO track_genres (track_id, genre_id, position) VALUES (?1, ?2, ?3)")?
             .execute(params![id, gid, pos as i64])?;
     }
@@ -293,6 +331,7 @@ pub fn store_folders(
 ) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     let mut stored = 0;
+    let mut ids = Ids::default();
     for u in updates {
         let Some(&root) = roots.get(u.root as usize) else { continue };
         let folder = ensure_folder(&tx, root, &u.path, scan)?;
@@ -302,7 +341,7 @@ pub fn store_folders(
             folder
         ])?;
         for f in &u.files {
-            store_track(&tx, folder, scan, f)?;
+            store_track(&tx, &mut ids, folder, scan, f)?;
             // Read fine now: whatever was recorded against it (a crash it was only near, an
             // old read error) is cleared; warnings about it follow below.
             tx.prepare_cached("DELETE FROM scan_problems WHERE music_folder_id = ?1 AND path = ?2")?

@@ -140,6 +140,9 @@ impl Scanner {
             stop.clone(),
         );
         let mut files_read = 0u64;
+        // One StoreFolders in flight while the next batch is read: the broker's writing and
+        // our parsing overlap.
+        let mut in_flight: Option<tokio::task::JoinHandle<Result<(), String>>> = None;
         let mut pending_store: Vec<FolderUpdate> = Vec::new();
         let mut pending_files = 0;
         for (i, root) in self.roots.iter().enumerate() {
@@ -186,7 +189,12 @@ impl Scanner {
                     files_read += u.files.len() as u64;
                     pending_store.push(u);
                     if pending_files >= STORE_BATCH {
-                        self.store(job.scan, std::mem::take(&mut pending_store)).await?;
+                        if let Some(prev) = in_flight.take() {
+                            prev.await.map_err(|e| e.to_string())??;
+                        }
+                        in_flight = Some(self.store_later(job.scan, std::mem::take(&mut pending_store)));
+                        // Let it send now: the parsing that follows blocks this thread.
+                        tokio::task::yield_now().await;
                         pending_files = 0;
                     }
                 }
@@ -195,8 +203,11 @@ impl Scanner {
                 tracing::warn!("cannot read {:?} in {}: {e}", String::from_utf8_lossy(&rel), root.display());
             }
         }
+        if let Some(prev) = in_flight.take() {
+            prev.await.map_err(|e| e.to_string())??;
+        }
         if !pending_store.is_empty() {
-            self.store(job.scan, pending_store).await?;
+            self.store_later(job.scan, pending_store).await.map_err(|e| e.to_string())??;
         }
         stop.store(true, Ordering::Relaxed);
         let _ = guard.join();
@@ -208,8 +219,11 @@ impl Scanner {
         Ok(())
     }
 
-    async fn store(&self, scan: u64, folders: Vec<FolderUpdate>) -> Result<(), String> {
-        self.broker.call(&Request::StoreFolders { scan, folders }, &[]).await.map(drop).map_err(|e| e.to_string())
+    fn store_later(&self, scan: u64, folders: Vec<FolderUpdate>) -> tokio::task::JoinHandle<Result<(), String>> {
+        let broker = self.broker.clone();
+        tokio::spawn(async move {
+            broker.call(&Request::StoreFolders { scan, folders }, &[]).await.map(drop).map_err(|e| e.to_string())
+        })
     }
 
     /// Reads the changed files of these folders on WORKERS threads.

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Library scanning: a full scan of a generated library, a rescan with nothing changed, and a
+# rescan after 1% of the files changed; tracks per second, and the peak RSS (VmHWM) of the
+# scanner and the broker. Prints the figures; asserts nothing.
+#
+#   bash bench/scan.sh [TRACKS]        # default 100000; needs ffmpeg
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tracks=${1:-100000}
+cargo build --release --quiet
+cargo build --release --quiet --example gen_library
+work=$(mktemp -d /tmp/redoubt-scanbench.XXXXXX)
+pid=
+trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
+lib=$work/music
+mkdir -p "$lib" "$work/data"
+echo "== generating $tracks tracks"
+/usr/bin/time -f "generated in %e s" target/release/examples/gen_library "$lib" "$tracks" | tail -1
+cp target/release/redoubt "$work/redoubt"
+chmod -R a+rX "$work"
+as_user=()
+if [ "$(id -u)" = 0 ]; then
+  chown nobody "$work/data"
+  as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all)
+fi
+folders=(--data-folder "$work/data" --music-folder "$lib")
+sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+# Warm the page cache once (the targets are for a warm cache).
+find "$lib" -type f -exec cat {} + > /dev/null
+"${as_user[@]}" "$work/redoubt" serve "${folders[@]}" --port $((20000 + RANDOM % 20000)) 2>"$work/log" &
+pid=$!
+
+secs() { date -d "$1" +%s.%N; }
+# Seconds between "scan N started" and "scan N finished" for the n-th scan.
+scan_time() {
+  local n=$1 start end
+  start=$(grep " started (" "$work/log" | sed -n "${n}p" | awk '{print $2}')
+  end=$(grep " finished: " "$work/log" | sed -n "${n}p" | awk '{print $2}')
+  echo "$(secs "$end") - $(secs "$start")" | bc -l
+}
+wait_scan() {
+  local n=$1
+  for _ in $(seq 1200); do
+    [ "$(grep -c " finished: " "$work/log")" -ge "$n" ] && return 0
+    sleep 0.25
+  done
+  echo "scan $n did not finish" >&2; tail -20 "$work/log" >&2; exit 1
+}
+role_pid() { for p in $(pgrep -P "$pid"); do tr '\0' ' ' < /proc/$p/cmdline | grep -q "role $1" && echo "$p"; done; }
+hwm() { grep VmHWM "/proc/$(role_pid "$1")/status" | awk '{printf "%.1f MB", $2/1024}'; }
+report() {
+  local label=$1 n=$2 files
+  files=$(grep " finished: " "$work/log" | sed -n "${n}p" | sed -E 's/.*finished: ([0-9]+) files read.*/\1/')
+  t=$(scan_time "$n")
+  printf '%-34s %8.3f s   %7d files read   %8.0f tracks/s   scanner peak %s, broker peak %s\n' \
+    "$label" "$t" "$files" "$(echo "$tracks / $t" | bc -l)" "$(hwm scanner)" "$(hwm broker)"
+}
+
+wait_scan 1
+report "full scan" 1
+"${as_user[@]}" "$work/redoubt" scan "${folders[@]}" > /dev/null
+wait_scan 2
+report "rescan, nothing changed" 2
+target/release/examples/gen_library "$lib" --touch-percent 1 > /dev/null
+chmod -R a+rX "$lib"
+"${as_user[@]}" "$work/redoubt" scan "${folders[@]}" > /dev/null
+wait_scan 3
+report "rescan, 1% changed" 3
+grep " finished: " "$work/log" | sed 's/^/  /'
