@@ -201,10 +201,17 @@ fn every_format_ffmpeg_writes_is_read_with_its_tags() {
     for f in ["wma", "mka"] {
         let name = format!("{f}-track.{}", media::suffix(f));
         let t = track(&conn, name.as_bytes());
-        assert_eq!((t.0.as_str(), t.9.as_str()), (format!("{f}-track").as_str(), f.to_uppercase().as_str()), "{f}: indexed by name");
+        assert_eq!(
+            (t.0.as_str(), t.9.as_str()),
+            (format!("{f}-track").as_str(), f.to_uppercase().as_str()),
+            "{f}: indexed by name"
+        );
     }
     let problems = String::from_utf8(d.fx.cli(&["scan", "--problems"], "").stdout).unwrap();
-    assert!(problems.contains("tags of .wma files are not read") && problems.contains("tags of .mka files are not read"), "{problems}");
+    assert!(
+        problems.contains("tags of .wma files are not read") && problems.contains("tags of .mka files are not read"),
+        "{problems}"
+    );
     assert_eq!(track(&conn, b"v23.mp3").0, "Title v23");
     assert_eq!(track(&conn, b"v1.mp3").1, "V1 Artist");
     assert_eq!(track(&conn, b"ape.mp3").0, "Title ape");

@@ -62,6 +62,16 @@ pub fn open(path: &Path) -> Result<Connection, DbError> {
     Ok(conn)
 }
 
+/// A read-only connection to an existing (already migrated) database.
+pub fn open_reader(path: &Path) -> Result<Connection, DbError> {
+    let err = sql(path);
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(&err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(&err)?;
+    conn.pragma_update(None, "temp_store", "MEMORY").map_err(&err)?;
+    Ok(conn)
+}
+
 pub fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<Vec<u8>>> {
     conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()
 }

@@ -34,29 +34,27 @@ fn folder_id(conn: &Connection, root: i64, path: &[u8]) -> rusqlite::Result<Opti
 }
 
 /// The folders whose fingerprint changed (all of them on a full scan), with the files the
-/// library holds for each; every folder seen is marked as seen by this scan.
+/// library holds for each, and the ids of the folders seen unchanged (the broker marks them
+/// seen at the end of the scan). Reads only: it runs on the reader connection, beside a
+/// store transaction on the writer.
 pub fn check_folders(
-    conn: &mut Connection,
+    conn: &Connection,
     roots: &[i64],
-    scan: i64,
     full: bool,
     seen: &[FolderSeen],
-) -> rusqlite::Result<Vec<FolderToRead>> {
-    let tx = conn.transaction()?;
+) -> rusqlite::Result<(Vec<FolderToRead>, Vec<i64>)> {
     let mut out = Vec::new();
+    let mut unchanged = Vec::new();
     for (i, f) in seen.iter().enumerate() {
         let Some(&root) = roots.get(f.root as usize) else { continue };
-        let row: Option<(i64, Option<Vec<u8>>)> = tx
+        let row: Option<(i64, Option<Vec<u8>>)> = conn
             .prepare_cached("SELECT id, fingerprint FROM folders WHERE music_folder_id = ?1 AND path = ?2")?
             .query_row(params![root, f.path], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         match row {
-            Some((id, Some(fp))) if !full && fp == f.fingerprint => {
-                tx.prepare_cached("UPDATE folders SET last_scan = ?1 WHERE id = ?2")?.execute(params![scan, id])?;
-            }
+            Some((id, Some(fp))) if !full && fp == f.fingerprint => unchanged.push(id),
             Some((id, _)) => {
-                tx.prepare_cached("UPDATE folders SET last_scan = ?1 WHERE id = ?2")?.execute(params![scan, id])?;
-                let known = tx
+                let known = conn
                     .prepare_cached("SELECT file_name, size, mtime FROM tracks WHERE folder_id = ?1 AND missing = 0")?
                     .query_map([id], |r| Ok(KnownFile { name: r.get(0)?, size: r.get(1)?, mtime: r.get(2)? }))?
                     .collect::<Result<Vec<_>, _>>()?;
@@ -65,8 +63,7 @@ pub fn check_folders(
             None => out.push(FolderToRead { index: i as u32, known: Vec::new() }),
         }
     }
-    tx.commit()?;
-    Ok(out)
+    Ok((out, unchanged))
 }
 
 fn join_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
@@ -424,9 +421,18 @@ pub fn store_folders(
 
 /// A scan walked everything: folders it did not see are gone; moved files keep their ids;
 /// album figures and imported playlists are brought up to date.
-pub fn finish_scan(conn: &mut Connection, roots: &[i64], scan: i64, started: i64) -> rusqlite::Result<FinishStats> {
+pub fn finish_scan(
+    conn: &mut Connection,
+    roots: &[i64],
+    scan: i64,
+    started: i64,
+    unchanged: &[i64],
+) -> rusqlite::Result<FinishStats> {
     let tx = conn.transaction()?;
     let mut stats = FinishStats::default();
+    for id in unchanged {
+        tx.prepare_cached("UPDATE folders SET last_scan = ?1 WHERE id = ?2")?.execute(params![scan, id])?;
+    }
     for root in roots {
         stats.missing += tx.execute(
             "UPDATE tracks SET missing = 1, updated_at = ?3 WHERE missing = 0 AND folder_id IN \

@@ -29,6 +29,8 @@ pub struct Broker {
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
     pub schedule: Option<crate::scanner::schedule::Schedule>,
+    /// A second, read-only connection: folder checks run beside a store transaction (WAL).
+    pub reader: std::sync::Mutex<rusqlite::Connection>,
     /// Held for the broker's lifetime: one daemon per data folder, and no offline key
     /// rotation under a running one.
     _lock: DataLock,
@@ -92,6 +94,7 @@ impl Broker {
             scans.set_totals(tracks as u64, folders as u64);
         }
         let schedule = crate::scanner::schedule::Schedule::parse(&init.scan_schedule)?;
+        let reader = db::open_reader(&db::path(data_folder)).map_err(|e| e.to_string())?;
         Ok(Arc::new(Broker {
             started: Instant::now(),
             store,
@@ -99,6 +102,7 @@ impl Broker {
             roots,
             scan_on_startup: init.scan_on_startup,
             schedule,
+            reader: std::sync::Mutex::new(reader),
             _lock: lock,
         }))
     }
@@ -124,11 +128,14 @@ impl Broker {
                 let Some((full, _)) = self.scans.running(scan) else { return Reply::FoldersToRead(Vec::new()).into() };
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    library::check_folders(&mut me.store.conn(), &me.roots, scan as i64, full, &folders)
+                    library::check_folders(&me.reader.lock().unwrap(), &me.roots, full, &folders)
                 })
                 .await;
                 match r {
-                    Ok(Ok(list)) => Reply::FoldersToRead(list).into(),
+                    Ok(Ok((list, unchanged))) => {
+                        self.scans.saw_unchanged(scan, unchanged);
+                        Reply::FoldersToRead(list).into()
+                    }
                     other => {
                         tracing::error!("checking folders: {other:?}");
                         Reply::FoldersToRead(Vec::new()).into()
@@ -172,7 +179,8 @@ impl Broker {
                 let Some((_, started)) = self.scans.running(scan) else { return Reply::Done.into() };
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    library::finish_scan(&mut me.store.conn(), &me.roots, scan as i64, started)
+                    let unchanged = me.scans.take_unchanged(scan);
+                    library::finish_scan(&mut me.store.conn(), &me.roots, scan as i64, started, &unchanged)
                 })
                 .await;
                 match r {

@@ -37,6 +37,8 @@ struct Running {
     full: bool,
     started: i64,
     crumbs: Breadcrumb,
+    /// Folders seen unchanged so far (marked seen in the database at the end).
+    unchanged: Vec<i64>,
 }
 
 #[derive(Default)]
@@ -74,7 +76,13 @@ impl Scans {
                         s.next_id = id;
                         match Breadcrumb::create() {
                             Ok((crumbs, fd)) => {
-                                s.running = Some(Running { id, full, started: super::db::now(), crumbs });
+                                s.running = Some(Running {
+                                    id,
+                                    full,
+                                    started: super::db::now(),
+                                    crumbs,
+                                    unchanged: Vec::new(),
+                                });
                                 s.status.scanning = true;
                                 s.status.count = 0;
                                 return Job { id, full, crumbs: fd };
@@ -95,6 +103,19 @@ impl Scans {
     pub fn running(&self, id: u64) -> Option<(bool, i64)> {
         let s = self.state.lock().unwrap();
         s.running.as_ref().filter(|r| r.id == id).map(|r| (r.full, r.started))
+    }
+
+    pub fn saw_unchanged(&self, id: u64, folders: Vec<i64>) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(r) = s.running.as_mut().filter(|r| r.id == id) {
+            r.unchanged.extend(folders);
+        }
+    }
+
+    /// The unchanged folders of scan `id`, taken.
+    pub fn take_unchanged(&self, id: u64) -> Vec<i64> {
+        let mut s = self.state.lock().unwrap();
+        s.running.as_mut().filter(|r| r.id == id).map(|r| std::mem::take(&mut r.unchanged)).unwrap_or_default()
     }
 
     pub fn progress(&self, files: u64) {

@@ -143,8 +143,6 @@ impl Scanner {
         // One StoreFolders in flight while the next batch is read: the broker's writing and
         // our parsing overlap.
         let mut in_flight: Option<tokio::task::JoinHandle<Result<(), String>>> = None;
-        let mut pending_store: Vec<FolderUpdate> = Vec::new();
-        let mut pending_files = 0;
         for (i, root) in self.roots.iter().enumerate() {
             let mut walker = Walker::new(i as u32, root);
             loop {
@@ -184,20 +182,15 @@ impl Scanner {
                     }
                 }
                 let updates = self.read_folders(work, job.full, &skip, &suspects, &crumbs, &dog);
-                for u in updates {
-                    pending_files += u.files.len();
-                    files_read += u.files.len() as u64;
-                    pending_store.push(u);
-                    if pending_files >= STORE_BATCH {
-                        if let Some(prev) = in_flight.take() {
-                            prev.await.map_err(|e| e.to_string())??;
-                        }
-                        in_flight = Some(self.store_later(job.scan, std::mem::take(&mut pending_store)));
-                        // Let it send now: the parsing that follows blocks this thread.
-                        tokio::task::yield_now().await;
-                        pending_files = 0;
-                    }
+                files_read += updates.iter().map(|u| u.files.len() as u64).sum::<u64>();
+                // This batch is stored while the next one is walked and parsed; the one before
+                // must be done first (one batch in flight, memory bounded by two batches).
+                if let Some(prev) = in_flight.take() {
+                    prev.await.map_err(|e| e.to_string())??;
                 }
+                in_flight = Some(self.store_later(job.scan, updates));
+                // Let it send now: the parsing that follows blocks this thread.
+                tokio::task::yield_now().await;
             }
             for (rel, e) in walker.errors.drain(..) {
                 tracing::warn!("cannot read {:?} in {}: {e}", String::from_utf8_lossy(&rel), root.display());
@@ -206,9 +199,7 @@ impl Scanner {
         if let Some(prev) = in_flight.take() {
             prev.await.map_err(|e| e.to_string())??;
         }
-        if !pending_store.is_empty() {
-            self.store_later(job.scan, pending_store).await.map_err(|e| e.to_string())??;
-        }
+
         stop.store(true, Ordering::Relaxed);
         let _ = guard.join();
         self.broker
@@ -219,10 +210,23 @@ impl Scanner {
         Ok(())
     }
 
-    fn store_later(&self, scan: u64, folders: Vec<FolderUpdate>) -> tokio::task::JoinHandle<Result<(), String>> {
+    /// Sends a batch's folders in StoreFolders messages of about STORE_BATCH files, in order.
+    fn store_later(&self, scan: u64, updates: Vec<FolderUpdate>) -> tokio::task::JoinHandle<Result<(), String>> {
         let broker = self.broker.clone();
         tokio::spawn(async move {
-            broker.call(&Request::StoreFolders { scan, folders }, &[]).await.map(drop).map_err(|e| e.to_string())
+            let mut chunk = Vec::new();
+            let mut files = 0;
+            let mut rest = updates.into_iter().peekable();
+            while let Some(u) = rest.next() {
+                files += u.files.len();
+                chunk.push(u);
+                if files >= STORE_BATCH || rest.peek().is_none() {
+                    let folders = std::mem::take(&mut chunk);
+                    files = 0;
+                    broker.call(&Request::StoreFolders { scan, folders }, &[]).await.map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(())
         })
     }
 
