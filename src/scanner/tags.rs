@@ -15,6 +15,73 @@ use crate::proto::TrackTags;
 const MAX_TEXT: usize = 1024;
 const MAX_LONG_TEXT: usize = 64 * 1024;
 
+/// A reader for parsers that seek a lot (lofty seeks about 24 times per mp3): seeks only move
+/// a position, and reads are served from a 64 KiB window fetched with pread, so a small
+/// file costs one or two syscalls instead of forty.
+pub struct WindowReader {
+    file: std::fs::File,
+    size: u64,
+    pos: u64,
+    window: Vec<u8>,
+    window_start: u64,
+}
+
+const WINDOW: usize = 64 * 1024;
+
+impl WindowReader {
+    pub fn new(file: std::fs::File) -> std::io::Result<WindowReader> {
+        let size = file.metadata()?.len();
+        Ok(WindowReader { file, size, pos: 0, window: Vec::new(), window_start: 0 })
+    }
+}
+
+impl std::io::Read for WindowReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        if buf.is_empty() || self.pos >= self.size {
+            return Ok(0);
+        }
+        let in_window = self.pos >= self.window_start && self.pos < self.window_start + self.window.len() as u64;
+        if !in_window {
+            if buf.len() >= WINDOW {
+                // Large reads go straight through.
+                let n = self.file.read_at(buf, self.pos)?;
+                self.pos += n as u64;
+                return Ok(n);
+            }
+            self.window.resize(WINDOW, 0);
+            let n = self.file.read_at(&mut self.window, self.pos)?;
+            self.window.truncate(n);
+            self.window_start = self.pos;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+        let offset = (self.pos - self.window_start) as usize;
+        let n = buf.len().min(self.window.len() - offset);
+        buf[..n].copy_from_slice(&self.window[offset..offset + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for WindowReader {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            std::io::SeekFrom::Start(p) => Some(p),
+            std::io::SeekFrom::End(d) => self.size.checked_add_signed(d),
+            std::io::SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        match target {
+            Some(p) => {
+                self.pos = p;
+                Ok(p)
+            }
+            None => Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start of the file")),
+        }
+    }
+}
+
 /// How single-valued tags are split into several values.
 #[derive(Debug, Clone, Default)]
 pub struct Splitting {
@@ -161,8 +228,9 @@ fn expected_suffixes(t: FileType) -> &'static [&'static str] {
 /// Reads tags and properties. The second value is a warning worth reporting (a file whose
 /// content does not match its name).
 pub fn read(path: &Path, suffix: &str, split: &Splitting) -> Result<(TrackTags, Option<String>), String> {
-    let probe = Probe::open(path)
-        .map_err(|e| e.to_string())?
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let reader = WindowReader::new(file).map_err(|e| e.to_string())?;
+    let probe = Probe::new(reader)
         .options(ParseOptions::new().parsing_mode(ParsingMode::BestAttempt).read_cover_art(true))
         .guess_file_type()
         .map_err(|e| e.to_string())?;
@@ -275,6 +343,29 @@ mod tests {
         assert_eq!(split_values(vec!["AC/DC".into()], &seps), vec!["AC/DC"], "no spaces: not a separator");
         assert_eq!(split_values(vec!["A".into(), "B; C".into()], &seps), vec!["A", "B; C"], "multi-valued wins");
         assert_eq!(split_chars(vec!["Rock; Pop/Jazz, rock".into()], ";/,"), vec!["Rock", "Pop", "Jazz"]);
+    }
+
+    #[test]
+    fn the_window_reader_reads_like_a_file() {
+        use std::io::{Read, Seek, SeekFrom};
+        let path = std::env::temp_dir().join(format!("redoubt-window-{}", std::process::id()));
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut r = WindowReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut buf = vec![0u8; 10];
+        r.read_exact(&mut buf).unwrap();
+        assert_eq!(buf, data[..10]);
+        r.seek(SeekFrom::End(-5)).unwrap();
+        let mut tail = Vec::new();
+        r.read_to_end(&mut tail).unwrap();
+        assert_eq!(tail, data[data.len() - 5..]);
+        r.seek(SeekFrom::Start(70_000)).unwrap();
+        r.seek(SeekFrom::Current(-3)).unwrap();
+        let mut big = vec![0u8; 100_000];
+        r.read_exact(&mut big).unwrap();
+        assert_eq!(big, data[69_997..169_997]);
+        assert!(r.seek(SeekFrom::Current(-1_000_000)).is_err());
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]
