@@ -643,3 +643,37 @@ fn several_music_folders_are_scanned() {
         .unwrap();
     assert_eq!(n, 2);
 }
+
+#[test]
+fn fuzzed_files_never_take_the_scan_or_the_daemon_down() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "Fuzz");
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for (i, f) in ["mp3", "flac", "ogg", "opus", "m4a", "wav", "aiff", "wv"].iter().cycle().take(48).enumerate() {
+        let mut bytes = std::fs::read(media::template(f)).unwrap();
+        // Flip a handful of bytes, mostly in the headers where parsers look.
+        for _ in 0..(1 + next() % 16) {
+            let span = if next() % 4 == 0 { bytes.len() } else { bytes.len().min(4096) };
+            let at = (next() as usize) % span;
+            bytes[at] = next() as u8;
+        }
+        if next() % 5 == 0 {
+            bytes.truncate((next() as usize) % bytes.len());
+        }
+        std::fs::write(a.join(format!("fuzz{i:02}.{}", media::suffix(f))), bytes).unwrap();
+    }
+    media::write_track(&a.join("zz-good.mp3"), "mp3", &Tags { title: Some("Still here".into()), ..Tags::default() });
+    let d = start(fx, "");
+    let line = wait_scans(&d, 1);
+    let conn = db(&d);
+    let good: i64 = conn.query_row("SELECT count(*) FROM tracks WHERE title = 'Still here'", [], |r| r.get(0)).unwrap();
+    assert_eq!(good, 1, "{line}");
+    assert_eq!(d.get("/rest/ping").unwrap().status, 200);
+    assert_eq!(d.roles().len(), 4, "{}", d.log());
+}
