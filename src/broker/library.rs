@@ -128,6 +128,8 @@ fn artist_id(
             let id = new_id();
             tx.prepare_cached("INSERT INTO artists (id, key, name, sort_name, mbz_id) VALUES (?1, ?2, ?3, ?4, ?5)")?
                 .execute(params![id, key, name.trim(), sort, mbz])?;
+            tx.prepare_cached("INSERT INTO artist_search (rowid, text) VALUES (?1, ?2)")?
+                .execute(params![tx.last_insert_rowid(), name.trim()])?;
             id
         }
     };
@@ -165,6 +167,8 @@ fn album_id(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![id, key, name, artist_id, album_artist, t.sort_album, t.compilation, t.mbz_album_id, t.mbz_release_group_id, now()])?;
+            tx.prepare_cached("INSERT INTO album_search (rowid, text) VALUES (?1, ?2)")?
+                .execute(params![tx.last_insert_rowid(), format!("{name} {album_artist}")])?;
             id
         }
     };
@@ -299,6 +303,12 @@ fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &
         created_scan,
         ts
     ])?;
+    let rowid: i64 = tx.prepare_cached("SELECT rowid FROM tracks WHERE id = ?1")?.query_row([&id], |r| r.get(0))?;
+    if !is_new {
+        tx.prepare_cached("DELETE FROM track_search WHERE rowid = ?1")?.execute([rowid])?;
+    }
+    tx.prepare_cached("INSERT INTO track_search (rowid, text) VALUES (?1, ?2)")?
+        .execute(params![rowid, format!("{title} {display_artist} {}", t.album.as_deref().unwrap_or(""))])?;
     if !is_new {
         tx.prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?.execute([&id])?;
     }
@@ -464,13 +474,24 @@ pub fn finish_scan(
         tx.execute("UPDATE track_artists SET track_id = ?1 WHERE track_id = ?2 AND NOT EXISTS (SELECT 1 FROM track_artists WHERE track_id = ?1)", params![old, new])?;
         tx.execute("DELETE FROM track_artists WHERE track_id = ?1", [&new])?;
         tx.execute("UPDATE playlist_tracks SET track_id = ?1 WHERE track_id = ?2", params![old, new])?;
+        tx.execute(
+            "DELETE FROM track_search WHERE rowid IN (SELECT rowid FROM tracks WHERE id IN (?1, ?2))",
+            params![old, new],
+        )?;
         tx.execute("DELETE FROM tracks WHERE id = ?1", [&new])?;
         tx.execute(
             "UPDATE tracks SET folder_id = ?2, file_name = ?3, missing = 0, updated_at = ?4 WHERE id = ?1",
             params![old, folder, name, now()],
         )?;
+        tx.execute(
+            "INSERT INTO track_search (rowid, text) SELECT t.rowid, t.title || ' ' || t.artist || ' ' || coalesce(a.name, '') \
+             FROM tracks t LEFT JOIN albums a ON a.id = t.album_id WHERE t.id = ?1",
+            [&old],
+        )?;
         stats.moved += 1;
     }
+    // Missing tracks leave the search index (a returning file is indexed again when stored).
+    tx.execute("DELETE FROM track_search WHERE rowid IN (SELECT rowid FROM tracks WHERE missing = 1)", [])?;
     // Album figures.
     tx.execute_batch(
         "UPDATE albums SET \

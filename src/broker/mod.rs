@@ -3,6 +3,7 @@
 //! (proto::permit) before anything else.
 #![forbid(unsafe_code)]
 
+pub mod browse;
 pub mod db;
 pub mod library;
 pub mod limiter;
@@ -29,12 +30,17 @@ pub struct Broker {
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
     pub schedule: Option<crate::scanner::schedule::Schedule>,
-    /// A second, read-only connection: folder checks run beside a store transaction (WAL).
-    pub reader: std::sync::Mutex<rusqlite::Connection>,
+    /// Read-only connections: folder checks and API reads run beside a write transaction
+    /// (WAL). The first is the scanner's; the rest serve API reads.
+    pub readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
+    pub articles: Vec<String>,
     /// Held for the broker's lifetime: one daemon per data folder, and no offline key
     /// rotation under a running one.
     _lock: DataLock,
 }
+
+/// Read-only connections: one for the scanner's folder checks, the rest for API reads.
+const READERS: usize = 4;
 
 pub type DataLock = nix::fcntl::Flock<std::fs::File>;
 
@@ -94,7 +100,10 @@ impl Broker {
             scans.set_totals(tracks as u64, folders as u64);
         }
         let schedule = crate::scanner::schedule::Schedule::parse(&init.scan_schedule)?;
-        let reader = db::open_reader(&db::path(data_folder)).map_err(|e| e.to_string())?;
+        let readers = (0..READERS)
+            .map(|_| db::open_reader(&db::path(data_folder)).map(std::sync::Mutex::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
         Ok(Arc::new(Broker {
             started: Instant::now(),
             store,
@@ -102,7 +111,8 @@ impl Broker {
             roots,
             scan_on_startup: init.scan_on_startup,
             schedule,
-            reader: std::sync::Mutex::new(reader),
+            readers,
+            articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
             _lock: lock,
         }))
     }
@@ -128,7 +138,7 @@ impl Broker {
                 let Some((full, _)) = self.scans.running(scan) else { return Reply::FoldersToRead(Vec::new()).into() };
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    library::check_folders(&me.reader.lock().unwrap(), &me.roots, full, &folders)
+                    library::check_folders(&me.readers[0].lock().unwrap(), &me.roots, full, &folders)
                 })
                 .await;
                 match r {
@@ -237,8 +247,25 @@ impl Broker {
                         .map(|d| d.as_secs()),
                 })
             }
+            Call::Library(lib) => {
+                let me = self.store.authenticate(client, creds)?;
+                let conn = self.reader();
+                let library =
+                    browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
+                library.answer(lib).map(|a| A::Library(Box::new(a)))
+            }
             _ => self.store.api(client, creds, call),
         }
+    }
+
+    /// A free read-only connection for an API read (waiting for one when all are busy).
+    fn reader(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+        for r in &self.readers[1..] {
+            if let Ok(g) = r.try_lock() {
+                return g;
+            }
+        }
+        self.readers[1].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The scanner died: blame the files it was reading, and scan again.
@@ -348,6 +375,7 @@ mod tests {
             subsonic_passwords: true,
             scan_on_startup: false,
             scan_schedule: String::new(),
+            ignored_articles: String::new(),
         }
     }
 

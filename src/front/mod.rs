@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod render;
 pub mod rest;
 pub mod subsonic;
 

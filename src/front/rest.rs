@@ -8,6 +8,7 @@ use hyper::{Response, StatusCode};
 
 use super::subsonic::{self, code, Format, Node, Value};
 use super::{Front, HttpResponse, Params, Peer};
+use crate::proto::library::{LibraryCall, ListKind, Search};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Secret, UserFields, UserInfo};
 
 /// OpenSubsonic extensions this server implements, with their versions.
@@ -77,7 +78,10 @@ fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
             username: required(p, "username")?.to_string(),
             password: Secret(decode_password(required(p, "password")?)?),
         },
-        _ => return Err(ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}"))),
+        _ => match library_call(method, p)? {
+            Some(l) => Call::Library(l),
+            None => return Err(ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}"))),
+        },
     })
 }
 
@@ -191,6 +195,97 @@ fn respond(format: &Format, body: Option<&Node>, error: Option<(i64, &str)>) -> 
     r
 }
 
+fn int<T: std::str::FromStr>(p: &Params, name: &str) -> Result<Option<T>, ApiError> {
+    match p.get(name) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::new(code::GENERIC, format!("Invalid value for {name}: {v:?}"))),
+    }
+}
+
+fn int_or<T: std::str::FromStr>(p: &Params, name: &str, default: T) -> Result<T, ApiError> {
+    Ok(int(p, name)?.unwrap_or(default))
+}
+
+/// The read-only library methods.
+fn library_call(method: &str, p: &Params) -> Result<Option<LibraryCall>, ApiError> {
+    let id = || required(p, "id").map(str::to_string);
+    let folder = || int::<i64>(p, "musicFolderId");
+    Ok(Some(match method {
+        "getMusicFolders" => LibraryCall::MusicFolders,
+        "getIndexes" => LibraryCall::Indexes { folder: folder()?, if_modified_since: int(p, "ifModifiedSince")? },
+        "getMusicDirectory" => LibraryCall::MusicDirectory { id: id()? },
+        "getGenres" => LibraryCall::Genres,
+        "getArtists" => LibraryCall::Artists { folder: folder()? },
+        "getArtist" => LibraryCall::Artist { id: id()? },
+        "getAlbum" => LibraryCall::Album { id: id()? },
+        "getSong" => LibraryCall::Song { id: id()? },
+        "getArtistInfo" | "getArtistInfo2" => LibraryCall::ArtistInfo { id: id()?, v2: method.ends_with('2') },
+        "getAlbumInfo" | "getAlbumInfo2" => LibraryCall::AlbumInfo { id: id()?, v2: method.ends_with('2') },
+        "getSimilarSongs" | "getSimilarSongs2" => {
+            LibraryCall::SimilarSongs { id: id()?, count: int_or(p, "count", 50)?, v2: method.ends_with('2') }
+        }
+        "getTopSongs" => {
+            LibraryCall::TopSongs { artist: required(p, "artist")?.to_string(), count: int_or(p, "count", 50)? }
+        }
+        "getAlbumList" | "getAlbumList2" => {
+            let kind = match required(p, "type")? {
+                "random" => ListKind::Random,
+                "newest" => ListKind::Newest,
+                "highest" => ListKind::Highest,
+                "frequent" => ListKind::Frequent,
+                "recent" => ListKind::Recent,
+                "alphabeticalByName" => ListKind::AlphabeticalByName,
+                "alphabeticalByArtist" => ListKind::AlphabeticalByArtist,
+                "starred" => ListKind::Starred,
+                "byYear" => ListKind::ByYear {
+                    from: int(p, "fromYear")?.ok_or_else(|| missing("fromYear"))?,
+                    to: int(p, "toYear")?.ok_or_else(|| missing("toYear"))?,
+                },
+                "byGenre" => ListKind::ByGenre(required(p, "genre")?.to_string()),
+                other => return Err(ApiError::new(code::GENERIC, format!("Invalid list type: {other:?}"))),
+            };
+            LibraryCall::AlbumList {
+                kind,
+                size: int_or(p, "size", 10)?,
+                offset: int_or(p, "offset", 0)?,
+                folder: folder()?,
+                v2: method.ends_with('2'),
+            }
+        }
+        "getRandomSongs" => LibraryCall::RandomSongs {
+            size: int_or(p, "size", 10)?,
+            genre: p.get("genre").filter(|g| !g.is_empty()).map(str::to_string),
+            from_year: int(p, "fromYear")?,
+            to_year: int(p, "toYear")?,
+            folder: folder()?,
+        },
+        "getSongsByGenre" => LibraryCall::SongsByGenre {
+            genre: required(p, "genre")?.to_string(),
+            count: int_or(p, "count", 10)?,
+            offset: int_or(p, "offset", 0)?,
+            folder: folder()?,
+        },
+        "getStarred" | "getStarred2" => LibraryCall::Starred { folder: folder()?, v2: method.ends_with('2') },
+        "search2" | "search3" => LibraryCall::Search(Search {
+            // search3's query may be empty (or ""): then everything is listed, paged.
+            query: p.get("query").unwrap_or("").trim_matches('"').to_string(),
+            artist_count: int_or(p, "artistCount", 20)?,
+            artist_offset: int_or(p, "artistOffset", 0)?,
+            album_count: int_or(p, "albumCount", 20)?,
+            album_offset: int_or(p, "albumOffset", 0)?,
+            song_count: int_or(p, "songCount", 20)?,
+            song_offset: int_or(p, "songOffset", 0)?,
+            folder: folder()?,
+            version: if method == "search3" { 3 } else { 2 },
+        }),
+        _ => return Ok(None),
+    }))
+}
+
 /// `v` is required; a client speaking another major version gets 20 or 30.
 fn check_version(v: Option<&str>) -> Result<(), ApiError> {
     let v = v.filter(|v| !v.is_empty()).ok_or_else(|| missing("v"))?;
@@ -270,6 +365,7 @@ fn render(a: &Answer) -> Option<Node> {
         Answer::TokenInfo { username } => Some(Node::new("tokenInfo").attr("username", username.as_str())),
         Answer::User(u) => Some(user_node(u)),
         Answer::Users(us) => Some(Node::new("users").list("user", us.iter().map(user_node).collect())),
+        Answer::Library(l) => Some(super::render::library(l)),
         Answer::ScanStatus { scanning, count, folder_count, last_scan } => {
             let mut n = Node::new("scanStatus")
                 .attr("scanning", *scanning)

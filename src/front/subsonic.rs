@@ -15,6 +15,7 @@ pub const XMLNS: &str = "http://subsonic.org/restapi";
 pub enum Value {
     Str(String),
     Int(i64),
+    Float(f64),
     Bool(bool),
 }
 
@@ -33,6 +34,11 @@ impl From<i64> for Value {
         Value::Int(i)
     }
 }
+impl From<f64> for Value {
+    fn from(f: f64) -> Self {
+        Value::Float(f)
+    }
+}
 impl From<bool> for Value {
     fn from(b: bool) -> Self {
         Value::Bool(b)
@@ -47,6 +53,8 @@ pub struct Node {
     pub lists: Vec<(&'static str, Vec<Node>)>,
     /// Repeated simple elements (`<versions>1</versions>`); a JSON array of values.
     pub prims: Vec<(&'static str, Vec<Value>)>,
+    /// Single child elements; a JSON object each (`replayGain`).
+    pub objects: Vec<Node>,
     pub text: Option<String>,
     /// In JSON this element is just the array of this list (OpenSubsonic's
     /// `"openSubsonicExtensions": [...]`, where XML wraps the items in an element).
@@ -68,6 +76,17 @@ impl Node {
     pub fn prim(mut self, k: &'static str, items: Vec<Value>) -> Node {
         self.prims.push((k, items));
         self
+    }
+    pub fn object(mut self, child: Node) -> Node {
+        self.objects.push(child);
+        self
+    }
+    /// Adds the attribute only when there is a value.
+    pub fn opt(self, k: &'static str, v: Option<impl Into<Value>>) -> Node {
+        match v {
+            Some(v) => self.attr(k, v),
+            None => self,
+        }
     }
 }
 
@@ -142,6 +161,9 @@ fn xml_attr(k: &str, v: &Value, out: &mut String) {
         Value::Int(i) => {
             let _ = write!(out, "{i}");
         }
+        Value::Float(f) => {
+            let _ = write!(out, "{f}");
+        }
         Value::Bool(b) => {
             let _ = write!(out, "{b}");
         }
@@ -155,7 +177,11 @@ fn xml_node(n: &Node, out: &mut String) {
     for (k, v) in &n.attrs {
         xml_attr(k, v, out);
     }
-    if n.lists.iter().all(|(_, l)| l.is_empty()) && n.prims.iter().all(|(_, l)| l.is_empty()) && n.text.is_none() {
+    if n.lists.iter().all(|(_, l)| l.is_empty())
+        && n.prims.iter().all(|(_, l)| l.is_empty())
+        && n.objects.is_empty()
+        && n.text.is_none()
+    {
         out.push_str("/>");
         return;
     }
@@ -168,6 +194,9 @@ fn xml_node(n: &Node, out: &mut String) {
             xml_node(item, out);
         }
     }
+    for o in &n.objects {
+        xml_node(o, out);
+    }
     for (k, values) in &n.prims {
         for v in values {
             out.push('<');
@@ -177,6 +206,9 @@ fn xml_node(n: &Node, out: &mut String) {
                 Value::Str(s) => xml_escape(s, out),
                 Value::Int(i) => {
                     let _ = write!(out, "{i}");
+                }
+                Value::Float(f) => {
+                    let _ = write!(out, "{f}");
                 }
                 Value::Bool(b) => {
                     let _ = write!(out, "{b}");
@@ -196,6 +228,9 @@ fn json_value(v: &Value) -> serde_json::Value {
     match v {
         Value::Str(s) => serde_json::Value::String(s.clone()),
         Value::Int(i) => serde_json::Value::from(*i),
+        Value::Float(f) => {
+            serde_json::Number::from_f64(*f).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+        }
         Value::Bool(b) => serde_json::Value::Bool(*b),
     }
 }
@@ -219,6 +254,9 @@ fn json_node(n: &Node) -> serde_json::Value {
     }
     for (k, values) in &n.prims {
         m.insert((*k).to_string(), serde_json::Value::Array(values.iter().map(json_value).collect()));
+    }
+    for o in &n.objects {
+        m.insert(o.name.to_string(), json_node(o));
     }
     if let Some(t) = &n.text {
         m.insert("value".into(), serde_json::Value::String(t.clone()));

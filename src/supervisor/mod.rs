@@ -409,6 +409,7 @@ impl Supervisor {
             subsonic_passwords: self.cfg.subsonic_passwords,
             scan_on_startup: self.cfg.scan_on_startup,
             scan_schedule: self.cfg.scan_schedule.clone(),
+            ignored_articles: self.cfg.ignored_articles.clone(),
         }
     }
 

@@ -8,6 +8,8 @@
 //! - role <-> broker, fd 4: [`Request`] up, [`Reply`] down, matched by request id.
 #![forbid(unsafe_code)]
 
+pub mod library;
+
 use std::path::PathBuf;
 
 use privsep::channel::Message;
@@ -81,6 +83,7 @@ pub struct BrokerInit {
     pub scan_on_startup: bool,
     /// Scanner.Schedule, already validated.
     pub scan_schedule: String,
+    pub ignored_articles: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -362,6 +365,7 @@ pub enum Call {
     ChangePassword { username: String, password: Secret },
     GetScanStatus,
     StartScan { full: bool },
+    Library(library::LibraryCall),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -401,6 +405,7 @@ pub enum Answer {
     User(UserInfo),
     Users(Vec<UserInfo>),
     ScanStatus { scanning: bool, count: u64, folder_count: u64, last_scan: Option<u64> },
+    Library(Box<library::LibraryAnswer>),
 }
 
 /// A new web session: the cookie value and the CSRF token, both shown only now.

@@ -1,0 +1,605 @@
+//! Read-side library queries for the Subsonic API. Every SQL text here is built from
+//! constant pieces only; values always travel as `?` parameters.
+#![forbid(unsafe_code)]
+
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+
+use crate::proto::library::*;
+use crate::proto::ApiError;
+
+pub const NOT_FOUND: i64 = 70;
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(NOT_FOUND, format!("{what} not found"))
+}
+
+fn internal(e: rusqlite::Error) -> ApiError {
+    tracing::error!("database: {e}");
+    ApiError::new(0, "Internal error.")
+}
+
+/// Directory ids for folders ("fd<rowid>"); albums, artists and tracks use their own ids.
+pub fn folder_id(n: i64) -> String {
+    format!("fd{n}")
+}
+
+fn parse_folder_id(s: &str) -> Option<i64> {
+    s.strip_prefix("fd").and_then(|n| n.parse().ok())
+}
+
+pub fn content_type(suffix: &str) -> &'static str {
+    match suffix {
+        "mp3" => "audio/mpeg",
+        "flac" => "audio/flac",
+        "ogg" | "oga" | "opus" | "spx" => "audio/ogg",
+        "m4a" | "m4b" | "mp4" | "aac" | "alac" => "audio/mp4",
+        "wav" => "audio/x-wav",
+        "aiff" | "aif" => "audio/x-aiff",
+        "wma" => "audio/x-ms-wma",
+        "ape" => "audio/x-ape",
+        "mpc" => "audio/x-musepack",
+        "wv" => "audio/x-wavpack",
+        "dsf" | "dff" => "audio/x-dsf",
+        "tak" => "audio/x-tak",
+        "mka" => "audio/x-matroska",
+        _ => "application/octet-stream",
+    }
+}
+
+const SEP_ITEM: char = '\u{1f}';
+const SEP_FIELD: char = '\u{1e}';
+
+fn split_list(s: Option<String>) -> Vec<String> {
+    s.map(|s| s.split(SEP_ITEM).filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn split_pairs(s: Option<String>) -> Vec<IdName> {
+    split_list(s)
+        .into_iter()
+        .filter_map(|p| p.split_once(SEP_FIELD).map(|(id, name)| IdName { id: id.into(), name: name.into() }))
+        .collect()
+}
+
+/// Columns of a song; `?1` is the user id (for annotations).
+const SONG_COLUMNS: &str = "t.id, t.folder_id, t.title, coalesce(al.name, ''), t.album_id, t.artist, t.album_artist, t.track, \
+    t.disc, t.year, t.size, t.suffix, t.duration_ms, t.bitrate, t.sample_rate, t.bit_depth, t.channels, f.path, t.file_name, \
+    t.created_at, t.bpm, t.comment, t.sort_title, t.mbz_recording_id, t.rg_track_gain, t.rg_track_peak, t.rg_album_gain, \
+    t.rg_album_peak, (t.pictures != '' OR EXISTS (SELECT 1 FROM folder_images fi WHERE fi.folder_id = t.folder_id)), \
+    (SELECT group_concat(g.name, char(31) ORDER BY tg.position) FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = t.id), \
+    (SELECT group_concat(a.id || char(30) || a.name, char(31) ORDER BY ta.position) FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE ta.track_id = t.id AND ta.role = 'artist'), \
+    (SELECT group_concat(a.id || char(30) || a.name, char(31) ORDER BY ta.position) FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE ta.track_id = t.id AND ta.role = 'albumartist'), \
+    an.starred_at, an.rating, an.play_count, an.played_at";
+
+const SONG_FROM: &str = "FROM tracks t JOIN folders f ON f.id = t.folder_id LEFT JOIN albums al ON al.id = t.album_id \
+    LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'track' AND an.item_id = t.id";
+
+fn annotation(r: &Row<'_>, first: usize) -> rusqlite::Result<Annotation> {
+    Ok(Annotation {
+        starred: r.get(first)?,
+        rating: r.get::<_, Option<i64>>(first + 1)?.unwrap_or(0).clamp(0, 5) as u8,
+        play_count: r.get::<_, Option<i64>>(first + 2)?.unwrap_or(0),
+        played: r.get(first + 3)?,
+    })
+}
+
+fn song(r: &Row<'_>) -> rusqlite::Result<SongRec> {
+    let folder_path: Vec<u8> = r.get(17)?;
+    let file: Vec<u8> = r.get(18)?;
+    let mut path = folder_path;
+    if !path.is_empty() {
+        path.push(b'/');
+    }
+    path.extend_from_slice(&file);
+    let suffix: String = r.get(11)?;
+    let artists = split_pairs(r.get(30)?);
+    Ok(SongRec {
+        id: r.get(0)?,
+        parent: folder_id(r.get(1)?),
+        title: r.get(2)?,
+        album: r.get(3)?,
+        album_id: r.get(4)?,
+        artist: r.get(5)?,
+        artist_id: artists.first().map(|a| a.id.clone()),
+        album_artist: r.get(6)?,
+        track: r.get(7)?,
+        disc: r.get(8)?,
+        year: r.get(9)?,
+        size: r.get(10)?,
+        content_type: content_type(&suffix).into(),
+        suffix,
+        duration_secs: (r.get::<_, i64>(12)? + 500) / 1000,
+        bitrate: r.get(13)?,
+        sample_rate: r.get(14)?,
+        bit_depth: r.get(15)?,
+        channels: r.get(16)?,
+        path: String::from_utf8_lossy(&path).into_owned(),
+        created: r.get(19)?,
+        bpm: r.get(20)?,
+        comment: r.get(21)?,
+        sort_title: r.get(22)?,
+        mbz_id: r.get(23)?,
+        rg_track_gain: r.get(24)?,
+        rg_track_peak: r.get(25)?,
+        rg_album_gain: r.get(26)?,
+        rg_album_peak: r.get(27)?,
+        has_cover: r.get(28)?,
+        genres: split_list(r.get(29)?),
+        artists,
+        album_artists: split_pairs(r.get(31)?),
+        annotation: annotation(r, 32)?,
+    })
+}
+
+/// Songs matching `filter` (a constant SQL condition on t, f, al, an), in `order`.
+/// Parameters: ?1 is the user; the filter's own start at ?2.
+fn songs(
+    conn: &Connection,
+    user: &str,
+    filter: &str,
+    order: &str,
+    extra: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<SongRec>, ApiError> {
+    let sql = format!("SELECT {SONG_COLUMNS} {SONG_FROM} WHERE t.missing = 0 AND ({filter}) ORDER BY {order}");
+    let mut st = conn.prepare_cached(&sql).map_err(internal)?;
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
+    args.extend_from_slice(extra);
+    let rows = st.query_map(params_from_iter(args), song).map_err(internal)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+}
+
+/// Songs by id, in the order given (ids that are unknown or missing are left out). For
+/// playlists, play queues, bookmarks and the like.
+pub fn songs_by_ids(conn: &Connection, user: &str, ids: &[String]) -> Result<Vec<SongRec>, ApiError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(s) = songs(conn, user, "t.id = ?2", "t.id", &[id])?.pop() {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+const ALBUM_COLUMNS: &str = "al.id, al.name, al.artist_name, al.artist_id, al.song_count, al.duration_ms, al.created_at, al.year, \
+    al.compilation, al.sort_name, al.mbz_id, \
+    (SELECT group_concat(DISTINCT g.name) FROM tracks t JOIN track_genres tg ON tg.track_id = t.id JOIN genres g ON g.id = tg.genre_id WHERE t.album_id = al.id AND t.missing = 0), \
+    (SELECT t.folder_id FROM tracks t WHERE t.album_id = al.id AND t.missing = 0 LIMIT 1), \
+    an.starred_at, an.rating, an.play_count, an.played_at";
+
+const ALBUM_FROM: &str =
+    "FROM albums al LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'album' AND an.item_id = al.id";
+
+fn album(r: &Row<'_>) -> rusqlite::Result<AlbumRec> {
+    Ok(AlbumRec {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        artist: r.get(2)?,
+        artist_id: r.get(3)?,
+        song_count: r.get(4)?,
+        duration_secs: (r.get::<_, i64>(5)? + 500) / 1000,
+        created: r.get(6)?,
+        year: r.get(7)?,
+        compilation: r.get(8)?,
+        sort_name: r.get(9)?,
+        mbz_id: r.get(10)?,
+        genres: r.get::<_, Option<String>>(11)?.map(|g| g.split(',').map(str::to_string).collect()).unwrap_or_default(),
+        parent: r.get::<_, Option<i64>>(12)?.map(folder_id),
+        annotation: annotation(r, 13)?,
+    })
+}
+
+fn albums(
+    conn: &Connection,
+    user: &str,
+    filter: &str,
+    order: &str,
+    extra: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<AlbumRec>, ApiError> {
+    let sql = format!("SELECT {ALBUM_COLUMNS} {ALBUM_FROM} WHERE al.song_count > 0 AND ({filter}) ORDER BY {order}");
+    let mut st = conn.prepare_cached(&sql).map_err(internal)?;
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
+    args.extend_from_slice(extra);
+    let rows = st.query_map(params_from_iter(args), album).map_err(internal)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+}
+
+const ARTIST_COLUMNS: &str = "ar.id, ar.name, ar.sort_name, ar.mbz_id, \
+    (SELECT count(*) FROM albums al WHERE al.artist_id = ar.id AND al.song_count > 0), \
+    an.starred_at, an.rating, an.play_count, an.played_at";
+
+const ARTIST_FROM: &str =
+    "FROM artists ar LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'artist' AND an.item_id = ar.id";
+
+/// Artists with at least one track present.
+const ARTIST_LIVE: &str = "EXISTS (SELECT 1 FROM track_artists ta JOIN tracks t ON t.id = ta.track_id WHERE ta.artist_id = ar.id AND t.missing = 0)";
+
+fn artist(r: &Row<'_>) -> rusqlite::Result<ArtistRec> {
+    Ok(ArtistRec {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        sort_name: r.get(2)?,
+        mbz_id: r.get(3)?,
+        album_count: r.get(4)?,
+        annotation: annotation(r, 5)?,
+    })
+}
+
+fn artists(
+    conn: &Connection,
+    user: &str,
+    filter: &str,
+    order: &str,
+    extra: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<ArtistRec>, ApiError> {
+    let sql = format!("SELECT {ARTIST_COLUMNS} {ARTIST_FROM} WHERE {ARTIST_LIVE} AND ({filter}) ORDER BY {order}");
+    let mut st = conn.prepare_cached(&sql).map_err(internal)?;
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
+    args.extend_from_slice(extra);
+    let rows = st.query_map(params_from_iter(args), artist).map_err(internal)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+}
+
+/// The index letter of a name, ignoring leading articles ("The Beatles" → "B").
+pub fn index_key(name: &str, articles: &[String]) -> (String, String) {
+    let mut n = name.trim();
+    for a in articles {
+        if let Some(rest) = n.strip_prefix(a.as_str()).filter(|r| r.starts_with(' ')) {
+            n = rest.trim_start();
+            break;
+        }
+        let lower = n.to_lowercase();
+        if lower.starts_with(&format!("{} ", a.to_lowercase())) {
+            n = n[a.len()..].trim_start();
+            break;
+        }
+    }
+    let first = n.chars().next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+    let letter = if first.chars().all(char::is_alphabetic) && !first.is_empty() { first } else { "#".into() };
+    (letter, n.to_lowercase())
+}
+
+fn group<T>(items: Vec<T>, name: impl Fn(&T) -> &str, articles: &[String]) -> Vec<(String, Vec<T>)> {
+    let mut keyed: Vec<(String, String, T)> = items
+        .into_iter()
+        .map(|i| {
+            let (letter, sort) = index_key(name(&i), articles);
+            (letter, sort, i)
+        })
+        .collect();
+    keyed.sort_by(|a, b| (a.0 == "#").cmp(&(b.0 == "#")).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1)));
+    let mut out: Vec<(String, Vec<T>)> = Vec::new();
+    for (letter, _, item) in keyed {
+        match out.last_mut() {
+            Some((l, v)) if *l == letter => v.push(item),
+            _ => out.push((letter, vec![item])),
+        }
+    }
+    out
+}
+
+/// FTS5 query for word-prefix matching: every word must start a word of the text.
+pub fn fts_query(q: &str) -> Option<String> {
+    let words: Vec<String> = q
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+pub struct Library<'a> {
+    pub conn: &'a Connection,
+    pub user: &'a str,
+    pub articles: &'a [String],
+    /// Music folder ids that exist.
+    pub roots: &'a [i64],
+}
+
+impl Library<'_> {
+    fn folder_filter(&self, folder: Option<i64>) -> Result<i64, ApiError> {
+        match folder {
+            None => Ok(-1),
+            Some(f) if self.roots.contains(&f) => Ok(f),
+            Some(_) => Err(not_found("Music folder")),
+        }
+    }
+
+    pub fn answer(&self, call: &LibraryCall) -> Result<LibraryAnswer, ApiError> {
+        let c = self.conn;
+        let u = self.user;
+        Ok(match call {
+            LibraryCall::MusicFolders => {
+                let mut st = c
+                    .prepare_cached("SELECT id, name FROM music_folders WHERE active = 1 ORDER BY id")
+                    .map_err(internal)?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(internal)?;
+                LibraryAnswer::MusicFolders(rows.collect::<Result<_, _>>().map_err(internal)?)
+            }
+            LibraryCall::Indexes { folder, if_modified_since } => {
+                let f = self.folder_filter(*folder)?;
+                let last_modified: i64 = c
+                    .query_row("SELECT coalesce(max(updated_at), 0) * 1000 FROM tracks", [], |r| r.get(0))
+                    .map_err(internal)?;
+                let dirs = if if_modified_since.is_some_and(|s| s >= last_modified) {
+                    Vec::new()
+                } else {
+                    // The top-level folders of each music folder.
+                    let mut st = c
+                        .prepare_cached(
+                            "SELECT d.id, d.path FROM folders d JOIN folders r ON r.id = d.parent_id AND length(r.path) = 0 \
+                             WHERE (?1 = -1 OR d.music_folder_id = ?1) \
+                             AND EXISTS (SELECT 1 FROM folders x JOIN tracks t ON t.folder_id = x.id AND t.missing = 0 \
+                                         WHERE x.music_folder_id = d.music_folder_id AND (x.id = d.id OR substr(x.path, 1, length(d.path) + 1) = CAST(d.path || X'2F' AS BLOB)))",
+                        )
+                        .map_err(internal)?;
+                    let rows = st
+                        .query_map([f], |r| {
+                            let path: Vec<u8> = r.get(1)?;
+                            Ok(DirRec {
+                                id: folder_id(r.get(0)?),
+                                parent: None,
+                                name: String::from_utf8_lossy(&path).into_owned(),
+                                annotation: Annotation::default(),
+                            })
+                        })
+                        .map_err(internal)?;
+                    rows.collect::<Result<Vec<_>, _>>().map_err(internal)?
+                };
+                LibraryAnswer::Indexes {
+                    last_modified,
+                    ignored_articles: self.articles.join(" "),
+                    index: group(dirs, |d| &d.name, self.articles),
+                }
+            }
+            LibraryCall::MusicDirectory { id } => self.directory(id)?,
+            LibraryCall::Genres => {
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT g.name, count(DISTINCT t.id), count(DISTINCT t.album_id) FROM genres g \
+                         JOIN track_genres tg ON tg.genre_id = g.id JOIN tracks t ON t.id = tg.track_id AND t.missing = 0 \
+                         GROUP BY g.id ORDER BY g.name COLLATE NOCASE",
+                    )
+                    .map_err(internal)?;
+                let rows = st
+                    .query_map([], |r| Ok(GenreRec { name: r.get(0)?, song_count: r.get(1)?, album_count: r.get(2)? }))
+                    .map_err(internal)?;
+                LibraryAnswer::Genres(rows.collect::<Result<_, _>>().map_err(internal)?)
+            }
+            LibraryCall::Artists { folder } => {
+                let f = self.folder_filter(*folder)?;
+                let list = artists(
+                    c,
+                    u,
+                    "EXISTS (SELECT 1 FROM albums al JOIN tracks t ON t.album_id = al.id AND t.missing = 0 JOIN folders fo ON fo.id = t.folder_id \
+                     WHERE al.artist_id = ar.id AND (?2 = -1 OR fo.music_folder_id = ?2))",
+                    "ar.name COLLATE NOCASE",
+                    &[&f],
+                )?;
+                LibraryAnswer::Artists {
+                    ignored_articles: self.articles.join(" "),
+                    index: group(list, |a| &a.name, self.articles),
+                }
+            }
+            LibraryCall::Artist { id } => {
+                let a = artists(c, u, "ar.id = ?2", "ar.id", &[id])?.pop().ok_or_else(|| not_found("Artist"))?;
+                let albums = albums(c, u, "al.artist_id = ?2", "al.year, al.name COLLATE NOCASE", &[id])?;
+                LibraryAnswer::Artist { artist: Box::new(a), albums }
+            }
+            LibraryCall::Album { id } => {
+                let a = albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
+                let songs = songs(c, u, "t.album_id = ?2", "t.disc, t.track, t.title COLLATE NOCASE", &[id])?;
+                LibraryAnswer::Album { album: Box::new(a), songs }
+            }
+            LibraryCall::Song { id } => LibraryAnswer::Song(Box::new(
+                songs(c, u, "t.id = ?2", "t.id", &[id])?.pop().ok_or_else(|| not_found("Song"))?,
+            )),
+            LibraryCall::ArtistInfo { id, v2 } => {
+                artists(c, u, "ar.id = ?2", "ar.id", &[id])?.pop().ok_or_else(|| not_found("Artist"))?;
+                LibraryAnswer::ArtistInfo { v2: *v2, similar: Vec::new() }
+            }
+            LibraryCall::AlbumInfo { id, v2 } => {
+                albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
+                LibraryAnswer::AlbumInfo { v2: *v2 }
+            }
+            LibraryCall::SimilarSongs { id, count, v2 } => {
+                // Local data only: songs by the same artists, or sharing a genre, in random order.
+                let list = songs(
+                    c,
+                    u,
+                    "t.id != ?2 AND (EXISTS (SELECT 1 FROM track_artists x JOIN track_artists y ON y.artist_id = x.artist_id \
+                       WHERE y.track_id = t.id AND (x.track_id = ?2 OR x.artist_id = ?2 OR x.track_id IN (SELECT id FROM tracks WHERE album_id = ?2))) \
+                     OR EXISTS (SELECT 1 FROM track_genres x JOIN track_genres y ON y.genre_id = x.genre_id WHERE y.track_id = t.id AND x.track_id = ?2))",
+                    "random() LIMIT ?3",
+                    &[id, &(*count).min(500)],
+                )?;
+                LibraryAnswer::Songs(if *v2 { SongList::SimilarSongs2 } else { SongList::SimilarSongs }, list)
+            }
+            LibraryCall::TopSongs { artist, count } => {
+                let list = songs(
+                    c,
+                    u,
+                    "EXISTS (SELECT 1 FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE ta.track_id = t.id AND a.name = ?2 COLLATE NOCASE)",
+                    "(SELECT coalesce(sum(x.play_count), 0) FROM annotations x WHERE x.kind = 'track' AND x.item_id = t.id) DESC, t.title COLLATE NOCASE LIMIT ?3",
+                    &[artist, &(*count).min(500)],
+                )?;
+                LibraryAnswer::Songs(SongList::TopSongs, list)
+            }
+            LibraryCall::AlbumList { kind, size, offset, folder, v2 } => {
+                let f = self.folder_filter(*folder)?;
+                LibraryAnswer::AlbumList { v2: *v2, albums: self.album_list(kind, (*size).min(500), *offset, f)? }
+            }
+            LibraryCall::RandomSongs { size, genre, from_year, to_year, folder } => {
+                let f = self.folder_filter(*folder)?;
+                let list = songs(
+                    c,
+                    u,
+                    "(?2 IS NULL OR EXISTS (SELECT 1 FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = t.id AND g.name = ?2 COLLATE NOCASE)) \
+                     AND (?3 IS NULL OR t.year >= ?3) AND (?4 IS NULL OR t.year <= ?4) AND (?5 = -1 OR f.music_folder_id = ?5) \
+                     AND t.rowid IN (SELECT rowid FROM tracks WHERE missing = 0 ORDER BY random() LIMIT 5000)",
+                    "random() LIMIT ?6",
+                    &[genre, from_year, to_year, &f, &(*size).min(500)],
+                )?;
+                LibraryAnswer::Songs(SongList::RandomSongs, list)
+            }
+            LibraryCall::SongsByGenre { genre, count, offset, folder } => {
+                let f = self.folder_filter(*folder)?;
+                let list = songs(
+                    c,
+                    u,
+                    "EXISTS (SELECT 1 FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = t.id AND g.name = ?2 COLLATE NOCASE) \
+                     AND (?3 = -1 OR f.music_folder_id = ?3)",
+                    "t.album_artist COLLATE NOCASE, al.name COLLATE NOCASE, t.disc, t.track LIMIT ?4 OFFSET ?5",
+                    &[genre, &f, &(*count).min(500), offset],
+                )?;
+                LibraryAnswer::Songs(SongList::SongsByGenre, list)
+            }
+            LibraryCall::Starred { folder, v2 } => {
+                let f = self.folder_filter(*folder)?;
+                LibraryAnswer::Starred {
+                    v2: *v2,
+                    artists: artists(c, u, "an.starred_at IS NOT NULL", "an.starred_at DESC", &[])?,
+                    albums: albums(
+                        c,
+                        u,
+                        "an.starred_at IS NOT NULL AND (?2 = -1 OR EXISTS (SELECT 1 FROM tracks t JOIN folders fo ON fo.id = t.folder_id WHERE t.album_id = al.id AND fo.music_folder_id = ?2))",
+                        "an.starred_at DESC",
+                        &[&f],
+                    )?,
+                    songs: songs(c, u, "an.starred_at IS NOT NULL AND (?2 = -1 OR f.music_folder_id = ?2)", "an.starred_at DESC", &[&f])?,
+                }
+            }
+            LibraryCall::Search(s) => self.search(s)?,
+        })
+    }
+
+    fn album_list(&self, kind: &ListKind, size: u32, offset: u32, f: i64) -> Result<Vec<AlbumRec>, ApiError> {
+        let (c, u) = (self.conn, self.user);
+        let in_folder = "(?2 = -1 OR EXISTS (SELECT 1 FROM tracks t JOIN folders fo ON fo.id = t.folder_id WHERE t.album_id = al.id AND fo.music_folder_id = ?2))";
+        let page = " LIMIT ?3 OFFSET ?4";
+        let (filter, order): (String, &str) = match kind {
+            ListKind::Random => (in_folder.into(), "random()"),
+            ListKind::Newest => (in_folder.into(), "al.created_at DESC, al.rowid DESC"),
+            ListKind::Highest => (format!("an.rating > 0 AND {in_folder}"), "an.rating DESC, al.name COLLATE NOCASE"),
+            ListKind::Frequent => (format!("an.play_count > 0 AND {in_folder}"), "an.play_count DESC, al.name COLLATE NOCASE"),
+            ListKind::Recent => (format!("an.played_at IS NOT NULL AND {in_folder}"), "an.played_at DESC"),
+            ListKind::AlphabeticalByName => (in_folder.into(), "coalesce(al.sort_name, al.name) COLLATE NOCASE, al.id"),
+            ListKind::AlphabeticalByArtist => (in_folder.into(), "al.artist_name COLLATE NOCASE, al.name COLLATE NOCASE, al.id"),
+            ListKind::Starred => (format!("an.starred_at IS NOT NULL AND {in_folder}"), "an.starred_at DESC"),
+            ListKind::ByYear { from, to } => {
+                let order = if from <= to { "al.year ASC, al.name COLLATE NOCASE" } else { "al.year DESC, al.name COLLATE NOCASE" };
+                (format!("al.year BETWEEN ?5 AND ?6 AND {in_folder}"), order)
+            }
+            ListKind::ByGenre(_) => (
+                format!(
+                    "EXISTS (SELECT 1 FROM tracks t JOIN track_genres tg ON tg.track_id = t.id JOIN genres g ON g.id = tg.genre_id \
+                     WHERE t.album_id = al.id AND t.missing = 0 AND g.name = ?5 COLLATE NOCASE) AND {in_folder}"
+                ),
+                "al.name COLLATE NOCASE, al.id",
+            ),
+        };
+        let order = format!("{order}{page}");
+        match kind {
+            ListKind::ByYear { from, to } => {
+                let (lo, hi) = if from <= to { (*from, *to) } else { (*to, *from) };
+                albums(c, u, &filter, &order, &[&f, &size, &offset, &lo, &hi])
+            }
+            ListKind::ByGenre(g) => albums(c, u, &filter, &order, &[&f, &size, &offset, g]),
+            _ => albums(c, u, &filter, &order, &[&f, &size, &offset]),
+        }
+    }
+
+    fn search(&self, s: &Search) -> Result<LibraryAnswer, ApiError> {
+        let (c, u) = (self.conn, self.user);
+        let f = self.folder_filter(s.folder)?;
+        let q = fts_query(&s.query);
+        let (artist_list, album_list, song_list) = match &q {
+            Some(q) => (
+                artists(c, u, "ar.rowid IN (SELECT rowid FROM artist_search WHERE artist_search MATCH ?2)", "ar.name COLLATE NOCASE LIMIT ?3 OFFSET ?4", &[q, &s.artist_count.min(500), &s.artist_offset])?,
+                albums(c, u, "al.rowid IN (SELECT rowid FROM album_search WHERE album_search MATCH ?2) AND (?5 = -1 OR EXISTS (SELECT 1 FROM tracks t JOIN folders fo ON fo.id = t.folder_id WHERE t.album_id = al.id AND fo.music_folder_id = ?5))", "al.name COLLATE NOCASE LIMIT ?3 OFFSET ?4", &[q, &s.album_count.min(500), &s.album_offset, &f])?,
+                songs(c, u, "t.rowid IN (SELECT rowid FROM track_search WHERE track_search MATCH ?2) AND (?5 = -1 OR f.music_folder_id = ?5)", "t.title COLLATE NOCASE, t.id LIMIT ?3 OFFSET ?4", &[q, &s.song_count.min(500), &s.song_offset, &f])?,
+            ),
+            // The empty query lists everything, paged: clients sync whole libraries this way.
+            None => (
+                artists(c, u, "1", "ar.name COLLATE NOCASE, ar.id LIMIT ?2 OFFSET ?3", &[&s.artist_count.min(500), &s.artist_offset])?,
+                albums(c, u, "(?4 = -1 OR EXISTS (SELECT 1 FROM tracks t JOIN folders fo ON fo.id = t.folder_id WHERE t.album_id = al.id AND fo.music_folder_id = ?4))", "al.rowid LIMIT ?2 OFFSET ?3", &[&s.album_count.min(500), &s.album_offset, &f])?,
+                songs(c, u, "(?4 = -1 OR f.music_folder_id = ?4)", "t.rowid LIMIT ?2 OFFSET ?3", &[&s.song_count.min(500), &s.song_offset, &f])?,
+            ),
+        };
+        Ok(LibraryAnswer::Search { version: s.version, artists: artist_list, albums: album_list, songs: song_list })
+    }
+
+    /// Folder-style browsing: a folder ("fd…"), an artist (its albums) or an album (its songs).
+    fn directory(&self, id: &str) -> Result<LibraryAnswer, ApiError> {
+        let (c, u) = (self.conn, self.user);
+        if let Some(n) = parse_folder_id(id) {
+            let row: Option<(Vec<u8>, Option<i64>)> = c
+                .query_row("SELECT path, parent_id FROM folders WHERE id = ?1", [n], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(internal)?;
+            let (path, parent) = row.ok_or_else(|| not_found("Directory"))?;
+            let name = String::from_utf8_lossy(path.rsplit(|b| *b == b'/').next().unwrap_or(&path)).into_owned();
+            let mut st = c
+                .prepare_cached("SELECT id, path FROM folders WHERE parent_id = ?1 ORDER BY path")
+                .map_err(internal)?;
+            let dirs = st
+                .query_map([n], |r| {
+                    let p: Vec<u8> = r.get(1)?;
+                    let name = String::from_utf8_lossy(p.rsplit(|b| *b == b'/').next().unwrap_or(&p)).into_owned();
+                    Ok(DirRec {
+                        id: folder_id(r.get(0)?),
+                        parent: Some(id.to_string()),
+                        name,
+                        annotation: Annotation::default(),
+                    })
+                })
+                .map_err(internal)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(internal)?;
+            let songs = songs(c, u, "t.folder_id = ?2", "t.disc, t.track, t.file_name", &[&n])?;
+            let dir =
+                DirRec { id: id.to_string(), parent: parent.map(folder_id), name, annotation: Annotation::default() };
+            return Ok(LibraryAnswer::Directory { dir: Box::new(dir), dirs, songs });
+        }
+        if let Some(a) = albums(c, u, "al.id = ?2", "al.id", &[&id])?.pop() {
+            let songs = songs(c, u, "t.album_id = ?2", "t.disc, t.track, t.title COLLATE NOCASE", &[&id])?;
+            let dir = DirRec {
+                id: a.id.clone(),
+                parent: a.artist_id.clone(),
+                name: a.name.clone(),
+                annotation: a.annotation.clone(),
+            };
+            return Ok(LibraryAnswer::Directory { dir: Box::new(dir), dirs: Vec::new(), songs });
+        }
+        if let Some(ar) = artists(c, u, "ar.id = ?2", "ar.id", &[&id])?.pop() {
+            let dirs = albums(c, u, "al.artist_id = ?2", "al.year, al.name COLLATE NOCASE", &[&id])?
+                .into_iter()
+                .map(|al| DirRec { id: al.id, parent: Some(ar.id.clone()), name: al.name, annotation: al.annotation })
+                .collect();
+            let dir =
+                DirRec { id: ar.id.clone(), parent: None, name: ar.name.clone(), annotation: ar.annotation.clone() };
+            return Ok(LibraryAnswer::Directory { dir: Box::new(dir), dirs, songs: Vec::new() });
+        }
+        Err(not_found("Directory"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_keys_ignore_articles() {
+        let arts: Vec<String> = "The El La Los Las Le Les Os As O A".split(' ').map(String::from).collect();
+        assert_eq!(index_key("The Beatles", &arts).0, "B");
+        assert_eq!(index_key("the cure", &arts).0, "C");
+        assert_eq!(index_key("Theatre", &arts).0, "T");
+        assert_eq!(index_key("ÄBBA", &arts).0, "Ä");
+        assert_eq!(index_key("2Pac", &arts).0, "#");
+    }
+
+    #[test]
+    fn search_words_become_quoted_prefixes() {
+        assert_eq!(fts_query("Beat it").unwrap(), "\"Beat\"* \"it\"*");
+        assert_eq!(fts_query("a\"b OR c").unwrap(), "\"a\"* \"b\"* \"OR\"* \"c\"*");
+        assert!(fts_query("  \"\" ").is_none());
+    }
+}
