@@ -24,15 +24,16 @@ use store::Store;
 
 pub struct Broker {
     started: Instant,
+    /// Read-only connections: folder checks and API reads run beside a write transaction
+    /// (WAL). The first is the scanner's; the rest serve API reads. Declared before `store`
+    /// so that they close first: the writer, closing last, checkpoints and removes the WAL.
+    pub readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
     pub store: Store,
     pub scans: scans::Scans,
     /// Music folder ids, in MusicFolder order (the scanner's root index).
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
     pub schedule: Option<crate::scanner::schedule::Schedule>,
-    /// Read-only connections: folder checks and API reads run beside a write transaction
-    /// (WAL). The first is the scanner's; the rest serve API reads.
-    pub readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
     pub articles: Vec<String>,
     /// Held for the broker's lifetime: one daemon per data folder, and no offline key
     /// rotation under a running one.
