@@ -235,7 +235,8 @@ pub fn library(a: &LibraryAnswer) -> Node {
                 })
                 .collect(),
         ),
-        LibraryAnswer::AlbumInfo { v2 } => Node::new(if *v2 { "albumInfo2" } else { "albumInfo" }),
+        // getAlbumInfo2 answers with an albumInfo element too (Subsonic 1.14).
+        LibraryAnswer::AlbumInfo { .. } => Node::new("albumInfo"),
         LibraryAnswer::Songs(kind, list) => {
             let name = match kind {
                 SongList::SimilarSongs => "similarSongs",

@@ -1,0 +1,328 @@
+//! The read side of the Subsonic API against the running daemon on a generated library:
+//! content, paging and errors, with every XML answer validated against the XSD and every JSON
+//! answer against the OpenAPI spec.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::media::{self, Tags};
+use common::*;
+use serde_json::Value;
+
+const Q: &str = "v=1.16.1&c=test";
+
+struct Lib {
+    d: Daemon,
+}
+
+impl Lib {
+    /// Calls a method in JSON and XML; validates both; returns the JSON subsonic-response.
+    fn call(&self, method: &str, query: &str) -> Value {
+        let sep = if query.is_empty() { "" } else { "&" };
+        let auth = format!("u={ADMIN}&p={ADMIN_PASSWORD}&{Q}");
+        let xml = self.d.get(&format!("/rest/{method}?{auth}{sep}{query}")).unwrap().text();
+        assert_valid_xml(&xml);
+        let json = self.d.get(&format!("/rest/{method}?{auth}&f=json{sep}{query}")).unwrap().text();
+        assert_valid_json(method, &json);
+        serde_json::from_str::<Value>(&json).unwrap()["subsonic-response"].clone()
+    }
+
+    fn ok(&self, method: &str, query: &str) -> Value {
+        let v = self.call(method, query);
+        assert_eq!(v["status"], "ok", "{method}?{query}: {v}");
+        v
+    }
+
+    fn err(&self, method: &str, query: &str) -> i64 {
+        let v = self.call(method, query);
+        assert_eq!(v["status"], "failed", "{method}?{query}: {v}");
+        v["error"]["code"].as_i64().unwrap()
+    }
+}
+
+fn arr(v: &Value) -> Vec<Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// Three album artists (one with an article), two albums each, three songs per album, years
+/// 2001..2006, two genres; one compilation; a diacritic in a title.
+fn library() -> Lib {
+    let fx = Fixture::new();
+    let artists = ["The Alphas", "Bravo Band", "Charlie"];
+    let mut year = 2001;
+    for (a, artist) in artists.iter().enumerate() {
+        for album in 0..2 {
+            let dir = fx.music.join(artist).join(format!("Album {a}{album}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for t in 1..=3u32 {
+                let title = if a == 1 && album == 0 && t == 1 {
+                    "Café Song".to_string()
+                } else {
+                    format!("Song {a}{album}{t}")
+                };
+                media::write_track(
+                    &dir.join(format!("{t:02}.mp3")),
+                    "mp3",
+                    &Tags {
+                        title: Some(title),
+                        artist: Some(artist.to_string()),
+                        album: Some(format!("Album {a}{album}")),
+                        track: Some(t),
+                        disc: Some(1),
+                        year: Some(year),
+                        genres: vec![if album == 0 { "Rock".into() } else { "Jazz".into() }],
+                        ..Tags::default()
+                    },
+                );
+            }
+            year += 1;
+        }
+    }
+    let comp = fx.music.join("Various/Hits");
+    std::fs::create_dir_all(&comp).unwrap();
+    for (i, a) in ["Delta", "Echo"].iter().enumerate() {
+        media::write_track(
+            &comp.join(format!("{i}.mp3")),
+            "mp3",
+            &Tags {
+                title: Some(format!("Hit {i}")),
+                artist: Some(a.to_string()),
+                album: Some("Hits".into()),
+                compilation: Some(true),
+                year: Some(1999),
+                ..Tags::default()
+            },
+        );
+    }
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let mut d = Daemon::spawn(fx, Options::default());
+    d.wait_ready();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !d.log().contains(" finished: ") {
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Lib { d }
+}
+
+#[test]
+fn folders_indexes_and_directories() {
+    let l = library();
+    let mf = l.ok("getMusicFolders", "");
+    let folders = arr(&mf["musicFolders"]["musicFolder"]);
+    assert_eq!(folders.len(), 1);
+    let idx = l.ok("getIndexes", "");
+    let index = arr(&idx["indexes"]["index"]);
+    let letters: Vec<&str> = index.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(letters, ["A", "B", "C", "V"], "\"The Alphas\" is filed under A: {idx}");
+    // ifModifiedSince at or after lastModified: nothing new.
+    let lm = idx["indexes"]["lastModified"].as_i64().unwrap();
+    let again = l.ok("getIndexes", &format!("ifModifiedSince={lm}"));
+    assert!(arr(&again["indexes"]["index"]).is_empty());
+    // Folder browsing down to songs.
+    let bravo = index[1]["artist"][0]["id"].as_str().unwrap().to_string();
+    let dir = l.ok("getMusicDirectory", &format!("id={bravo}"));
+    let albums = arr(&dir["directory"]["child"]);
+    assert_eq!(albums.len(), 2);
+    assert!(albums.iter().all(|c| c["isDir"] == true));
+    let album_dir = l.ok("getMusicDirectory", &format!("id={}", albums[0]["id"].as_str().unwrap()));
+    let songs = arr(&album_dir["directory"]["child"]);
+    assert_eq!(songs.len(), 3);
+    assert_eq!(songs[0]["title"], "Café Song");
+    assert_eq!(songs[0]["parent"], albums[0]["id"]);
+    assert_eq!(l.err("getMusicDirectory", "id=fd999999"), 70);
+    assert_eq!(l.err("getMusicDirectory", ""), 10);
+    assert_eq!(l.err("getIndexes", "musicFolderId=42"), 70);
+}
+
+#[test]
+fn artists_albums_songs_and_genres() {
+    let l = library();
+    let a = l.ok("getArtists", "");
+    let index = arr(&a["artists"]["index"]);
+    let names: Vec<String> =
+        index.iter().flat_map(|i| arr(&i["artist"])).map(|x| x["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["The Alphas", "Bravo Band", "Charlie", "Various Artists"]);
+    assert_eq!(a["artists"]["ignoredArticles"], "The El La Los Las Le Les Os As O A");
+    let alphas = arr(&index[0]["artist"])[0].clone();
+    assert_eq!(alphas["albumCount"], 2);
+    let artist = l.ok("getArtist", &format!("id={}", alphas["id"].as_str().unwrap()));
+    let albums = arr(&artist["artist"]["album"]);
+    assert_eq!(albums.len(), 2);
+    assert_eq!((albums[0]["year"].as_i64(), albums[1]["year"].as_i64()), (Some(2001), Some(2002)));
+    let album = l.ok("getAlbum", &format!("id={}", albums[0]["id"].as_str().unwrap()));
+    let songs = arr(&album["album"]["song"]);
+    assert_eq!(songs.len(), 3);
+    let tracks: Vec<i64> = songs.iter().map(|s| s["track"].as_i64().unwrap()).collect();
+    assert_eq!(tracks, [1, 2, 3]);
+    assert_eq!(album["album"]["songCount"], 3);
+    assert_eq!(songs[0]["genres"][0]["name"], "Rock");
+    assert_eq!(songs[0]["contentType"], "audio/mpeg");
+    assert!(songs[0]["path"].as_str().unwrap().ends_with("/01.mp3"));
+    let song = l.ok("getSong", &format!("id={}", songs[1]["id"].as_str().unwrap()));
+    assert_eq!(song["song"]["title"], songs[1]["title"]);
+    assert_eq!(l.err("getSong", "id=nope"), 70);
+    assert_eq!(l.err("getAlbum", "id=nope"), 70);
+    assert_eq!(l.err("getArtist", "id=nope"), 70);
+    let genres = l.ok("getGenres", "");
+    let g: Vec<(String, i64, i64)> = arr(&genres["genres"]["genre"])
+        .iter()
+        .map(|g| {
+            (
+                g["value"].as_str().unwrap().to_string(),
+                g["songCount"].as_i64().unwrap(),
+                g["albumCount"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(g, [("Jazz".to_string(), 9, 3), ("Rock".to_string(), 9, 3)]);
+    // Info calls answer valid, empty info from local data.
+    let id = alphas["id"].as_str().unwrap();
+    l.ok("getArtistInfo", &format!("id={id}"));
+    l.ok("getArtistInfo2", &format!("id={id}"));
+    l.ok("getAlbumInfo", &format!("id={}", albums[0]["id"].as_str().unwrap()));
+    l.ok("getAlbumInfo2", &format!("id={}", albums[0]["id"].as_str().unwrap()));
+    let similar = l.ok("getSimilarSongs2", &format!("id={}&count=4", songs[0]["id"].as_str().unwrap()));
+    let sim = arr(&similar["similarSongs2"]["song"]);
+    assert!(!sim.is_empty() && sim.len() <= 4 && sim.iter().all(|s| s["id"] != songs[0]["id"]));
+    l.ok("getSimilarSongs", &format!("id={id}"));
+    let top = l.ok("getTopSongs", "artist=charlie&count=2");
+    assert_eq!(arr(&top["topSongs"]["song"]).len(), 2);
+}
+
+#[test]
+fn every_album_list_type_with_paging() {
+    let l = library();
+    let names = |v: &Value, key: &str| -> Vec<String> {
+        arr(&v[key]["album"]).iter().map(|a| a["name"].as_str().or(a["title"].as_str()).unwrap().to_string()).collect()
+    };
+    for method in ["getAlbumList", "getAlbumList2"] {
+        let key = if method.ends_with('2') { "albumList2" } else { "albumList" };
+        let all = names(&l.ok(method, "type=alphabeticalByName&size=500"), key);
+        assert_eq!(all, ["Album 00", "Album 01", "Album 10", "Album 11", "Album 20", "Album 21", "Hits"]);
+        let page = names(&l.ok(method, "type=alphabeticalByName&size=2&offset=2"), key);
+        assert_eq!(page, ["Album 10", "Album 11"]);
+        let by_artist = names(&l.ok(method, "type=alphabeticalByArtist&size=3"), key);
+        assert_eq!(by_artist, ["Album 10", "Album 11", "Album 20"], "Bravo Band, Charlie, The Alphas…");
+        let newest = names(&l.ok(method, "type=newest&size=500"), key);
+        assert_eq!(newest.len(), 7);
+        let random = names(&l.ok(method, "type=random&size=3"), key);
+        assert_eq!(random.len(), 3);
+        let up = names(&l.ok(method, "type=byYear&fromYear=2002&toYear=2004"), key);
+        assert_eq!(up, ["Album 01", "Album 10", "Album 11"]);
+        let down = names(&l.ok(method, "type=byYear&fromYear=2004&toYear=2002"), key);
+        assert_eq!(down, ["Album 11", "Album 10", "Album 01"]);
+        let jazz = names(&l.ok(method, "type=byGenre&genre=jazz&size=500"), key);
+        assert_eq!(jazz, ["Album 01", "Album 11", "Album 21"]);
+        for empty in ["highest", "frequent", "recent", "starred"] {
+            assert!(
+                names(&l.ok(method, &format!("type={empty}")), key).is_empty(),
+                "{empty}: nothing rated, played or starred yet"
+            );
+        }
+        assert_eq!(l.err(method, ""), 10);
+        assert_eq!(l.err(method, "type=byYear&fromYear=2000"), 10);
+        assert_eq!(l.err(method, "type=byGenre"), 10);
+        assert_eq!(l.err(method, "type=sideways"), 0);
+        assert_eq!(l.err(method, "type=newest&size=many"), 0);
+    }
+}
+
+#[test]
+fn random_songs_songs_by_genre_and_starred() {
+    let l = library();
+    let r = l.ok("getRandomSongs", "size=5");
+    assert_eq!(arr(&r["randomSongs"]["song"]).len(), 5);
+    let r = l.ok("getRandomSongs", "size=50&genre=Rock&fromYear=2001&toYear=2003");
+    let songs = arr(&r["randomSongs"]["song"]);
+    assert_eq!(songs.len(), 6, "Rock albums of 2001 and 2003");
+    assert!(songs.iter().all(|s| s["genre"] == "Rock"));
+    let g = l.ok("getSongsByGenre", "genre=Jazz&count=4&offset=0");
+    let first = arr(&g["songsByGenre"]["song"]);
+    let g2 = l.ok("getSongsByGenre", "genre=Jazz&count=10&offset=4");
+    let rest = arr(&g2["songsByGenre"]["song"]);
+    assert_eq!((first.len(), rest.len()), (4, 5));
+    assert!(first.iter().all(|a| rest.iter().all(|b| a["id"] != b["id"])));
+    assert_eq!(l.err("getSongsByGenre", ""), 10);
+    let s = l.ok("getStarred", "");
+    assert!(s["starred"].is_object());
+    let s2 = l.ok("getStarred2", "");
+    assert!(s2["starred2"].is_object());
+}
+
+#[test]
+fn search_by_word_prefix_ignoring_case_and_diacritics_and_the_empty_query_pages_everything() {
+    let l = library();
+    let r = l.ok("search3", "query=cafe");
+    let songs = arr(&r["searchResult3"]["song"]);
+    assert_eq!(songs.len(), 1);
+    assert_eq!(songs[0]["title"], "Café Song");
+    let r = l.ok("search3", "query=BRAV");
+    assert_eq!(arr(&r["searchResult3"]["artist"]).len(), 1, "word prefix, any case: {r}");
+    assert_eq!(arr(&r["searchResult3"]["song"]).len(), 6, "songs of Bravo Band");
+    let r = l.ok("search3", "query=album%2011");
+    assert_eq!(arr(&r["searchResult3"]["album"]).len(), 1);
+    let r = l.ok("search2", "query=charlie");
+    assert_eq!(arr(&r["searchResult2"]["artist"]).len(), 1);
+    // The empty query: everything, paged to the end.
+    let mut seen = std::collections::HashSet::new();
+    let mut offset = 0;
+    loop {
+        let r = l.ok("search3", &format!("query=&songCount=4&songOffset={offset}&artistCount=0&albumCount=0"));
+        let page = arr(&r["searchResult3"]["song"]);
+        if page.is_empty() {
+            break;
+        }
+        for s in &page {
+            assert!(seen.insert(s["id"].as_str().unwrap().to_string()), "a song came twice");
+        }
+        offset += 4;
+    }
+    assert_eq!(seen.len(), 20);
+    let r = l.ok("search3", "query=%22%22&albumCount=100&artistCount=100&songCount=0");
+    assert_eq!(arr(&r["searchResult3"]["album"]).len(), 7, "clients that send \"\" get everything too");
+    assert_eq!(arr(&r["searchResult3"]["artist"]).len(), 6, "every artist with a song");
+    assert!(arr(&l.ok("search3", "query=zzzz")["searchResult3"]["song"]).is_empty());
+}
+
+#[test]
+fn t16_sql_and_fts_injection_through_string_parameters_fails_safely() {
+    let l = library();
+    for evil in ["' OR '1'='1", "\" OR \"\"=\"", "x'); DROP TABLE tracks; --", "*", "NEAR(a b)", "a OR b", "%", "\\"] {
+        let e: String = evil
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        assert_eq!(l.err("getSong", &format!("id={e}")), 70, "{evil}");
+        assert_eq!(l.err("getAlbum", &format!("id={e}")), 70, "{evil}");
+        assert_eq!(l.err("getArtist", &format!("id={e}")), 70, "{evil}");
+        assert_eq!(l.err("getMusicDirectory", &format!("id={e}")), 70, "{evil}");
+        assert!(arr(&l.ok("getSongsByGenre", &format!("genre={e}"))["songsByGenre"]["song"]).is_empty(), "{evil}");
+        assert!(arr(&l.ok("getTopSongs", &format!("artist={e}"))["topSongs"]["song"]).is_empty(), "{evil}");
+        assert!(
+            arr(&l.ok("getAlbumList2", &format!("type=byGenre&genre={e}"))["albumList2"]["album"]).is_empty(),
+            "{evil}"
+        );
+        let r = l.ok("search3", &format!("query={e}"));
+        assert!(arr(&r["searchResult3"]["song"]).len() <= 20, "{evil}");
+    }
+    // Still all there.
+    let r = l.ok("search3", "query=&songCount=500&artistCount=0&albumCount=0");
+    assert_eq!(arr(&r["searchResult3"]["song"]).len(), 20);
+}
+
+#[test]
+fn a_non_admin_reads_the_library_too() {
+    let l = library();
+    l.d.fx.add_user("reader", "reader-pass", false);
+    let r: Value =
+        serde_json::from_slice(&l.d.get(&format!("/rest/getArtists?u=reader&p=reader-pass&{Q}&f=json")).unwrap().body)
+            .unwrap();
+    assert_eq!(r["subsonic-response"]["status"], "ok");
+    let r: Value =
+        serde_json::from_slice(&l.d.get(&format!("/rest/getArtists?u=reader&p=wrong&{Q}&f=json")).unwrap().body)
+            .unwrap();
+    assert_eq!(r["subsonic-response"]["error"]["code"], 40);
+}
