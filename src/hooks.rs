@@ -9,13 +9,20 @@ pub const MARKER: &str = "redoubt-test-hook-probe";
 /// The supervisor's environment variable: `role:probe;role:probe;…`.
 pub const ENV: &str = "REDOUBT_TEST_PROBES";
 
+/// One write(2) per line: several roles share the log, and eprintln! may write a line in
+/// pieces that interleave with another process's.
+fn line(s: String) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(s.as_bytes());
+}
+
 pub fn run_probes(init: &RoleInit) {
     for p in init.probes.iter().filter(|p| !p.starts_with(SCAN_PREFIX)) {
         let result = match privsep::probe::Probe::parse(p) {
             Some(probe) => probe.run(),
             None => "unknown-probe".into(),
         };
-        eprintln!("{MARKER} {} {p} => {result}", init.role.name());
+        line(format!("{MARKER} {} {p} => {result}\n", init.role.name()));
     }
 }
 
@@ -49,7 +56,7 @@ pub fn probes_for(role: &str, broker_pid: Option<u32>) -> Vec<String> {
 pub fn scanner_file(name: &[u8]) {
     let has = |needle: &[u8]| name.windows(needle.len()).any(|w| w == needle);
     if has(b"redoubt-test-crash") {
-        eprintln!("{MARKER} scanner crashing on purpose");
+        line(format!("{MARKER} scanner crashing on purpose\n"));
         std::process::abort();
     }
     if has(b"redoubt-test-hang") {
@@ -66,6 +73,6 @@ pub const SCAN_PREFIX: &str = "@scan:";
 pub fn scan_probes(init: &RoleInit) {
     for p in init.probes.iter().filter_map(|p| p.strip_prefix(SCAN_PREFIX)) {
         let result = privsep::probe::Probe::parse(p).map(|x| x.run()).unwrap_or_else(|| "unknown-probe".into());
-        eprintln!("{MARKER} scanner@scan {p} => {result}");
+        line(format!("{MARKER} scanner@scan {p} => {result}\n"));
     }
 }

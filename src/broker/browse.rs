@@ -65,9 +65,7 @@ const SONG_COLUMNS: &str = "t.id, t.folder_id, t.title, coalesce(al.name, ''), t
     t.disc, t.year, t.size, t.suffix, t.duration_ms, t.bitrate, t.sample_rate, t.bit_depth, t.channels, f.path, t.file_name, \
     t.created_at, t.bpm, t.comment, t.sort_title, t.mbz_recording_id, t.rg_track_gain, t.rg_track_peak, t.rg_album_gain, \
     t.rg_album_peak, (t.pictures != '' OR EXISTS (SELECT 1 FROM folder_images fi WHERE fi.folder_id = t.folder_id)), \
-    (SELECT group_concat(g.name, char(31) ORDER BY tg.position) FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = t.id), \
-    (SELECT group_concat(a.id || char(30) || a.name, char(31) ORDER BY ta.position) FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE ta.track_id = t.id AND ta.role = 'artist'), \
-    (SELECT group_concat(a.id || char(30) || a.name, char(31) ORDER BY ta.position) FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE ta.track_id = t.id AND ta.role = 'albumartist'), \
+    t.genre_list, t.artist_list, t.album_artist_list, \
     an.starred_at, an.rating, an.play_count, an.played_at";
 
 const SONG_FROM: &str = "FROM tracks t JOIN folders f ON f.id = t.folder_id LEFT JOIN albums al ON al.id = t.album_id \
@@ -159,10 +157,9 @@ pub fn songs_by_ids(conn: &Connection, user: &str, ids: &[String]) -> Result<Vec
     Ok(out)
 }
 
-const ALBUM_COLUMNS: &str = "al.id, al.name, al.artist_name, al.artist_id, al.song_count, al.duration_ms, al.created_at, al.year, \
-    al.compilation, al.sort_name, al.mbz_id, \
-    (SELECT group_concat(DISTINCT g.name) FROM tracks t JOIN track_genres tg ON tg.track_id = t.id JOIN genres g ON g.id = tg.genre_id WHERE t.album_id = al.id AND t.missing = 0), \
-    (SELECT t.folder_id FROM tracks t WHERE t.album_id = al.id AND t.missing = 0 LIMIT 1), \
+const ALBUM_COLUMNS: &str =
+    "al.id, al.name, al.artist_name, al.artist_id, al.song_count, al.duration_ms, al.created_at, al.year, \
+    al.compilation, al.sort_name, al.mbz_id, al.genre_list, al.folder_id, \
     an.starred_at, an.rating, an.play_count, an.played_at";
 
 const ALBUM_FROM: &str =
@@ -181,7 +178,7 @@ fn album(r: &Row<'_>) -> rusqlite::Result<AlbumRec> {
         compilation: r.get(8)?,
         sort_name: r.get(9)?,
         mbz_id: r.get(10)?,
-        genres: r.get::<_, Option<String>>(11)?.map(|g| g.split(',').map(str::to_string).collect()).unwrap_or_default(),
+        genres: split_list(r.get(11)?),
         parent: r.get::<_, Option<i64>>(12)?.map(folder_id),
         annotation: annotation(r, 13)?,
     })
@@ -202,15 +199,14 @@ fn albums(
     rows.collect::<Result<Vec<_>, _>>().map_err(internal)
 }
 
-const ARTIST_COLUMNS: &str = "ar.id, ar.name, ar.sort_name, ar.mbz_id, \
-    (SELECT count(*) FROM albums al WHERE al.artist_id = ar.id AND al.song_count > 0), \
+const ARTIST_COLUMNS: &str = "ar.id, ar.name, ar.sort_name, ar.mbz_id, ar.album_count, \
     an.starred_at, an.rating, an.play_count, an.played_at";
 
 const ARTIST_FROM: &str =
     "FROM artists ar LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'artist' AND an.item_id = ar.id";
 
 /// Artists with at least one track present.
-const ARTIST_LIVE: &str = "EXISTS (SELECT 1 FROM track_artists ta JOIN tracks t ON t.id = ta.track_id WHERE ta.artist_id = ar.id AND t.missing = 0)";
+const ARTIST_LIVE: &str = "ar.live = 1";
 
 fn artist(r: &Row<'_>) -> rusqlite::Result<ArtistRec> {
     Ok(ArtistRec {
@@ -369,8 +365,8 @@ impl Library<'_> {
                 let list = artists(
                     c,
                     u,
-                    "EXISTS (SELECT 1 FROM albums al JOIN tracks t ON t.album_id = al.id AND t.missing = 0 JOIN folders fo ON fo.id = t.folder_id \
-                     WHERE al.artist_id = ar.id AND (?2 = -1 OR fo.music_folder_id = ?2))",
+                    "ar.album_count > 0 AND (?2 = -1 OR EXISTS (SELECT 1 FROM albums al JOIN folders fo ON fo.id = al.folder_id \
+                     WHERE al.artist_id = ar.id AND al.song_count > 0 AND fo.music_folder_id = ?2))",
                     "ar.name COLLATE NOCASE",
                     &[&f],
                 )?;
@@ -434,8 +430,11 @@ impl Library<'_> {
                     u,
                     "(?2 IS NULL OR EXISTS (SELECT 1 FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = t.id AND g.name = ?2 COLLATE NOCASE)) \
                      AND (?3 IS NULL OR t.year >= ?3) AND (?4 IS NULL OR t.year <= ?4) AND (?5 = -1 OR f.music_folder_id = ?5) \
-                     AND t.rowid IN (SELECT rowid FROM tracks WHERE missing = 0 ORDER BY random() LIMIT 5000)",
-                    "random() LIMIT ?6",
+                     AND t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
+                       AND (?2 IS NULL OR EXISTS (SELECT 1 FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = x.id AND g.name = ?2 COLLATE NOCASE)) \
+                       AND (?3 IS NULL OR x.year >= ?3) AND (?4 IS NULL OR x.year <= ?4) AND (?5 = -1 OR fx.music_folder_id = ?5) \
+                       ORDER BY random() LIMIT ?6)",
+                    "random()",
                     &[genre, from_year, to_year, &f, &(*size).min(500)],
                 )?;
                 LibraryAnswer::Songs(SongList::RandomSongs, list)

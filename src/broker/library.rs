@@ -309,6 +309,16 @@ fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &
     }
     tx.prepare_cached("INSERT INTO track_search (rowid, text) VALUES (?1, ?2)")?
         .execute(params![rowid, format!("{title} {display_artist} {}", t.album.as_deref().unwrap_or(""))])?;
+    let pairs = |ids: &[String], names: &[&str]| -> String {
+        ids.iter().zip(names).map(|(i, n)| format!("{i}\u{1e}{n}")).collect::<Vec<_>>().join("\u{1f}")
+    };
+    tx.prepare_cached("UPDATE tracks SET genre_list = ?2, artist_list = ?3, album_artist_list = ?4 WHERE rowid = ?1")?
+        .execute(params![
+            rowid,
+            t.genres.join("\u{1f}"),
+            pairs(&artist_ids, &artists),
+            pairs(&album_artist_ids, &album_artists)
+        ])?;
     if !is_new {
         tx.prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?.execute([&id])?;
     }
@@ -492,12 +502,22 @@ pub fn finish_scan(
     }
     // Missing tracks leave the search index (a returning file is indexed again when stored).
     tx.execute("DELETE FROM track_search WHERE rowid IN (SELECT rowid FROM tracks WHERE missing = 1)", [])?;
-    // Album figures.
+    // Album and artist figures, each in one pass.
     tx.execute_batch(
-        "UPDATE albums SET \
-           song_count = (SELECT count(*) FROM tracks t WHERE t.album_id = albums.id AND t.missing = 0), \
-           duration_ms = (SELECT coalesce(sum(duration_ms), 0) FROM tracks t WHERE t.album_id = albums.id AND t.missing = 0), \
-           year = (SELECT max(year) FROM tracks t WHERE t.album_id = albums.id AND t.missing = 0);",
+        "UPDATE albums SET song_count = 0, duration_ms = 0, genre_list = ''; \
+         UPDATE albums SET song_count = a.n, duration_ms = a.d, year = a.y, folder_id = a.f FROM \
+           (SELECT album_id, count(*) AS n, coalesce(sum(duration_ms), 0) AS d, max(year) AS y, min(folder_id) AS f \
+            FROM tracks WHERE missing = 0 AND album_id IS NOT NULL GROUP BY album_id) AS a WHERE albums.id = a.album_id; \
+         UPDATE albums SET genre_list = g.list FROM \
+           (SELECT album_id, group_concat(name, char(31)) AS list FROM \
+              (SELECT DISTINCT t.album_id, gn.name FROM tracks t JOIN track_genres tg ON tg.track_id = t.id \
+               JOIN genres gn ON gn.id = tg.genre_id WHERE t.missing = 0 AND t.album_id IS NOT NULL) GROUP BY album_id) AS g \
+           WHERE albums.id = g.album_id; \
+         UPDATE artists SET album_count = 0, live = 0; \
+         UPDATE artists SET album_count = c.n FROM \
+           (SELECT artist_id, count(*) AS n FROM albums WHERE song_count > 0 GROUP BY artist_id) AS c WHERE artists.id = c.artist_id; \
+         UPDATE artists SET live = 1 WHERE id IN \
+           (SELECT DISTINCT ta.artist_id FROM track_artists ta JOIN tracks t ON t.id = ta.track_id WHERE t.missing = 0);",
     )?;
     // Imported playlists: their lines resolved to tracks.
     tx.execute(

@@ -9,6 +9,7 @@ pub mod library;
 pub mod limiter;
 pub mod scans;
 pub mod store;
+pub mod userdata;
 pub mod vault;
 
 use std::os::fd::OwnedFd;
@@ -254,6 +255,11 @@ impl Broker {
                 let library =
                     browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
                 library.answer(lib).map(|a| A::Library(Box::new(a)))
+            }
+            Call::UserData(ud) => {
+                let me = self.store.authenticate(client, creds)?;
+                let conn = if ud.writes() { self.store.conn() } else { self.reader() };
+                userdata::answer(&conn, &me, &client.name, ud).map(|a| A::UserData(Box::new(a)))
             }
             _ => self.store.api(client, creds, call),
         }

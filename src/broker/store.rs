@@ -372,7 +372,9 @@ impl Store {
                 }
                 self.delete_user(username).map(|_| Answer::Empty)
             }
-            Call::GetScanStatus | Call::StartScan { .. } | Call::Library(_) => unreachable!("answered by the broker"),
+            Call::GetScanStatus | Call::StartScan { .. } | Call::Library(_) | Call::UserData(_) => {
+                unreachable!("answered by the broker")
+            }
             Call::ChangePassword { username, password } => {
                 if !me.admin && me.name.to_lowercase() != username.trim().to_lowercase() {
                     return Err(not_authorized());

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod render;
 pub mod rest;
 pub mod subsonic;
+pub mod userdata;
 
 use std::convert::Infallible;
 use std::net::IpAddr;

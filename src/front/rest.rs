@@ -12,7 +12,8 @@ use crate::proto::library::{LibraryCall, ListKind, Search};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Secret, UserFields, UserInfo};
 
 /// OpenSubsonic extensions this server implements, with their versions.
-pub const EXTENSIONS: &[(&str, &[i64])] = &[("apiKeyAuthentication", &[1]), ("formPost", &[1])];
+pub const EXTENSIONS: &[(&str, &[i64])] =
+    &[("apiKeyAuthentication", &[1]), ("formPost", &[1]), ("indexBasedQueue", &[1]), ("playbackReport", &[1])];
 
 fn missing(name: &str) -> ApiError {
     ApiError::new(code::MISSING_PARAMETER, format!("Required parameter is missing: {name}"))
@@ -80,7 +81,9 @@ fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
         },
         _ => match library_call(method, p)? {
             Some(l) => Call::Library(l),
-            None => return Err(ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}"))),
+            None => super::userdata::call(method, p)?
+                .map(Call::UserData)
+                .ok_or_else(|| ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}")))?,
         },
     })
 }
@@ -366,6 +369,7 @@ fn render(a: &Answer) -> Option<Node> {
         Answer::User(u) => Some(user_node(u)),
         Answer::Users(us) => Some(Node::new("users").list("user", us.iter().map(user_node).collect())),
         Answer::Library(l) => Some(super::render::library(l)),
+        Answer::UserData(a) => super::userdata::render(a),
         Answer::ScanStatus { scanning, count, folder_count, last_scan } => {
             let mut n = Node::new("scanStatus")
                 .attr("scanning", *scanning)

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod library;
+pub mod userdata;
 
 use std::path::PathBuf;
 
@@ -366,6 +367,7 @@ pub enum Call {
     GetScanStatus,
     StartScan { full: bool },
     Library(library::LibraryCall),
+    UserData(userdata::UserDataCall),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -406,6 +408,7 @@ pub enum Answer {
     Users(Vec<UserInfo>),
     ScanStatus { scanning: bool, count: u64, folder_count: u64, last_scan: Option<u64> },
     Library(Box<library::LibraryAnswer>),
+    UserData(Box<userdata::UserDataAnswer>),
 }
 
 /// A new web session: the cookie value and the CSRF token, both shown only now.

@@ -31,7 +31,10 @@ CREATE TABLE artists (
     key       TEXT NOT NULL UNIQUE,            -- lower-cased name, or mbz:<id>
     name      TEXT NOT NULL,
     sort_name TEXT,
-    mbz_id    TEXT
+    mbz_id    TEXT,
+    -- refreshed at the end of each scan
+    album_count INTEGER NOT NULL DEFAULT 0,  -- albums it is the album artist of
+    live        INTEGER NOT NULL DEFAULT 0   -- has a track present
 ) STRICT;
 
 CREATE TABLE albums (
@@ -46,6 +49,8 @@ CREATE TABLE albums (
     mbz_release_group_id TEXT,
     -- aggregates, refreshed at the end of each scan
     year                 INTEGER,
+    genre_list           TEXT NOT NULL DEFAULT '',  -- genres of its tracks, U+001F-separated
+    folder_id            INTEGER,                   -- a folder holding its tracks
     song_count           INTEGER NOT NULL DEFAULT 0,
     duration_ms          INTEGER NOT NULL DEFAULT 0,
     created_at           INTEGER NOT NULL
@@ -97,6 +102,10 @@ CREATE TABLE tracks (
     rg_album_gain        REAL,
     rg_album_peak        REAL,
     pictures             TEXT NOT NULL DEFAULT '', -- "type:mime" per embedded picture, newline-separated
+    -- denormalised for reads: U+001F between items, U+001E between id and name
+    genre_list           TEXT NOT NULL DEFAULT '',
+    artist_list          TEXT NOT NULL DEFAULT '',
+    album_artist_list    TEXT NOT NULL DEFAULT '',
     missing              INTEGER NOT NULL DEFAULT 0,
     created_scan         INTEGER NOT NULL DEFAULT 0,
     created_at           INTEGER NOT NULL,

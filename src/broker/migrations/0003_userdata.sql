@@ -55,4 +55,5 @@ CREATE INDEX albums_name ON albums(name COLLATE NOCASE);
 CREATE INDEX albums_created ON albums(created_at);
 CREATE INDEX albums_artist ON albums(artist_id);
 CREATE INDEX artists_name ON artists(name COLLATE NOCASE);
+CREATE INDEX albums_year ON albums(year);
 CREATE INDEX tracks_folder ON tracks(folder_id);
