@@ -425,28 +425,21 @@ impl Library<'_> {
             }
             LibraryCall::RandomSongs { size, genre, from_year, to_year, folder } => {
                 let f = self.folder_filter(*folder)?;
-                let list = songs(
-                    c,
-                    u,
-                    "(?2 IS NULL OR EXISTS (SELECT 1 FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = t.id AND g.name = ?2 COLLATE NOCASE)) \
-                     AND (?3 IS NULL OR t.year >= ?3) AND (?4 IS NULL OR t.year <= ?4) AND (?5 = -1 OR f.music_folder_id = ?5) \
-                     AND t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
-                       AND (?2 IS NULL OR EXISTS (SELECT 1 FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = x.id AND g.name = ?2 COLLATE NOCASE)) \
-                       AND (?3 IS NULL OR x.year >= ?3) AND (?4 IS NULL OR x.year <= ?4) AND (?5 = -1 OR fx.music_folder_id = ?5) \
-                       ORDER BY random() LIMIT ?6)",
-                    "random()",
-                    &[genre, from_year, to_year, &f, &(*size).min(500)],
-                )?;
-                LibraryAnswer::Songs(SongList::RandomSongs, list)
+                LibraryAnswer::Songs(
+                    SongList::RandomSongs,
+                    self.random_songs((*size).min(500), genre.as_deref(), *from_year, *to_year, f)?,
+                )
             }
             LibraryCall::SongsByGenre { genre, count, offset, folder } => {
                 let f = self.folder_filter(*folder)?;
                 let list = songs(
                     c,
                     u,
-                    "EXISTS (SELECT 1 FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = t.id AND g.name = ?2 COLLATE NOCASE) \
-                     AND (?3 = -1 OR f.music_folder_id = ?3)",
-                    "t.album_artist COLLATE NOCASE, al.name COLLATE NOCASE, t.disc, t.track LIMIT ?4 OFFSET ?5",
+                    // The page is chosen on the bare tables; only its rows are decorated.
+                    "t.rowid IN (SELECT tg.rowid_t FROM (SELECT t2.rowid AS rowid_t FROM genres g JOIN track_genres tg2 ON tg2.genre_id = g.id \
+                       JOIN tracks t2 ON t2.id = tg2.track_id AND t2.missing = 0 JOIN folders f2 ON f2.id = t2.folder_id \
+                       WHERE g.name = ?2 COLLATE NOCASE AND (?3 = -1 OR f2.music_folder_id = ?3) ORDER BY t2.rowid LIMIT ?4 OFFSET ?5) AS tg)",
+                    "t.rowid",
                     &[genre, &f, &(*count).min(500), offset],
                 )?;
                 LibraryAnswer::Songs(SongList::SongsByGenre, list)
@@ -468,6 +461,56 @@ impl Library<'_> {
             }
             LibraryCall::Search(s) => self.search(s)?,
         })
+    }
+
+    /// Random songs: random rowids drawn here and looked up (cheap), instead of sorting the
+    /// whole table by random(); with filters that few songs pass, falls back to SQL.
+    fn random_songs(
+        &self,
+        size: u32,
+        genre: Option<&str>,
+        from: Option<i32>,
+        to: Option<i32>,
+        f: i64,
+    ) -> Result<Vec<SongRec>, ApiError> {
+        let (c, u) = (self.conn, self.user);
+        let filter = "(?2 IS NULL OR EXISTS (SELECT 1 FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE tg.track_id = t.id AND g.name = ?2 COLLATE NOCASE)) \
+             AND (?3 IS NULL OR t.year >= ?3) AND (?4 IS NULL OR t.year <= ?4) AND (?5 = -1 OR f.music_folder_id = ?5)";
+        let max: i64 = c.query_row("SELECT coalesce(max(rowid), 0) FROM tracks", [], |r| r.get(0)).map_err(internal)?;
+        let mut found: Vec<SongRec> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..4 {
+            if found.len() >= size as usize || max == 0 {
+                break;
+            }
+            let mut bytes = vec![0u8; 8 * 4 * size as usize];
+            getrandom::getrandom(&mut bytes).map_err(|_| ApiError::new(0, "no randomness"))?;
+            let picks: Vec<i64> =
+                bytes.chunks(8).map(|b| (u64::from_le_bytes(b.try_into().unwrap()) % max as u64) as i64 + 1).collect();
+            for rowid in picks {
+                if found.len() >= size as usize {
+                    break;
+                }
+                if !seen.insert(rowid) {
+                    continue;
+                }
+                let cond = format!("t.rowid = ?6 AND {filter}");
+                if let Some(s) = songs(c, u, &cond, "t.rowid", &[&genre, &from, &to, &f, &rowid])?.pop() {
+                    found.push(s);
+                }
+            }
+        }
+        if found.len() < size as usize {
+            // Sparse matches (a rare genre, a narrow year range): let SQL find them.
+            let cond = format!("{filter} AND t.rowid IN (SELECT x.rowid FROM tracks x WHERE x.missing = 0 ORDER BY random() LIMIT 100000)");
+            let more = songs(c, u, &cond, "random() LIMIT ?6", &[&genre, &from, &to, &f, &(size as i64 * 2)])?;
+            for s in more {
+                if found.len() < size as usize && !found.iter().any(|x| x.id == s.id) {
+                    found.push(s);
+                }
+            }
+        }
+        Ok(found)
     }
 
     fn album_list(&self, kind: &ListKind, size: u32, offset: u32, f: i64) -> Result<Vec<AlbumRec>, ApiError> {
@@ -512,15 +555,57 @@ impl Library<'_> {
         let q = fts_query(&s.query);
         let (artist_list, album_list, song_list) = match &q {
             Some(q) => (
-                artists(c, u, "ar.rowid IN (SELECT rowid FROM artist_search WHERE artist_search MATCH ?2)", "ar.name COLLATE NOCASE LIMIT ?3 OFFSET ?4", &[q, &s.artist_count.min(500), &s.artist_offset])?,
-                albums(c, u, "al.rowid IN (SELECT rowid FROM album_search WHERE album_search MATCH ?2) AND (?5 = -1 OR EXISTS (SELECT 1 FROM tracks t JOIN folders fo ON fo.id = t.folder_id WHERE t.album_id = al.id AND fo.music_folder_id = ?5))", "al.name COLLATE NOCASE LIMIT ?3 OFFSET ?4", &[q, &s.album_count.min(500), &s.album_offset, &f])?,
-                songs(c, u, "t.rowid IN (SELECT rowid FROM track_search WHERE track_search MATCH ?2) AND (?5 = -1 OR f.music_folder_id = ?5)", "t.title COLLATE NOCASE, t.id LIMIT ?3 OFFSET ?4", &[q, &s.song_count.min(500), &s.song_offset, &f])?,
+                // Matches are paged in index order, on the bare tables; only the page is decorated.
+                artists(
+                    c,
+                    u,
+                    "ar.rowid IN (SELECT x.rowid FROM artist_search s JOIN artists x ON x.rowid = s.rowid WHERE artist_search MATCH ?2 AND x.live = 1 \
+                     ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                    "ar.name COLLATE NOCASE",
+                    &[q, &s.artist_count.min(500), &s.artist_offset],
+                )?,
+                albums(
+                    c,
+                    u,
+                    "al.rowid IN (SELECT x.rowid FROM album_search s JOIN albums x ON x.rowid = s.rowid LEFT JOIN folders fo ON fo.id = x.folder_id \
+                     WHERE album_search MATCH ?2 AND x.song_count > 0 AND (?5 = -1 OR fo.music_folder_id = ?5) ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                    "al.name COLLATE NOCASE",
+                    &[q, &s.album_count.min(500), &s.album_offset, &f],
+                )?,
+                songs(
+                    c,
+                    u,
+                    "t.rowid IN (SELECT x.rowid FROM track_search s JOIN tracks x ON x.rowid = s.rowid JOIN folders fx ON fx.id = x.folder_id \
+                     WHERE track_search MATCH ?2 AND x.missing = 0 AND (?5 = -1 OR fx.music_folder_id = ?5) ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                    "t.title COLLATE NOCASE, t.id",
+                    &[q, &s.song_count.min(500), &s.song_offset, &f],
+                )?,
             ),
             // The empty query lists everything, paged: clients sync whole libraries this way.
             None => (
-                artists(c, u, "1", "ar.name COLLATE NOCASE, ar.id LIMIT ?2 OFFSET ?3", &[&s.artist_count.min(500), &s.artist_offset])?,
-                albums(c, u, "(?4 = -1 OR EXISTS (SELECT 1 FROM tracks t JOIN folders fo ON fo.id = t.folder_id WHERE t.album_id = al.id AND fo.music_folder_id = ?4))", "al.rowid LIMIT ?2 OFFSET ?3", &[&s.album_count.min(500), &s.album_offset, &f])?,
-                songs(c, u, "(?4 = -1 OR f.music_folder_id = ?4)", "t.rowid LIMIT ?2 OFFSET ?3", &[&s.song_count.min(500), &s.song_offset, &f])?,
+                artists(
+                    c,
+                    u,
+                    "ar.rowid IN (SELECT rowid FROM artists WHERE live = 1 ORDER BY rowid LIMIT ?2 OFFSET ?3)",
+                    "ar.rowid",
+                    &[&s.artist_count.min(500), &s.artist_offset],
+                )?,
+                albums(
+                    c,
+                    u,
+                    "al.rowid IN (SELECT x.rowid FROM albums x LEFT JOIN folders fo ON fo.id = x.folder_id WHERE x.song_count > 0 \
+                     AND (?4 = -1 OR fo.music_folder_id = ?4) ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                    "al.rowid",
+                    &[&s.album_count.min(500), &s.album_offset, &f],
+                )?,
+                songs(
+                    c,
+                    u,
+                    "t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
+                     AND (?4 = -1 OR fx.music_folder_id = ?4) ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                    "t.rowid",
+                    &[&s.song_count.min(500), &s.song_offset, &f],
+                )?,
             ),
         };
         Ok(LibraryAnswer::Search { version: s.version, artists: artist_list, albums: album_list, songs: song_list })

@@ -224,44 +224,100 @@ fn xml_node(n: &Node, out: &mut String) {
     out.push('>');
 }
 
-fn json_value(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Str(s) => serde_json::Value::String(s.clone()),
-        Value::Int(i) => serde_json::Value::from(*i),
-        Value::Float(f) => {
-            serde_json::Number::from_f64(*f).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+/// JSON is written straight into the output (no intermediate tree): answers with hundreds of
+/// songs are common, and this is the front's hot path.
+fn json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
         }
-        Value::Bool(b) => serde_json::Value::Bool(*b),
+    }
+    out.push('"');
+}
+
+fn json_value(v: &Value, out: &mut String) {
+    match v {
+        Value::Str(s) => json_string(s, out),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) if f.is_finite() => {
+            let _ = write!(out, "{f}");
+        }
+        Value::Float(_) => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
     }
 }
 
-fn json_node(n: &Node) -> serde_json::Value {
-    if let Some(list) = n.json_as_list {
-        let items = n
-            .lists
-            .iter()
-            .find(|(k, _)| *k == list)
-            .map(|(_, v)| v.iter().map(json_node).collect())
-            .unwrap_or_default();
-        return serde_json::Value::Array(items);
+fn json_key(k: &str, first: &mut bool, out: &mut String) {
+    if !*first {
+        out.push(',');
     }
-    let mut m = serde_json::Map::new();
+    *first = false;
+    json_string(k, out);
+    out.push(':');
+}
+
+fn json_node(n: &Node, out: &mut String) {
+    if let Some(list) = n.json_as_list {
+        out.push('[');
+        if let Some((_, items)) = n.lists.iter().find(|(k, _)| *k == list) {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_node(item, out);
+            }
+        }
+        out.push(']');
+        return;
+    }
+    out.push('{');
+    let mut first = true;
     for (k, v) in &n.attrs {
-        m.insert((*k).to_string(), json_value(v));
+        json_key(k, &mut first, out);
+        json_value(v, out);
     }
     for (k, items) in &n.lists {
-        m.insert((*k).to_string(), serde_json::Value::Array(items.iter().map(json_node).collect()));
+        json_key(k, &mut first, out);
+        out.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_node(item, out);
+        }
+        out.push(']');
     }
     for (k, values) in &n.prims {
-        m.insert((*k).to_string(), serde_json::Value::Array(values.iter().map(json_value).collect()));
+        json_key(k, &mut first, out);
+        out.push('[');
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_value(v, out);
+        }
+        out.push(']');
     }
     for o in &n.objects {
-        m.insert(o.name.to_string(), json_node(o));
+        json_key(o.name, &mut first, out);
+        json_node(o, out);
     }
     if let Some(t) = &n.text {
-        m.insert("value".into(), serde_json::Value::String(t.clone()));
+        json_key("value", &mut first, out);
+        json_string(t, out);
     }
-    serde_json::Value::Object(m)
+    out.push('}');
 }
 
 /// Renders a complete answer. `error` is (code, message) for `status="failed"`.
@@ -298,16 +354,23 @@ pub fn render(
             ("text/xml; charset=utf-8", out)
         }
         Format::Json | Format::Jsonp(_) => {
-            let mut m = serde_json::Map::new();
-            m.insert("status".into(), status.into());
-            m.insert("version".into(), API_VERSION.into());
-            m.insert("type".into(), SERVER_TYPE.into());
-            m.insert("serverVersion".into(), server_version.into());
-            m.insert("openSubsonic".into(), true.into());
+            let mut json = String::with_capacity(256);
+            json.push_str("{\"subsonic-response\":{\"status\":");
+            json_string(status, &mut json);
+            json.push_str(",\"version\":");
+            json_string(API_VERSION, &mut json);
+            json.push_str(",\"type\":");
+            json_string(SERVER_TYPE, &mut json);
+            json.push_str(",\"serverVersion\":");
+            json_string(server_version, &mut json);
+            json.push_str(",\"openSubsonic\":true");
             if let Some(c) = child {
-                m.insert(c.name.to_string(), json_node(c));
+                json.push(',');
+                json_string(c.name, &mut json);
+                json.push(':');
+                json_node(c, &mut json);
             }
-            let json = serde_json::json!({ "subsonic-response": m }).to_string();
+            json.push_str("}}");
             match format {
                 Format::Jsonp(cb) => ("text/javascript; charset=utf-8", format!("{cb}({json});")),
                 _ => ("application/json", json),
@@ -328,6 +391,27 @@ mod tests {
         for bad in ["", "alert(1)", "a;b", "1x", "a..b", "</script>", "a b"] {
             assert!(!valid_callback(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn json_is_valid_and_escaped() {
+        let n = Node::new("x")
+            .attr("s", "quote\" back\\ nl\n tab\t bell\u{7} é")
+            .attr("f", 1.5f64)
+            .attr("nan", f64::NAN)
+            .list("l", vec![Node::new("l").attr("i", 1i64)])
+            .prim("p", vec![Value::Int(2)])
+            .object(Node::new("o").attr("b", true));
+        let (_, json) = render(&Format::Json, "0", Some(&n), None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let x = &v["subsonic-response"]["x"];
+        assert_eq!(x["s"], "quote\" back\\ nl\n tab\t bell\u{7} é");
+        assert_eq!(x["f"], 1.5);
+        assert!(x["nan"].is_null());
+        assert_eq!(x["l"][0]["i"], 1);
+        assert_eq!(x["p"][0], 2);
+        assert_eq!(x["o"]["b"], true);
+        assert_eq!(v["subsonic-response"]["openSubsonic"], true);
     }
 
     #[test]
