@@ -70,6 +70,9 @@ pub fn open_reader(path: &Path) -> Result<Connection, DbError> {
         .map_err(&err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(&err)?;
     conn.pragma_update(None, "temp_store", "MEMORY").map_err(&err)?;
+    // Pages read straight from the mapped file instead of copied into a private cache.
+    conn.pragma_update(None, "mmap_size", 256i64 << 20).map_err(&err)?;
+    conn.pragma_update(None, "cache_size", -16384i64).map_err(&err)?;
     Ok(conn)
 }
 
