@@ -158,6 +158,7 @@ fn artists_albums_songs_and_genres() {
     let tracks: Vec<i64> = songs.iter().map(|s| s["track"].as_i64().unwrap()).collect();
     assert_eq!(tracks, [1, 2, 3]);
     assert_eq!(album["album"]["songCount"], 3);
+    assert!(album["album"]["originalReleaseDate"].is_null(), "none tagged");
     assert_eq!(songs[0]["genres"][0]["name"], "Rock");
     assert_eq!(songs[0]["contentType"], "audio/mpeg");
     assert!(songs[0]["path"].as_str().unwrap().ends_with("/01.mp3"));
@@ -325,4 +326,46 @@ fn a_non_admin_reads_the_library_too() {
         serde_json::from_slice(&l.d.get(&format!("/rest/getArtists?u=reader&p=wrong&{Q}&f=json")).unwrap().body)
             .unwrap();
     assert_eq!(r["subsonic-response"]["error"]["code"], 40);
+}
+
+#[test]
+fn albums_carry_disc_titles_and_the_original_release_date() {
+    let fx = Fixture::new();
+    let dir = fx.music.join("Box/Set");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (disc, sub) in [(1, "The Early Years"), (2, "The Late Years")] {
+        media::write_track(
+            &dir.join(format!("{disc}.flac")),
+            "flac",
+            &Tags {
+                title: Some(format!("Disc {disc} opener")),
+                artist: Some("Boxer".into()),
+                album: Some("Set".into()),
+                disc: Some(disc),
+                disc_subtitle: Some(sub.into()),
+                original_date: Some("1971-03-09".into()),
+                ..Tags::default()
+            },
+        );
+    }
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let mut d = Daemon::spawn(fx, Options::default());
+    d.wait_ready();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !d.log().contains(" finished: ") {
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let l = Lib { d };
+    let list = l.ok("getAlbumList2", "type=newest");
+    let id = list["albumList2"]["album"][0]["id"].as_str().unwrap().to_string();
+    let a = l.ok("getAlbum", &format!("id={id}"));
+    let titles: Vec<(i64, String)> = arr(&a["album"]["discTitles"])
+        .iter()
+        .map(|t| (t["disc"].as_i64().unwrap(), t["title"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(titles, [(1, "The Early Years".to_string()), (2, "The Late Years".to_string())]);
+    let o = &a["album"]["originalReleaseDate"];
+    assert_eq!((o["year"].as_i64(), o["month"].as_i64(), o["day"].as_i64()), (Some(1971), Some(3), Some(9)));
 }

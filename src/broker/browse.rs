@@ -180,6 +180,8 @@ fn album(r: &Row<'_>) -> rusqlite::Result<AlbumRec> {
         mbz_id: r.get(10)?,
         genres: split_list(r.get(11)?),
         parent: r.get::<_, Option<i64>>(12)?.map(folder_id),
+        disc_titles: Vec::new(),
+        original_date: None,
         annotation: annotation(r, 13)?,
     })
 }
@@ -381,8 +383,24 @@ impl Library<'_> {
                 LibraryAnswer::Artist { artist: Box::new(a), albums }
             }
             LibraryCall::Album { id } => {
-                let a = albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
+                let mut a = albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
                 let songs = songs(c, u, "t.album_id = ?2", "t.disc, t.track, t.title COLLATE NOCASE", &[id])?;
+                let mut st = c
+                    .prepare_cached(
+                        "SELECT DISTINCT coalesce(disc, 1), disc_subtitle FROM tracks WHERE album_id = ?1 AND missing = 0 \
+                         AND disc_subtitle IS NOT NULL ORDER BY 1",
+                    )
+                    .map_err(internal)?;
+                a.disc_titles = st
+                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(internal)?
+                    .collect::<Result<_, _>>()
+                    .map_err(internal)?;
+                a.original_date = c
+                    .query_row("SELECT min(original_date) FROM tracks WHERE album_id = ?1 AND missing = 0", [id], |r| {
+                        r.get(0)
+                    })
+                    .map_err(internal)?;
                 LibraryAnswer::Album { album: Box::new(a), songs }
             }
             LibraryCall::Song { id } => LibraryAnswer::Song(Box::new(

@@ -7,6 +7,20 @@ use super::rest::iso8601;
 use super::subsonic::{Node, Value};
 use crate::proto::library::*;
 
+/// "1999-05-06", "1999-05" or "1999" as an OpenSubsonic ItemDate.
+fn date_parts(s: &str) -> Option<Node> {
+    let mut parts = s.trim().splitn(3, '-').map(|p| p.trim().parse::<i64>().ok());
+    let year = parts.next().flatten()?;
+    let mut n = Node::new("originalReleaseDate").attr("year", year);
+    if let Some(Some(m)) = parts.next() {
+        n = n.attr("month", m);
+        if let Some(Some(d)) = parts.next() {
+            n = n.attr("day", d);
+        }
+    }
+    Some(n)
+}
+
 fn time(t: i64) -> String {
     iso8601(t.max(0) as u64)
 }
@@ -122,6 +136,17 @@ pub fn album(name: &'static str, a: &AlbumRec, v2: bool) -> Node {
         n = n.list("genres", genre_nodes(&a.genres));
         if let Some(id) = &a.artist_id {
             n = n.list("artists", vec![Node::new("artists").attr("id", id.as_str()).attr("name", a.artist.as_str())]);
+        }
+        if !a.disc_titles.is_empty() {
+            let titles = a
+                .disc_titles
+                .iter()
+                .map(|(d, t)| Node::new("discTitles").attr("disc", *d).attr("title", t.as_str()))
+                .collect();
+            n = n.list("discTitles", titles);
+        }
+        if let Some(d) = a.original_date.as_deref().and_then(date_parts) {
+            n = n.object(d);
         }
     }
     n

@@ -189,13 +189,14 @@ fn xml_node(n: &Node, out: &mut String) {
     if let Some(t) = &n.text {
         xml_escape(t, out);
     }
+    // Single child objects first: schemas put container contents (songs) after them.
+    for o in &n.objects {
+        xml_node(o, out);
+    }
     for (_, items) in &n.lists {
         for item in items {
             xml_node(item, out);
         }
-    }
-    for o in &n.objects {
-        xml_node(o, out);
     }
     for (k, values) in &n.prims {
         for v in values {

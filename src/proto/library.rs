@@ -125,6 +125,10 @@ pub struct AlbumRec {
     pub mbz_id: Option<String>,
     /// The album's folder, for folder-style (v1) records.
     pub parent: Option<String>,
+    /// (disc number, subtitle) where discs have subtitles (getAlbum only).
+    pub disc_titles: Vec<(i64, String)>,
+    /// The earliest original release date of its tracks, as tagged (getAlbum only).
+    pub original_date: Option<String>,
     pub annotation: Annotation,
 }
 
