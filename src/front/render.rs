@@ -8,7 +8,7 @@ use super::subsonic::{Node, Value};
 use crate::proto::library::*;
 
 /// "1999-05-06", "1999-05" or "1999" as an OpenSubsonic ItemDate.
-fn date_parts(s: &str) -> Option<Node> {
+fn date_parts(s: &str) -> Option<Node<'static>> {
     let mut parts = s.trim().splitn(3, '-').map(|p| p.trim().parse::<i64>().ok());
     let year = parts.next().flatten()?;
     let mut n = Node::new("originalReleaseDate").attr("year", year);
@@ -25,7 +25,7 @@ fn time(t: i64) -> String {
     iso8601(t.max(0) as u64)
 }
 
-fn annotate(mut n: Node, a: &Annotation, played: bool) -> Node {
+fn annotate<'a>(mut n: Node<'a>, a: &Annotation, played: bool) -> Node<'a> {
     n = n.opt("starred", a.starred.map(time));
     if a.rating > 0 {
         n = n.attr("userRating", a.rating as i64);
@@ -37,16 +37,16 @@ fn annotate(mut n: Node, a: &Annotation, played: bool) -> Node {
     n
 }
 
-fn id_names(name: &'static str, list: &[IdName]) -> Vec<Node> {
+fn id_names<'a>(name: &'static str, list: &'a [IdName]) -> Vec<Node<'a>> {
     list.iter().map(|a| Node::new(name).attr("id", a.id.as_str()).attr("name", a.name.as_str())).collect()
 }
 
-fn genre_nodes(genres: &[String]) -> Vec<Node> {
+fn genre_nodes(genres: &[String]) -> Vec<Node<'_>> {
     genres.iter().map(|g| Node::new("genres").attr("name", g.as_str())).collect()
 }
 
 /// A song as a `Child` element named `name`.
-pub fn song(name: &'static str, s: &SongRec) -> Node {
+pub fn song<'a>(name: &'static str, s: &'a SongRec) -> Node<'a> {
     let mut n = Node::new(name)
         .attr("id", s.id.as_str())
         .attr("parent", s.parent.as_str())
@@ -98,7 +98,7 @@ pub fn song(name: &'static str, s: &SongRec) -> Node {
 }
 
 /// An album as `AlbumID3` (v2) or as a directory `Child` (v1).
-pub fn album(name: &'static str, a: &AlbumRec, v2: bool) -> Node {
+pub fn album<'a>(name: &'static str, a: &'a AlbumRec, v2: bool) -> Node<'a> {
     let mut n = if v2 {
         Node::new(name)
             .attr("id", a.id.as_str())
@@ -153,7 +153,7 @@ pub fn album(name: &'static str, a: &AlbumRec, v2: bool) -> Node {
 }
 
 /// An artist as `ArtistID3` (v2) or `Artist` (v1).
-pub fn artist(a: &ArtistRec, v2: bool) -> Node {
+pub fn artist(a: &ArtistRec, v2: bool) -> Node<'_> {
     let mut n = Node::new("artist").attr("id", a.id.as_str()).attr("name", a.name.as_str());
     if v2 {
         n = n
@@ -174,7 +174,7 @@ pub fn artist(a: &ArtistRec, v2: bool) -> Node {
     n
 }
 
-fn dir_child(d: &DirRec) -> Node {
+fn dir_child(d: &DirRec) -> Node<'_> {
     let n = Node::new("child")
         .attr("id", d.id.as_str())
         .opt("parent", d.parent.as_deref())
@@ -184,7 +184,7 @@ fn dir_child(d: &DirRec) -> Node {
     n.opt("starred", d.annotation.starred.map(time))
 }
 
-pub fn library(a: &LibraryAnswer) -> Node {
+pub fn library(a: &LibraryAnswer) -> Node<'_> {
     match a {
         LibraryAnswer::MusicFolders(list) => Node::new("musicFolders").list(
             "musicFolder",
@@ -289,4 +289,4 @@ pub fn library(a: &LibraryAnswer) -> Node {
 }
 
 #[allow(dead_code)]
-fn _value_is_used(_: Value) {}
+fn _value_is_used(_: Value<'_>) {}

@@ -328,7 +328,7 @@ pub fn iso8601(secs: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-fn extensions() -> Node {
+fn extensions() -> Node<'static> {
     let items = EXTENSIONS
         .iter()
         .map(|(name, versions)| {
@@ -342,7 +342,7 @@ fn extensions() -> Node {
     n
 }
 
-fn user_node(u: &UserInfo) -> Node {
+fn user_node(u: &UserInfo) -> Node<'_> {
     Node::new("user")
         .attr("username", u.username.as_str())
         .attr("email", u.email.as_str())
@@ -361,7 +361,7 @@ fn user_node(u: &UserInfo) -> Node {
         .attr("videoConversionRole", false)
 }
 
-fn render(a: &Answer) -> Option<Node> {
+fn render(a: &Answer) -> Option<Node<'_>> {
     match a {
         Answer::Empty => None,
         Answer::License => Some(Node::new("license").attr("valid", true)),

@@ -206,7 +206,7 @@ fn time(t: i64) -> String {
     iso8601(t.max(0) as u64)
 }
 
-fn playlist(p: &PlaylistRec) -> Node {
+fn playlist(p: &PlaylistRec) -> Node<'_> {
     let mut n = Node::new("playlist")
         .attr("id", p.id.as_str())
         .attr("name", p.name.as_str())
@@ -223,7 +223,7 @@ fn playlist(p: &PlaylistRec) -> Node {
         .attr("readonly", p.readonly)
 }
 
-fn now_playing(e: &NowPlayingRec) -> Node {
+fn now_playing(e: &NowPlayingRec) -> Node<'_> {
     let mut n = render::song("entry", &e.song)
         .attr("username", e.username.as_str())
         .attr("minutesAgo", e.minutes_ago)
@@ -235,7 +235,7 @@ fn now_playing(e: &NowPlayingRec) -> Node {
     n
 }
 
-fn play_queue(q: &PlayQueueRec) -> Node {
+fn play_queue(q: &PlayQueueRec) -> Node<'_> {
     let mut n = Node::new(if q.by_index { "playQueueByIndex" } else { "playQueue" });
     if let Some(c) = q.current {
         n = if q.by_index { n.attr("currentIndex", c as i64) } else { n.attr("current", q.songs[c].id.as_str()) };
@@ -247,7 +247,7 @@ fn play_queue(q: &PlayQueueRec) -> Node {
         .list("entry", q.songs.iter().map(|s| render::song("entry", s)).collect())
 }
 
-fn bookmark(b: &BookmarkRec) -> Node {
+fn bookmark(b: &BookmarkRec) -> Node<'_> {
     Node::new("bookmark")
         .attr("position", b.position)
         .attr("username", b.username.as_str())
@@ -257,7 +257,7 @@ fn bookmark(b: &BookmarkRec) -> Node {
         .object(render::song("entry", &b.song))
 }
 
-fn radio(r: &RadioRec) -> Node {
+fn radio(r: &RadioRec) -> Node<'_> {
     let n = Node::new("internetRadioStation")
         .attr("id", r.id.as_str())
         .attr("name", r.name.as_str())
@@ -269,7 +269,7 @@ fn radio(r: &RadioRec) -> Node {
     }
 }
 
-pub fn render(a: &UserDataAnswer) -> Option<Node> {
+pub fn render(a: &UserDataAnswer) -> Option<Node<'_>> {
     Some(match a {
         UserDataAnswer::Done => return None,
         UserDataAnswer::NowPlaying(list) => {
