@@ -47,7 +47,7 @@ fn genre_nodes(genres: &[String]) -> Vec<Node<'_>> {
 
 /// A song as a `Child` element named `name`.
 pub fn song<'a>(name: &'static str, s: &'a SongRec) -> Node<'a> {
-    let mut n = Node::new(name)
+    let mut n = Node::record(name)
         .attr("id", s.id.as_str())
         .attr("parent", s.parent.as_str())
         .attr("isDir", false)
@@ -100,7 +100,7 @@ pub fn song<'a>(name: &'static str, s: &'a SongRec) -> Node<'a> {
 /// An album as `AlbumID3` (v2) or as a directory `Child` (v1).
 pub fn album<'a>(name: &'static str, a: &'a AlbumRec, v2: bool) -> Node<'a> {
     let mut n = if v2 {
-        Node::new(name)
+        Node::record(name)
             .attr("id", a.id.as_str())
             .attr("name", a.name.as_str())
             .attr("artist", a.artist.as_str())
@@ -116,7 +116,7 @@ pub fn album<'a>(name: &'static str, a: &'a AlbumRec, v2: bool) -> Node<'a> {
             .opt("musicBrainzId", a.mbz_id.as_deref())
             .attr("displayArtist", a.artist.as_str())
     } else {
-        Node::new(name)
+        Node::record(name)
             .attr("id", a.id.as_str())
             .opt("parent", a.artist_id.as_deref())
             .attr("isDir", true)

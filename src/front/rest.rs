@@ -325,7 +325,23 @@ pub fn iso8601(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    // Written digit by digit: this runs for every song and album rendered.
+    let mut out = String::with_capacity(20);
+    let mut two = |n: u64, sep: char, out: &mut String| {
+        out.push((b'0' + (n / 10) as u8) as char);
+        out.push((b'0' + (n % 10) as u8) as char);
+        out.push(sep);
+    };
+    let y = y.clamp(0, 9999) as u64;
+    out.push((b'0' + (y / 1000) as u8) as char);
+    out.push((b'0' + (y / 100 % 10) as u8) as char);
+    two(y % 100, '-', &mut out);
+    two(m as u64, '-', &mut out);
+    two(d as u64, 'T', &mut out);
+    two(rem / 3600, ':', &mut out);
+    two(rem % 3600 / 60, ':', &mut out);
+    two(rem % 60, 'Z', &mut out);
+    out
 }
 
 fn extensions() -> Node<'static> {

@@ -68,6 +68,10 @@ impl<'a> Node<'a> {
     pub fn new(name: &'static str) -> Node<'a> {
         Node { name, ..Default::default() }
     }
+    /// For records with many attributes (songs, albums): one allocation instead of five.
+    pub fn record(name: &'static str) -> Node<'a> {
+        Node { name, attrs: Vec::with_capacity(40), lists: Vec::with_capacity(4), ..Default::default() }
+    }
     pub fn attr(mut self, k: &'static str, v: impl Into<Value<'a>>) -> Node<'a> {
         self.attrs.push((k, v.into()));
         self
@@ -233,6 +237,12 @@ fn xml_node(n: &Node, out: &mut String) {
 fn json_string(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
+    // The common case, nothing to escape, in one vectorisable pass.
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut clean = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escaped = match b {
