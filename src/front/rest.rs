@@ -327,7 +327,7 @@ pub fn iso8601(secs: u64) -> String {
     let y = if m <= 2 { y + 1 } else { y };
     // Written digit by digit: this runs for every song and album rendered.
     let mut out = String::with_capacity(20);
-    let mut two = |n: u64, sep: char, out: &mut String| {
+    let two = |n: u64, sep: char, out: &mut String| {
         out.push((b'0' + (n / 10) as u8) as char);
         out.push((b'0' + (n % 10) as u8) as char);
         out.push(sep);
