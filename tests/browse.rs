@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::media::{self, Tags};
 use common::*;
 use serde_json::Value;
@@ -99,11 +97,7 @@ fn library() -> Lib {
     fx.add_user(ADMIN, ADMIN_PASSWORD, true);
     let mut d = Daemon::spawn(fx, Options::default());
     d.wait_ready();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !d.log().contains(" finished: ") {
-        assert!(Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    d.wait_scans(1);
     Lib { d }
 }
 
@@ -352,11 +346,7 @@ fn albums_carry_disc_titles_and_the_original_release_date() {
     fx.add_user(ADMIN, ADMIN_PASSWORD, true);
     let mut d = Daemon::spawn(fx, Options::default());
     d.wait_ready();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !d.log().contains(" finished: ") {
-        assert!(Instant::now() < deadline, "{}", d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    d.wait_scans(1);
     let l = Lib { d };
     let list = l.ok("getAlbumList2", "type=newest");
     let id = list["albumList2"]["album"][0]["id"].as_str().unwrap().to_string();

@@ -8,7 +8,6 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::media::{self, Tags};
 use common::*;
@@ -52,11 +51,7 @@ fn library() -> Daemon {
     fx.add_user(ADMIN, ADMIN_PASSWORD, true);
     let mut d = Daemon::spawn(fx, Options::default());
     d.wait_ready();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !d.log().contains(" finished: ") {
-        assert!(Instant::now() < deadline, "the first scan did not finish:\n{}", d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    d.wait_scans(1);
     d
 }
 

@@ -23,20 +23,6 @@ fn db(d: &Daemon) -> rusqlite::Connection {
         .unwrap()
 }
 
-/// Waits until `n` scans have finished.
-fn wait_scans(d: &Daemon, n: usize) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let log = d.log();
-        let done: Vec<&str> = log.lines().filter(|l| l.contains(" finished: ")).collect();
-        if done.len() >= n {
-            return done[n - 1].to_string();
-        }
-        assert!(Instant::now() < deadline, "scan {n} never finished:\n{log}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 fn chown_music(fx: &Fixture) {
     // The music folder stays root's, readable by all (the daemon needs no more).
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
@@ -151,7 +137,7 @@ fn every_format_ffmpeg_writes_is_read_with_its_tags() {
         &Tags { title: Some("Title ape".into()), artist: Some("Ape Artist".into()), ..Tags::default() },
     );
     let d = start(fx, "");
-    wait_scans(&d, 1);
+    d.wait_scans(1);
     let conn = db(&d);
     for f in formats {
         let name = format!("{f}-track.{}", media::suffix(f));
@@ -281,7 +267,7 @@ fn multi_valued_artists_win_single_values_split_compilations_and_discs() {
         }
     }
     let d = start(fx, "");
-    wait_scans(&d, 1);
+    d.wait_scans(1);
     let conn = db(&d);
     let artists = |title: &str| -> Vec<String> {
         conn.prepare("SELECT a.name FROM track_artists ta JOIN artists a ON a.id = ta.artist_id JOIN tracks t ON t.id = ta.track_id WHERE t.title = ?1 AND ta.role = 'artist' ORDER BY ta.position")
@@ -349,7 +335,7 @@ fn odd_file_names_art_lyrics_playlists_symlinks_and_hidden_folders() {
     std::os::unix::fs::symlink(&outside, fx.music.join("link-out")).unwrap();
     std::os::unix::fs::symlink(fx.music.join("Lists"), fx.music.join("link-in")).unwrap();
     let d = start(fx, "");
-    wait_scans(&d, 1);
+    d.wait_scans(1);
     let conn = db(&d);
     for n in &names {
         let title: String = conn
@@ -386,7 +372,7 @@ fn bad_files_are_reported_and_never_stop_the_scan() {
     media::header_corrupted(&a.join("header.m4a"), "m4a");
     media::mislabelled(&a.join("flac-in-disguise.mp3"));
     let d = start(fx, "");
-    wait_scans(&d, 1);
+    d.wait_scans(1);
     let conn = db(&d);
     let titles: Vec<String> = conn
         .prepare("SELECT title FROM tracks")
@@ -444,7 +430,7 @@ fn a_scanner_killed_mid_scan_is_restarted_and_indexes_every_file_once() {
     }
     let scanner = d.role_pid("scanner");
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(scanner), nix::sys::signal::Signal::SIGKILL).unwrap();
-    let line = wait_scans(&d, 1);
+    let line = d.wait_scans(1);
     assert!(line.contains("1800 tracks"), "{line}\n{}", d.log());
     assert!(d.log().contains("the scanner killed by SIGKILL"), "{}", d.log());
     let conn = db(&d);
@@ -466,7 +452,7 @@ fn a_file_that_crashes_the_scanner_twice_is_recorded_and_skipped() {
     media::write_track(&b.join("redoubt-test-hang.mp3"), "mp3", &Tags::default());
     media::write_track(&b.join("ok.mp3"), "mp3", &Tags { title: Some("Ok".into()), ..Tags::default() });
     let d = start(fx, "[Scanner]\nFileTimeout = \"2s\"\n");
-    let line = wait_scans(&d, 1);
+    let line = d.wait_scans(1);
     assert!(line.contains("2 tracks"), "{line}\n{}", d.log());
     let log = d.log();
     assert!(
@@ -506,13 +492,13 @@ fn incremental_rescans_add_modify_rename_move_and_delete() {
     );
     media::write_track(&a.join("gone.mp3"), "mp3", &Tags { title: Some("Gone".into()), ..Tags::default() });
     let d = start(fx, "[Scanner]\nWatcherWait = \"0\"\n");
-    wait_scans(&d, 1);
+    d.wait_scans(1);
     let conn = db(&d);
     let before: Vec<(String, String)> =
         ["Keep", "Renamed", "Moved", "Before"].iter().map(|t| (t.to_string(), id_of(&conn, t).0)).collect();
     // Nothing changed: nothing is read.
     assert!(d.fx.cli(&["scan"], "").status.success());
-    let line = wait_scans(&d, 2);
+    let line = d.wait_scans(2);
     assert!(d.log().contains("(0 files read)"), "{line}");
     // Now change everything.
     std::thread::sleep(Duration::from_millis(1100));
@@ -523,7 +509,7 @@ fn incremental_rescans_add_modify_rename_move_and_delete() {
     media::write_track(&b.join("new.mp3"), "mp3", &Tags { title: Some("New".into()), ..Tags::default() });
     chown_music(&d.fx);
     assert!(d.fx.cli(&["scan"], "").status.success());
-    let line = wait_scans(&d, 3);
+    let line = d.wait_scans(3);
     assert!(line.contains("1 newly missing") || line.contains("moved"), "{line}");
     let conn = db(&d);
     assert_eq!(id_of(&conn, "Keep").0, before[0].1);
@@ -541,7 +527,7 @@ fn the_watcher_indexes_a_new_album_once_changes_settle() {
     let fx = Fixture::new();
     media::write_track(&dir(&fx, "Old").join("a.mp3"), "mp3", &Tags { title: Some("Old".into()), ..Tags::default() });
     let d = start(fx, "[Scanner]\nWatcherWait = \"1s\"\n");
-    wait_scans(&d, 1);
+    d.wait_scans(1);
     let staging = d.fx.dir.join("staging");
     std::fs::create_dir_all(&staging).unwrap();
     for i in 0..3 {
@@ -559,7 +545,7 @@ fn the_watcher_indexes_a_new_album_once_changes_settle() {
         std::thread::sleep(Duration::from_millis(400));
     }
     chown_music(&d.fx);
-    let line = wait_scans(&d, 2);
+    let line = d.wait_scans(2);
     assert!(d.log().contains("incremental scan requested (files changed)"), "{}", d.log());
     let conn = db(&d);
     let fresh: i64 =
@@ -611,7 +597,7 @@ fn scan_status_and_start_scan_over_the_api() {
     assert_eq!(r["subsonic-response"]["error"]["code"], 50, "only admins start scans");
     let st = d.rest("startScan", "fullScan=true");
     assert_eq!(st["scanStatus"]["scanning"], true);
-    wait_scans(&d, 1);
+    d.wait_scans(1);
     let st = d.rest("getScanStatus", "");
     assert_eq!(st["scanStatus"]["count"], 1);
     assert!(st["scanStatus"]["lastScan"].as_str().is_some());
@@ -633,7 +619,7 @@ fn several_music_folders_are_scanned() {
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&second).status();
     let list = format!("{}:{}", fx.music.display(), second.display());
     let d = start_with(fx, "", Some(list));
-    wait_scans(&d, 1);
+    d.wait_scans(1);
     let n: i64 = db(&d)
         .query_row(
             "SELECT count(DISTINCT f.music_folder_id) FROM tracks t JOIN folders f ON f.id = t.folder_id",
@@ -670,7 +656,7 @@ fn fuzzed_files_never_take_the_scan_or_the_daemon_down() {
     }
     media::write_track(&a.join("zz-good.mp3"), "mp3", &Tags { title: Some("Still here".into()), ..Tags::default() });
     let d = start(fx, "");
-    let line = wait_scans(&d, 1);
+    let line = d.wait_scans(1);
     let conn = db(&d);
     let good: i64 = conn.query_row("SELECT count(*) FROM tracks WHERE title = 'Still here'", [], |r| r.get(0)).unwrap();
     assert_eq!(good, 1, "{line}");

@@ -189,11 +189,7 @@ fn server() -> Srv {
     fx.add_user(BOB, &password(BOB), false);
     let mut d = Daemon::spawn(fx, Options::default());
     d.wait_ready();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !d.log().contains(" finished: ") {
-        assert!(Instant::now() < deadline, "the first scan never finished:\n{}", d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    d.wait_scans(1);
     Srv { d }
 }
 

@@ -138,9 +138,44 @@ impl Params {
     pub fn count(&self, k: &str) -> usize {
         self.0.iter().filter(|(n, _)| n == k).count()
     }
+    /// A parameter that must be there and not empty (else Subsonic error 10).
+    pub fn required(&self, k: &str) -> Result<&str, crate::proto::ApiError> {
+        self.get(k).filter(|v| !v.is_empty()).ok_or_else(|| missing(k))
+    }
+
+    /// A number, if given; anything unparsable is error 0.
+    pub fn int<T: std::str::FromStr>(&self, k: &str) -> Result<Option<T>, crate::proto::ApiError> {
+        match self.get(k) {
+            None | Some("") => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| invalid(k, v)),
+        }
+    }
+
+    pub fn int_or<T: std::str::FromStr>(&self, k: &str, default: T) -> Result<T, crate::proto::ApiError> {
+        Ok(self.int(k)?.unwrap_or(default))
+    }
+
+    /// `true`/`false` in any case, if given.
+    pub fn boolean(&self, k: &str) -> Result<Option<bool>, crate::proto::ApiError> {
+        match self.get(k) {
+            None | Some("") => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(v) => Err(invalid(k, v)),
+        }
+    }
+
     fn extend_form(&mut self, body: &[u8]) {
         self.0.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
     }
+}
+
+pub fn missing(name: &str) -> crate::proto::ApiError {
+    crate::proto::ApiError::new(subsonic::code::MISSING_PARAMETER, format!("Required parameter is missing: {name}"))
+}
+
+pub fn invalid(name: &str, v: &str) -> crate::proto::ApiError {
+    crate::proto::ApiError::new(subsonic::code::GENERIC, format!("Invalid value for {name}: {v:?}"))
 }
 
 pub fn plain(status: StatusCode, text: &str) -> HttpResponse {

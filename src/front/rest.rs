@@ -7,17 +7,13 @@ use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
 use super::subsonic::{self, code, Format, Node, Value};
-use super::{Front, HttpResponse, Params, Peer};
+use super::{missing, Front, HttpResponse, Params, Peer};
 use crate::proto::library::{LibraryCall, ListKind, Search};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Secret, UserFields, UserInfo};
 
 /// OpenSubsonic extensions this server implements, with their versions.
 pub const EXTENSIONS: &[(&str, &[i64])] =
     &[("apiKeyAuthentication", &[1]), ("formPost", &[1]), ("indexBasedQueue", &[1]), ("playbackReport", &[1])];
-
-fn missing(name: &str) -> ApiError {
-    ApiError::new(code::MISSING_PARAMETER, format!("Required parameter is missing: {name}"))
-}
 
 fn conflict(why: &str) -> ApiError {
     ApiError::new(code::CONFLICTING_AUTH, format!("Multiple conflicting authentication mechanisms provided: {why}"))
@@ -34,37 +30,24 @@ pub fn decode_password(p: &str) -> Result<String, ApiError> {
     }
 }
 
-fn required<'a>(p: &'a Params, name: &str) -> Result<&'a str, ApiError> {
-    p.get(name).filter(|v| !v.is_empty()).ok_or_else(|| missing(name))
-}
-
-fn boolean(p: &Params, name: &str) -> Result<Option<bool>, ApiError> {
-    match p.get(name) {
-        None => Ok(None),
-        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(v) => Err(ApiError::new(code::GENERIC, format!("Invalid value for {name}: {v:?}"))),
-    }
-}
-
 /// The typed call for a method, or 70 for a method this server does not have.
 fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
     Ok(match method {
         "ping" => Call::Ping,
         "getLicense" => Call::GetLicense,
         "tokenInfo" => Call::TokenInfo,
-        "getUser" => Call::GetUser { username: required(p, "username")?.to_string() },
+        "getUser" => Call::GetUser { username: p.required("username")?.to_string() },
         "getUsers" => Call::GetUsers,
         "createUser" | "updateUser" => {
             let fields = UserFields {
-                username: required(p, "username")?.to_string(),
+                username: p.required("username")?.to_string(),
                 password: match p.get("password") {
                     Some(pw) => Some(Secret(decode_password(pw)?)),
                     None if method == "createUser" => return Err(missing("password")),
                     None => None,
                 },
                 email: p.get("email").map(str::to_string),
-                admin: boolean(p, "adminRole")?,
+                admin: p.boolean("adminRole")?,
             };
             if method == "createUser" {
                 Call::CreateUser(fields)
@@ -72,12 +55,12 @@ fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
                 Call::UpdateUser(fields)
             }
         }
-        "deleteUser" => Call::DeleteUser { username: required(p, "username")?.to_string() },
+        "deleteUser" => Call::DeleteUser { username: p.required("username")?.to_string() },
         "getScanStatus" => Call::GetScanStatus,
-        "startScan" => Call::StartScan { full: boolean(p, "fullScan")?.unwrap_or(false) },
+        "startScan" => Call::StartScan { full: p.boolean("fullScan")?.unwrap_or(false) },
         "changePassword" => Call::ChangePassword {
-            username: required(p, "username")?.to_string(),
-            password: Secret(decode_password(required(p, "password")?)?),
+            username: p.required("username")?.to_string(),
+            password: Secret(decode_password(p.required("password")?)?),
         },
         _ => match library_call(method, p)? {
             Some(l) => Call::Library(l),
@@ -198,28 +181,13 @@ fn respond(format: &Format, body: Option<&Node>, error: Option<(i64, &str)>) -> 
     r
 }
 
-fn int<T: std::str::FromStr>(p: &Params, name: &str) -> Result<Option<T>, ApiError> {
-    match p.get(name) {
-        None | Some("") => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::new(code::GENERIC, format!("Invalid value for {name}: {v:?}"))),
-    }
-}
-
-fn int_or<T: std::str::FromStr>(p: &Params, name: &str, default: T) -> Result<T, ApiError> {
-    Ok(int(p, name)?.unwrap_or(default))
-}
-
 /// The read-only library methods.
 fn library_call(method: &str, p: &Params) -> Result<Option<LibraryCall>, ApiError> {
-    let id = || required(p, "id").map(str::to_string);
-    let folder = || int::<i64>(p, "musicFolderId");
+    let id = || p.required("id").map(str::to_string);
+    let folder = || p.int::<i64>("musicFolderId");
     Ok(Some(match method {
         "getMusicFolders" => LibraryCall::MusicFolders,
-        "getIndexes" => LibraryCall::Indexes { folder: folder()?, if_modified_since: int(p, "ifModifiedSince")? },
+        "getIndexes" => LibraryCall::Indexes { folder: folder()?, if_modified_since: p.int("ifModifiedSince")? },
         "getMusicDirectory" => LibraryCall::MusicDirectory { id: id()? },
         "getGenres" => LibraryCall::Genres,
         "getArtists" => LibraryCall::Artists { folder: folder()? },
@@ -229,13 +197,13 @@ fn library_call(method: &str, p: &Params) -> Result<Option<LibraryCall>, ApiErro
         "getArtistInfo" | "getArtistInfo2" => LibraryCall::ArtistInfo { id: id()?, v2: method.ends_with('2') },
         "getAlbumInfo" | "getAlbumInfo2" => LibraryCall::AlbumInfo { id: id()?, v2: method.ends_with('2') },
         "getSimilarSongs" | "getSimilarSongs2" => {
-            LibraryCall::SimilarSongs { id: id()?, count: int_or(p, "count", 50)?, v2: method.ends_with('2') }
+            LibraryCall::SimilarSongs { id: id()?, count: p.int_or("count", 50)?, v2: method.ends_with('2') }
         }
         "getTopSongs" => {
-            LibraryCall::TopSongs { artist: required(p, "artist")?.to_string(), count: int_or(p, "count", 50)? }
+            LibraryCall::TopSongs { artist: p.required("artist")?.to_string(), count: p.int_or("count", 50)? }
         }
         "getAlbumList" | "getAlbumList2" => {
-            let kind = match required(p, "type")? {
+            let kind = match p.required("type")? {
                 "random" => ListKind::Random,
                 "newest" => ListKind::Newest,
                 "highest" => ListKind::Highest,
@@ -245,43 +213,43 @@ fn library_call(method: &str, p: &Params) -> Result<Option<LibraryCall>, ApiErro
                 "alphabeticalByArtist" => ListKind::AlphabeticalByArtist,
                 "starred" => ListKind::Starred,
                 "byYear" => ListKind::ByYear {
-                    from: int(p, "fromYear")?.ok_or_else(|| missing("fromYear"))?,
-                    to: int(p, "toYear")?.ok_or_else(|| missing("toYear"))?,
+                    from: p.int("fromYear")?.ok_or_else(|| missing("fromYear"))?,
+                    to: p.int("toYear")?.ok_or_else(|| missing("toYear"))?,
                 },
-                "byGenre" => ListKind::ByGenre(required(p, "genre")?.to_string()),
+                "byGenre" => ListKind::ByGenre(p.required("genre")?.to_string()),
                 other => return Err(ApiError::new(code::GENERIC, format!("Invalid list type: {other:?}"))),
             };
             LibraryCall::AlbumList {
                 kind,
-                size: int_or(p, "size", 10)?,
-                offset: int_or(p, "offset", 0)?,
+                size: p.int_or("size", 10)?,
+                offset: p.int_or("offset", 0)?,
                 folder: folder()?,
                 v2: method.ends_with('2'),
             }
         }
         "getRandomSongs" => LibraryCall::RandomSongs {
-            size: int_or(p, "size", 10)?,
+            size: p.int_or("size", 10)?,
             genre: p.get("genre").filter(|g| !g.is_empty()).map(str::to_string),
-            from_year: int(p, "fromYear")?,
-            to_year: int(p, "toYear")?,
+            from_year: p.int("fromYear")?,
+            to_year: p.int("toYear")?,
             folder: folder()?,
         },
         "getSongsByGenre" => LibraryCall::SongsByGenre {
-            genre: required(p, "genre")?.to_string(),
-            count: int_or(p, "count", 10)?,
-            offset: int_or(p, "offset", 0)?,
+            genre: p.required("genre")?.to_string(),
+            count: p.int_or("count", 10)?,
+            offset: p.int_or("offset", 0)?,
             folder: folder()?,
         },
         "getStarred" | "getStarred2" => LibraryCall::Starred { folder: folder()?, v2: method.ends_with('2') },
         "search2" | "search3" => LibraryCall::Search(Search {
             // search3's query may be empty (or ""): then everything is listed, paged.
             query: p.get("query").unwrap_or("").trim_matches('"').to_string(),
-            artist_count: int_or(p, "artistCount", 20)?,
-            artist_offset: int_or(p, "artistOffset", 0)?,
-            album_count: int_or(p, "albumCount", 20)?,
-            album_offset: int_or(p, "albumOffset", 0)?,
-            song_count: int_or(p, "songCount", 20)?,
-            song_offset: int_or(p, "songOffset", 0)?,
+            artist_count: p.int_or("artistCount", 20)?,
+            artist_offset: p.int_or("artistOffset", 0)?,
+            album_count: p.int_or("albumCount", 20)?,
+            album_offset: p.int_or("albumOffset", 0)?,
+            song_count: p.int_or("songCount", 20)?,
+            song_offset: p.int_or("songOffset", 0)?,
             folder: folder()?,
             version: if method == "search3" { 3 } else { 2 },
         }),

@@ -159,10 +159,7 @@ fn xml_escape(s: &str, out: &mut String) {
     }
 }
 
-fn xml_attr(k: &str, v: &Value<'_>, out: &mut String) {
-    out.push(' ');
-    out.push_str(k);
-    out.push_str("=\"");
+fn xml_value(v: &Value<'_>, out: &mut String) {
     match v {
         Value::Str(s) => xml_escape(s, out),
         Value::Int(i) => {
@@ -171,10 +168,15 @@ fn xml_attr(k: &str, v: &Value<'_>, out: &mut String) {
         Value::Float(f) => {
             let _ = write!(out, "{f}");
         }
-        Value::Bool(b) => {
-            let _ = write!(out, "{b}");
-        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
     }
+}
+
+fn xml_attr(k: &str, v: &Value<'_>, out: &mut String) {
+    out.push(' ');
+    out.push_str(k);
+    out.push_str("=\"");
+    xml_value(v, out);
     out.push('"');
 }
 
@@ -210,18 +212,7 @@ fn xml_node(n: &Node, out: &mut String) {
             out.push('<');
             out.push_str(k);
             out.push('>');
-            match v {
-                Value::Str(s) => xml_escape(s, out),
-                Value::Int(i) => {
-                    let _ = write!(out, "{i}");
-                }
-                Value::Float(f) => {
-                    let _ = write!(out, "{f}");
-                }
-                Value::Bool(b) => {
-                    let _ = write!(out, "{b}");
-                }
-            }
+            xml_value(v, out);
             out.push_str("</");
             out.push_str(k);
             out.push('>');

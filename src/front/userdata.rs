@@ -7,7 +7,7 @@
 use super::render;
 use super::rest::iso8601;
 use super::subsonic::{code, Node};
-use super::Params;
+use super::{invalid, missing, Params};
 use crate::proto::userdata::*;
 use crate::proto::ApiError;
 
@@ -31,16 +31,8 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "hls.m3u8",
 ];
 
-fn missing(name: &str) -> ApiError {
-    ApiError::new(code::MISSING_PARAMETER, format!("Required parameter is missing: {name}"))
-}
-
-fn bad(name: &str, v: &str) -> ApiError {
-    ApiError::new(code::GENERIC, format!("Invalid value for {name}: {v:?}"))
-}
-
 fn required(p: &Params, name: &str) -> Result<String, ApiError> {
-    p.get(name).filter(|v| !v.is_empty()).map(str::to_string).ok_or_else(|| missing(name))
+    p.required(name).map(str::to_string)
 }
 
 fn optional(p: &Params, name: &str) -> Option<String> {
@@ -57,23 +49,7 @@ fn all(p: &Params, name: &str) -> Result<Vec<String>, ApiError> {
 }
 
 fn all_ints<T: std::str::FromStr>(p: &Params, name: &str) -> Result<Vec<T>, ApiError> {
-    all(p, name)?.iter().map(|v| v.trim().parse().map_err(|_| bad(name, v))).collect()
-}
-
-fn int<T: std::str::FromStr>(p: &Params, name: &str) -> Result<Option<T>, ApiError> {
-    match p.get(name) {
-        None | Some("") => Ok(None),
-        Some(v) => v.trim().parse().map(Some).map_err(|_| bad(name, v)),
-    }
-}
-
-fn boolean(p: &Params, name: &str) -> Result<Option<bool>, ApiError> {
-    match p.get(name) {
-        None | Some("") => Ok(None),
-        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
-        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-        Some(v) => Err(bad(name, v)),
-    }
+    all(p, name)?.iter().map(|v| v.trim().parse().map_err(|_| super::invalid(name, v))).collect()
 }
 
 fn not_implemented(method: &str) -> ApiError {
@@ -100,7 +76,7 @@ pub fn call(method: &str, p: &Params) -> Result<Option<UserDataCall>, ApiError> 
         "setRating" => {
             let id = required(p, "id")?;
             let raw = required(p, "rating")?;
-            let rating = raw.trim().parse::<u8>().ok().filter(|r| *r <= 5).ok_or_else(|| bad("rating", &raw))?;
+            let rating = raw.trim().parse::<u8>().ok().filter(|r| *r <= 5).ok_or_else(|| invalid("rating", &raw))?;
             C::SetRating { id, rating }
         }
         "scrobble" => {
@@ -109,31 +85,31 @@ pub fn call(method: &str, p: &Params) -> Result<Option<UserDataCall>, ApiError> 
                 return Err(missing("id"));
             }
             let times: Vec<i64> = all_ints(p, "time")?;
-            C::Scrobble { ids, times, submission: boolean(p, "submission")?.unwrap_or(true) }
+            C::Scrobble { ids, times, submission: p.boolean("submission")?.unwrap_or(true) }
         }
         "reportPlayback" => {
             let id = required(p, "mediaId")?;
             match required(p, "mediaType")?.as_str() {
                 "song" => {}
                 "podcast" => return Err(ApiError::new(code::GENERIC, "Podcasts are not implemented by this server")),
-                other => return Err(bad("mediaType", other)),
+                other => return Err(invalid("mediaType", other)),
             }
-            let position_ms: i64 = int(p, "positionMs")?.ok_or_else(|| missing("positionMs"))?;
+            let position_ms: i64 = p.int("positionMs")?.ok_or_else(|| missing("positionMs"))?;
             if position_ms < 0 {
-                return Err(bad("positionMs", &position_ms.to_string()));
+                return Err(invalid("positionMs", &position_ms.to_string()));
             }
             let raw = required(p, "state")?;
-            let state = PlaybackState::parse(&raw).ok_or_else(|| bad("state", &raw))?;
-            let rate: f64 = int(p, "playbackRate")?.unwrap_or(1.0);
+            let state = PlaybackState::parse(&raw).ok_or_else(|| invalid("state", &raw))?;
+            let rate: f64 = p.int("playbackRate")?.unwrap_or(1.0);
             if !(rate.is_finite() && rate > 0.0 && rate <= 16.0) {
-                return Err(bad("playbackRate", &rate.to_string()));
+                return Err(invalid("playbackRate", &rate.to_string()));
             }
             C::ReportPlayback {
                 id,
                 position_ms,
                 state,
                 rate,
-                ignore_scrobble: boolean(p, "ignoreScrobble")?.unwrap_or(false),
+                ignore_scrobble: p.boolean("ignoreScrobble")?.unwrap_or(false),
             }
         }
         "getNowPlaying" => C::NowPlaying,
@@ -151,7 +127,7 @@ pub fn call(method: &str, p: &Params) -> Result<Option<UserDataCall>, ApiError> 
             id: required(p, "playlistId")?,
             name: p.get("name").map(str::to_string),
             comment: p.get("comment").map(str::to_string),
-            public: boolean(p, "public")?,
+            public: p.boolean("public")?,
             add: all(p, "songIdToAdd")?,
             remove: all_ints(p, "songIndexToRemove")?,
         },
@@ -161,11 +137,11 @@ pub fn call(method: &str, p: &Params) -> Result<Option<UserDataCall>, ApiError> 
         "savePlayQueue" => C::SavePlayQueue {
             ids: all(p, "id")?,
             current: optional(p, "current").map(QueueCurrent::Id).unwrap_or(QueueCurrent::None),
-            position: int(p, "position")?.unwrap_or(0),
+            position: p.int("position")?.unwrap_or(0),
         },
         "savePlayQueueByIndex" => {
             let ids = all(p, "id")?;
-            let index: Option<u32> = int(p, "currentIndex")?;
+            let index: Option<u32> = p.int("currentIndex")?;
             // OpenSubsonic: currentIndex is required with ids, refused without, and in range (10).
             let current = match index {
                 Some(i) if (i as usize) < ids.len() => QueueCurrent::Index(i),
@@ -176,12 +152,12 @@ pub fn call(method: &str, p: &Params) -> Result<Option<UserDataCall>, ApiError> 
                 None if ids.is_empty() => QueueCurrent::None,
                 None => return Err(missing("currentIndex")),
             };
-            C::SavePlayQueue { ids, current, position: int(p, "position")?.unwrap_or(0) }
+            C::SavePlayQueue { ids, current, position: p.int("position")?.unwrap_or(0) }
         }
         "getBookmarks" => C::Bookmarks,
         "createBookmark" => C::CreateBookmark {
             id: required(p, "id")?,
-            position: int(p, "position")?.ok_or_else(|| missing("position"))?,
+            position: p.int("position")?.ok_or_else(|| missing("position"))?,
             comment: p.get("comment").unwrap_or("").to_string(),
         },
         "deleteBookmark" => C::DeleteBookmark { id: required(p, "id")? },

@@ -270,6 +270,20 @@ impl Daemon {
         panic!("daemon did not answer:\n{}", self.log());
     }
 
+    /// Waits until `n` library scans have finished; returns the n-th "finished" log line.
+    pub fn wait_scans(&self, n: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let log = self.log();
+            let done: Vec<&str> = log.lines().filter(|l| l.contains(" finished: ")).collect();
+            if done.len() >= n {
+                return done[n - 1].to_string();
+            }
+            assert!(Instant::now() < deadline, "scan {n} never finished:\n{log}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
