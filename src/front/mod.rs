@@ -61,7 +61,9 @@ pub fn run(started: Started) -> Result<(), String> {
     let broker_fd = crate::role::broker_channel()?;
     let listener_fd = take_layout_fd(fds::LISTENER).ok_or("no listening socket at fd 5")?;
     let trusted = init.front.trusted_sources.iter().map(|s| Source::parse(s)).collect::<Result<Vec<_>, _>>()?;
-    let rt = crate::role::runtime(Role::Front, 2).map_err(|e| e.to_string())?;
+    // One worker: the front never blocks, and on a small machine a second worker mostly adds
+    // context switches against the broker's threads (measured with bench/api.sh).
+    let rt = crate::role::runtime(Role::Front, 1).map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let chan = AsyncChannel::new(broker_fd).map_err(|e| e.to_string())?;
         let (broker, reader) = Broker::start(chan);
