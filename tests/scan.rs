@@ -517,6 +517,11 @@ fn incremental_rescans_add_modify_rename_move_and_delete() {
     assert_eq!(id_of(&conn, "Moved"), (before[2].1.clone(), 0), "a move keeps the id (MusicBrainz track id)");
     assert_eq!(id_of(&conn, "After").0, before[3].1, "a retag keeps the id (same path)");
     assert_eq!(id_of(&conn, "Gone").1, 1, "a deleted file is marked missing, not deleted");
+    // ...and leaves the search index (search pages straight from it).
+    let found = d.rest("search3", "query=gone");
+    assert!(found["searchResult3"]["song"].as_array().is_none_or(|a| a.is_empty()), "{found}");
+    let found = d.rest("search3", "query=renamed");
+    assert_eq!(found["searchResult3"]["song"][0]["id"], before[1].1.as_str(), "{found}");
     assert_eq!(id_of(&conn, "New").1, 0);
     let live: i64 = conn.query_row("SELECT count(*) FROM tracks WHERE missing = 0", [], |r| r.get(0)).unwrap();
     assert_eq!(live, 5);

@@ -573,31 +573,52 @@ impl Library<'_> {
         let q = fts_query(&s.query);
         let (artist_list, album_list, song_list) = match &q {
             Some(q) => (
-                // Matches are paged in index order, on the bare tables; only the page is decorated.
+                // Matches are paged in index (rowid) order: FTS5 yields them in that order and
+                // stops after the page. Missing tracks leave the index at the end of each scan;
+                // an album or artist without tracks left is dropped by the outer query.
                 artists(
                     c,
                     u,
-                    "ar.rowid IN (SELECT x.rowid FROM artist_search s JOIN artists x ON x.rowid = s.rowid WHERE artist_search MATCH ?2 AND x.live = 1 \
-                     ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                    "ar.rowid IN (SELECT rowid FROM artist_search WHERE artist_search MATCH ?2 ORDER BY rowid LIMIT ?3 OFFSET ?4)",
                     "ar.name COLLATE NOCASE",
                     &[q, &s.artist_count.min(500), &s.artist_offset],
                 )?,
-                albums(
-                    c,
-                    u,
-                    "al.rowid IN (SELECT x.rowid FROM album_search s JOIN albums x ON x.rowid = s.rowid LEFT JOIN folders fo ON fo.id = x.folder_id \
-                     WHERE album_search MATCH ?2 AND x.song_count > 0 AND (?5 = -1 OR fo.music_folder_id = ?5) ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
-                    "al.name COLLATE NOCASE",
-                    &[q, &s.album_count.min(500), &s.album_offset, &f],
-                )?,
-                songs(
-                    c,
-                    u,
-                    "t.rowid IN (SELECT x.rowid FROM track_search s JOIN tracks x ON x.rowid = s.rowid JOIN folders fx ON fx.id = x.folder_id \
-                     WHERE track_search MATCH ?2 AND x.missing = 0 AND (?5 = -1 OR fx.music_folder_id = ?5) ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
-                    "t.title COLLATE NOCASE, t.id",
-                    &[q, &s.song_count.min(500), &s.song_offset, &f],
-                )?,
+                if f == -1 {
+                    albums(
+                        c,
+                        u,
+                        "al.rowid IN (SELECT rowid FROM album_search WHERE album_search MATCH ?2 ORDER BY rowid LIMIT ?3 OFFSET ?4)",
+                        "al.name COLLATE NOCASE",
+                        &[q, &s.album_count.min(500), &s.album_offset],
+                    )?
+                } else {
+                    albums(
+                        c,
+                        u,
+                        "al.rowid IN (SELECT x.rowid FROM album_search s JOIN albums x ON x.rowid = s.rowid LEFT JOIN folders fo ON fo.id = x.folder_id \
+                         WHERE album_search MATCH ?2 AND x.song_count > 0 AND fo.music_folder_id = ?5 ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                        "al.name COLLATE NOCASE",
+                        &[q, &s.album_count.min(500), &s.album_offset, &f],
+                    )?
+                },
+                if f == -1 {
+                    songs(
+                        c,
+                        u,
+                        "t.rowid IN (SELECT rowid FROM track_search WHERE track_search MATCH ?2 ORDER BY rowid LIMIT ?3 OFFSET ?4)",
+                        "t.title COLLATE NOCASE, t.id",
+                        &[q, &s.song_count.min(500), &s.song_offset],
+                    )?
+                } else {
+                    songs(
+                        c,
+                        u,
+                        "t.rowid IN (SELECT x.rowid FROM track_search s JOIN tracks x ON x.rowid = s.rowid JOIN folders fx ON fx.id = x.folder_id \
+                         WHERE track_search MATCH ?2 AND x.missing = 0 AND fx.music_folder_id = ?5 ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                        "t.title COLLATE NOCASE, t.id",
+                        &[q, &s.song_count.min(500), &s.song_offset, &f],
+                    )?
+                },
             ),
             // The empty query lists everything, paged: clients sync whole libraries this way.
             None => (
