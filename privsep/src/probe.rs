@@ -126,6 +126,7 @@ fn fork() -> Result<(), Errno> {
     // SAFETY: the child calls only _exit, which is async-signal-safe, so forking a possibly
     // multi-threaded process is sound here.
     match unsafe { nix::unistd::fork() }? {
+        // SAFETY: _exit is async-signal-safe and ends the child at once.
         nix::unistd::ForkResult::Child => unsafe { libc::_exit(0) },
         nix::unistd::ForkResult::Parent { child } => {
             let _ = nix::sys::wait::waitpid(child, None);

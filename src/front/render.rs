@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use super::rest::iso8601;
-use super::subsonic::{Node, Value};
+use super::subsonic::Node;
 use crate::proto::library::*;
 
 /// "1999-05-06", "1999-05" or "1999" as an OpenSubsonic ItemDate.
@@ -287,6 +287,3 @@ pub fn library(a: &LibraryAnswer) -> Node<'_> {
         }
     }
 }
-
-#[allow(dead_code)]
-fn _value_is_used(_: Value<'_>) {}
