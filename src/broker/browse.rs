@@ -385,22 +385,22 @@ impl Library<'_> {
             LibraryCall::Album { id } => {
                 let mut a = albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
                 let songs = songs(c, u, "t.album_id = ?2", "t.disc, t.track, t.title COLLATE NOCASE", &[id])?;
-                let mut st = c
+                // Disc subtitles and the original release date, in one query.
+                let (titles, original): (Option<String>, Option<String>) = c
                     .prepare_cached(
-                        "SELECT DISTINCT coalesce(disc, 1), disc_subtitle FROM tracks WHERE album_id = ?1 AND missing = 0 \
-                         AND disc_subtitle IS NOT NULL ORDER BY 1",
+                        "SELECT group_concat(d, char(31)), min(o) FROM \
+                           (SELECT DISTINCT coalesce(disc, 1) || char(30) || disc_subtitle AS d, original_date AS o \
+                            FROM tracks WHERE album_id = ?1 AND missing = 0)",
                     )
-                    .map_err(internal)?;
-                a.disc_titles = st
-                    .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(internal)?
-                    .collect::<Result<_, _>>()
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(internal)?;
-                a.original_date = c
-                    .query_row("SELECT min(original_date) FROM tracks WHERE album_id = ?1 AND missing = 0", [id], |r| {
-                        r.get(0)
-                    })
-                    .map_err(internal)?;
+                let mut discs: Vec<(i64, String)> =
+                    split_pairs(titles).into_iter().filter_map(|p| p.id.parse().ok().map(|d| (d, p.name))).collect();
+                discs.sort();
+                discs.dedup();
+                a.disc_titles = discs;
+                a.original_date = original;
                 LibraryAnswer::Album { album: Box::new(a), songs }
             }
             LibraryCall::Song { id } => LibraryAnswer::Song(Box::new(
