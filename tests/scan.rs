@@ -496,6 +496,10 @@ fn incremental_rescans_add_modify_rename_move_and_delete() {
     let conn = db(&d);
     let before: Vec<(String, String)> =
         ["Keep", "Renamed", "Moved", "Before"].iter().map(|t| (t.to_string(), id_of(&conn, t).0)).collect();
+    // Star and play the track that will move: both must follow it.
+    let moved_id = before[2].1.clone();
+    assert_eq!(d.rest("star", &format!("id={moved_id}"))["status"], "ok");
+    assert_eq!(d.rest("scrobble", &format!("id={moved_id}&submission=true"))["status"], "ok");
     // Nothing changed: nothing is read.
     assert!(d.fx.cli(&["scan"], "").status.success());
     let line = d.wait_scans(2);
@@ -515,6 +519,10 @@ fn incremental_rescans_add_modify_rename_move_and_delete() {
     assert_eq!(id_of(&conn, "Keep").0, before[0].1);
     assert_eq!(id_of(&conn, "Renamed"), (before[1].1.clone(), 0), "a rename keeps the id (same size, mtime, title)");
     assert_eq!(id_of(&conn, "Moved"), (before[2].1.clone(), 0), "a move keeps the id (MusicBrainz track id)");
+    let starred = d.rest("getStarred2", "");
+    assert_eq!(starred["starred2"]["song"][0]["id"], moved_id.as_str(), "the star followed the move: {starred}");
+    assert_eq!(starred["starred2"]["song"][0]["playCount"], 1, "so did the play count");
+    assert!(starred["starred2"]["song"][0]["path"].as_str().unwrap().starts_with("B/"), "{starred}");
     assert_eq!(id_of(&conn, "After").0, before[3].1, "a retag keeps the id (same path)");
     assert_eq!(id_of(&conn, "Gone").1, 1, "a deleted file is marked missing, not deleted");
     // ...and leaves the search index (search pages straight from it).
