@@ -93,6 +93,11 @@ fn library() -> Lib {
             },
         );
     }
+    serve(fx)
+}
+
+/// Starts the daemon on a fixture's library (readable by its uid) and waits for the scan.
+fn serve(fx: Fixture) -> Lib {
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
     fx.add_user(ADMIN, ADMIN_PASSWORD, true);
     let mut d = Daemon::spawn(fx, Options::default());
@@ -342,12 +347,7 @@ fn albums_carry_disc_titles_and_the_original_release_date() {
             },
         );
     }
-    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
-    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
-    let mut d = Daemon::spawn(fx, Options::default());
-    d.wait_ready();
-    d.wait_scans(1);
-    let l = Lib { d };
+    let l = serve(fx);
     let list = l.ok("getAlbumList2", "type=newest");
     let id = list["albumList2"]["album"][0]["id"].as_str().unwrap().to_string();
     let a = l.ok("getAlbum", &format!("id={id}"));

@@ -13,16 +13,7 @@ use common::*;
 /// script exit non-zero.
 #[test]
 fn py_opensonic_pings_with_a_token_and_an_api_key() {
-    let importable = Command::new("python3").args(["-c", "import libopensonic"]).output();
-    if !importable.as_ref().map(|o| o.status.success()).unwrap_or(false) {
-        let why = match &importable {
-            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-            Err(e) => e.to_string(),
-        };
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("python3 cannot import libopensonic (pip install py-opensonic): {why}");
-        }
-        eprintln!("SKIPPED py-opensonic: python3 cannot import libopensonic: {why}");
+    if !python_module("libopensonic", "py-opensonic (pip install py-opensonic)") {
         return;
     }
 

@@ -35,6 +35,24 @@ pub fn require_root(what: &str) -> bool {
     false
 }
 
+/// Whether python3 can import `module` (a PyPI client .ci/run installs). Missing: the test
+/// fails under CI=true, and is skipped with a printed reason elsewhere.
+pub fn python_module(module: &str, what: &str) -> bool {
+    let importable = Command::new("python3").args(["-c", &format!("import {module}")]).output();
+    if importable.as_ref().map(|o| o.status.success()).unwrap_or(false) {
+        return true;
+    }
+    let why = match &importable {
+        Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
+        Err(e) => e.to_string(),
+    };
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what}: python3 cannot import {module}: {why}");
+    }
+    eprintln!("SKIPPED {what}: python3 cannot import {module}: {why}");
+    false
+}
+
 /// A private folder for one test, with the binary copied where the unprivileged uid can
 /// execute it (the checkout itself may not be reachable for that uid).
 pub struct Fixture {
