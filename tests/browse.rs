@@ -47,36 +47,7 @@ fn arr(v: &Value) -> Vec<Value> {
 /// 2001..2006, two genres; one compilation; a diacritic in a title.
 fn library() -> Lib {
     let fx = Fixture::new();
-    let artists = ["The Alphas", "Bravo Band", "Charlie"];
-    let mut year = 2001;
-    for (a, artist) in artists.iter().enumerate() {
-        for album in 0..2 {
-            let dir = fx.music.join(artist).join(format!("Album {a}{album}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            for t in 1..=3u32 {
-                let title = if a == 1 && album == 0 && t == 1 {
-                    "Café Song".to_string()
-                } else {
-                    format!("Song {a}{album}{t}")
-                };
-                media::write_track(
-                    &dir.join(format!("{t:02}.mp3")),
-                    "mp3",
-                    &Tags {
-                        title: Some(title),
-                        artist: Some(artist.to_string()),
-                        album: Some(format!("Album {a}{album}")),
-                        track: Some(t),
-                        disc: Some(1),
-                        year: Some(year),
-                        genres: vec![if album == 0 { "Rock".into() } else { "Jazz".into() }],
-                        ..Tags::default()
-                    },
-                );
-            }
-            year += 1;
-        }
-    }
+    media::small_library(&fx.music, ((1, 0, 1), "Café Song"));
     let comp = fx.music.join("Various/Hits");
     std::fs::create_dir_all(&comp).unwrap();
     for (i, a) in ["Delta", "Echo"].iter().enumerate() {

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 /// py-opensonic (PyPI; import name libopensonic), driven by tests/clients/ping.py: token auth
@@ -23,20 +21,6 @@ fn py_opensonic_pings_with_a_token_and_an_api_key() {
     let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert!(!key.is_empty());
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/ping.py");
-    let port = d.port.to_string();
-    let out = Command::new("python3")
-        .args([script, "--port", &port, "--user", ADMIN, "--password", ADMIN_PASSWORD, "--api-key", &key])
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("{stdout}");
-    assert!(
-        out.status.success(),
-        "py-opensonic client failed ({}):\n{stdout}\n{stderr}\ndaemon:\n{}",
-        out.status,
-        d.log()
-    );
-    assert!(stdout.contains("all ") && stdout.contains(" checks passed"), "{stdout}\n{stderr}");
+    let stdout = run_client_script(&d, "ping.py", &["--api-key", &key]);
+    assert!(stdout.contains("all ") && stdout.contains(" checks passed"), "{stdout}");
 }

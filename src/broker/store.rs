@@ -248,7 +248,7 @@ impl Store {
                     self.limiter.lock().unwrap().fail(&client.addr, KEY_USER, now);
                     return Err(ApiError::new(code::INVALID_API_KEY, "Invalid API key."));
                 };
-                let t = now_secs();
+                let t = db::now();
                 if last_used.is_none_or(|l| t - l > 60) {
                     let _ = conn.execute("UPDATE api_keys SET last_used = ?1 WHERE id = ?2", params![t, key_id]);
                 }
@@ -631,8 +631,4 @@ impl Store {
         let hash = sha256(token.0.as_bytes());
         self.conn().execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]).is_ok()
     }
-}
-
-fn now_secs() -> i64 {
-    now()
 }

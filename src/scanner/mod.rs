@@ -9,6 +9,7 @@ pub mod walk;
 pub mod watch;
 
 use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -268,7 +269,7 @@ impl Scanner {
                 let job = ParseJob {
                     folder: i,
                     entry: e.clone(),
-                    abs: d.abs.join(std::ffi::OsStr::from_bytes_compat(&e.name)),
+                    abs: d.abs.join(std::ffi::OsStr::from_bytes(&e.name)),
                     rel,
                 };
                 if suspect {
@@ -360,17 +361,6 @@ impl Scanner {
     }
 }
 
-/// Byte names to OsStr on unix.
-trait FromBytesCompat {
-    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr;
-}
-
-impl FromBytesCompat for std::ffi::OsStr {
-    fn from_bytes_compat(b: &[u8]) -> &std::ffi::OsStr {
-        std::os::unix::ffi::OsStrExt::from_bytes(b)
-    }
-}
-
 fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     let mut p = dir.to_vec();
     if !p.is_empty() {
@@ -393,13 +383,13 @@ fn sidecar_changed(d: &Dir, audio: &walk::Entry) -> bool {
 
 fn sidecar_lyrics(d: &Dir, audio: &walk::Entry) -> Option<String> {
     let s = sidecar_for(d, audio)?;
-    let bytes = std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes_compat(&s.name))).ok()?;
+    let bytes = std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes(&s.name))).ok()?;
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(256 * 1024)]).into_owned();
     (!text.trim().is_empty()).then_some(text)
 }
 
 fn read_playlist(root: &std::path::Path, d: &Dir, p: &walk::Entry) -> Option<PlaylistFile> {
-    let bytes = std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes_compat(&p.name))).ok()?;
+    let bytes = std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes(&p.name))).ok()?;
     let bytes = &bytes[..bytes.len().min(4 << 20)];
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut title = String::from_utf8_lossy(walk::stem(&p.name)).into_owned();

@@ -593,3 +593,38 @@ pub fn ffprobe_tags(path: &Path) -> Vec<(String, String)> {
     }
     tags
 }
+
+/// The small library the API tests share: album artists "The Alphas", "Bravo Band" and
+/// "Charlie", albums "Album <artist><0|1>" (album 0 Rock, album 1 Jazz, years 2001..2006 in
+/// order), three mp3 songs each titled "Song <artist><album><track>", except the song at
+/// `special` = ((artist, album, track), title).
+pub fn small_library(music: &Path, special: ((usize, u32, u32), &str)) {
+    let artists = ["The Alphas", "Bravo Band", "Charlie"];
+    let mut year = 2001;
+    for (a, artist) in artists.iter().enumerate() {
+        for album in 0..2u32 {
+            let name = format!("Album {a}{album}");
+            let dir = music.join(artist).join(&name);
+            std::fs::create_dir_all(&dir).unwrap();
+            for t in 1..=3u32 {
+                let title =
+                    if special.0 == (a, album, t) { special.1.to_string() } else { format!("Song {a}{album}{t}") };
+                write_track(
+                    &dir.join(format!("{t:02}.mp3")),
+                    "mp3",
+                    &Tags {
+                        title: Some(title),
+                        artist: Some(artist.to_string()),
+                        album: Some(name.clone()),
+                        track: Some(t),
+                        disc: Some(1),
+                        year: Some(year),
+                        genres: vec![if album == 0 { "Rock".into() } else { "Jazz".into() }],
+                        ..Tags::default()
+                    },
+                );
+            }
+            year += 1;
+        }
+    }
+}

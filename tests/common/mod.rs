@@ -53,6 +53,24 @@ pub fn python_module(module: &str, what: &str) -> bool {
     false
 }
 
+/// Runs one of tests/clients/*.py against the daemon; fails the test (with the script's and
+/// the daemon's output) unless it exits 0. Returns its stdout.
+pub fn run_client_script(d: &Daemon, script: &str, extra: &[&str]) -> String {
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let port = d.port.to_string();
+    let out = Command::new("python3")
+        .arg(&path)
+        .args(["--port", &port, "--user", ADMIN, "--password", ADMIN_PASSWORD])
+        .args(extra)
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "{script} failed ({}):\n{stdout}\n{stderr}\ndaemon:\n{}", out.status, d.log());
+    stdout
+}
+
 /// A private folder for one test, with the binary copied where the unprivileged uid can
 /// execute it (the checkout itself may not be reachable for that uid).
 pub struct Fixture {
