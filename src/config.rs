@@ -32,6 +32,13 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Scanner.GenreSeparators", ";/,", "Characters that split a single genre tag into several genres"),
     ("Scanner.ArtistSeparators", " feat. | ft. | / |; ", "Strings, separated by |, that split a single artist tag into several artists (spaces count); multi-valued ARTISTS tags always win"),
     ("Scanner.FileTimeout", "30s", "A file whose tags take longer than this to read is recorded as a problem"),
+    ("EnableDownloads", "true", "Allow the download endpoint (original files)"),
+    ("EnableTranscodingConfig", "false", "Allow admins to create, edit and delete transcoding profiles; commands may only run the configured ffmpeg"),
+    ("FFmpegPath", "", "The ffmpeg to run for transcoding; empty: ffmpeg from PATH, resolved at start. The transcoder may execute this one program"),
+    ("DefaultDownsamplingFormat", "opus", "Format used when a client asks only for a lower maxBitRate than the song has"),
+    ("Transcoding.MaxConcurrent", "0", "Transcodes running at once, all users together; 0: twice the number of CPU cores"),
+    ("Transcoding.MaxConcurrentPerUser", "2", "Transcodes running at once for one user"),
+    ("CoverArtPriority", "cover.*, folder.*, front.*, embedded", "Where album art comes from, in order: image file name patterns in the album's folder, and embedded pictures"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
@@ -80,6 +87,14 @@ pub struct Config {
     pub genre_separators: String,
     pub artist_separators: Vec<String>,
     pub file_timeout: std::time::Duration,
+    pub enable_downloads: bool,
+    pub enable_transcoding_config: bool,
+    /// FFmpegPath as given (empty: search PATH); see [`Config::resolve_ffmpeg`].
+    pub ffmpeg_path: String,
+    pub default_downsampling_format: String,
+    pub max_transcodes: u32,
+    pub max_transcodes_per_user: u32,
+    pub cover_art_priority: Vec<String>,
     /// Things worth telling the admin (unknown keys, unsupported options).
     pub warnings: Vec<String>,
 }
@@ -262,6 +277,26 @@ impl Config {
         if user_header.is_empty() || !user_header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(bad("ExtAuth.UserHeader", format!("{user_header:?} is not a header name")));
         }
+        let number = |name: &str| get(name).trim().parse::<u32>().map_err(|e| bad(name, e.to_string()));
+        let max_transcodes = match number("Transcoding.MaxConcurrent")? {
+            0 => 2 * std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
+            n => n,
+        };
+        let max_transcodes_per_user = number("Transcoding.MaxConcurrentPerUser")?;
+        if max_transcodes_per_user == 0 {
+            return Err(bad("Transcoding.MaxConcurrentPerUser", "must be at least 1".into()));
+        }
+        let default_downsampling_format = get("DefaultDownsamplingFormat").trim().to_ascii_lowercase();
+        if default_downsampling_format.is_empty()
+            || !default_downsampling_format.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(bad(
+                "DefaultDownsamplingFormat",
+                format!("{default_downsampling_format:?} is not a format name"),
+            ));
+        }
+        let cover_art_priority: Vec<String> =
+            get("CoverArtPriority").split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
         let mut base_url = get("BaseUrl").trim_end_matches('/').to_string();
         if !base_url.is_empty() && !base_url.starts_with('/') {
             base_url.insert(0, '/');
@@ -292,6 +327,13 @@ impl Config {
             genre_separators: get("Scanner.GenreSeparators"),
             artist_separators,
             file_timeout,
+            enable_downloads: boolean("EnableDownloads")?,
+            enable_transcoding_config: boolean("EnableTranscodingConfig")?,
+            ffmpeg_path: get("FFmpegPath").trim().to_string(),
+            default_downsampling_format,
+            max_transcodes,
+            max_transcodes_per_user,
+            cover_art_priority,
             warnings,
         })
     }
@@ -305,6 +347,29 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The ffmpeg to run, as an absolute path with symlinks resolved: FFmpegPath, else
+    /// `ffmpeg` from PATH. None when there is none (streams are then served raw only).
+    pub fn resolve_ffmpeg(&self) -> Result<Option<PathBuf>, String> {
+        let named = if self.ffmpeg_path.is_empty() {
+            let Some(found) = std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).map(|d| d.join("ffmpeg")).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .find(|p| p.is_file())
+            else {
+                return Ok(None);
+            };
+            found
+        } else {
+            PathBuf::from(&self.ffmpeg_path)
+        };
+        let real = std::fs::canonicalize(&named).map_err(|e| format!("FFmpegPath {}: {e}", named.display()))?;
+        if !real.is_file() {
+            return Err(format!("FFmpegPath {}: not a file", named.display()));
+        }
+        Ok(Some(real))
     }
 
     pub fn unix_socket_path(&self) -> Option<&Path> {

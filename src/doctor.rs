@@ -170,6 +170,7 @@ fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]
         broker: None,
         front: Default::default(),
         scanner: Default::default(),
+        transcoder: Default::default(),
     };
     let _ = Channel::new(ours).send(0, &Control::Init(Box::new(init)), &[]);
     let mut lines: Vec<String> = Vec::new();

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use privsep::sandbox::{FsAccess, FsRule, Policy};
@@ -57,9 +58,61 @@ fn substitute(template: &str, init: &RoleInit) -> Result<Vec<PathBuf>, String> {
         "$MusicFolder" => init.music_folders.clone(),
         "$DataFolder" => vec![init.data_folder.clone()],
         "$CacheFolder" => vec![init.cache_folder.clone()],
+        "$FFmpeg" => init.transcoder.ffmpeg.as_deref().map(ffmpeg_executables).unwrap_or_default(),
+        "$SystemLibraries" => {
+            if init.transcoder.ffmpeg.is_some() {
+                system_libraries()
+            } else {
+                Vec::new()
+            }
+        }
         t if t.starts_with('$') => return Err(format!("unknown variable {t} in policies/landlock.toml")),
         t => vec![PathBuf::from(t)],
     })
+}
+
+/// The files executing ffmpeg opens for execution: the program and its ELF interpreter
+/// (the kernel opens both with exec rights, so landlock must grant both).
+pub fn ffmpeg_executables(ffmpeg: &std::path::Path) -> Vec<PathBuf> {
+    let mut v = vec![ffmpeg.to_path_buf()];
+    if let Some(interp) = elf_interpreter(ffmpeg).and_then(|p| std::fs::canonicalize(p).ok()) {
+        v.push(interp);
+    }
+    v
+}
+
+/// Where shared libraries live: read-only for the loader. Only folders that exist.
+pub fn system_libraries() -> Vec<PathBuf> {
+    ["/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache"]
+        .iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// PT_INTERP of a 64-bit little-endian ELF file (x86_64, aarch64), if it has one.
+pub fn elf_interpreter(path: &std::path::Path) -> Option<PathBuf> {
+    use std::io::Read;
+    let mut head = vec![0u8; 64 * 1024];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let head = &head[..n];
+    if head.len() < 64 || &head[..4] != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
+        return None;
+    }
+    let u16_at = |o: usize| head.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+    let u64_at = |o: usize| head.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize);
+    let (phoff, phentsize, phnum) = (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?);
+    for i in 0..phnum {
+        let ph = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        let kind = head.get(ph..ph + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()))?;
+        if kind == 3 {
+            let (off, len) = (u64_at(ph + 8)?, u64_at(ph + 32)?);
+            let raw = head.get(off..off.checked_add(len)?)?;
+            let name = raw.split(|&b| b == 0).next()?;
+            return Some(PathBuf::from(std::ffi::OsStr::from_bytes(name)));
+        }
+    }
+    None
 }
 
 /// The landlock rules for a role, from policies/landlock.toml.
@@ -108,7 +161,28 @@ mod tests {
             broker: None,
             front: Default::default(),
             scanner: Default::default(),
+            transcoder: Default::default(),
         }
+    }
+
+    #[test]
+    fn the_interpreter_of_this_test_binary_is_found() {
+        let me = std::env::current_exe().unwrap();
+        let interp = elf_interpreter(&me).expect("a dynamically linked test binary");
+        assert!(interp.to_string_lossy().contains("ld-linux"), "{interp:?}");
+        assert_eq!(elf_interpreter(std::path::Path::new("/etc/hostname")), None);
+    }
+
+    #[test]
+    fn the_transcoder_may_execute_ffmpeg_only_and_write_nothing() {
+        let mut i = init(Role::Transcoder);
+        assert!(landlock_rules(&i).unwrap().iter().all(|r| r.access == FsAccess::Read), "no ffmpeg: read music only");
+        i.transcoder.ffmpeg = Some("/usr/bin/ffmpeg".into());
+        let rules = landlock_rules(&i).unwrap();
+        let exec: Vec<_> = rules.iter().filter(|r| r.access == FsAccess::Execute).map(|r| r.path.clone()).collect();
+        assert_eq!(exec[0], PathBuf::from("/usr/bin/ffmpeg"));
+        assert!(exec.len() <= 2, "ffmpeg and its interpreter, nothing else: {exec:?}");
+        assert!(rules.iter().all(|r| r.access != FsAccess::ReadWrite));
     }
 
     #[test]

@@ -107,3 +107,26 @@ pub fn take_layout_fd(fd: RawFd) -> Option<std::os::fd::OwnedFd> {
     // process alone, and TAKEN guarantees each number is wrapped at most once.
     Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
+
+/// Prepares a helper program a role runs (the transcoder's ffmpeg): it starts with no
+/// blocked signals, and gets SIGKILL when the role dies, so it never outlives it.
+pub fn die_with_parent(cmd: &mut Command) {
+    let parent = nix::unistd::getpid().as_raw();
+    // SAFETY: the closure runs in the forked child before execve and calls only
+    // async-signal-safe functions (sigemptyset, sigprocmask, prctl, getppid, _exit); it
+    // allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}

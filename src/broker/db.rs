@@ -11,6 +11,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_users", include_str!("migrations/0001_users.sql")),
     ("0002_library", include_str!("migrations/0002_library.sql")),
     ("0003_userdata", include_str!("migrations/0003_userdata.sql")),
+    ("0004_media", include_str!("migrations/0004_media.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

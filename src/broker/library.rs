@@ -66,7 +66,7 @@ pub fn check_folders(
     Ok((out, unchanged))
 }
 
-fn join_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
+pub(crate) fn join_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
     let mut p = dir.to_vec();
     if !p.is_empty() {
         p.push(b'/');

@@ -7,6 +7,7 @@ pub mod browse;
 pub mod db;
 pub mod library;
 pub mod limiter;
+pub mod media;
 pub mod scans;
 pub mod store;
 pub mod userdata;
@@ -31,6 +32,7 @@ pub struct Broker {
     pub readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
     pub store: Store,
     pub scans: scans::Scans,
+    pub media: media::Media,
     /// Music folder ids, in MusicFolder order (the scanner's root index).
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
@@ -110,6 +112,7 @@ impl Broker {
             started: Instant::now(),
             store,
             scans,
+            media: media::Media::new(init.media.clone()),
             roots,
             scan_on_startup: init.scan_on_startup,
             schedule,
@@ -128,6 +131,16 @@ impl Broker {
             }
             .into(),
             Request::Api { client, creds, call } => Reply::Api(self.api(&client, &creds, &call)).into(),
+            Request::Media { client, creds, call } => {
+                let me = match self.store.authenticate(&client, &creds) {
+                    Ok(me) => me,
+                    Err(e) => return Reply::Media(Err(e)).into(),
+                };
+                match self.media.answer(&self, &me, &client, &call).await {
+                    Ok((answer, fds)) => Answer { body: Reply::Media(Ok(answer)), fds },
+                    Err(e) => Reply::Media(Err(e)).into(),
+                }
+            }
             Request::NextScan => {
                 let job = self.scans.next().await;
                 let skip = library::skip_list(&self.store.conn(), &self.roots, false).unwrap_or_default();
@@ -266,7 +279,7 @@ impl Broker {
     }
 
     /// A free read-only connection for an API read (waiting for one when all are busy).
-    fn reader(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+    pub(crate) fn reader(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
         for r in &self.readers[1..] {
             if let Ok(g) = r.try_lock() {
                 return g;
@@ -339,6 +352,23 @@ pub fn run(started: Started) -> Result<(), String> {
                 }
             };
             match msg.body {
+                Control::Attach(Role::Transcoder) => {
+                    // The one channel where the broker asks: see proto::media.
+                    let fd = msg.fds.into_iter().next().expect("fd count checked by the channel");
+                    match AsyncChannel::new(fd) {
+                        Ok(chan) => {
+                            let (client, reader) = rpc::Client::start(chan);
+                            broker.media.set_transcoder(Some(client));
+                            let broker = broker.clone();
+                            tokio::spawn(async move {
+                                let end = reader.await.map(|e| e.to_string()).unwrap_or_default();
+                                tracing::debug!("transcoder channel closed: {end}");
+                                broker.media.set_transcoder(None);
+                            });
+                        }
+                        Err(e) => tracing::error!("transcoder channel: {e}"),
+                    }
+                }
                 Control::Attach(role) if role != Role::Broker => {
                     let fd = msg.fds.into_iter().next().expect("fd count checked by the channel");
                     let broker = broker.clone();
@@ -383,6 +413,7 @@ mod tests {
             scan_on_startup: false,
             scan_schedule: String::new(),
             ignored_articles: String::new(),
+            media: Default::default(),
         }
     }
 

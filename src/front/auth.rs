@@ -8,8 +8,8 @@
 //! - `POST /auth/logout` with header `X-CSRF-Token`: ends the session.
 #![forbid(unsafe_code)]
 
+use super::Body;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use hyper::{Method, Response, StatusCode};
@@ -20,7 +20,7 @@ use crate::proto::{ApiError, Client, Reply, Request, Secret, SessionGrant};
 pub const COOKIE_NAME: &str = "redoubt_session";
 
 fn json(status: StatusCode, v: serde_json::Value) -> HttpResponse {
-    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    let mut r = Response::new(Body::full(Bytes::from(v.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));

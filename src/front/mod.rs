@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod body;
+pub mod media;
 pub mod render;
 pub mod rest;
 pub mod subsonic;
@@ -16,7 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
@@ -29,12 +31,13 @@ use privsep::spawn::take_layout_fd;
 use crate::net::Source;
 use crate::proto::{fds, Reply, Request, Role};
 use crate::role::Started;
+pub use body::Body;
 
 /// Largest request body accepted (Subsonic form POSTs, /auth JSON).
 pub const MAX_BODY: usize = 64 * 1024;
 
 pub type Broker = Client<Request, Reply>;
-pub type HttpResponse = Response<Full<Bytes>>;
+pub type HttpResponse = Response<Body>;
 
 pub struct Front {
     pub broker: Broker,
@@ -181,7 +184,7 @@ pub fn invalid(name: &str, v: &str) -> crate::proto::ApiError {
 }
 
 pub fn plain(status: StatusCode, text: &str) -> HttpResponse {
-    let mut r = Response::new(Full::new(Bytes::from(text.to_string())));
+    let mut r = Response::new(Body::full(Bytes::from(text.to_string())));
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
@@ -236,11 +239,15 @@ impl Front {
             let is_form = header(req.headers(), "content-type")
                 .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
             let headers = req.headers().clone();
+            let head = req.method() == Method::HEAD;
             if req.method() == Method::POST && is_form {
                 match read_body(req.into_body()).await {
                     Ok(body) => params.extend_form(&body),
                     Err(r) => return r,
                 }
+            }
+            if media::METHODS.contains(&method.as_str()) {
+                return self.media(&method, &params, &headers, &peer, head).await;
             }
             return self.rest(&method, &params, &headers, &peer).await;
         }

@@ -1,8 +1,8 @@
 //! `/rest/<method>`: parameters to a typed call, credentials, and the answer rendered.
 #![forbid(unsafe_code)]
 
+use super::Body;
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
@@ -74,7 +74,7 @@ fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
 impl Front {
     /// Credentials from the parameters (and, from a trusted proxy, the ExtAuth header).
     /// Repeated auth parameters and disagreeing mechanisms are refused, never "first wins".
-    fn credentials(&self, p: &Params, headers: &HeaderMap, peer: &Peer) -> Result<Credentials, ApiError> {
+    pub(super) fn credentials(&self, p: &Params, headers: &HeaderMap, peer: &Peer) -> Result<Credentials, ApiError> {
         for k in ["u", "p", "t", "s", "apiKey"] {
             if p.count(k) > 1 {
                 return Err(conflict(&format!("parameter {k} is repeated")));
@@ -167,7 +167,7 @@ impl Front {
         r
     }
 
-    fn broker_trouble(&self, format: &Format) -> HttpResponse {
+    pub(super) fn broker_trouble(&self, format: &Format) -> HttpResponse {
         let mut r = respond(format, None, Some((code::GENERIC, "Server is restarting; try again.")));
         *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
         r
@@ -176,7 +176,7 @@ impl Front {
 
 fn respond(format: &Format, body: Option<&Node>, error: Option<(i64, &str)>) -> HttpResponse {
     let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), body, error);
-    let mut r = Response::new(Full::new(Bytes::from(text)));
+    let mut r = Response::new(Body::full(Bytes::from(text)));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
     r
 }
@@ -258,7 +258,7 @@ fn library_call(method: &str, p: &Params) -> Result<Option<LibraryCall>, ApiErro
 }
 
 /// `v` is required; a client speaking another major version gets 20 or 30.
-fn check_version(v: Option<&str>) -> Result<(), ApiError> {
+pub(super) fn check_version(v: Option<&str>) -> Result<(), ApiError> {
     let v = v.filter(|v| !v.is_empty()).ok_or_else(|| missing("v"))?;
     let major: u32 = v
         .split('.')

@@ -6,9 +6,12 @@
 //! - supervisor -> every role, fd 3: one [`Control::Init`]; to the broker also
 //!   [`Control::Attach`] carrying the broker's end of a (re)started peer's channel.
 //! - role <-> broker, fd 4: [`Request`] up, [`Reply`] down, matched by request id.
+//! - the transcoder's fd 4 is the one channel that runs the other way: the broker sends
+//!   [`media::Job`]s and the transcoder answers (see media.rs); it may ask the broker nothing.
 #![forbid(unsafe_code)]
 
 pub mod library;
+pub mod media;
 pub mod userdata;
 
 use std::path::PathBuf;
@@ -70,6 +73,14 @@ pub struct RoleInit {
     pub broker: Option<BrokerInit>,
     pub front: FrontInit,
     pub scanner: ScannerInit,
+    pub transcoder: TranscoderInit,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TranscoderInit {
+    /// The configured ffmpeg, resolved to an absolute path at start; None: no transcoding.
+    /// The transcoder's landlock domain may execute this file (and its ELF interpreter) only.
+    pub ffmpeg: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -85,6 +96,23 @@ pub struct BrokerInit {
     /// Scanner.Schedule, already validated.
     pub scan_schedule: String,
     pub ignored_articles: String,
+    pub media: MediaSettings,
+}
+
+/// Streaming, transcoding and artwork settings the broker enforces.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct MediaSettings {
+    pub enable_downloads: bool,
+    /// Admins may create, edit and delete transcoding profiles.
+    pub enable_transcoding_config: bool,
+    /// As in [`TranscoderInit`]; profiles must name this program (or plain `ffmpeg`).
+    pub ffmpeg: Option<PathBuf>,
+    /// Used when only maxBitRate asks for less than the source has.
+    pub default_downsampling_format: String,
+    pub max_transcodes: u32,
+    pub max_transcodes_per_user: u32,
+    /// CoverArtPriority: file name patterns (`cover.*`), and `embedded`.
+    pub cover_art_priority: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -153,6 +181,8 @@ pub enum Request {
     WatcherTriggered,
     /// Scanner: every folder has been walked.
     ScanFinished { scan: u64, files: u64 },
+    /// stream, download, getCoverArt: authenticate, then answer with an fd or an image.
+    Media { client: Client, creds: Credentials, call: media::MediaCall },
 }
 
 impl Message for Request {}
@@ -171,6 +201,7 @@ impl Request {
             Request::StoreFolders { .. } => "StoreFolders",
             Request::ScanFinished { .. } => "ScanFinished",
             Request::WatcherTriggered => "WatcherTriggered",
+            Request::Media { .. } => "Media",
         }
     }
 }
@@ -180,9 +211,10 @@ impl Request {
 /// closes that role's channel (and the supervisor restarts the role).
 pub fn permit(role: Role, req: &Request) -> Result<(), String> {
     let allowed: &[&str] = match role {
-        Role::Front => &["Ping", "Api", "Login", "Setup", "Session", "Logout"],
+        Role::Front => &["Ping", "Api", "Media", "Login", "Setup", "Session", "Logout"],
         Role::Scanner => &["Ping", "NextScan", "CheckFolders", "StoreFolders", "ScanFinished", "WatcherTriggered"],
-        Role::Transcoder => &["Ping"],
+        // The transcoder only answers the broker's jobs (media::Job); it may ask nothing.
+        Role::Transcoder => &[],
         Role::Broker => &[],
     };
     if allowed.contains(&req.kind()) {
@@ -436,11 +468,17 @@ pub enum Reply {
     /// Session lookup: the user, or None (unknown, expired, or a CSRF mismatch).
     Who(Option<UserInfo>),
     Done,
+    /// With the fd [`media::MediaAnswer::fd_count`] names.
+    Media(Result<media::MediaAnswer, ApiError>),
 }
 
 impl Message for Reply {
     fn fd_count(&self) -> usize {
-        matches!(self, Reply::Scan(_)) as usize
+        match self {
+            Reply::Scan(_) => 1,
+            Reply::Media(Ok(a)) => a.fd_count(),
+            _ => 0,
+        }
     }
 }
 
@@ -455,6 +493,7 @@ mod tests {
         assert!(permit(Role::Front, &login).is_ok());
         assert!(permit(Role::Scanner, &login).is_err());
         assert!(permit(Role::Transcoder, &login).is_err());
+        assert!(permit(Role::Transcoder, &Request::Ping).is_err(), "the transcoder asks the broker nothing");
         assert!(permit(Role::Front, &Request::ScanFinished { scan: 1, files: 1 }).is_err());
         assert!(permit(Role::Front, &Request::NextScan).is_err());
         assert!(permit(Role::Scanner, &Request::ScanFinished { scan: 1, files: 1 }).is_ok());

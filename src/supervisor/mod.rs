@@ -63,6 +63,8 @@ struct Supervisor {
     generation: HashMap<Role, u32>,
     /// The systemd credential `password-encryption-key`, read before narrowing.
     credential: Option<String>,
+    /// The ffmpeg the transcoder may run, resolved before narrowing.
+    ffmpeg: Option<std::path::PathBuf>,
 }
 
 pub fn serve(over: Overrides) -> ExitCode {
@@ -94,6 +96,20 @@ pub fn serve(over: Overrides) -> ExitCode {
         tracing::error!("{e}");
         return ExitCode::from(2);
     }
+    let ffmpeg = match cfg.resolve_ffmpeg() {
+        Ok(Some(f)) => {
+            tracing::info!("transcoding with {}", f.display());
+            Some(f)
+        }
+        Ok(None) => {
+            tracing::warn!("no ffmpeg on PATH and no FFmpegPath: streams are served raw, without transcoding");
+            None
+        }
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match listener::open(&cfg) {
         Ok(l) => l,
         Err(e) => {
@@ -107,7 +123,7 @@ pub fn serve(over: Overrides) -> ExitCode {
     if let Err(e) = std::fs::write(cfg.data_folder.join(PID_FILE), format!("{}\n", std::process::id())) {
         tracing::warn!("cannot write {}: {e}", cfg.data_folder.join(PID_FILE).display());
     }
-    match narrow(&cfg) {
+    match narrow(&cfg, ffmpeg.as_deref()) {
         Ok(report) => {
             for w in &report.warnings {
                 tracing::warn!("supervisor: {w}");
@@ -129,6 +145,7 @@ pub fn serve(over: Overrides) -> ExitCode {
         restart_at: HashMap::new(),
         generation: HashMap::new(),
         credential,
+        ffmpeg,
     };
     match sup.run() {
         Ok(code) => code,
@@ -171,7 +188,7 @@ fn prepare_folders(cfg: &Config) -> Result<(), String> {
 /// The supervisor's own sandbox, entered once the listener is bound: what any role may touch
 /// (roles inherit this domain and narrow it further), plus executing itself again. No
 /// network, no other files, and the seccomp filter of policies/seccomp/<arch>/supervisor.json.
-fn narrow(cfg: &Config) -> Result<privsep::sandbox::Report, String> {
+fn narrow(cfg: &Config, ffmpeg: Option<&Path>) -> Result<privsep::sandbox::Report, String> {
     use privsep::sandbox::{FsAccess, FsRule};
     let mut fs = vec![
         FsRule { path: cfg.data_folder.clone(), access: FsAccess::ReadWrite },
@@ -189,6 +206,15 @@ fn narrow(cfg: &Config) -> Result<privsep::sandbox::Report, String> {
     // the files this process has mapped.
     for path in mapped_files() {
         fs.push(FsRule { path, access: FsAccess::Execute });
+    }
+    // The transcoder's ffmpeg (its own domain narrows this to ffmpeg alone).
+    if let Some(ffmpeg) = ffmpeg {
+        for path in crate::policy::ffmpeg_executables(ffmpeg) {
+            fs.push(FsRule { path, access: FsAccess::Execute });
+        }
+        for path in crate::policy::system_libraries() {
+            fs.push(FsRule { path, access: FsAccess::Read });
+        }
     }
     privsep::sandbox::enter(&privsep::sandbox::Policy {
         role: "supervisor",
@@ -392,6 +418,7 @@ impl Supervisor {
                 trusted_sources: self.cfg.trusted_sources.clone(),
                 user_header: self.cfg.user_header.clone(),
             },
+            transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone() },
         }
     }
 
@@ -410,6 +437,15 @@ impl Supervisor {
             scan_on_startup: self.cfg.scan_on_startup,
             scan_schedule: self.cfg.scan_schedule.clone(),
             ignored_articles: self.cfg.ignored_articles.clone(),
+            media: crate::proto::MediaSettings {
+                enable_downloads: self.cfg.enable_downloads,
+                enable_transcoding_config: self.cfg.enable_transcoding_config,
+                ffmpeg: self.ffmpeg.clone(),
+                default_downsampling_format: self.cfg.default_downsampling_format.clone(),
+                max_transcodes: self.cfg.max_transcodes,
+                max_transcodes_per_user: self.cfg.max_transcodes_per_user,
+                cover_art_priority: self.cfg.cover_art_priority.clone(),
+            },
         }
     }
 

@@ -1,22 +1,193 @@
-//! The transcoder: opens music files and runs the configured ffmpeg on behalf of the broker,
-//! returning file descriptors. Holds nothing; may execute only ffmpeg.
+//! The transcoder: opens music files and runs the configured ffmpeg for the broker, and
+//! decodes artwork, returning file descriptors or encoded images. It holds no state and no
+//! secret; landlock lets it read the music and execute ffmpeg alone, seccomp denies it
+//! sockets, and everything it starts inherits both (SECURITY.md T6, T7).
+//!
+//! Its channel runs the other way from every other role's: the broker asks ([`Job`]), the
+//! transcoder answers. Every job is checked here again, whatever the broker says.
 #![forbid(unsafe_code)]
 
-use privsep::channel::AsyncChannel;
-use privsep::rpc::Client;
+pub mod art;
+pub mod command;
 
-use crate::proto::{Reply, Request, Role};
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use privsep::channel::AsyncChannel;
+use privsep::rpc::{self, Answer};
+
+use crate::proto::media::{ArtSource, Job, JobError, JobReply};
+use crate::proto::Role;
 use crate::role::Started;
+
+/// How long ffmpeg may take to produce its first bytes before the transcode counts as failed.
+const START_TIMEOUT_MS: u16 = 20_000;
+/// The largest first chunk read before answering (the rest streams from the pipe).
+const HEAD_BYTES: usize = 64 * 1024;
+/// How much of ffmpeg's stderr is kept for the log.
+const STDERR_TAIL: usize = 4096;
+
+pub struct Transcoder {
+    roots: Vec<PathBuf>,
+    ffmpeg: Option<PathBuf>,
+}
 
 pub fn run(started: Started) -> Result<(), String> {
     drop(started.control);
     let fd = crate::role::broker_channel()?;
+    let me = Arc::new(Transcoder {
+        roots: started.init.music_folders.clone(),
+        ffmpeg: started.init.transcoder.ffmpeg.clone(),
+    });
     let rt = crate::role::runtime(Role::Transcoder, 0).map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let chan = AsyncChannel::new(fd).map_err(|e| e.to_string())?;
-        let (client, reader) = Client::<Request, Reply>::start(chan);
-        client.call(&Request::Ping, &[]).await.map_err(|e| format!("broker: {e}"))?;
-        let end = reader.await.map_err(|e| e.to_string())?;
+        // Every job kind may come from the broker; each is checked as it runs.
+        let end = rpc::serve(chan, |_: &Job| Ok(()), move |job, _fds| me.clone().run_job(job)).await;
         Err(format!("broker channel ended: {end}"))
     })
+}
+
+fn refused(why: impl Into<String>) -> JobError {
+    JobError::Refused(why.into())
+}
+
+impl Transcoder {
+    async fn run_job(self: Arc<Self>, job: Job) -> Answer<JobReply> {
+        let result = tokio::task::spawn_blocking(move || match job {
+            Job::Open { root, path } => self.open(root, &path),
+            Job::Transcode { root, path, command, bit_rate, offset } => {
+                self.transcode(root, &path, &command, bit_rate, offset)
+            }
+            Job::Art { source, size } => self.art(&source, size),
+        })
+        .await;
+        match result {
+            Ok(Ok((body, fds))) => Answer { body, fds },
+            Ok(Err(e)) => JobReply::Failed(e).into(),
+            Err(e) => JobReply::Failed(JobError::Failed(format!("job panicked: {e}"))).into(),
+        }
+    }
+
+    /// A music file's absolute path. The relative path must stay inside its music folder
+    /// (landlock would refuse anything else anyway).
+    fn resolve(&self, root: u32, path: &[u8]) -> Result<PathBuf, JobError> {
+        let base = self.roots.get(root as usize).ok_or_else(|| refused(format!("no music folder {root}")))?;
+        let rel = Path::new(std::ffi::OsStr::from_bytes(path));
+        if path.is_empty() || path.contains(&0) || !rel.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(refused(format!("path {:?} is not inside the music folder", String::from_utf8_lossy(path))));
+        }
+        Ok(base.join(rel))
+    }
+
+    fn open(&self, root: u32, path: &[u8]) -> Result<(JobReply, Vec<OwnedFd>), JobError> {
+        let full = self.resolve(root, path)?;
+        let file = std::fs::File::open(&full).map_err(|e| JobError::NotFound(format!("{}: {e}", full.display())))?;
+        let meta = file.metadata().map_err(|e| JobError::NotFound(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(JobError::NotFound(format!("{} is not a file", full.display())));
+        }
+        use std::os::unix::fs::MetadataExt;
+        Ok((JobReply::Opened { size: meta.len(), mtime: meta.mtime() }, vec![file.into()]))
+    }
+
+    fn transcode(
+        &self,
+        root: u32,
+        path: &[u8],
+        command_line: &str,
+        bit_rate: u32,
+        offset: u32,
+    ) -> Result<(JobReply, Vec<OwnedFd>), JobError> {
+        let ffmpeg = self.ffmpeg.as_ref().ok_or_else(|| refused("no ffmpeg is configured"))?;
+        let words = command::split(command_line).map_err(refused)?;
+        command::check_program(&words, ffmpeg).map_err(|e| {
+            tracing::warn!("refusing a transcoding command: {e}");
+            refused(e)
+        })?;
+        let file = self.resolve(root, path)?;
+        if !file.is_file() {
+            return Err(JobError::NotFound(file.display().to_string()));
+        }
+        let mut cmd = Command::new(ffmpeg);
+        cmd.args(command::arguments(&words, &file, bit_rate, offset))
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        privsep::spawn::die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| JobError::Failed(format!("cannot run {}: {e}", ffmpeg.display())))?;
+        drop(child.stdin.take());
+        let mut stdout = child.stdout.take().expect("piped");
+        let stderr = child.stderr.take().expect("piped");
+        // Wait for the first bytes, so that a command that fails at once (a bad input, a
+        // denied network or file access) is an error answer rather than an empty stream.
+        let mut fds = [nix::poll::PollFd::new(stdout.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let ready = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(START_TIMEOUT_MS)).unwrap_or(0);
+        let mut head = vec![0u8; HEAD_BYTES];
+        let n = if ready == 0 { None } else { stdout.read(&mut head).ok() };
+        let Some(n @ 1..) = n else {
+            let _ = child.kill();
+            let tail = stderr_tail(stderr);
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            let why = if ready == 0 {
+                format!("no output within {} s", START_TIMEOUT_MS / 1000)
+            } else {
+                format!("ffmpeg ended ({status}) without output")
+            };
+            tracing::warn!("transcoding {} failed: {why}: {}", file.display(), tail.trim());
+            return Err(JobError::Failed(why));
+        };
+        head.truncate(n);
+        // The broker counts this transcode as running until `done` reaches end-of-file,
+        // which happens when ffmpeg has exited and been reaped.
+        let (done_read, done_write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| JobError::Failed(format!("pipe: {e}")))?;
+        let shown = file.display().to_string();
+        tokio::task::spawn_blocking(move || {
+            let tail = stderr_tail(stderr);
+            let status = child.wait();
+            use std::os::unix::process::ExitStatusExt;
+            match status {
+                Ok(s) if s.success() => tracing::debug!("transcoded {shown}"),
+                // The client went away: ffmpeg's pipe closed under it.
+                Ok(s) if s.signal() == Some(nix::libc::SIGPIPE) || tail.contains("Broken pipe") => {
+                    tracing::debug!("transcoding {shown} stopped: the client went away")
+                }
+                Ok(s) => tracing::warn!("transcoding {shown} failed ({s}): {}", tail.trim()),
+                Err(e) => tracing::warn!("waiting for ffmpeg: {e}"),
+            }
+            drop(done_write);
+        });
+        Ok((JobReply::Running { head }, vec![stdout.into(), done_read]))
+    }
+
+    fn art(&self, source: &ArtSource, size: Option<u32>) -> Result<(JobReply, Vec<OwnedFd>), JobError> {
+        let (path, embedded) = match source {
+            ArtSource::File { root, path } => (self.resolve(*root, path)?, false),
+            ArtSource::Embedded { root, path } => (self.resolve(*root, path)?, true),
+        };
+        let (content_type, bytes) = art::render(&path, embedded, size)?;
+        Ok((JobReply::Image { content_type, bytes }, Vec::new()))
+    }
+}
+
+/// Reads a child's stderr to its end, keeping only the last [`STDERR_TAIL`] bytes.
+fn stderr_tail(mut stderr: impl Read) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = stderr.read(&mut buf) {
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > 2 * STDERR_TAIL {
+            kept.drain(..kept.len() - STDERR_TAIL);
+        }
+    }
+    if kept.len() > STDERR_TAIL {
+        kept.drain(..kept.len() - STDERR_TAIL);
+    }
+    String::from_utf8_lossy(&kept).into_owned()
 }

@@ -1,0 +1,459 @@
+//! stream, download and getCoverArt: the broker authorises the request, resolves the song
+//! from the database (no request ever names a path), chooses raw or a transcoding profile,
+//! counts running transcodes, and asks the transcoder for an fd, which it passes on to the
+//! front without reading from it.
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+
+use privsep::rpc::Client as RpcClient;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::store::{code, User};
+use crate::proto::media::{FileInfo, Job, JobError, JobReply, MediaAnswer, MediaCall, TranscodeInfo};
+use crate::proto::{ApiError, MediaSettings};
+
+pub type TranscoderClient = RpcClient<Job, JobReply>;
+
+/// Seconds a client over a transcoding cap is told to wait.
+const RETRY_AFTER_SECS: u64 = 10;
+
+pub struct Media {
+    pub settings: MediaSettings,
+    /// The running transcoder's channel (None while it is (re)starting).
+    transcoder: Mutex<Option<TranscoderClient>>,
+    slots: Arc<Mutex<Slots>>,
+}
+
+#[derive(Default)]
+struct Slots {
+    total: u32,
+    per_user: HashMap<String, u32>,
+}
+
+/// One running transcode; dropping it frees the slot.
+struct Slot {
+    slots: Arc<Mutex<Slots>>,
+    user: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        s.total = s.total.saturating_sub(1);
+        if let Some(n) = s.per_user.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                s.per_user.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// A song's file, as the database knows it.
+#[derive(Debug, Clone)]
+pub struct TrackFile {
+    pub root: u32,
+    pub path: Vec<u8>,
+    pub file_name: Vec<u8>,
+    pub suffix: String,
+    pub size: u64,
+    pub mtime: i64,
+    pub bit_rate: u32,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub id: String,
+    pub name: String,
+    pub target_format: String,
+    pub default_bit_rate: u32,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Player {
+    pub id: String,
+    /// A forced format (a profile's target format, or "raw").
+    pub format: Option<String>,
+    pub max_bit_rate: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Raw,
+    Transcode { profile: Profile, bit_rate: u32 },
+}
+
+/// What to serve, Navidrome's rules made explicit:
+/// - `format=raw`, or a player forced to raw: the file;
+/// - a player's forced format wins over the request's `format`;
+/// - without a format, a `maxBitRate` (or the player's cap) below the song's bit rate
+///   downsamples to DefaultDownsamplingFormat;
+/// - the bit rate is the profile's default, lowered to the client's or the player's cap;
+/// - the same format at a bit rate no lower than the song's, or an unknown format: the file.
+pub fn plan(
+    source: &TrackFile,
+    format: Option<&str>,
+    max_bit_rate: u32,
+    player: &Player,
+    profiles: &[Profile],
+    downsampling: &str,
+) -> Plan {
+    let cap = [max_bit_rate, player.max_bit_rate].into_iter().filter(|b| *b > 0).min().unwrap_or(0);
+    let wanted = player.format.as_deref().or(format).map(str::to_ascii_lowercase).filter(|f| !f.is_empty());
+    let format = match wanted.as_deref() {
+        Some("raw") => return Plan::Raw,
+        Some(f) => f.to_string(),
+        None if cap > 0 && (source.bit_rate == 0 || cap < source.bit_rate) => downsampling.to_string(),
+        None => return Plan::Raw,
+    };
+    let Some(profile) = profiles.iter().find(|p| p.target_format == format) else {
+        return Plan::Raw;
+    };
+    let mut bit_rate = profile.default_bit_rate;
+    if cap > 0 && (bit_rate == 0 || cap < bit_rate) {
+        bit_rate = cap;
+    }
+    if format == source.suffix && (cap == 0 || cap >= source.bit_rate) {
+        return Plan::Raw;
+    }
+    Plan::Transcode { profile: profile.clone(), bit_rate }
+}
+
+/// The MIME type of what a profile produces.
+pub fn transcoded_content_type(format: &str) -> &'static str {
+    match format {
+        "mp3" => "audio/mpeg",
+        "opus" | "ogg" | "oga" => "audio/ogg",
+        "aac" => "audio/aac",
+        "flac" => "audio/flac",
+        "m4a" => "audio/mp4",
+        "wav" => "audio/x-wav",
+        other => super::browse::content_type(other),
+    }
+}
+
+pub fn track_file(conn: &Connection, roots: &[i64], id: &str) -> rusqlite::Result<Option<TrackFile>> {
+    let mut st = conn.prepare_cached(
+        "SELECT f.music_folder_id, f.path, t.file_name, t.suffix, t.size, t.mtime, t.bitrate, t.duration_ms \
+         FROM tracks t JOIN folders f ON f.id = t.folder_id WHERE t.id = ?1 AND t.missing = 0",
+    )?;
+    let row = st
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
+        })
+        .optional()?;
+    Ok(row.and_then(|(folder, dir, name, suffix, size, mtime, bit_rate, duration_ms)| {
+        let root = roots.iter().position(|r| *r == folder)? as u32;
+        Some(TrackFile {
+            root,
+            path: super::library::join_path(&dir, &name),
+            file_name: name,
+            suffix,
+            size: size.max(0) as u64,
+            mtime,
+            bit_rate: bit_rate.clamp(0, u32::MAX as i64) as u32,
+            duration_ms: duration_ms.max(0) as u64,
+        })
+    }))
+}
+
+pub fn profiles(conn: &Connection) -> rusqlite::Result<Vec<Profile>> {
+    let mut st = conn
+        .prepare_cached("SELECT id, name, target_format, default_bit_rate, command FROM transcodings ORDER BY name")?;
+    let rows = st.query_map([], |r| {
+        Ok(Profile {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            target_format: r.get(2)?,
+            default_bit_rate: r.get::<_, i64>(3)?.clamp(0, u32::MAX as i64) as u32,
+            command: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The player for this user and client name, made on first use; its last-seen time and
+/// address are updated.
+pub fn player(conn: &Connection, user_id: &str, client: &str, addr: &str) -> rusqlite::Result<Player> {
+    let client = if client.is_empty() { "unknown" } else { client };
+    conn.prepare_cached(
+        "INSERT INTO players (id, user_id, client, last_seen, last_addr) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (user_id, client) DO UPDATE SET last_seen = excluded.last_seen, last_addr = excluded.last_addr \
+         RETURNING id, format, max_bit_rate",
+    )?
+    .query_row(params![super::db::new_id(), user_id, client, super::db::now(), addr], |r| {
+        Ok(Player {
+            id: r.get(0)?,
+            format: r.get::<_, Option<String>>(1)?.filter(|f| !f.is_empty()),
+            max_bit_rate: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
+        })
+    })
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(code::NOT_FOUND, format!("{what} not found"))
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    tracing::error!("media: {e}");
+    ApiError::new(code::GENERIC, "internal error")
+}
+
+fn job_error(e: JobError) -> ApiError {
+    match e {
+        JobError::NotFound(why) => {
+            tracing::warn!("a song's file is gone: {why}");
+            ApiError::new(code::NOT_FOUND, "The song's file is missing")
+        }
+        JobError::Refused(why) => ApiError::new(code::GENERIC, format!("Refused: {why}")),
+        JobError::Failed(why) => ApiError::new(code::GENERIC, format!("Transcoding failed: {why}")),
+    }
+}
+
+/// The etag of a file: changes with its size or mtime.
+fn file_etag(f: &TrackFile) -> String {
+    format!("\"{:x}-{:x}\"", f.size, f.mtime)
+}
+
+impl Media {
+    pub fn new(settings: MediaSettings) -> Media {
+        Media { settings, transcoder: Mutex::new(None), slots: Arc::default() }
+    }
+
+    pub fn set_transcoder(&self, client: Option<TranscoderClient>) {
+        *self.transcoder.lock().unwrap_or_else(|p| p.into_inner()) = client;
+    }
+
+    async fn ask(&self, job: &Job) -> Result<(JobReply, Vec<OwnedFd>), ApiError> {
+        let client = self.transcoder.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(client) = client else {
+            return Err(ApiError::new(code::GENERIC, "The transcoder is restarting; try again"));
+        };
+        match client.call(job, &[]).await {
+            Ok(r) => match r.body {
+                JobReply::Failed(e) => Err(job_error(e)),
+                body => Ok((body, r.fds)),
+            },
+            Err(e) => Err(ApiError::new(code::GENERIC, format!("The transcoder failed: {e}"))),
+        }
+    }
+
+    fn take_slot(&self, user: &User) -> Result<Slot, ApiError> {
+        let mut s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mine = s.per_user.get(&user.id).copied().unwrap_or(0);
+        let why = if s.total >= self.settings.max_transcodes {
+            Some(format!("{} transcodes are running, the most this server runs at once", s.total))
+        } else if mine >= self.settings.max_transcodes_per_user {
+            Some(format!("you have {mine} transcodes running, the most one user may"))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            tracing::info!("transcode for {} refused: {why}", user.name);
+            let mut e = ApiError::new(code::GENERIC, format!("Too many transcodes: {why}; try again later"));
+            e.retry_after = Some(RETRY_AFTER_SECS);
+            return Err(e);
+        }
+        s.total += 1;
+        *s.per_user.entry(user.id.clone()).or_insert(0) += 1;
+        Ok(Slot { slots: self.slots.clone(), user: user.id.clone() })
+    }
+
+    /// stream and download. `conn` reads, `writer` records the player.
+    pub async fn answer(
+        &self,
+        broker: &super::Broker,
+        me: &User,
+        client: &crate::proto::Client,
+        call: &MediaCall,
+    ) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
+        match call {
+            MediaCall::Download { id } => {
+                if !self.settings.enable_downloads {
+                    return Err(ApiError::new(code::NOT_AUTHORIZED, "Downloads are disabled on this server"));
+                }
+                let file = {
+                    let conn = broker.reader();
+                    track_file(&conn, &broker.roots, id).map_err(internal)?.ok_or_else(|| not_found("Song"))?
+                };
+                let name = String::from_utf8_lossy(&file.file_name).into_owned();
+                self.raw(&file, Some(name)).await
+            }
+            MediaCall::Stream { id, max_bit_rate, format, time_offset, estimate_length } => {
+                let (file, profiles) = {
+                    let conn = broker.reader();
+                    let file =
+                        track_file(&conn, &broker.roots, id).map_err(internal)?.ok_or_else(|| not_found("Song"))?;
+                    (file, profiles(&conn).map_err(internal)?)
+                };
+                let player = player(&broker.store.conn(), &me.id, &client.name, &client.addr).map_err(internal)?;
+                let plan = if self.settings.ffmpeg.is_none() {
+                    Plan::Raw
+                } else {
+                    plan(
+                        &file,
+                        format.as_deref(),
+                        max_bit_rate.unwrap_or(0),
+                        &player,
+                        &profiles,
+                        &self.settings.default_downsampling_format,
+                    )
+                };
+                match plan {
+                    Plan::Raw => self.raw(&file, None).await,
+                    Plan::Transcode { profile, bit_rate } => {
+                        self.transcode(me, &file, &profile, bit_rate, time_offset.unwrap_or(0), *estimate_length).await
+                    }
+                }
+            }
+            MediaCall::CoverArt { .. } => Err(ApiError::new(code::NOT_FOUND, "Artwork not found")),
+        }
+    }
+
+    async fn raw(&self, file: &TrackFile, download: Option<String>) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
+        let (reply, fds) = self.ask(&Job::Open { root: file.root, path: file.path.clone() }).await?;
+        let JobReply::Opened { size, mtime } = reply else { return Err(internal("unexpected transcoder answer")) };
+        // The file as it is now (it may have changed since the last scan).
+        let now = TrackFile { size, mtime, ..file.clone() };
+        let info = FileInfo {
+            content_type: super::browse::content_type(&file.suffix).to_string(),
+            size,
+            mtime,
+            etag: file_etag(&now),
+            duration_secs: file.duration_ms as f64 / 1000.0,
+            download_name: download,
+        };
+        Ok((MediaAnswer::File(info), fds))
+    }
+
+    async fn transcode(
+        &self,
+        me: &User,
+        file: &TrackFile,
+        profile: &Profile,
+        bit_rate: u32,
+        offset: u32,
+        estimate: bool,
+    ) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
+        let total_secs = file.duration_ms as f64 / 1000.0;
+        if offset > 0 && offset as f64 >= total_secs {
+            return Err(ApiError::new(code::GENERIC, format!("timeOffset {offset} is past the song's end")));
+        }
+        let slot = self.take_slot(me)?;
+        let job = Job::Transcode {
+            root: file.root,
+            path: file.path.clone(),
+            command: profile.command.clone(),
+            bit_rate,
+            offset,
+        };
+        let (reply, mut fds) = self.ask(&job).await?;
+        let JobReply::Running { head } = reply else { return Err(internal("unexpected transcoder answer")) };
+        let done = fds.pop().expect("fd count checked by the channel");
+        // The slot stays taken until ffmpeg has exited: the transcoder closes `done` then.
+        tokio::spawn(async move {
+            if let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(done) {
+                use tokio::io::AsyncReadExt;
+                let mut buf = [0u8; 16];
+                while let Ok(1..) = pipe.read(&mut buf).await {}
+            }
+            drop(slot);
+        });
+        let duration_secs = (total_secs - offset as f64).max(0.0);
+        let estimated_length = estimate.then(|| {
+            if bit_rate > 0 {
+                (duration_secs * bit_rate as f64 * 1000.0 / 8.0) as u64
+            } else {
+                // Lossless: about the source's size, scaled to what remains.
+                (file.size as f64 * duration_secs / total_secs.max(0.001)) as u64
+            }
+        });
+        let info = TranscodeInfo {
+            content_type: transcoded_content_type(&profile.target_format).to_string(),
+            suffix: profile.target_format.clone(),
+            bit_rate,
+            duration_secs,
+            estimated_length,
+            head,
+        };
+        Ok((MediaAnswer::Transcoded(info), fds))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn song(suffix: &str, bit_rate: u32) -> TrackFile {
+        TrackFile {
+            root: 0,
+            path: b"a/b".to_vec(),
+            file_name: b"b".to_vec(),
+            suffix: suffix.into(),
+            size: 1000,
+            mtime: 1,
+            bit_rate,
+            duration_ms: 60_000,
+        }
+    }
+
+    fn profiles() -> Vec<Profile> {
+        [("mp3", 192), ("opus", 128), ("aac", 256), ("flac", 0)]
+            .into_iter()
+            .map(|(f, b)| Profile {
+                id: f.into(),
+                name: f.into(),
+                target_format: f.into(),
+                default_bit_rate: b,
+                command: "ffmpeg -i %s -".into(),
+            })
+            .collect()
+    }
+
+    fn chosen(p: Plan) -> Option<(String, u32)> {
+        match p {
+            Plan::Raw => None,
+            Plan::Transcode { profile, bit_rate } => Some((profile.target_format, bit_rate)),
+        }
+    }
+
+    #[test]
+    fn format_and_bit_rate_choice() {
+        let none = Player::default();
+        let p = profiles();
+        let flac = song("flac", 900);
+        let mp3 = song("mp3", 320);
+        let t = |s: &TrackFile, f: Option<&str>, max: u32, pl: &Player| chosen(plan(s, f, max, pl, &p, "opus"));
+        assert_eq!(t(&flac, None, 0, &none), None, "nothing asked: raw");
+        assert_eq!(t(&flac, Some("raw"), 96, &none), None, "raw means raw");
+        assert_eq!(t(&flac, Some("mp3"), 0, &none), Some(("mp3".into(), 192)));
+        assert_eq!(t(&flac, Some("MP3"), 128, &none), Some(("mp3".into(), 128)));
+        assert_eq!(t(&flac, None, 96, &none), Some(("opus".into(), 96)), "maxBitRate alone downsamples");
+        assert_eq!(t(&mp3, None, 320, &none), None, "a cap at or over the song's rate: raw");
+        assert_eq!(t(&mp3, Some("mp3"), 0, &none), None, "same format, no lower cap: raw");
+        assert_eq!(t(&mp3, Some("mp3"), 128, &none), Some(("mp3".into(), 128)));
+        assert_eq!(t(&flac, Some("wma"), 0, &none), None, "no such profile: raw");
+        assert_eq!(t(&mp3, Some("flac"), 0, &none), Some(("flac".into(), 0)));
+        let forced = Player { id: "p".into(), format: Some("aac".into()), max_bit_rate: 0 };
+        assert_eq!(t(&flac, Some("mp3"), 0, &forced), Some(("aac".into(), 256)), "the player's format wins");
+        let capped = Player { id: "p".into(), format: None, max_bit_rate: 64 };
+        assert_eq!(t(&flac, None, 0, &capped), Some(("opus".into(), 64)), "the player's cap downsamples");
+        assert_eq!(t(&flac, Some("mp3"), 128, &capped), Some(("mp3".into(), 64)), "the lower cap wins");
+        let raw = Player { id: "p".into(), format: Some("raw".into()), max_bit_rate: 0 };
+        assert_eq!(t(&flac, Some("mp3"), 96, &raw), None);
+    }
+}

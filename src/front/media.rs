@@ -1,0 +1,403 @@
+//! stream, download and getCoverArt. The broker answers with a file descriptor (a file the
+//! transcoder opened, or ffmpeg's output pipe) or an image; the front copies it to the
+//! client. It never opens a file itself: its landlock domain holds no path at all.
+#![forbid(unsafe_code)]
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use hyper::header::{
+    HeaderMap, HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_RANGE,
+    CONTENT_TYPE, ETAG, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, RANGE,
+};
+use hyper::{Response, StatusCode};
+use tokio::sync::mpsc;
+
+use super::subsonic;
+use super::{missing, plain, Body, Front, HttpResponse, Params, Peer};
+use crate::proto::media::{FileInfo, ImageInfo, MediaAnswer, MediaCall, TranscodeInfo};
+use crate::proto::{ApiError, Client, Reply, Request};
+
+/// The methods answered here rather than by `rest`.
+pub const METHODS: &[&str] = &["stream", "download", "getCoverArt", "getAvatar"];
+
+/// Bytes read from a file per chunk.
+const FILE_CHUNK: usize = 256 * 1024;
+/// Bytes read from ffmpeg's pipe per chunk.
+const PIPE_CHUNK: usize = 64 * 1024;
+/// Chunks queued between the copying task and the connection.
+const QUEUE: usize = 4;
+
+fn media_call(method: &str, p: &Params) -> Result<MediaCall, ApiError> {
+    let id = p.required("id")?.to_string();
+    Ok(match method {
+        "stream" => MediaCall::Stream {
+            id,
+            max_bit_rate: p.int("maxBitRate")?,
+            format: p.get("format").filter(|f| !f.is_empty()).map(str::to_string),
+            time_offset: p.int("timeOffset")?,
+            estimate_length: p.boolean("estimateContentLength")?.unwrap_or(false),
+        },
+        "download" => MediaCall::Download { id },
+        _ => MediaCall::CoverArt { id, size: p.int("size")?.filter(|s: &u32| *s > 0) },
+    })
+}
+
+impl Front {
+    pub async fn media(&self, method: &str, p: &Params, headers: &HeaderMap, peer: &Peer, head: bool) -> HttpResponse {
+        let format = match subsonic::format(p.get("f"), p.get("callback")) {
+            Ok(f) => f,
+            Err((f, c, m)) => return self.failed(&f, ApiError::new(c, m)),
+        };
+        if method == "getAvatar" {
+            // No avatars are stored or generated; say so rather than send a made-up image.
+            return plain(StatusCode::NOT_FOUND, "this server has no avatars\n");
+        }
+        let call = match media_call(method, p) {
+            Ok(c) => c,
+            Err(e) => return self.failed(&format, e),
+        };
+        if let Err(e) = super::rest::check_version(p.get("v")) {
+            return self.failed(&format, e);
+        }
+        let Some(client_name) = p.get("c").filter(|c| !c.is_empty()) else {
+            return self.failed(&format, missing("c"));
+        };
+        let creds = match self.credentials(p, headers, peer) {
+            Ok(c) => c,
+            Err(e) => return self.failed(&format, e),
+        };
+        let client = Client { addr: peer.addr.clone(), name: client_name.chars().take(128).collect() };
+        let reply = match self.broker.call(&Request::Media { client, creds, call }, &[]).await {
+            Ok(r) => r,
+            Err(_) => return self.broker_trouble(&format),
+        };
+        let mut fds = reply.fds;
+        match reply.body {
+            Reply::Media(Ok(MediaAnswer::File(info))) => match fds.pop() {
+                Some(fd) => serve_file(info, fd, headers, head),
+                None => self.broker_trouble(&format),
+            },
+            Reply::Media(Ok(MediaAnswer::Transcoded(info))) => match fds.pop() {
+                Some(fd) => serve_pipe(info, fd, head),
+                None => self.broker_trouble(&format),
+            },
+            Reply::Media(Ok(MediaAnswer::Image(img))) => serve_image(img, headers, head),
+            Reply::Media(Err(e)) => {
+                let limited = e.retry_after.is_some();
+                let mut r = self.failed(&format, e);
+                if limited {
+                    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                }
+                r
+            }
+            _ => self.broker_trouble(&format),
+        }
+    }
+}
+
+/// A single byte range of a file of `size` bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Range {
+    /// No usable Range header: the whole file.
+    Whole,
+    /// First and last byte, inclusive.
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// `Range: bytes=a-b | a- | -n`. Several ranges, other units, or bad syntax are ignored (the
+/// whole file is sent, as RFC 9110 allows).
+pub fn parse_range(header: Option<&str>, size: u64) -> Range {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else { return Range::Whole };
+    if spec.contains(',') {
+        return Range::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else { return Range::Whole };
+    let (a, b) = (a.trim(), b.trim());
+    let num = |s: &str| s.parse::<u64>().ok();
+    match (a.is_empty(), b.is_empty()) {
+        (true, true) => Range::Whole,
+        (true, false) => match num(b) {
+            None => Range::Whole,
+            Some(0) => Range::Unsatisfiable,
+            Some(_) if size == 0 => Range::Unsatisfiable,
+            Some(n) => Range::Part(size - n.min(size), size - 1),
+        },
+        (false, _) => {
+            let Some(first) = num(a) else { return Range::Whole };
+            let last = if b.is_empty() {
+                Some(u64::MAX)
+            } else {
+                match num(b) {
+                    Some(l) if l >= first => Some(l),
+                    _ => None,
+                }
+            };
+            match last {
+                None => Range::Whole,
+                Some(_) if first >= size => Range::Unsatisfiable,
+                Some(l) => Range::Part(first, l.min(size - 1)),
+            }
+        }
+    }
+}
+
+fn header(h: &HeaderMap, name: hyper::header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn set(r: &mut HttpResponse, name: hyper::header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(name, v);
+    }
+}
+
+fn serve_file(info: FileInfo, fd: OwnedFd, headers: &HeaderMap, head: bool) -> HttpResponse {
+    let size = info.size;
+    if header(headers, IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == info.etag)) {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        set(&mut r, ETAG, &info.etag);
+        return r;
+    }
+    // If-Range: the range holds only for the version the client has.
+    let range_header = match header(headers, IF_RANGE) {
+        Some(v) if v.trim() != info.etag => None,
+        _ => header(headers, RANGE),
+    };
+    let range = parse_range(range_header, size);
+    let (status, first, len) = match range {
+        Range::Whole => (StatusCode::OK, 0, size),
+        Range::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        Range::Unsatisfiable => {
+            let mut r = plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n");
+            set(&mut r, CONTENT_RANGE, &format!("bytes */{size}"));
+            set(&mut r, ACCEPT_RANGES, "bytes");
+            return r;
+        }
+    };
+    let body = if head || len == 0 { Body::empty() } else { copy_file(std::fs::File::from(fd), first, len) };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    set(&mut r, CONTENT_TYPE, &info.content_type);
+    set(&mut r, CONTENT_LENGTH, &len.to_string());
+    set(&mut r, ACCEPT_RANGES, "bytes");
+    set(&mut r, ETAG, &info.etag);
+    set(&mut r, LAST_MODIFIED, &http_date(info.mtime));
+    set(&mut r, hyper::header::HeaderName::from_static("x-content-duration"), &format!("{:.2}", info.duration_secs));
+    if status == StatusCode::PARTIAL_CONTENT {
+        set(&mut r, CONTENT_RANGE, &format!("bytes {first}-{}/{size}", first + len - 1));
+    }
+    if let Some(name) = &info.download_name {
+        set(&mut r, CONTENT_DISPOSITION, &content_disposition(name));
+    }
+    r
+}
+
+fn serve_pipe(info: TranscodeInfo, fd: OwnedFd, head: bool) -> HttpResponse {
+    let body = if head { Body::empty() } else { copy_pipe(info.head, fd, info.estimated_length) };
+    let mut r = Response::new(body);
+    set(&mut r, CONTENT_TYPE, &info.content_type);
+    set(&mut r, ACCEPT_RANGES, "none");
+    set(&mut r, hyper::header::HeaderName::from_static("x-content-duration"), &format!("{:.2}", info.duration_secs));
+    if let Some(len) = info.estimated_length {
+        set(&mut r, CONTENT_LENGTH, &len.to_string());
+    }
+    r
+}
+
+fn serve_image(img: ImageInfo, headers: &HeaderMap, head: bool) -> HttpResponse {
+    let fresh = header(headers, IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == img.etag));
+    let mut r = if fresh {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let len = img.bytes.len();
+        let mut r = Response::new(if head { Body::empty() } else { Body::full(img.bytes) });
+        set(&mut r, CONTENT_TYPE, &img.content_type);
+        set(&mut r, CONTENT_LENGTH, &len.to_string());
+        r
+    };
+    set(&mut r, ETAG, &img.etag);
+    // The id names the art of one album or song; a rescan that changes it changes the etag.
+    set(&mut r, CACHE_CONTROL, "public, max-age=31536000");
+    r
+}
+
+/// `attachment` with the name in RFC 5987 form (any UTF-8), plus a plain ASCII fallback.
+fn content_disposition(name: &str) -> String {
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// IMF-fixdate (RFC 9110), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Copies `len` bytes of a file from `first` on, in chunks read on the blocking pool.
+fn copy_file(file: std::fs::File, first: u64, len: u64) -> Body {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let file = Arc::new(file);
+    tokio::spawn(async move {
+        let end = first + len;
+        let mut pos = first;
+        while pos < end {
+            let want = (end - pos).min(FILE_CHUNK as u64) as usize;
+            let f = file.clone();
+            let read = tokio::task::spawn_blocking(move || {
+                let mut buf = BytesMut::zeroed(want);
+                let n = f.read_at(&mut buf, pos)?;
+                buf.truncate(n);
+                Ok::<_, std::io::Error>(buf.freeze())
+            })
+            .await;
+            let chunk = match read {
+                Ok(Ok(b)) if !b.is_empty() => b,
+                // The file shrank under us: end the response early (the client sees a short
+                // body against its Content-Length, which is the truth).
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+                Err(_) => return,
+            };
+            pos += chunk.len() as u64;
+            if tx.send(Ok(chunk)).await.is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    Body::Stream(rx)
+}
+
+/// Copies ffmpeg's output: what the transcoder read first, then the pipe to its end. With an
+/// estimated length, the body is cut or zero-padded to exactly that many bytes, as the
+/// Content-Length header promised. Dropping the pipe when the client goes away makes
+/// ffmpeg's next write fail, and it exits.
+fn copy_pipe(head: Vec<u8>, fd: OwnedFd, exact: Option<u64>) -> Body {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut left = exact.unwrap_or(u64::MAX);
+        if !send_limited(&tx, &mut left, Bytes::from(head)).await {
+            return;
+        }
+        let mut pipe = match tokio::net::unix::pipe::Receiver::from_owned_fd(fd) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("ffmpeg's pipe: {e}");
+                return;
+            }
+        };
+        while left > 0 {
+            let mut buf = BytesMut::with_capacity(PIPE_CHUNK);
+            match pipe.read_buf(&mut buf).await {
+                Ok(0) => break,
+                Ok(_) => {
+                    if !send_limited(&tx, &mut left, buf.freeze()).await {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        }
+        // Dropping the pipe here (or above) is what stops ffmpeg.
+        drop(pipe);
+        if exact.is_some() {
+            while left > 0 {
+                let n = left.min(PIPE_CHUNK as u64) as usize;
+                if !send_limited(&tx, &mut left, Bytes::from(vec![0u8; n])).await {
+                    return;
+                }
+            }
+        }
+    });
+    Body::Stream(rx)
+}
+
+/// Sends at most `left` bytes of `b`; false when the client has gone.
+async fn send_limited(tx: &mpsc::Sender<std::io::Result<Bytes>>, left: &mut u64, mut b: Bytes) -> bool {
+    if b.len() as u64 > *left {
+        b.truncate(*left as usize);
+    }
+    *left -= b.len() as u64;
+    b.is_empty() || tx.send(Ok(b)).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let r = |h: &str, size| parse_range(Some(h), size);
+        assert_eq!(parse_range(None, 100), Range::Whole);
+        assert_eq!(r("bytes=0-9", 100), Range::Part(0, 9));
+        assert_eq!(r("bytes=10-", 100), Range::Part(10, 99));
+        assert_eq!(r("bytes=-10", 100), Range::Part(90, 99));
+        assert_eq!(r("bytes=-1000", 100), Range::Part(0, 99));
+        assert_eq!(r("bytes=50-1000", 100), Range::Part(50, 99));
+        assert_eq!(r("bytes=100-", 100), Range::Unsatisfiable);
+        assert_eq!(r("bytes=100-200", 100), Range::Unsatisfiable);
+        assert_eq!(r("bytes=-0", 100), Range::Unsatisfiable);
+        assert_eq!(r("bytes=0-", 0), Range::Unsatisfiable);
+        assert_eq!(r("bytes=9-0", 100), Range::Whole, "invalid: ignored");
+        assert_eq!(r("bytes=0-1,5-6", 100), Range::Whole, "several ranges: the whole file");
+        assert_eq!(r("items=0-1", 100), Range::Whole);
+        assert_eq!(r("bytes=x-1", 100), Range::Whole);
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn dispositions() {
+        assert_eq!(content_disposition("a b.mp3"), "attachment; filename=\"a b.mp3\"; filename*=UTF-8''a%20b.mp3");
+        let d = content_disposition("Sigur Rós \"x\".flac");
+        assert!(d.contains("filename=\"Sigur R_s _x_.flac\""), "{d}");
+        assert!(d.contains("R%C3%B3s%20%22x%22.flac"), "{d}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Streaming, downloads and artwork. Bytes never pass through the broker: it authorises the
+//! request and resolves the song from the database, the transcoder opens the file or runs
+//! ffmpeg and hands back a file descriptor, and the broker passes that fd on to the front,
+//! which copies it to the client.
+//!
+//! - front -> broker: [`MediaCall`] (inside `Request::Media`), answered by [`MediaAnswer`]
+//!   with at most one fd.
+//! - broker -> transcoder (the one channel where the broker calls): [`Job`], answered by
+//!   [`JobReply`]. The transcoder checks every job itself (paths stay inside a music folder,
+//!   the program is the configured ffmpeg), so a confused broker cannot make it run anything
+//!   else.
+#![forbid(unsafe_code)]
+
+use privsep::channel::Message;
+use serde::{Deserialize, Serialize};
+
+use super::RelPath;
+
+/// What the front asks for; the broker authenticates the credentials that come with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MediaCall {
+    /// `stream`: raw or transcoded.
+    Stream {
+        id: String,
+        /// kbps; 0 or absent: no limit.
+        max_bit_rate: Option<u32>,
+        /// `raw`, a profile's target format (`mp3`, `opus`, …), or absent.
+        format: Option<String>,
+        /// Seconds into the song to start a transcode at.
+        time_offset: Option<u32>,
+        estimate_length: bool,
+    },
+    /// `download`: the original file.
+    Download { id: String },
+    /// `getCoverArt`: `size` is the longest side wanted, in pixels.
+    CoverArt { id: String, size: Option<u32> },
+}
+
+/// How the front should serve what the broker sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MediaAnswer {
+    /// The original file; one fd, opened read-only. The front answers Range requests.
+    File(FileInfo),
+    /// ffmpeg's output; one fd (a pipe). Not seekable.
+    Transcoded(TranscodeInfo),
+    /// An encoded image (artwork is small: it travels in the message).
+    Image(ImageInfo),
+}
+
+impl MediaAnswer {
+    pub fn fd_count(&self) -> usize {
+        match self {
+            MediaAnswer::File(_) | MediaAnswer::Transcoded(_) => 1,
+            MediaAnswer::Image(_) => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileInfo {
+    pub content_type: String,
+    pub size: u64,
+    /// Seconds since the epoch.
+    pub mtime: i64,
+    /// Strong validator: changes whenever the file does.
+    pub etag: String,
+    pub duration_secs: f64,
+    /// For downloads: the file name offered to the client (Content-Disposition).
+    pub download_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TranscodeInfo {
+    pub content_type: String,
+    pub suffix: String,
+    pub bit_rate: u32,
+    /// What remains after `timeOffset`.
+    pub duration_secs: f64,
+    /// Only when the client asked for `estimateContentLength`.
+    pub estimated_length: Option<u64>,
+    /// What ffmpeg wrote first (the transcoder reads it to tell a failed start from a good
+    /// one); the front sends it before the rest of the pipe.
+    pub head: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ImageInfo {
+    pub content_type: String,
+    pub etag: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Where a piece of artwork comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum ArtSource {
+    /// An image file in a music folder.
+    File { root: u32, path: RelPath },
+    /// The front cover (or else the first picture) embedded in an audio file.
+    Embedded { root: u32, path: RelPath },
+}
+
+/// What the broker asks the transcoder.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Job {
+    /// Open a music file read-only. Answered by [`JobReply::Opened`] with the fd.
+    Open { root: u32, path: RelPath },
+    /// Run a transcoding command on a music file. `command` is the profile's text; the
+    /// transcoder splits it, checks the program, and substitutes per argument: `%s` the
+    /// file's absolute path, `%b` the bit rate (kbps), `%t` the offset (seconds).
+    /// Answered by [`JobReply::Running`] with two fds: ffmpeg's output (a pipe), and a pipe
+    /// that reaches end-of-file when ffmpeg has exited (the broker counts running
+    /// transcodes with it).
+    Transcode { root: u32, path: RelPath, command: String, bit_rate: u32, offset: u32 },
+    /// Decode an image, scale it to fit `size` (None: as it is, if it is already a
+    /// web-safe format), and encode it.
+    Art { source: ArtSource, size: Option<u32> },
+}
+
+impl Message for Job {}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum JobReply {
+    Opened {
+        size: u64,
+        mtime: i64,
+    },
+    Running {
+        head: Vec<u8>,
+    },
+    Image {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+    /// The job could not be done; the text says why (for the log and the client).
+    Failed(JobError),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum JobError {
+    /// The file is gone or unreadable.
+    NotFound(String),
+    /// The job was refused (a path outside the music folders, a program that is not ffmpeg).
+    Refused(String),
+    /// ffmpeg or the image decoder failed.
+    Failed(String),
+}
+
+impl std::fmt::Display for JobError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobError::NotFound(s) => write!(f, "not found: {s}"),
+            JobError::Refused(s) => write!(f, "refused: {s}"),
+            JobError::Failed(s) => write!(f, "failed: {s}"),
+        }
+    }
+}
+
+impl Message for JobReply {
+    fn fd_count(&self) -> usize {
+        match self {
+            JobReply::Opened { .. } => 1,
+            JobReply::Running { .. } => 2,
+            JobReply::Image { .. } | JobReply::Failed(_) => 0,
+        }
+    }
+}
