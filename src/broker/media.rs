@@ -12,7 +12,10 @@ use privsep::rpc::Client as RpcClient;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::store::{code, User};
-use crate::proto::media::{FileInfo, Job, JobError, JobReply, MediaAnswer, MediaCall, TranscodeInfo};
+use crate::proto::media::{
+    FileInfo, Job, JobError, JobReply, MediaAdmin, MediaAdminAnswer, MediaAnswer, MediaCall, PlayerInfo, TranscodeInfo,
+    TranscodingFields, TranscodingInfo,
+};
 use crate::proto::{ApiError, MediaSettings};
 
 pub type TranscoderClient = RpcClient<Job, JobReply>;
@@ -391,6 +394,173 @@ impl Media {
             head,
         };
         Ok((MediaAnswer::Transcoded(info), fds))
+    }
+}
+
+fn denied(why: &str) -> ApiError {
+    ApiError::new(code::NOT_AUTHORIZED, why.to_string())
+}
+
+fn bad(why: impl Into<String>) -> ApiError {
+    ApiError::new(code::GENERIC, why.into())
+}
+
+fn transcoding_info(p: Profile) -> TranscodingInfo {
+    TranscodingInfo {
+        id: p.id,
+        name: p.name,
+        target_format: p.target_format,
+        default_bit_rate: p.default_bit_rate,
+        command: p.command,
+    }
+}
+
+impl Media {
+    /// Transcoding profiles and players. `conn` is the writer (changes are rare).
+    pub fn admin(&self, conn: &Connection, me: &User, call: &MediaAdmin) -> Result<MediaAdminAnswer, ApiError> {
+        match call {
+            MediaAdmin::Transcodings => Ok(MediaAdminAnswer::Transcodings(
+                profiles(conn).map_err(internal)?.into_iter().map(transcoding_info).collect(),
+            )),
+            MediaAdmin::CreateTranscoding(f) | MediaAdmin::UpdateTranscoding { fields: f, .. } => {
+                self.may_edit_profiles(me, "change")?;
+                let existing = match call {
+                    MediaAdmin::UpdateTranscoding { id, .. } => Some(
+                        profiles(conn)
+                            .map_err(internal)?
+                            .into_iter()
+                            .find(|p| &p.id == id)
+                            .ok_or_else(|| not_found("Transcoding profile"))?,
+                    ),
+                    _ => None,
+                };
+                let p = self.checked_profile(f, existing)?;
+                conn.execute(
+                    "INSERT INTO transcodings (id, name, target_format, default_bit_rate, command)                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET name = excluded.name,                      target_format = excluded.target_format, default_bit_rate = excluded.default_bit_rate,                      command = excluded.command",
+                    params![p.id, p.name, p.target_format, p.default_bit_rate, p.command],
+                )
+                .map_err(|e| match e {
+                    rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                        bad("Another profile has that name or target format")
+                    }
+                    e => internal(e),
+                })?;
+                tracing::info!("{} saved transcoding profile {:?}: {}", me.name, p.name, p.command);
+                Ok(MediaAdminAnswer::Transcoding(transcoding_info(p)))
+            }
+            MediaAdmin::DeleteTranscoding { id } => {
+                self.may_edit_profiles(me, "delete")?;
+                if conn.execute("DELETE FROM transcodings WHERE id = ?1", [id]).map_err(internal)? == 0 {
+                    return Err(not_found("Transcoding profile"));
+                }
+                tracing::info!("{} deleted transcoding profile {id}", me.name);
+                Ok(MediaAdminAnswer::Done)
+            }
+            MediaAdmin::Players => {
+                let mut st = conn
+                    .prepare_cached(
+                        "SELECT p.id, u.name, p.client, p.format, p.max_bit_rate, p.last_seen, p.last_addr                          FROM players p JOIN users u ON u.id = p.user_id WHERE ?1 OR p.user_id = ?2                          ORDER BY u.name, p.client",
+                    )
+                    .map_err(internal)?;
+                let rows = st
+                    .query_map(params![me.admin, me.id], |r| {
+                        Ok(PlayerInfo {
+                            id: r.get(0)?,
+                            username: r.get(1)?,
+                            client: r.get(2)?,
+                            format: r.get(3)?,
+                            max_bit_rate: r.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
+                            last_seen: r.get(5)?,
+                            last_addr: r.get(6)?,
+                        })
+                    })
+                    .map_err(internal)?;
+                Ok(MediaAdminAnswer::Players(rows.collect::<Result<_, _>>().map_err(internal)?))
+            }
+            MediaAdmin::UpdatePlayer { id, format, max_bit_rate } => {
+                let owner: Option<String> = conn
+                    .query_row("SELECT user_id FROM players WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()
+                    .map_err(internal)?;
+                match owner {
+                    None => return Err(not_found("Player")),
+                    Some(o) if o != me.id && !me.admin => return Err(not_found("Player")),
+                    Some(_) => {}
+                }
+                if let Some(f) = format {
+                    let f = f.trim().to_ascii_lowercase();
+                    let known = f.is_empty()
+                        || f == "raw"
+                        || profiles(conn).map_err(internal)?.iter().any(|p| p.target_format == f);
+                    if !known {
+                        return Err(bad(format!("No transcoding profile has the format {f:?}")));
+                    }
+                    let value = (!f.is_empty()).then_some(f);
+                    conn.execute("UPDATE players SET format = ?2 WHERE id = ?1", params![id, value])
+                        .map_err(internal)?;
+                }
+                if let Some(b) = max_bit_rate {
+                    conn.execute("UPDATE players SET max_bit_rate = ?2 WHERE id = ?1", params![id, b])
+                        .map_err(internal)?;
+                }
+                Ok(MediaAdminAnswer::Done)
+            }
+        }
+    }
+
+    fn may_edit_profiles(&self, me: &User, what: &str) -> Result<(), ApiError> {
+        if !me.admin {
+            return Err(denied("Only admins may change transcoding profiles"));
+        }
+        if !self.settings.enable_transcoding_config {
+            tracing::warn!(
+                "refused: {} tried to {what} a transcoding profile, but EnableTranscodingConfig is false",
+                me.name
+            );
+            return Err(denied("Transcoding profiles are read-only on this server (EnableTranscodingConfig = false)"));
+        }
+        Ok(())
+    }
+
+    /// A profile as it will be stored: every field checked, the command split and its
+    /// program checked against the configured ffmpeg (SECURITY.md T7).
+    fn checked_profile(&self, f: &TranscodingFields, existing: Option<Profile>) -> Result<Profile, ApiError> {
+        let new = existing.is_none();
+        let base = existing.unwrap_or(Profile {
+            id: super::db::new_id(),
+            name: String::new(),
+            target_format: String::new(),
+            default_bit_rate: 0,
+            command: String::new(),
+        });
+        let p = Profile {
+            id: base.id,
+            name: f.name.clone().map(|n| n.trim().to_string()).unwrap_or(base.name),
+            target_format: f.target_format.clone().map(|t| t.trim().to_ascii_lowercase()).unwrap_or(base.target_format),
+            default_bit_rate: f.default_bit_rate.unwrap_or(base.default_bit_rate),
+            command: f.command.clone().map(|c| c.trim().to_string()).unwrap_or(base.command),
+        };
+        if p.name.is_empty() || p.name.chars().count() > 64 {
+            return Err(bad(if new { "A profile needs a name (at most 64 characters)" } else { "Invalid name" }));
+        }
+        if p.target_format.is_empty()
+            || p.target_format.len() > 10
+            || !p.target_format.bytes().all(|b| b.is_ascii_alphanumeric())
+            || p.target_format == "raw"
+        {
+            return Err(bad("targetFormat must be a short name of letters and digits (not raw)"));
+        }
+        if p.default_bit_rate > 5000 {
+            return Err(bad("defaultBitRate is in kbps (at most 5000)"));
+        }
+        let Some(ffmpeg) = &self.settings.ffmpeg else {
+            return Err(bad("No ffmpeg is configured (FFmpegPath)"));
+        };
+        if let Err(why) = crate::transcoder::command::validate(&p.command, ffmpeg) {
+            tracing::warn!("refused a transcoding command {:?}: {why}", p.command);
+            return Err(bad(format!("Invalid command: {why}")));
+        }
+        Ok(p)
     }
 }
 

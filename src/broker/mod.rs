@@ -7,6 +7,7 @@ pub mod browse;
 pub mod db;
 pub mod library;
 pub mod limiter;
+pub mod lyrics;
 pub mod media;
 pub mod scans;
 pub mod store;
@@ -268,6 +269,14 @@ impl Broker {
                 let library =
                     browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
                 library.answer(lib).map(|a| A::Library(Box::new(a)))
+            }
+            Call::MediaAdmin(a) => {
+                let me = self.store.authenticate(client, creds)?;
+                self.media.admin(&self.store.conn(), &me, a).map(|x| A::MediaAdmin(Box::new(x)))
+            }
+            Call::Lyrics(l) => {
+                self.store.authenticate(client, creds)?;
+                lyrics::answer(&self.reader(), l).map(|x| A::Lyrics(Box::new(x)))
             }
             Call::UserData(ud) => {
                 let me = self.store.authenticate(client, creds)?;

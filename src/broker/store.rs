@@ -372,7 +372,12 @@ impl Store {
                 }
                 self.delete_user(username).map(|_| Answer::Empty)
             }
-            Call::GetScanStatus | Call::StartScan { .. } | Call::Library(_) | Call::UserData(_) => {
+            Call::GetScanStatus
+            | Call::StartScan { .. }
+            | Call::Library(_)
+            | Call::UserData(_)
+            | Call::MediaAdmin(_)
+            | Call::Lyrics(_) => {
                 unreachable!("answered by the broker")
             }
             Call::ChangePassword { username, password } => {

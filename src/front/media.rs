@@ -15,10 +15,13 @@ use hyper::header::{
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
-use super::subsonic;
+use super::subsonic::{self, Node};
 use super::{missing, plain, Body, Front, HttpResponse, Params, Peer};
-use crate::proto::media::{FileInfo, ImageInfo, MediaAnswer, MediaCall, TranscodeInfo};
-use crate::proto::{ApiError, Client, Reply, Request};
+use crate::proto::media::{
+    FileInfo, ImageInfo, LyricsAnswer, LyricsCall, MediaAdmin, MediaAdminAnswer, MediaAnswer, MediaCall, TranscodeInfo,
+    TranscodingFields, TranscodingInfo,
+};
+use crate::proto::{ApiError, Call, Client, Reply, Request};
 
 /// The methods answered here rather than by `rest`.
 pub const METHODS: &[&str] = &["stream", "download", "getCoverArt", "getAvatar"];
@@ -361,6 +364,117 @@ async fn send_limited(tx: &mpsc::Sender<std::io::Result<Bytes>>, left: &mut u64,
     }
     *left -= b.len() as u64;
     b.is_empty() || tx.send(Ok(b)).await.is_ok()
+}
+
+/// redoubt's transcoding and player methods, and the lyrics methods: the typed call, or
+/// None for another method.
+pub fn rest_call(method: &str, p: &Params) -> Result<Option<Call>, ApiError> {
+    let id = || p.required("id").map(str::to_string);
+    let text = |k: &str| p.get(k).map(str::to_string);
+    let fields = || -> Result<TranscodingFields, ApiError> {
+        Ok(TranscodingFields {
+            name: text("name"),
+            target_format: text("targetFormat"),
+            default_bit_rate: p.int("defaultBitRate")?,
+            command: text("command"),
+        })
+    };
+    Ok(Some(match method {
+        "getTranscodings" => Call::MediaAdmin(MediaAdmin::Transcodings),
+        "createTranscoding" => {
+            for k in ["name", "targetFormat", "command"] {
+                p.required(k)?;
+            }
+            Call::MediaAdmin(MediaAdmin::CreateTranscoding(fields()?))
+        }
+        "updateTranscoding" => Call::MediaAdmin(MediaAdmin::UpdateTranscoding { id: id()?, fields: fields()? }),
+        "deleteTranscoding" => Call::MediaAdmin(MediaAdmin::DeleteTranscoding { id: id()? }),
+        "getPlayers" => Call::MediaAdmin(MediaAdmin::Players),
+        "updatePlayer" => Call::MediaAdmin(MediaAdmin::UpdatePlayer {
+            id: id()?,
+            format: text("format"),
+            max_bit_rate: p.int("maxBitRate")?,
+        }),
+        "getLyrics" => Call::Lyrics(LyricsCall::ByTitle { artist: text("artist"), title: text("title") }),
+        "getLyricsBySongId" => Call::Lyrics(LyricsCall::BySongId { id: id()? }),
+        _ => return Ok(None),
+    }))
+}
+
+fn transcoding_node(t: &TranscodingInfo) -> Node<'_> {
+    Node::new("transcoding")
+        .attr("id", t.id.as_str())
+        .attr("name", t.name.as_str())
+        .attr("targetFormat", t.target_format.as_str())
+        .attr("defaultBitRate", t.default_bit_rate as i64)
+        .attr("command", t.command.as_str())
+}
+
+pub fn render_admin(a: &MediaAdminAnswer) -> Option<Node<'_>> {
+    match a {
+        MediaAdminAnswer::Done => None,
+        MediaAdminAnswer::Transcoding(t) => Some(transcoding_node(t)),
+        MediaAdminAnswer::Transcodings(ts) => {
+            Some(Node::new("transcodings").list("transcoding", ts.iter().map(transcoding_node).collect()))
+        }
+        MediaAdminAnswer::Players(ps) => Some(
+            Node::new("players").list(
+                "player",
+                ps.iter()
+                    .map(|p| {
+                        Node::new("player")
+                            .attr("id", p.id.as_str())
+                            .attr("username", p.username.as_str())
+                            .attr("client", p.client.as_str())
+                            .opt("format", p.format.as_deref())
+                            .attr("maxBitRate", p.max_bit_rate as i64)
+                            .attr("lastSeen", super::rest::iso8601(p.last_seen.max(0) as u64))
+                            .attr("lastAddress", p.last_addr.as_str())
+                    })
+                    .collect(),
+            ),
+        ),
+    }
+}
+
+pub fn render_lyrics(a: &LyricsAnswer) -> Option<Node<'_>> {
+    Some(match a {
+        LyricsAnswer::Plain { artist, title, text } => {
+            let mut n = Node::new("lyrics");
+            if !artist.is_empty() {
+                n = n.attr("artist", artist.as_str());
+            }
+            if !title.is_empty() {
+                n = n.attr("title", title.as_str());
+            }
+            n.text = (!text.is_empty()).then(|| text.clone());
+            n
+        }
+        LyricsAnswer::Structured(list) => Node::new("lyricsList").list(
+            "structuredLyrics",
+            list.iter()
+                .map(|l| {
+                    Node::new("structuredLyrics")
+                        .attr("displayArtist", l.display_artist.as_str())
+                        .attr("displayTitle", l.display_title.as_str())
+                        .attr("lang", l.lang.as_str())
+                        .attr("synced", l.synced)
+                        .opt("offset", l.offset)
+                        .list(
+                            "line",
+                            l.lines
+                                .iter()
+                                .map(|line| {
+                                    let mut n = Node::new("line").opt("start", line.start);
+                                    n.text = Some(line.value.clone());
+                                    n
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        ),
+    })
 }
 
 #[cfg(test)]

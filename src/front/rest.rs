@@ -12,8 +12,14 @@ use crate::proto::library::{LibraryCall, ListKind, Search};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Secret, UserFields, UserInfo};
 
 /// OpenSubsonic extensions this server implements, with their versions.
-pub const EXTENSIONS: &[(&str, &[i64])] =
-    &[("apiKeyAuthentication", &[1]), ("formPost", &[1]), ("indexBasedQueue", &[1]), ("playbackReport", &[1])];
+pub const EXTENSIONS: &[(&str, &[i64])] = &[
+    ("apiKeyAuthentication", &[1]),
+    ("formPost", &[1]),
+    ("indexBasedQueue", &[1]),
+    ("playbackReport", &[1]),
+    ("songLyrics", &[1]),
+    ("transcodeOffset", &[1]),
+];
 
 fn conflict(why: &str) -> ApiError {
     ApiError::new(code::CONFLICTING_AUTH, format!("Multiple conflicting authentication mechanisms provided: {why}"))
@@ -64,9 +70,12 @@ fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
         },
         _ => match library_call(method, p)? {
             Some(l) => Call::Library(l),
-            None => super::userdata::call(method, p)?
-                .map(Call::UserData)
-                .ok_or_else(|| ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}")))?,
+            None => match super::media::rest_call(method, p)? {
+                Some(c) => c,
+                None => super::userdata::call(method, p)?
+                    .map(Call::UserData)
+                    .ok_or_else(|| ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}")))?,
+            },
         },
     })
 }
@@ -354,6 +363,8 @@ fn render(a: &Answer) -> Option<Node<'_>> {
         Answer::Users(us) => Some(Node::new("users").list("user", us.iter().map(user_node).collect())),
         Answer::Library(l) => Some(super::render::library(l)),
         Answer::UserData(a) => super::userdata::render(a),
+        Answer::MediaAdmin(a) => super::media::render_admin(a),
+        Answer::Lyrics(a) => super::media::render_lyrics(a),
         Answer::ScanStatus { scanning, count, folder_count, last_scan } => {
             let mut n = Node::new("scanStatus")
                 .attr("scanning", *scanning)

@@ -164,3 +164,98 @@ impl Message for JobReply {
         }
     }
 }
+
+/// Transcoding profiles and players: redoubt's own methods, in the Subsonic envelope.
+/// Changing profiles needs an admin and EnableTranscodingConfig; a player belongs to its
+/// user (admins see and change all).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MediaAdmin {
+    Transcodings,
+    CreateTranscoding(TranscodingFields),
+    UpdateTranscoding {
+        id: String,
+        fields: TranscodingFields,
+    },
+    DeleteTranscoding {
+        id: String,
+    },
+    Players,
+    /// `format`: a profile's target format, `raw`, or empty to clear; `max_bit_rate` 0 clears.
+    UpdatePlayer {
+        id: String,
+        format: Option<String>,
+        max_bit_rate: Option<u32>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct TranscodingFields {
+    pub name: Option<String>,
+    pub target_format: Option<String>,
+    pub default_bit_rate: Option<u32>,
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TranscodingInfo {
+    pub id: String,
+    pub name: String,
+    pub target_format: String,
+    pub default_bit_rate: u32,
+    pub command: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PlayerInfo {
+    pub id: String,
+    pub username: String,
+    pub client: String,
+    pub format: Option<String>,
+    pub max_bit_rate: u32,
+    pub last_seen: i64,
+    pub last_addr: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum MediaAdminAnswer {
+    Transcodings(Vec<TranscodingInfo>),
+    Transcoding(TranscodingInfo),
+    Players(Vec<PlayerInfo>),
+    Done,
+}
+
+/// getLyrics and getLyricsBySongId (OpenSubsonic songLyrics).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum LyricsCall {
+    ByTitle { artist: Option<String>, title: Option<String> },
+    BySongId { id: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LyricLine {
+    /// Milliseconds from the start, for synced lyrics.
+    pub start: Option<i64>,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lyrics {
+    pub display_artist: String,
+    pub display_title: String,
+    pub lang: String,
+    pub synced: bool,
+    /// LRC `[offset:]`, milliseconds.
+    pub offset: Option<i64>,
+    pub lines: Vec<LyricLine>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum LyricsAnswer {
+    /// getLyrics: artist, title and plain text (empty when nothing was found).
+    Plain {
+        artist: String,
+        title: String,
+        text: String,
+    },
+    Structured(Vec<Lyrics>),
+}

@@ -400,6 +400,8 @@ pub enum Call {
     StartScan { full: bool },
     Library(library::LibraryCall),
     UserData(userdata::UserDataCall),
+    MediaAdmin(media::MediaAdmin),
+    Lyrics(media::LyricsCall),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -441,6 +443,8 @@ pub enum Answer {
     ScanStatus { scanning: bool, count: u64, folder_count: u64, last_scan: Option<u64> },
     Library(Box<library::LibraryAnswer>),
     UserData(Box<userdata::UserDataAnswer>),
+    MediaAdmin(Box<media::MediaAdminAnswer>),
+    Lyrics(Box<media::LyricsAnswer>),
 }
 
 /// A new web session: the cookie value and the CSRF token, both shown only now.
