@@ -27,11 +27,11 @@ use crate::proto::{ApiError, Call, Client, Reply, Request};
 pub const METHODS: &[&str] = &["stream", "download", "getCoverArt", "getAvatar"];
 
 /// Bytes read from a file per chunk.
-const FILE_CHUNK: usize = 256 * 1024;
+const FILE_CHUNK: usize = 1024 * 1024;
 /// Bytes read from ffmpeg's pipe per chunk.
 const PIPE_CHUNK: usize = 64 * 1024;
 /// Chunks queued between the copying task and the connection.
-const QUEUE: usize = 4;
+const QUEUE: usize = 2;
 
 fn media_call(method: &str, p: &Params) -> Result<MediaCall, ApiError> {
     let id = p.required("id")?.to_string();
