@@ -176,7 +176,10 @@ mod tests {
     #[test]
     fn the_transcoder_may_execute_ffmpeg_only_and_write_nothing() {
         let mut i = init(Role::Transcoder);
-        assert!(landlock_rules(&i).unwrap().iter().all(|r| r.access == FsAccess::Read), "no ffmpeg: read music only");
+        assert!(
+            landlock_rules(&i).unwrap().iter().all(|r| r.access == FsAccess::Read),
+            "no ffmpeg: nothing but reading"
+        );
         i.transcoder.ffmpeg = Some("/usr/bin/ffmpeg".into());
         let rules = landlock_rules(&i).unwrap();
         let exec: Vec<_> = rules.iter().filter(|r| r.access == FsAccess::Execute).map(|r| r.path.clone()).collect();

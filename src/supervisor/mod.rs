@@ -195,6 +195,8 @@ fn narrow(cfg: &Config, ffmpeg: Option<&Path>) -> Result<privsep::sandbox::Repor
         FsRule { path: cfg.cache_folder.clone(), access: FsAccess::ReadWrite },
         // Stdio::null() for the roles' stdin.
         FsRule { path: "/dev/null".into(), access: FsAccess::ReadWrite },
+        // The transcoder's ffmpeg seeds from it (policies/landlock.toml).
+        FsRule { path: "/dev/urandom".into(), access: FsAccess::Read },
     ];
     for m in &cfg.music_folders {
         fs.push(FsRule { path: m.clone(), access: FsAccess::Read });
