@@ -142,19 +142,6 @@ mod tests {
         out
     }
 
-    /// A valid PNG signature and IHDR declaring `w`×`h`, and nothing else.
-    fn bomb_header(w: u32, h: u32) -> Vec<u8> {
-        let mut ihdr = b"IHDR".to_vec();
-        ihdr.extend(w.to_be_bytes());
-        ihdr.extend(h.to_be_bytes());
-        ihdr.extend([8, 2, 0, 0, 0]);
-        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-        out.extend(13u32.to_be_bytes());
-        out.extend(&ihdr);
-        out.extend(crc32(&ihdr).to_be_bytes());
-        out
-    }
-
     fn crc32(data: &[u8]) -> u32 {
         let mut crc = !0u32;
         for b in data {
@@ -164,6 +151,30 @@ mod tests {
             }
         }
         !crc
+    }
+
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend(data);
+        out.extend(&body);
+        out.extend(crc32(&body).to_be_bytes());
+    }
+
+    /// A well-formed PNG declaring `w`×`h` pixels with one small zlib stream as its data.
+    fn bomb(w: u32, h: u32) -> Vec<u8> {
+        let mut ihdr = w.to_be_bytes().to_vec();
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, 2, 0, 0, 0]);
+        // zlib: one stored block of 1024 zero bytes, then their Adler-32.
+        let mut idat = vec![0x78, 0x01, 0x01, 0x00, 0x04, 0xff, 0xfb];
+        idat.extend([0u8; 1024]);
+        idat.extend(0x0400_0001u32.to_be_bytes());
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        chunk(&mut out, b"IHDR", &ihdr);
+        chunk(&mut out, b"IDAT", &idat);
+        chunk(&mut out, b"IEND", &[]);
+        out
     }
 
     fn dims(bytes: &[u8]) -> (u32, u32) {
@@ -187,10 +198,13 @@ mod tests {
 
     #[test]
     fn bombs_and_garbage_are_errors() {
-        for (w, h) in [(100_000, 100_000), (12_000, 12_000), (1, 50_000_000), (7000, 7000)] {
-            let e = convert(&bomb_header(w, h), Some(100)).unwrap_err();
-            assert!(matches!(e, JobError::Failed(_)), "{w}×{h}: {e}");
+        for (w, h) in [(100_000, 100_000), (12_001, 10), (1, 50_000_000), (7000, 7000)] {
+            let e = convert(&bomb(w, h), Some(100)).unwrap_err();
+            assert!(matches!(&e, JobError::Failed(why) if why.to_lowercase().contains("limit")), "{w}×{h}: {e}");
         }
+        // The same file at a modest size decodes (the stream is short: the rest is missing).
+        let e = convert(&bomb(16, 16), Some(100));
+        assert!(e.is_ok() || matches!(&e, Err(JobError::Failed(why)) if !why.contains("limit")), "{e:?}");
         assert!(convert(b"not an image", None).is_err());
         let mut cut = png(64, 64, false);
         cut.truncate(cut.len() / 2);
