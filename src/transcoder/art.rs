@@ -7,6 +7,7 @@
 
 use std::io::{Cursor, Read};
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
@@ -37,9 +38,39 @@ fn failed(why: impl std::fmt::Display) -> JobError {
     JobError::Failed(why.to_string())
 }
 
+/// Images decoded at once: each may hold up to [`MAX_ALLOC`] bytes, so many concurrent
+/// requests for big pictures must queue rather than add up.
+const DECODERS: u32 = 2;
+
+static BUSY: (Mutex<u32>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// One of the [`DECODERS`] slots, given back on drop.
+struct Slot;
+
+impl Slot {
+    fn take() -> Slot {
+        let (lock, freed) = &BUSY;
+        let mut busy = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy >= DECODERS {
+            busy = freed.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy += 1;
+        Slot
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let (lock, freed) = &BUSY;
+        *lock.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        freed.notify_one();
+    }
+}
+
 /// The image at `path` (or the picture embedded in the audio file at `path`), scaled to fit
 /// `size` pixels square when given: (content type, bytes).
 pub fn render(path: &Path, embedded: bool, size: Option<u32>) -> Result<(String, Vec<u8>), JobError> {
+    let _slot = Slot::take();
     let bytes = if embedded { embedded_picture(path)? } else { read_capped(path)? };
     convert(&bytes, size)
 }
