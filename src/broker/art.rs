@@ -423,7 +423,9 @@ impl Art {
         let size = size.filter(|s| *s > 0 && *s < MAX_OUT_SIDE);
         let candidates = {
             let conn = broker.reader();
-            let lookup = Lookup { conn: &conn, roots: &broker.roots, priority: &self.priority };
+            // One read transaction for the few queries (not one each).
+            let tx = conn.unchecked_transaction().map_err(internal)?;
+            let lookup = Lookup { conn: &tx, roots: &broker.roots, priority: &self.priority };
             lookup.candidates(me, id).map_err(internal)?
         };
         let Some(candidates) = candidates else {

@@ -87,6 +87,8 @@ pub struct TranscodeInfo {
 pub struct ImageInfo {
     pub content_type: String,
     pub etag: String,
+    /// As one byte string (serde's default for `Vec<u8>` is a sequence, a call per byte).
+    #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
 }
 
@@ -129,6 +131,7 @@ pub enum JobReply {
     },
     Image {
         content_type: String,
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
     /// The job could not be done; the text says why (for the log and the client).
