@@ -58,6 +58,7 @@ pub const NOT_SUPPORTED: &[&str] = &[
     "EnableExternalServices",
     "Jukebox.Enabled",
     "Agents",
+    "ImageCacheSize", // the artwork cache has a fixed cap (broker::art::CACHE_CAP)
 ];
 
 #[derive(Debug, Clone)]

@@ -323,7 +323,10 @@ impl Media {
                     }
                 }
             }
-            MediaCall::CoverArt { .. } => Err(ApiError::new(code::NOT_FOUND, "Artwork not found")),
+            MediaCall::CoverArt { id, size } => {
+                let image = broker.art.answer(broker, me, id, *size, |job| async move { self.ask(&job).await }).await?;
+                Ok((MediaAnswer::Image(image), Vec::new()))
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 //! (proto::permit) before anything else.
 #![forbid(unsafe_code)]
 
+pub mod art;
 pub mod browse;
 pub mod db;
 pub mod library;
@@ -34,6 +35,8 @@ pub struct Broker {
     pub store: Store,
     pub scans: scans::Scans,
     pub media: media::Media,
+    /// getCoverArt's lookup and the artwork cache.
+    pub art: art::Art,
     /// Music folder ids, in MusicFolder order (the scanner's root index).
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
@@ -68,6 +71,7 @@ impl Broker {
     pub fn open(
         init: &BrokerInit,
         data_folder: &std::path::Path,
+        cache_folder: &std::path::Path,
         music_folders: &[std::path::PathBuf],
     ) -> Result<Arc<Broker>, String> {
         let key = vault::KeyConfig {
@@ -114,6 +118,7 @@ impl Broker {
             store,
             scans,
             media: media::Media::new(init.media.clone()),
+            art: art::Art::new(cache_folder, &init.media.cover_art_priority),
             roots,
             scan_on_startup: init.scan_on_startup,
             schedule,
@@ -329,7 +334,8 @@ pub fn run(started: Started) -> Result<(), String> {
     let term = privsep::signals::Termination::block().map_err(|e| format!("signalfd: {e}"))?;
     let rt = crate::role::runtime(Role::Broker, 2).map_err(|e| e.to_string())?;
     let init = started.init.broker.as_ref().ok_or("the broker's init carries no broker settings")?;
-    let broker = Broker::open(init, &started.init.data_folder, &started.init.music_folders)?;
+    let broker =
+        Broker::open(init, &started.init.data_folder, &started.init.cache_folder, &started.init.music_folders)?;
     let result = rt.block_on(async move {
         let term = privsep::signals::Termination::register(term).map_err(|e| e.to_string())?;
         let control = AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?;
@@ -433,7 +439,7 @@ mod tests {
     fn a_compromised_front_talking_to_the_channel_is_rate_limited() {
         let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let broker = Broker::open(&init(), &dir, &[]).unwrap();
+        let broker = Broker::open(&init(), &dir, &dir.join("cache"), &[]).unwrap();
         broker.store.add_user("victim", Some("right-password"), false, None).unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
@@ -484,7 +490,7 @@ mod tests {
     fn a_scanner_request_from_the_front_closes_its_channel() {
         let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let broker = Broker::open(&init(), &dir, &[]).unwrap();
+        let broker = Broker::open(&init(), &dir, &dir.join("cache"), &[]).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async move {
             let (front_end, broker_end) = privsep::channel::pair().unwrap();

@@ -227,7 +227,9 @@ fn serve_image(img: ImageInfo, headers: &HeaderMap, head: bool) -> HttpResponse 
     };
     set(&mut r, ETAG, &img.etag);
     // The id names the art of one album or song; a rescan that changes it changes the etag.
-    set(&mut r, CACHE_CONTROL, "public, max-age=31536000");
+    // The placeholder stands in only until art appears (or the transcoder is back).
+    let max_age = if img.placeholder { "public, max-age=300" } else { "public, max-age=31536000" };
+    set(&mut r, CACHE_CONTROL, max_age);
     r
 }
 

@@ -80,6 +80,7 @@ pub struct TranscodeInfo {
     pub estimated_length: Option<u64>,
     /// What ffmpeg wrote first (the transcoder reads it to tell a failed start from a good
     /// one); the front sends it before the rest of the pipe.
+    #[serde(with = "serde_bytes")]
     pub head: Vec<u8>,
 }
 
@@ -87,7 +88,11 @@ pub struct TranscodeInfo {
 pub struct ImageInfo {
     pub content_type: String,
     pub etag: String,
+    /// As one byte string (serde's default for `Vec<u8>` is a sequence, a call per byte).
+    #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
+    /// The generated stand-in: clients may cache it only briefly (art may appear later).
+    pub placeholder: bool,
 }
 
 /// Where a piece of artwork comes from.
@@ -129,6 +134,7 @@ pub enum JobReply {
     },
     Image {
         content_type: String,
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
     /// The job could not be done; the text says why (for the log and the client).
