@@ -18,6 +18,20 @@ fn internal(e: rusqlite::Error) -> ApiError {
     ApiError::new(0, "Internal error.")
 }
 
+/// Runs `f` in one read transaction: one snapshot for the whole answer, and the WAL read lock
+/// taken once instead of once per statement (measurable at thousands of answers a second).
+pub fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    if !conn.is_autocommit() {
+        // Left open by an earlier failure: never answer from an old snapshot.
+        conn.execute_batch("ROLLBACK").map_err(internal)?;
+    }
+    conn.prepare_cached("BEGIN").and_then(|mut st| st.execute([])).map_err(internal)?;
+    let r = f();
+    // Nothing was written: COMMIT only ends the snapshot.
+    conn.prepare_cached("COMMIT").and_then(|mut st| st.execute([])).map_err(internal)?;
+    r
+}
+
 /// Directory ids for folders ("fd<rowid>"); albums, artists and tracks use their own ids.
 pub fn folder_id(n: i64) -> String {
     format!("fd{n}")

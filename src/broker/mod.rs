@@ -254,7 +254,7 @@ impl Broker {
                 let conn = self.reader();
                 let library =
                     browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
-                library.answer(lib).map(|a| A::Library(Box::new(a)))
+                browse::in_read_transaction(&conn, || library.answer(lib)).map(|a| A::Library(Box::new(a)))
             }
             Call::UserData(ud) => {
                 let me = self.store.authenticate(client, creds)?;
