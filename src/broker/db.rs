@@ -11,6 +11,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_users", include_str!("migrations/0001_users.sql")),
     ("0002_library", include_str!("migrations/0002_library.sql")),
     ("0003_userdata", include_str!("migrations/0003_userdata.sql")),
+    ("0004_search_prefixes", include_str!("migrations/0004_search_prefixes.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
