@@ -34,7 +34,11 @@ pub fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> Result<T, A
 
 /// Directory ids for folders ("fd<rowid>"); albums, artists and tracks use their own ids.
 pub fn folder_id(n: i64) -> String {
-    format!("fd{n}")
+    // Not format!: this runs for every song of every answer.
+    let mut s = String::with_capacity(22);
+    s.push_str("fd");
+    s.push_str(itoa::Buffer::new().format(n));
+    s
 }
 
 fn parse_folder_id(s: &str) -> Option<i64> {
@@ -63,15 +67,24 @@ pub fn content_type(suffix: &str) -> &'static str {
 const SEP_ITEM: char = '\u{1f}';
 const SEP_FIELD: char = '\u{1e}';
 
-fn split_list(s: Option<String>) -> Vec<String> {
+fn split_list(s: Option<&str>) -> Vec<String> {
     s.map(|s| s.split(SEP_ITEM).filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default()
 }
 
-fn split_pairs(s: Option<String>) -> Vec<IdName> {
-    split_list(s)
-        .into_iter()
-        .filter_map(|p| p.split_once(SEP_FIELD).map(|(id, name)| IdName { id: id.into(), name: name.into() }))
-        .collect()
+fn split_pairs(s: Option<&str>) -> Vec<IdName> {
+    s.map(|s| {
+        s.split(SEP_ITEM)
+            .filter_map(|p| p.split_once(SEP_FIELD).map(|(id, name)| IdName { id: id.into(), name: name.into() }))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// A text column borrowed from the row (lists are split from it without an owned copy first).
+fn text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    r.get_ref(i)?
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// Columns of a song; `?1` is the user id (for annotations).
@@ -95,15 +108,15 @@ fn annotation(r: &Row<'_>, first: usize) -> rusqlite::Result<Annotation> {
 }
 
 fn song(r: &Row<'_>) -> rusqlite::Result<SongRec> {
-    let folder_path: Vec<u8> = r.get(17)?;
-    let file: Vec<u8> = r.get(18)?;
-    let mut path = folder_path;
+    let mut path: Vec<u8> = r.get(17)?;
+    let file = r.get_ref(18)?.as_bytes()?;
+    path.reserve_exact(file.len() + 1);
     if !path.is_empty() {
         path.push(b'/');
     }
-    path.extend_from_slice(&file);
+    path.extend_from_slice(file);
     let suffix: String = r.get(11)?;
-    let artists = split_pairs(r.get(30)?);
+    let artists = split_pairs(text(r, 30)?);
     Ok(SongRec {
         id: r.get(0)?,
         parent: folder_id(r.get(1)?),
@@ -124,7 +137,7 @@ fn song(r: &Row<'_>) -> rusqlite::Result<SongRec> {
         sample_rate: r.get(14)?,
         bit_depth: r.get(15)?,
         channels: r.get(16)?,
-        path: String::from_utf8_lossy(&path).into_owned(),
+        path: String::from_utf8(path).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         created: r.get(19)?,
         bpm: r.get(20)?,
         comment: r.get(21)?,
@@ -135,9 +148,9 @@ fn song(r: &Row<'_>) -> rusqlite::Result<SongRec> {
         rg_album_gain: r.get(26)?,
         rg_album_peak: r.get(27)?,
         has_cover: r.get(28)?,
-        genres: split_list(r.get(29)?),
+        genres: split_list(text(r, 29)?),
         artists,
-        album_artists: split_pairs(r.get(31)?),
+        album_artists: split_pairs(text(r, 31)?),
         annotation: annotation(r, 32)?,
     })
 }
@@ -192,7 +205,7 @@ fn album(r: &Row<'_>) -> rusqlite::Result<AlbumRec> {
         compilation: r.get(8)?,
         sort_name: r.get(9)?,
         mbz_id: r.get(10)?,
-        genres: split_list(r.get(11)?),
+        genres: split_list(text(r, 11)?),
         parent: r.get::<_, Option<i64>>(12)?.map(folder_id),
         disc_titles: Vec::new(),
         original_date: None,
@@ -409,8 +422,10 @@ impl Library<'_> {
                     .map_err(internal)?
                     .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(internal)?;
-                let mut discs: Vec<(i64, String)> =
-                    split_pairs(titles).into_iter().filter_map(|p| p.id.parse().ok().map(|d| (d, p.name))).collect();
+                let mut discs: Vec<(i64, String)> = split_pairs(titles.as_deref())
+                    .into_iter()
+                    .filter_map(|p| p.id.parse().ok().map(|d| (d, p.name)))
+                    .collect();
                 discs.sort();
                 discs.dedup();
                 a.disc_titles = discs;
