@@ -174,17 +174,13 @@ fn songs(
 
 /// The songs of an album, with the disc subtitles and the earliest original release date
 /// read from the same rows (a second pass over the album's tracks cost 12% of getAlbum).
-fn album_songs(
-    conn: &Connection,
-    user: &str,
-    album: &str,
-) -> Result<(Vec<SongRec>, Vec<(i64, String)>, Option<String>), ApiError> {
+fn album_songs(conn: &Connection, user: &str, album: &mut AlbumRec) -> Result<Vec<SongRec>, ApiError> {
     let sql = format!(
         "SELECT {SONG_COLUMNS}, t.disc_subtitle, t.original_date {SONG_FROM} \
          WHERE t.missing = 0 AND t.album_id = ?2 ORDER BY t.disc, t.track, t.title COLLATE NOCASE"
     );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
-    let mut rows = st.query(rusqlite::params![user, album]).map_err(internal)?;
+    let mut rows = st.query(rusqlite::params![user, album.id]).map_err(internal)?;
     let (mut songs, mut discs, mut original) = (Vec::new(), Vec::new(), None::<String>);
     while let Some(r) = rows.next().map_err(internal)? {
         let s = song(r).map_err(internal)?;
@@ -200,7 +196,9 @@ fn album_songs(
     }
     discs.sort();
     discs.dedup();
-    Ok((songs, discs, original))
+    album.disc_titles = discs;
+    album.original_date = original;
+    Ok(songs)
 }
 
 /// Songs by id, in the order given (ids that are unknown or missing are left out). For
@@ -442,9 +440,7 @@ impl Library<'_> {
             }
             LibraryCall::Album { id } => {
                 let mut a = albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
-                let (songs, discs, original) = album_songs(c, u, id)?;
-                a.disc_titles = discs;
-                a.original_date = original;
+                let songs = album_songs(c, u, &mut a)?;
                 LibraryAnswer::Album { album: Box::new(a), songs }
             }
             LibraryCall::Song { id } => LibraryAnswer::Song(Box::new(
