@@ -347,3 +347,78 @@ pub fn library(a: &LibraryAnswer) -> Node<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::front::subsonic::{render, Format};
+
+    fn sample() -> (AlbumRec, SongRec) {
+        let album = AlbumRec {
+            id: "al1".into(),
+            name: "Album <1>".into(),
+            artist: "A".into(),
+            artist_id: Some("ar1".into()),
+            song_count: 1,
+            genres: vec!["Rock".into()],
+            disc_titles: vec![(1, "One".into())],
+            original_date: Some("1999-05".into()),
+            annotation: Annotation { starred: Some(0), rating: 4, play_count: 2, played: None },
+            ..Default::default()
+        };
+        let song = SongRec {
+            id: "t1".into(),
+            parent: "fd1".into(),
+            title: "Say \"hi\"".into(),
+            album_id: Some("al1".into()),
+            artists: vec![IdName { id: "ar1".into(), name: "A".into() }],
+            genres: vec!["Rock".into()],
+            rg_track_gain: Some(-6.5),
+            rg_album_peak: Some(0.9),
+            ..Default::default()
+        };
+        (album, song)
+    }
+
+    /// Records are written directly, not through attribute lists: the children keep the order
+    /// every other element has (XML: single objects, then lists; JSON: lists, then objects),
+    /// and a node's own attributes and lists follow the record's.
+    #[test]
+    fn records_write_children_in_node_order_in_both_formats() {
+        let (album, track) = sample();
+        let answer = LibraryAnswer::Album { album: Box::new(album), songs: vec![track.clone()] };
+        let node = library(&answer);
+        let (_, xml) = render(&Format::Xml, "0", Some(&node), None);
+        let body = xml.split_once("<album ").unwrap().1;
+        assert!(body.starts_with(r#"id="al1" name="Album &lt;1&gt;" artist="A" artistId="ar1""#), "{xml}");
+        assert!(body.contains(
+            r#"starred="1970-01-01T00:00:00Z" userRating="4" playCount="2"><originalReleaseDate year="1999" month="5"/><genres name="Rock"/><artists id="ar1" name="A"/><discTitles disc="1" title="One"/><song id="t1""#
+        ), "{xml}");
+        assert!(body.contains(r#"title="Say &quot;hi&quot;""#), "{xml}");
+        assert!(body.contains(
+            r#"playCount="0"><replayGain trackGain="-6.5" albumPeak="0.9"/><genres name="Rock"/><artists id="ar1" name="A"/></song></album></subsonic-response>"#
+        ), "{xml}");
+
+        let (_, json) = render(&Format::Json, "0", Some(&node), None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let a = &v["subsonic-response"]["album"];
+        assert_eq!(a["name"], "Album <1>");
+        assert_eq!(a["originalReleaseDate"], serde_json::json!({"year": 1999, "month": 5}));
+        assert_eq!(a["discTitles"][0]["title"], "One");
+        assert_eq!(a["userRating"], 4);
+        let s = &a["song"][0];
+        assert_eq!(s["title"], "Say \"hi\"");
+        assert_eq!(s["replayGain"], serde_json::json!({"trackGain": -6.5, "albumPeak": 0.9}));
+        assert_eq!(s["albumArtists"], serde_json::json!([]));
+        let tail = r#""albumArtists":[],"replayGain":{"trackGain":-6.5,"albumPeak":0.9}}],"originalReleaseDate":{"year":1999,"month":5}}}}"#;
+        assert!(json.ends_with(tail), "{json}");
+
+        // Now playing: extra attributes after the song's own, in both formats.
+        let n = song("entry", &track).attr("username", "u");
+        let (_, xml) = render(&Format::Xml, "0", Some(&Node::new("nowPlaying").list("entry", vec![n.clone()])), None);
+        assert!(xml.contains(r#"playCount="0" username="u"><replayGain"#), "{xml}");
+        let (_, json) = render(&Format::Json, "0", Some(&Node::new("nowPlaying").list("entry", vec![n])), None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["subsonic-response"]["nowPlaying"]["entry"][0]["username"], "u");
+    }
+}
