@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Subsonic API throughput on a generated library: wrk on loopback at 64 connections against
-# getAlbumList2 (newest, 50), getAlbum, getArtists, search3 (a word; and the empty query, 500 a
-# page, paged through the library), getRandomSongs. Prints requests/s, p50, p99 and the RSS of
-# every process. Asserts nothing.
+# getAlbumList2 (newest, 50), getAlbum (500 albums in turn), getArtists, search3 (a word; and
+# the empty query, 500 a page, paged through the library), getRandomSongs. Prints requests/s,
+# p50, p99, the front's and the broker's CPU time per request (steadier than requests/s on a
+# busy machine), and the RSS of every process. Asserts nothing.
 #
 #   bash bench/api.sh [TRACKS] [SECONDS]     # defaults 100000 and 8; needs ffmpeg and wrk
 set -euo pipefail
@@ -37,7 +38,18 @@ for _ in $(seq 1200); do
   echo "$s" | grep -q '"scanning":false' && echo "$s" | grep -q '"lastScan"' && break
   sleep 0.5
 done
-album=$(curl -s "$base/getAlbumList2?type=random&size=1&$auth" | python3 -c 'import json,sys; print(json.load(sys.stdin)["subsonic-response"]["albumList2"]["album"][0]["id"])')
+# getAlbum rotates over 500 albums (one hot album would flatter the page cache and the CPU's).
+curl -s "$base/getAlbumList2?type=random&size=500&$auth" | python3 -c '
+import json, sys
+ids = [a["id"] for a in json.load(sys.stdin)["subsonic-response"]["albumList2"]["album"]]
+print("local ids = {" + ",".join("\"%s\"" % i for i in ids) + "}")' > "$work/album.lua"
+cat >> "$work/album.lua" <<LUA
+local n = 0
+request = function()
+  n = n % #ids + 1
+  return wrk.format("GET", "/rest/getAlbum?$auth&id=" .. ids[n])
+end
+LUA
 cat > "$work/page.lua" <<LUA
 local offset = 0
 request = function()
@@ -46,19 +58,27 @@ request = function()
   return wrk.format("GET", path)
 end
 LUA
+front=$(pgrep -P "$pid" -f 'role front')
+broker=$(pgrep -P "$pid" -f 'role broker')
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() {
   local label=$1; shift
-  local out
+  local out f0 b0 f1 b1
+  f0=$(cpu "$front") b0=$(cpu "$broker")
   out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@")
-  local rps p50 p99
+  f1=$(cpu "$front") b1=$(cpu "$broker")
+  local rps p50 p99 n
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  printf '%-34s %10s req/s   p50 %8s   p99 %8s\n' "$label" "$rps" "$p50" "$p99"
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  printf '%-34s %10s req/s   p50 %8s   p99 %8s   CPU/request: front %4d µs, broker %4d µs\n' "$label" "$rps" "$p50" \
+    "$p99" $(( (f1 - f0) * 1000000 / ticks / n )) $(( (b1 - b0) * 1000000 / ticks / n ))
 }
 echo "== $tracks tracks, wrk -t2 -c64 -d${secs}s"
 run "getAlbumList2 newest size=50" "$base/getAlbumList2?type=newest&size=50&$auth"
-run "getAlbum" "$base/getAlbum?id=$album&$auth"
+run "getAlbum (500 albums in turn)" -s "$work/album.lua" "$base"
 run "getArtists" "$base/getArtists?$auth"
 run "search3 a word (\"track 12\")" "$base/search3?query=track%2012&$auth"
 run "search3 empty query, 500 a page" -s "$work/page.lua" "$base"

@@ -165,17 +165,15 @@ fn encode_frame<T: Message>(
     if fds.len() > MAX_FDS {
         return Err(ChannelError::TooManyFds(fds.len()));
     }
-    let payload = codec::encode(&(id, body))?;
+    let frame = codec::encode_after(TAG_INLINE, &(id, body))?;
+    let payload = &frame[1..];
     if payload.len() < MAX_FRAME {
-        let mut frame = Vec::with_capacity(payload.len() + 1);
-        frame.push(TAG_INLINE);
-        frame.extend_from_slice(&payload);
         return Ok((frame, None));
     }
     if payload.len() > MAX_MESSAGE {
         return Err(ChannelError::Oversize);
     }
-    let memfd = spill(&payload)?;
+    let memfd = spill(payload)?;
     let mut frame = vec![TAG_SPILLED];
     frame.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     Ok((frame, Some(memfd)))

@@ -23,6 +23,16 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     options().serialize(value).map_err(|e| CodecError(e.to_string()))
 }
 
+/// `value` encoded after one `prefix` byte, in one allocation of the exact size: the frame
+/// to send, without copying a separately encoded payload into it.
+pub fn encode_after<T: Serialize>(prefix: u8, value: &T) -> Result<Vec<u8>, CodecError> {
+    let size = options().serialized_size(value).map_err(|e| CodecError(e.to_string()))?;
+    let mut out = Vec::with_capacity(size as usize + 1);
+    out.push(prefix);
+    options().serialize_into(&mut out, value).map_err(|e| CodecError(e.to_string()))?;
+    Ok(out)
+}
+
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     if bytes.len() > MAX_MESSAGE {
         return Err(CodecError("frame over the size limit".into()));
@@ -41,6 +51,8 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode::<(u64, String)>(&longer).is_err());
+        let framed = encode_after(9, &(7u64, String::from("x"))).unwrap();
+        assert_eq!((framed[0], &framed[1..]), (9, &bytes[..]));
     }
 
     #[test]

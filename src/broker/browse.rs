@@ -18,9 +18,27 @@ fn internal(e: rusqlite::Error) -> ApiError {
     ApiError::new(0, "Internal error.")
 }
 
+/// Runs `f` in one read transaction: one snapshot for the whole answer, and the WAL read lock
+/// taken once instead of once per statement (measurable at thousands of answers a second).
+pub fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    if !conn.is_autocommit() {
+        // Left open by an earlier failure: never answer from an old snapshot.
+        conn.execute_batch("ROLLBACK").map_err(internal)?;
+    }
+    conn.prepare_cached("BEGIN").and_then(|mut st| st.execute([])).map_err(internal)?;
+    let r = f();
+    // Nothing was written: COMMIT only ends the snapshot.
+    conn.prepare_cached("COMMIT").and_then(|mut st| st.execute([])).map_err(internal)?;
+    r
+}
+
 /// Directory ids for folders ("fd<rowid>"); albums, artists and tracks use their own ids.
 pub fn folder_id(n: i64) -> String {
-    format!("fd{n}")
+    // Not format!: this runs for every song of every answer.
+    let mut s = String::with_capacity(22);
+    s.push_str("fd");
+    s.push_str(itoa::Buffer::new().format(n));
+    s
 }
 
 fn parse_folder_id(s: &str) -> Option<i64> {
@@ -49,15 +67,24 @@ pub fn content_type(suffix: &str) -> &'static str {
 const SEP_ITEM: char = '\u{1f}';
 const SEP_FIELD: char = '\u{1e}';
 
-fn split_list(s: Option<String>) -> Vec<String> {
+fn split_list(s: Option<&str>) -> Vec<String> {
     s.map(|s| s.split(SEP_ITEM).filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default()
 }
 
-fn split_pairs(s: Option<String>) -> Vec<IdName> {
-    split_list(s)
-        .into_iter()
-        .filter_map(|p| p.split_once(SEP_FIELD).map(|(id, name)| IdName { id: id.into(), name: name.into() }))
-        .collect()
+fn split_pairs(s: Option<&str>) -> Vec<IdName> {
+    s.map(|s| {
+        s.split(SEP_ITEM)
+            .filter_map(|p| p.split_once(SEP_FIELD).map(|(id, name)| IdName { id: id.into(), name: name.into() }))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// A text column borrowed from the row (lists are split from it without an owned copy first).
+fn text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    r.get_ref(i)?
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 /// Columns of a song; `?1` is the user id (for annotations).
@@ -81,15 +108,15 @@ fn annotation(r: &Row<'_>, first: usize) -> rusqlite::Result<Annotation> {
 }
 
 fn song(r: &Row<'_>) -> rusqlite::Result<SongRec> {
-    let folder_path: Vec<u8> = r.get(17)?;
-    let file: Vec<u8> = r.get(18)?;
-    let mut path = folder_path;
+    let mut path: Vec<u8> = r.get(17)?;
+    let file = r.get_ref(18)?.as_bytes()?;
+    path.reserve_exact(file.len() + 1);
     if !path.is_empty() {
         path.push(b'/');
     }
-    path.extend_from_slice(&file);
+    path.extend_from_slice(file);
     let suffix: String = r.get(11)?;
-    let artists = split_pairs(r.get(30)?);
+    let artists = split_pairs(text(r, 30)?);
     Ok(SongRec {
         id: r.get(0)?,
         parent: folder_id(r.get(1)?),
@@ -110,7 +137,7 @@ fn song(r: &Row<'_>) -> rusqlite::Result<SongRec> {
         sample_rate: r.get(14)?,
         bit_depth: r.get(15)?,
         channels: r.get(16)?,
-        path: String::from_utf8_lossy(&path).into_owned(),
+        path: String::from_utf8(path).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
         created: r.get(19)?,
         bpm: r.get(20)?,
         comment: r.get(21)?,
@@ -121,9 +148,9 @@ fn song(r: &Row<'_>) -> rusqlite::Result<SongRec> {
         rg_album_gain: r.get(26)?,
         rg_album_peak: r.get(27)?,
         has_cover: r.get(28)?,
-        genres: split_list(r.get(29)?),
+        genres: split_list(text(r, 29)?),
         artists,
-        album_artists: split_pairs(r.get(31)?),
+        album_artists: split_pairs(text(r, 31)?),
         annotation: annotation(r, 32)?,
     })
 }
@@ -143,6 +170,35 @@ fn songs(
     args.extend_from_slice(extra);
     let rows = st.query_map(params_from_iter(args), song).map_err(internal)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+}
+
+/// The songs of an album, with the disc subtitles and the earliest original release date
+/// read from the same rows (a second pass over the album's tracks cost 12% of getAlbum).
+fn album_songs(conn: &Connection, user: &str, album: &mut AlbumRec) -> Result<Vec<SongRec>, ApiError> {
+    let sql = format!(
+        "SELECT {SONG_COLUMNS}, t.disc_subtitle, t.original_date {SONG_FROM} \
+         WHERE t.missing = 0 AND t.album_id = ?2 ORDER BY t.disc, t.track, t.title COLLATE NOCASE"
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(internal)?;
+    let mut rows = st.query(rusqlite::params![user, album.id]).map_err(internal)?;
+    let (mut songs, mut discs, mut original) = (Vec::new(), Vec::new(), None::<String>);
+    while let Some(r) = rows.next().map_err(internal)? {
+        let s = song(r).map_err(internal)?;
+        if let Some(subtitle) = text(r, 36).map_err(internal)? {
+            discs.push((s.disc.unwrap_or(1), subtitle.to_string()));
+        }
+        if let Some(o) = text(r, 37).map_err(internal)? {
+            if original.as_deref().is_none_or(|x| o < x) {
+                original = Some(o.to_string());
+            }
+        }
+        songs.push(s);
+    }
+    discs.sort();
+    discs.dedup();
+    album.disc_titles = discs;
+    album.original_date = original;
+    Ok(songs)
 }
 
 /// Songs by id, in the order given (ids that are unknown or missing are left out). For
@@ -178,7 +234,7 @@ fn album(r: &Row<'_>) -> rusqlite::Result<AlbumRec> {
         compilation: r.get(8)?,
         sort_name: r.get(9)?,
         mbz_id: r.get(10)?,
-        genres: split_list(r.get(11)?),
+        genres: split_list(text(r, 11)?),
         parent: r.get::<_, Option<i64>>(12)?.map(folder_id),
         disc_titles: Vec::new(),
         original_date: None,
@@ -384,23 +440,7 @@ impl Library<'_> {
             }
             LibraryCall::Album { id } => {
                 let mut a = albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
-                let songs = songs(c, u, "t.album_id = ?2", "t.disc, t.track, t.title COLLATE NOCASE", &[id])?;
-                // Disc subtitles and the original release date, in one query.
-                let (titles, original): (Option<String>, Option<String>) = c
-                    .prepare_cached(
-                        "SELECT group_concat(d, char(31)), min(o) FROM \
-                           (SELECT DISTINCT coalesce(disc, 1) || char(30) || disc_subtitle AS d, original_date AS o \
-                            FROM tracks WHERE album_id = ?1 AND missing = 0)",
-                    )
-                    .map_err(internal)?
-                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(internal)?;
-                let mut discs: Vec<(i64, String)> =
-                    split_pairs(titles).into_iter().filter_map(|p| p.id.parse().ok().map(|d| (d, p.name))).collect();
-                discs.sort();
-                discs.dedup();
-                a.disc_titles = discs;
-                a.original_date = original;
+                let songs = album_songs(c, u, &mut a)?;
                 LibraryAnswer::Album { album: Box::new(a), songs }
             }
             LibraryCall::Song { id } => LibraryAnswer::Song(Box::new(

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_library", include_str!("migrations/0002_library.sql")),
     ("0003_userdata", include_str!("migrations/0003_userdata.sql")),
     ("0004_media", include_str!("migrations/0004_media.sql")),
+    ("0005_search_prefixes", include_str!("migrations/0005_search_prefixes.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -211,7 +211,12 @@ impl Broker {
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
                     let unchanged = me.scans.take_unchanged(scan);
-                    library::finish_scan(&mut me.store.conn(), &me.roots, scan as i64, started, &unchanged)
+                    let mut conn = me.store.conn();
+                    let st = library::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged)?;
+                    if files > 0 || st.missing > 0 || st.moved > 0 {
+                        library::optimize_search(&conn)?;
+                    }
+                    Ok::<_, rusqlite::Error>(st)
                 })
                 .await;
                 match r {
@@ -273,7 +278,7 @@ impl Broker {
                 let conn = self.reader();
                 let library =
                     browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
-                library.answer(lib).map(|a| A::Library(Box::new(a)))
+                browse::in_read_transaction(&conn, || library.answer(lib)).map(|a| A::Library(Box::new(a)))
             }
             Call::MediaAdmin(a) => {
                 let me = self.store.authenticate(client, creds)?;

@@ -176,20 +176,21 @@ impl Store {
         Some(code)
     }
 
+    // Cached statements: these run on every API request, and parsing them cost more than running them.
     fn user_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
-        conn.query_row(
-            "SELECT id, name, email, is_admin, password FROM users WHERE name = ?1 COLLATE NOCASE",
-            [name.trim()],
-            |r| Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? }),
-        )
-        .optional()
+        conn.prepare_cached("SELECT id, name, email, is_admin, password FROM users WHERE name = ?1 COLLATE NOCASE")?
+            .query_row([name.trim()], |r| {
+                Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? })
+            })
+            .optional()
     }
 
     fn user_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
-        conn.query_row("SELECT id, name, email, is_admin, password FROM users WHERE id = ?1", [id], |r| {
-            Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? })
-        })
-        .optional()
+        conn.prepare_cached("SELECT id, name, email, is_admin, password FROM users WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? })
+            })
+            .optional()
     }
 
     /// The stored password of `user`, or None (no such user, or no password).
@@ -236,12 +237,11 @@ impl Store {
                 self.check_limit(client, KEY_USER, now)?;
                 let conn = self.conn();
                 let hit: Option<(String, String, Option<i64>)> = conn
-                    .query_row(
-                        "SELECT id, user_id, last_used FROM api_keys WHERE hash = ?1",
-                        [&sha256(key.0.as_bytes())[..]],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional()
+                    .prepare_cached("SELECT id, user_id, last_used FROM api_keys WHERE hash = ?1")
+                    .and_then(|mut st| {
+                        st.query_row([&sha256(key.0.as_bytes())[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                            .optional()
+                    })
                     .map_err(internal)?;
                 let Some((key_id, user_id, last_used)) = hit else {
                     drop(conn);

@@ -223,36 +223,36 @@ impl Front {
     }
 
     async fn handle(&self, req: hyper::Request<Incoming>, peer: Option<IpAddr>) -> HttpResponse {
-        let path = req.uri().path().to_string();
-        let Some(rest) = path.strip_prefix(self.base_url.as_str()) else {
+        let Some(rest) = req.uri().path().strip_prefix(self.base_url.as_str()) else {
             return plain(StatusCode::NOT_FOUND, "not found\n");
         };
-        let rest = rest.to_string();
         let peer = self.peer(peer, req.headers());
         if let Some(method) = rest.strip_prefix("/rest/") {
             let method = method.strip_suffix(".view").unwrap_or(method).to_string();
+            // Split, so that the headers are borrowed (not copied) while a form body is read.
+            let (parts, body) = req.into_parts();
             let mut params = Params(
-                form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
                     .collect(),
             );
-            let is_form = header(req.headers(), "content-type")
+            let is_form = header(&parts.headers, "content-type")
                 .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            let headers = req.headers().clone();
-            let head = req.method() == Method::HEAD;
-            if req.method() == Method::POST && is_form {
-                match read_body(req.into_body()).await {
+            let head = parts.method == Method::HEAD;
+            if parts.method == Method::POST && is_form {
+                match read_body(body).await {
                     Ok(body) => params.extend_form(&body),
                     Err(r) => return r,
                 }
             }
             if media::METHODS.contains(&method.as_str()) {
-                return self.media(&method, &params, &headers, &peer, head).await;
+                return self.media(&method, &params, &parts.headers, &peer, head).await;
             }
-            return self.rest(&method, &params, &headers, &peer).await;
+            return self.rest(&method, &params, &parts.headers, &peer).await;
         }
         if let Some(what) = rest.strip_prefix("/auth/") {
-            return self.auth(what.to_string(), req, &peer).await;
+            let what = what.to_string();
+            return self.auth(what, req, &peer).await;
         }
         plain(StatusCode::NOT_FOUND, "not found\n")
     }

@@ -4,174 +4,234 @@
 #![forbid(unsafe_code)]
 
 use super::rest::iso8601;
-use super::subsonic::Node;
+use super::subsonic::{Node, Out, Record, Value};
 use crate::proto::library::*;
 
-/// "1999-05-06", "1999-05" or "1999" as an OpenSubsonic ItemDate.
-fn date_parts(s: &str) -> Option<Node<'static>> {
+/// "1999-05-06", "1999-05" or "1999" as an OpenSubsonic ItemDate: (year, month, day).
+fn date_parts(s: &str) -> Option<(i64, Option<i64>, Option<i64>)> {
     let mut parts = s.trim().splitn(3, '-').map(|p| p.trim().parse::<i64>().ok());
     let year = parts.next().flatten()?;
-    let mut n = Node::new("originalReleaseDate").attr("year", year);
-    if let Some(Some(m)) = parts.next() {
-        n = n.attr("month", m);
-        if let Some(Some(d)) = parts.next() {
-            n = n.attr("day", d);
-        }
-    }
-    Some(n)
+    let month = parts.next().flatten();
+    let day = if month.is_some() { parts.next().flatten() } else { None };
+    Some((year, month, day))
 }
 
 fn time(t: i64) -> String {
     iso8601(t.max(0) as u64)
 }
 
-fn annotate<'a>(mut n: Node<'a>, a: &Annotation, played: bool) -> Node<'a> {
-    n = n.opt("starred", a.starred.map(time));
+fn annotate(o: &mut Out, a: &Annotation, played: bool) {
+    if let Some(t) = a.starred {
+        o.time("starred", t);
+    }
     if a.rating > 0 {
-        n = n.attr("userRating", a.rating as i64);
+        o.int("userRating", a.rating as i64);
     }
-    n = n.attr("playCount", a.play_count);
+    o.int("playCount", a.play_count);
     if played {
-        n = n.opt("played", a.played.map(time));
+        if let Some(t) = a.played {
+            o.time("played", t);
+        }
     }
-    n
 }
 
-fn id_names<'a>(name: &'static str, list: &'a [IdName]) -> Vec<Node<'a>> {
-    list.iter().map(|a| Node::new(name).attr("id", a.id.as_str()).attr("name", a.name.as_str())).collect()
+fn id_names(o: &mut Out, name: &str, list: &[IdName]) {
+    o.list(name, list, |o, a| {
+        o.start(name);
+        o.str("id", &a.id);
+        o.str("name", &a.name);
+        o.end(name);
+    });
 }
 
-fn genre_nodes(genres: &[String]) -> Vec<Node<'_>> {
-    genres.iter().map(|g| Node::new("genres").attr("name", g.as_str())).collect()
+fn genres(o: &mut Out, genres: &[String]) {
+    o.list("genres", genres, |o, g| {
+        o.start("genres");
+        o.str("name", g);
+        o.end("genres");
+    });
 }
 
 /// A song as a `Child` element named `name`.
 pub fn song<'a>(name: &'static str, s: &'a SongRec) -> Node<'a> {
-    let mut n = Node::record(name)
-        .attr("id", s.id.as_str())
-        .attr("parent", s.parent.as_str())
-        .attr("isDir", false)
-        .attr("title", s.title.as_str())
-        .attr("album", s.album.as_str())
-        .attr("artist", s.artist.as_str())
-        .opt("track", s.track)
-        .opt("year", s.year)
-        .opt("genre", s.genres.first().map(|g| g.as_str()))
-        .attr("coverArt", s.album_id.as_deref().unwrap_or(&s.id))
-        .attr("size", s.size)
-        .attr("contentType", s.content_type.as_str())
-        .attr("suffix", s.suffix.as_str())
-        .attr("duration", s.duration_secs)
-        .attr("bitRate", s.bitrate)
-        .attr("path", s.path.as_str())
-        .attr("isVideo", false)
-        .opt("discNumber", s.disc)
-        .attr("created", time(s.created))
-        .opt("albumId", s.album_id.as_deref())
-        .opt("artistId", s.artist_id.as_deref())
-        .attr("type", "music")
-        .attr("mediaType", "song")
-        .attr("samplingRate", s.sample_rate)
-        .attr("bitDepth", s.bit_depth)
-        .attr("channelCount", s.channels)
-        .opt("bpm", s.bpm)
-        .opt("comment", s.comment.as_deref())
-        .opt("sortName", s.sort_title.as_deref())
-        .opt("musicBrainzId", s.mbz_id.as_deref())
-        .attr("displayArtist", s.artist.as_str())
-        .attr("displayAlbumArtist", s.album_artist.as_str());
-    n = annotate(n, &s.annotation, true);
-    n = n
-        .list("genres", genre_nodes(&s.genres))
-        .list("artists", id_names("artists", &s.artists))
-        .list("albumArtists", id_names("albumArtists", &s.album_artists));
-    if s.rg_track_gain.is_some() || s.rg_album_gain.is_some() || s.rg_track_peak.is_some() || s.rg_album_peak.is_some()
-    {
-        let rg = Node::new("replayGain")
-            .opt("trackGain", s.rg_track_gain)
-            .opt("trackPeak", s.rg_track_peak)
-            .opt("albumGain", s.rg_album_gain)
-            .opt("albumPeak", s.rg_album_peak);
-        n = n.object(rg);
-    }
-    n
+    Node::record(name, Record::Song(s))
 }
 
 /// An album as `AlbumID3` (v2) or as a directory `Child` (v1).
 pub fn album<'a>(name: &'static str, a: &'a AlbumRec, v2: bool) -> Node<'a> {
-    let mut n = if v2 {
-        Node::record(name)
-            .attr("id", a.id.as_str())
-            .attr("name", a.name.as_str())
-            .attr("artist", a.artist.as_str())
-            .opt("artistId", a.artist_id.as_deref())
-            .attr("coverArt", a.id.as_str())
-            .attr("songCount", a.song_count)
-            .attr("duration", a.duration_secs)
-            .attr("created", time(a.created))
-            .opt("year", a.year)
-            .opt("genre", a.genres.first().map(|g| g.as_str()))
-            .attr("isCompilation", a.compilation)
-            .opt("sortName", a.sort_name.as_deref())
-            .opt("musicBrainzId", a.mbz_id.as_deref())
-            .attr("displayArtist", a.artist.as_str())
-    } else {
-        Node::record(name)
-            .attr("id", a.id.as_str())
-            .opt("parent", a.artist_id.as_deref())
-            .attr("isDir", true)
-            .attr("title", a.name.as_str())
-            .attr("album", a.name.as_str())
-            .attr("artist", a.artist.as_str())
-            .opt("year", a.year)
-            .opt("genre", a.genres.first().map(|g| g.as_str()))
-            .attr("coverArt", a.id.as_str())
-            .attr("duration", a.duration_secs)
-            .attr("created", time(a.created))
-            .attr("albumId", a.id.as_str())
-            .opt("artistId", a.artist_id.as_deref())
-    };
-    n = annotate(n, &a.annotation, v2);
-    if v2 {
-        n = n.list("genres", genre_nodes(&a.genres));
-        if let Some(id) = &a.artist_id {
-            n = n.list("artists", vec![Node::new("artists").attr("id", id.as_str()).attr("name", a.artist.as_str())]);
-        }
-        if !a.disc_titles.is_empty() {
-            let titles = a
-                .disc_titles
-                .iter()
-                .map(|(d, t)| Node::new("discTitles").attr("disc", *d).attr("title", t.as_str()))
-                .collect();
-            n = n.list("discTitles", titles);
-        }
-        if let Some(d) = a.original_date.as_deref().and_then(date_parts) {
-            n = n.object(d);
-        }
-    }
-    n
+    Node::record(name, Record::Album(a, v2))
 }
 
 /// An artist as `ArtistID3` (v2) or `Artist` (v1).
 pub fn artist(a: &ArtistRec, v2: bool) -> Node<'_> {
-    let mut n = Node::new("artist").attr("id", a.id.as_str()).attr("name", a.name.as_str());
-    if v2 {
-        n = n
-            .attr("coverArt", a.id.as_str())
-            .attr("albumCount", a.album_count)
-            .opt("sortName", a.sort_name.as_deref())
-            .opt("musicBrainzId", a.mbz_id.as_deref());
-        n = n.opt("starred", a.annotation.starred.map(time));
-        if a.annotation.rating > 0 {
-            n = n.attr("userRating", a.annotation.rating as i64);
-        }
-    } else {
-        n = n.opt("starred", a.annotation.starred.map(time));
-        if a.annotation.rating > 0 {
-            n = n.attr("userRating", a.annotation.rating as i64);
-        }
+    Node::record("artist", Record::Artist(a, v2))
+}
+
+/// Writes a record node: the record's attributes, then the node's own, then the children
+/// (in XML single objects before lists, in JSON after them, as for any other node).
+pub fn record(o: &mut Out, n: &Node, r: Record) {
+    o.start(n.name);
+    match r {
+        Record::Song(s) => write_song(o, n, s),
+        Record::Album(a, v2) => write_album(o, n, a, v2),
+        Record::Artist(a, v2) => write_artist(o, n, a, v2),
     }
-    n
+    o.end(n.name);
+}
+
+fn write_song(o: &mut Out, n: &Node, s: &SongRec) {
+    o.str("id", &s.id);
+    o.str("parent", &s.parent);
+    o.bool("isDir", false);
+    o.str("title", &s.title);
+    o.str("album", &s.album);
+    o.str("artist", &s.artist);
+    o.opt_int("track", s.track);
+    o.opt_int("year", s.year);
+    o.opt_str("genre", s.genres.first().map(|g| g.as_str()));
+    o.str("coverArt", s.album_id.as_deref().unwrap_or(&s.id));
+    o.int("size", s.size);
+    o.str("contentType", &s.content_type);
+    o.str("suffix", &s.suffix);
+    o.int("duration", s.duration_secs);
+    o.int("bitRate", s.bitrate);
+    o.str("path", &s.path);
+    o.bool("isVideo", false);
+    o.opt_int("discNumber", s.disc);
+    o.time("created", s.created);
+    o.opt_str("albumId", s.album_id.as_deref());
+    o.opt_str("artistId", s.artist_id.as_deref());
+    o.str("type", "music");
+    o.str("mediaType", "song");
+    o.int("samplingRate", s.sample_rate);
+    o.int("bitDepth", s.bit_depth);
+    o.int("channelCount", s.channels);
+    o.opt_int("bpm", s.bpm);
+    o.opt_str("comment", s.comment.as_deref());
+    o.opt_str("sortName", s.sort_title.as_deref());
+    o.opt_str("musicBrainzId", s.mbz_id.as_deref());
+    o.str("displayArtist", &s.artist);
+    o.str("displayAlbumArtist", &s.album_artist);
+    annotate(o, &s.annotation, true);
+    o.node_attrs(n);
+    let gains = [("trackGain", s.rg_track_gain), ("trackPeak", s.rg_track_peak)];
+    let gains = [gains[0], gains[1], ("albumGain", s.rg_album_gain), ("albumPeak", s.rg_album_peak)];
+    let replay_gain = |o: &mut Out| {
+        if gains.iter().any(|(_, g)| g.is_some()) {
+            o.object("replayGain", |o| {
+                o.start("replayGain");
+                for (k, g) in gains {
+                    if let Some(g) = g {
+                        o.value(k, &Value::Float(g));
+                    }
+                }
+                o.end("replayGain");
+            });
+        }
+    };
+    if !o.json() {
+        replay_gain(o);
+    }
+    genres(o, &s.genres);
+    id_names(o, "artists", &s.artists);
+    id_names(o, "albumArtists", &s.album_artists);
+    o.node_lists(n);
+    if o.json() {
+        replay_gain(o);
+    }
+}
+
+fn write_album(o: &mut Out, n: &Node, a: &AlbumRec, v2: bool) {
+    o.str("id", &a.id);
+    if v2 {
+        o.str("name", &a.name);
+        o.str("artist", &a.artist);
+        o.opt_str("artistId", a.artist_id.as_deref());
+        o.str("coverArt", &a.id);
+        o.int("songCount", a.song_count);
+        o.int("duration", a.duration_secs);
+        o.time("created", a.created);
+        o.opt_int("year", a.year);
+        o.opt_str("genre", a.genres.first().map(|g| g.as_str()));
+        o.bool("isCompilation", a.compilation);
+        o.opt_str("sortName", a.sort_name.as_deref());
+        o.opt_str("musicBrainzId", a.mbz_id.as_deref());
+        o.str("displayArtist", &a.artist);
+    } else {
+        o.opt_str("parent", a.artist_id.as_deref());
+        o.bool("isDir", true);
+        o.str("title", &a.name);
+        o.str("album", &a.name);
+        o.str("artist", &a.artist);
+        o.opt_int("year", a.year);
+        o.opt_str("genre", a.genres.first().map(|g| g.as_str()));
+        o.str("coverArt", &a.id);
+        o.int("duration", a.duration_secs);
+        o.time("created", a.created);
+        o.str("albumId", &a.id);
+        o.opt_str("artistId", a.artist_id.as_deref());
+    }
+    annotate(o, &a.annotation, v2);
+    o.node_attrs(n);
+    if !v2 {
+        o.node_lists(n);
+        return;
+    }
+    let date = a.original_date.as_deref().and_then(date_parts);
+    let original_date = |o: &mut Out| {
+        if let Some((year, month, day)) = date {
+            o.object("originalReleaseDate", |o| {
+                o.start("originalReleaseDate");
+                o.int("year", year);
+                o.opt_int("month", month);
+                o.opt_int("day", day);
+                o.end("originalReleaseDate");
+            });
+        }
+    };
+    if !o.json() {
+        original_date(o);
+    }
+    genres(o, &a.genres);
+    if let Some(id) = &a.artist_id {
+        o.list("artists", &[()], |o, _| {
+            o.start("artists");
+            o.str("id", id);
+            o.str("name", &a.artist);
+            o.end("artists");
+        });
+    }
+    if !a.disc_titles.is_empty() {
+        o.list("discTitles", &a.disc_titles, |o, (d, t)| {
+            o.start("discTitles");
+            o.int("disc", *d);
+            o.str("title", t);
+            o.end("discTitles");
+        });
+    }
+    o.node_lists(n);
+    if o.json() {
+        original_date(o);
+    }
+}
+
+fn write_artist(o: &mut Out, n: &Node, a: &ArtistRec, v2: bool) {
+    o.str("id", &a.id);
+    o.str("name", &a.name);
+    if v2 {
+        o.str("coverArt", &a.id);
+        o.int("albumCount", a.album_count);
+        o.opt_str("sortName", a.sort_name.as_deref());
+        o.opt_str("musicBrainzId", a.mbz_id.as_deref());
+    }
+    if let Some(t) = a.annotation.starred {
+        o.time("starred", t);
+    }
+    if a.annotation.rating > 0 {
+        o.int("userRating", a.annotation.rating as i64);
+    }
+    o.node_attrs(n);
+    o.node_lists(n);
 }
 
 fn dir_child(d: &DirRec) -> Node<'_> {
@@ -285,5 +345,80 @@ pub fn library(a: &LibraryAnswer) -> Node<'_> {
                 .list("album", albums.iter().map(|a| album("album", a, v2)).collect())
                 .list("song", songs.iter().map(|s| song("song", s)).collect())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::front::subsonic::{render, Format};
+
+    fn sample() -> (AlbumRec, SongRec) {
+        let album = AlbumRec {
+            id: "al1".into(),
+            name: "Album <1>".into(),
+            artist: "A".into(),
+            artist_id: Some("ar1".into()),
+            song_count: 1,
+            genres: vec!["Rock".into()],
+            disc_titles: vec![(1, "One".into())],
+            original_date: Some("1999-05".into()),
+            annotation: Annotation { starred: Some(0), rating: 4, play_count: 2, played: None },
+            ..Default::default()
+        };
+        let song = SongRec {
+            id: "t1".into(),
+            parent: "fd1".into(),
+            title: "Say \"hi\"".into(),
+            album_id: Some("al1".into()),
+            artists: vec![IdName { id: "ar1".into(), name: "A".into() }],
+            genres: vec!["Rock".into()],
+            rg_track_gain: Some(-6.5),
+            rg_album_peak: Some(0.9),
+            ..Default::default()
+        };
+        (album, song)
+    }
+
+    /// Records are written directly, not through attribute lists: the children keep the order
+    /// every other element has (XML: single objects, then lists; JSON: lists, then objects),
+    /// and a node's own attributes and lists follow the record's.
+    #[test]
+    fn records_write_children_in_node_order_in_both_formats() {
+        let (album, track) = sample();
+        let answer = LibraryAnswer::Album { album: Box::new(album), songs: vec![track.clone()] };
+        let node = library(&answer);
+        let (_, xml) = render(&Format::Xml, "0", Some(&node), None);
+        let body = xml.split_once("<album ").unwrap().1;
+        assert!(body.starts_with(r#"id="al1" name="Album &lt;1&gt;" artist="A" artistId="ar1""#), "{xml}");
+        assert!(body.contains(
+            r#"starred="1970-01-01T00:00:00Z" userRating="4" playCount="2"><originalReleaseDate year="1999" month="5"/><genres name="Rock"/><artists id="ar1" name="A"/><discTitles disc="1" title="One"/><song id="t1""#
+        ), "{xml}");
+        assert!(body.contains(r#"title="Say &quot;hi&quot;""#), "{xml}");
+        assert!(body.contains(
+            r#"playCount="0"><replayGain trackGain="-6.5" albumPeak="0.9"/><genres name="Rock"/><artists id="ar1" name="A"/></song></album></subsonic-response>"#
+        ), "{xml}");
+
+        let (_, json) = render(&Format::Json, "0", Some(&node), None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let a = &v["subsonic-response"]["album"];
+        assert_eq!(a["name"], "Album <1>");
+        assert_eq!(a["originalReleaseDate"], serde_json::json!({"year": 1999, "month": 5}));
+        assert_eq!(a["discTitles"][0]["title"], "One");
+        assert_eq!(a["userRating"], 4);
+        let s = &a["song"][0];
+        assert_eq!(s["title"], "Say \"hi\"");
+        assert_eq!(s["replayGain"], serde_json::json!({"trackGain": -6.5, "albumPeak": 0.9}));
+        assert_eq!(s["albumArtists"], serde_json::json!([]));
+        let tail = r#""albumArtists":[],"replayGain":{"trackGain":-6.5,"albumPeak":0.9}}],"originalReleaseDate":{"year":1999,"month":5}}}}"#;
+        assert!(json.ends_with(tail), "{json}");
+
+        // Now playing: extra attributes after the song's own, in both formats.
+        let n = song("entry", &track).attr("username", "u");
+        let (_, xml) = render(&Format::Xml, "0", Some(&Node::new("nowPlaying").list("entry", vec![n.clone()])), None);
+        assert!(xml.contains(r#"playCount="0" username="u"><replayGain"#), "{xml}");
+        let (_, json) = render(&Format::Json, "0", Some(&Node::new("nowPlaying").list("entry", vec![n])), None);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["subsonic-response"]["nowPlaying"]["entry"][0]["username"], "u");
     }
 }

@@ -289,6 +289,13 @@ pub(super) fn check_version(v: Option<&str>) -> Result<(), ApiError> {
 
 /// Unix seconds as `2026-11-30T01:02:03Z`.
 pub fn iso8601(secs: u64) -> String {
+    let mut out = String::with_capacity(20);
+    iso8601_into(secs, &mut out);
+    out
+}
+
+/// [`iso8601`], appended to `out`.
+pub fn iso8601_into(secs: u64, out: &mut String) {
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -303,7 +310,6 @@ pub fn iso8601(secs: u64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
     // Written digit by digit: this runs for every song and album rendered.
-    let mut out = String::with_capacity(20);
     let two = |n: u64, sep: char, out: &mut String| {
         out.push((b'0' + (n / 10) as u8) as char);
         out.push((b'0' + (n % 10) as u8) as char);
@@ -312,13 +318,12 @@ pub fn iso8601(secs: u64) -> String {
     let y = y.clamp(0, 9999) as u64;
     out.push((b'0' + (y / 1000) as u8) as char);
     out.push((b'0' + (y / 100 % 10) as u8) as char);
-    two(y % 100, '-', &mut out);
-    two(m as u64, '-', &mut out);
-    two(d as u64, 'T', &mut out);
-    two(rem / 3600, ':', &mut out);
-    two(rem % 3600 / 60, ':', &mut out);
-    two(rem % 60, 'Z', &mut out);
-    out
+    two(y % 100, '-', out);
+    two(m as u64, '-', out);
+    two(d as u64, 'T', out);
+    two(rem / 3600, ':', out);
+    two(rem % 3600 / 60, ':', out);
+    two(rem % 60, 'Z', out);
 }
 
 fn extensions() -> Node<'static> {

@@ -8,6 +8,8 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use crate::proto::library::{AlbumRec, ArtistRec, SongRec};
+
 pub const API_VERSION: &str = "1.16.1";
 pub const SERVER_TYPE: &str = "redoubt";
 pub const XMLNS: &str = "http://subsonic.org/restapi";
@@ -62,15 +64,29 @@ pub struct Node<'a> {
     /// In JSON this element is just the array of this list (OpenSubsonic's
     /// `"openSubsonicExtensions": [...]`, where XML wraps the items in an element).
     pub json_as_list: Option<&'static str>,
+    /// A library record written straight from the broker's answer (see `render`); this
+    /// node's own attributes follow the record's, and its lists follow the record's children.
+    pub record: Option<Record<'a>>,
+}
+
+/// Songs, albums and artists come by the hundred: they are written from the records
+/// themselves, without an attribute list per element.
+#[derive(Debug, Clone, Copy)]
+pub enum Record<'a> {
+    Song(&'a SongRec),
+    /// The album, and whether as `AlbumID3` (else a directory `Child`).
+    Album(&'a AlbumRec, bool),
+    /// The artist, and whether as `ArtistID3`.
+    Artist(&'a ArtistRec, bool),
 }
 
 impl<'a> Node<'a> {
     pub fn new(name: &'static str) -> Node<'a> {
         Node { name, ..Default::default() }
     }
-    /// For records with many attributes (songs, albums): one allocation instead of five.
-    pub fn record(name: &'static str) -> Node<'a> {
-        Node { name, attrs: Vec::with_capacity(40), lists: Vec::with_capacity(4), ..Default::default() }
+    /// A song, album or artist element.
+    pub fn record(name: &'static str, record: Record<'a>) -> Node<'a> {
+        Node { name, record: Some(record), ..Default::default() }
     }
     pub fn attr(mut self, k: &'static str, v: impl Into<Value<'a>>) -> Node<'a> {
         self.attrs.push((k, v.into()));
@@ -142,29 +158,40 @@ pub fn valid_callback(cb: &str) -> bool {
 }
 
 fn xml_escape(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all are dropped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c => out.push(c),
-        }
+    let bytes = s.as_bytes();
+    // The common case, nothing to escape, in one pass that vectorises (see json_string).
+    let special = |b: u8| (b < 0x20) | (b == b'&') | (b == b'<') | (b == b'>') | (b == b'"') | (b == b'\'');
+    if !bytes.iter().fold(false, |found, &b| found | special(b)) {
+        out.push_str(s);
+        return;
     }
+    let mut clean = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !special(b) {
+            continue;
+        }
+        out.push_str(&s[clean..i]);
+        out.push_str(match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            b'\n' => "&#10;",
+            b'\r' => "&#13;",
+            b'\t' => "&#9;",
+            // Characters XML 1.0 cannot carry at all are dropped.
+            _ => "",
+        });
+        clean = i + 1;
+    }
+    out.push_str(&s[clean..]);
 }
 
 fn xml_value(v: &Value<'_>, out: &mut String) {
     match v {
         Value::Str(s) => xml_escape(s, out),
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
         Value::Float(f) => {
             let _ = write!(out, "{f}");
         }
@@ -181,6 +208,10 @@ fn xml_attr(k: &str, v: &Value<'_>, out: &mut String) {
 }
 
 fn xml_node(n: &Node, out: &mut String) {
+    if let Some(r) = n.record {
+        let mut o = Out { buf: out, json: false, open: false, first: false };
+        return super::render::record(&mut o, n, r);
+    }
     out.push('<');
     out.push_str(n.name);
     for (k, v) in &n.attrs {
@@ -228,8 +259,9 @@ fn xml_node(n: &Node, out: &mut String) {
 fn json_string(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
-    // The common case, nothing to escape, in one vectorisable pass.
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    // The common case, nothing to escape, in one pass without an early exit (so that it
+    // vectorises; `any` does not).
+    if !bytes.iter().fold(false, |found, &b| found | (b < 0x20) | (b == b'"') | (b == b'\\')) {
         out.push_str(s);
         out.push('"');
         return;
@@ -261,9 +293,7 @@ fn json_string(s: &str, out: &mut String) {
 fn json_value(v: &Value<'_>, out: &mut String) {
     match v {
         Value::Str(s) => json_string(s, out),
-        Value::Int(i) => {
-            let _ = write!(out, "{i}");
-        }
+        Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
         Value::Float(f) if f.is_finite() => {
             let _ = write!(out, "{f}");
         }
@@ -272,16 +302,24 @@ fn json_value(v: &Value<'_>, out: &mut String) {
     }
 }
 
+/// Keys are this server's own element and attribute names: nothing to escape.
 fn json_key(k: &str, first: &mut bool, out: &mut String) {
     if !*first {
         out.push(',');
     }
     *first = false;
-    json_string(k, out);
+    out.push('"');
+    out.push_str(k);
+    // Single characters are stored directly; a two-byte push_str is a memcpy call.
+    out.push('"');
     out.push(':');
 }
 
 fn json_node(n: &Node, out: &mut String) {
+    if let Some(r) = n.record {
+        let mut o = Out { buf: out, json: true, open: false, first: false };
+        return super::render::record(&mut o, n, r);
+    }
     if let Some(list) = n.json_as_list {
         out.push('[');
         if let Some((_, items)) = n.lists.iter().find(|(k, _)| *k == list) {
@@ -334,6 +372,197 @@ fn json_node(n: &Node, out: &mut String) {
     out.push('}');
 }
 
+/// Writes one element at a time straight into the output, in XML or JSON: `start`, its
+/// attributes, its children (lists, single objects), `end`. Used for the library records.
+pub struct Out<'b> {
+    buf: &'b mut String,
+    json: bool,
+    /// XML: the current start tag is not closed yet (attributes may still follow).
+    open: bool,
+    /// JSON: the current object has no member yet.
+    first: bool,
+}
+
+impl Out<'_> {
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    pub fn start(&mut self, name: &str) {
+        if self.json {
+            self.buf.push('{');
+            self.first = true;
+        } else {
+            self.close_tag();
+            self.buf.push('<');
+            self.buf.push_str(name);
+            self.open = true;
+        }
+    }
+
+    pub fn end(&mut self, name: &str) {
+        if self.json {
+            self.buf.push('}');
+            // The parent wrote this element's key: it has a member now.
+            self.first = false;
+        } else if self.open {
+            self.buf.push_str("/>");
+            self.open = false;
+        } else {
+            self.buf.push_str("</");
+            self.buf.push_str(name);
+            self.buf.push('>');
+        }
+    }
+
+    fn close_tag(&mut self) {
+        if self.open {
+            self.buf.push('>');
+            self.open = false;
+        }
+    }
+
+    fn key(&mut self, k: &str) {
+        if self.json {
+            json_key(k, &mut self.first, self.buf);
+        } else {
+            self.buf.push(' ');
+            self.buf.push_str(k);
+            self.buf.push('=');
+            self.buf.push('"');
+        }
+    }
+
+    fn end_value(&mut self) {
+        if !self.json {
+            self.buf.push('"');
+        }
+    }
+
+    pub fn str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        if self.json {
+            json_string(v, self.buf);
+        } else {
+            xml_escape(v, self.buf);
+        }
+        self.end_value();
+    }
+
+    pub fn int(&mut self, k: &str, v: i64) {
+        self.key(k);
+        self.buf.push_str(itoa::Buffer::new().format(v));
+        self.end_value();
+    }
+
+    pub fn bool(&mut self, k: &str, v: bool) {
+        self.key(k);
+        self.buf.push_str(if v { "true" } else { "false" });
+        self.end_value();
+    }
+
+    /// Unix seconds as an ISO 8601 time.
+    pub fn time(&mut self, k: &str, secs: i64) {
+        self.key(k);
+        if self.json {
+            self.buf.push('"');
+        }
+        super::rest::iso8601_into(secs.max(0) as u64, self.buf);
+        self.buf.push('"');
+    }
+
+    pub fn value(&mut self, k: &str, v: &Value<'_>) {
+        self.key(k);
+        if self.json {
+            json_value(v, self.buf);
+        } else {
+            xml_value(v, self.buf);
+        }
+        self.end_value();
+    }
+
+    pub fn opt_str(&mut self, k: &str, v: Option<&str>) {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+    }
+
+    pub fn opt_int(&mut self, k: &str, v: Option<i64>) {
+        if let Some(v) = v {
+            self.int(k, v);
+        }
+    }
+
+    /// Repeated child elements, each written by `item` (a JSON array, even when empty).
+    pub fn list<T>(&mut self, k: &str, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
+        if self.json {
+            json_key(k, &mut self.first, self.buf);
+            self.buf.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(',');
+                }
+                item(self, x);
+            }
+            self.buf.push(']');
+            self.first = false;
+        } else {
+            for x in items {
+                item(self, x);
+            }
+        }
+    }
+
+    /// One child element written by `write` (which starts and ends it); a JSON object.
+    pub fn object(&mut self, name: &str, write: impl FnOnce(&mut Self)) {
+        if self.json {
+            json_key(name, &mut self.first, self.buf);
+        }
+        write(self);
+    }
+
+    /// A node's attributes and lists inside the element being written.
+    pub fn node_attrs(&mut self, n: &Node) {
+        for (k, v) in &n.attrs {
+            self.value(k, v);
+        }
+    }
+
+    pub fn node_lists(&mut self, n: &Node) {
+        debug_assert!(n.prims.is_empty() && n.objects.is_empty() && n.text.is_none());
+        for (k, items) in &n.lists {
+            if self.json {
+                json_key(k, &mut self.first, self.buf);
+                self.buf.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(',');
+                    }
+                    json_node(item, self.buf);
+                }
+                self.buf.push(']');
+            } else {
+                for item in items {
+                    self.close_tag();
+                    xml_node(item, self.buf);
+                }
+            }
+        }
+    }
+}
+
+/// About how many bytes a node renders to, so that the output is allocated once instead of
+/// doubled (and copied) a dozen times for a long list.
+fn size_hint(n: &Node) -> usize {
+    let own = match n.record {
+        Some(Record::Song(_)) => 1100,
+        Some(Record::Album(..)) => 600,
+        Some(Record::Artist(..)) => 200,
+        None => 64,
+    };
+    own + n.lists.iter().flat_map(|(_, l)| l).map(size_hint).sum::<usize>()
+}
+
 /// Renders a complete answer. `error` is (code, message) for `status="failed"`.
 pub fn render(
     format: &Format,
@@ -346,7 +575,8 @@ pub fn render(
     let child = error_node.as_ref().or(body);
     match format {
         Format::Xml => {
-            let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<subsonic-response");
+            let mut out = String::with_capacity(child.map_or(0, size_hint) + 512);
+            out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<subsonic-response");
             for (k, v) in [
                 ("xmlns", Value::from(XMLNS)),
                 ("status", status.into()),
@@ -368,7 +598,11 @@ pub fn render(
             ("text/xml; charset=utf-8", out)
         }
         Format::Json | Format::Jsonp(_) => {
-            let mut json = String::with_capacity(256);
+            let mut json = String::with_capacity(child.map_or(0, size_hint) + 256);
+            if let Format::Jsonp(cb) = format {
+                json.push_str(cb);
+                json.push('(');
+            }
             json.push_str("{\"subsonic-response\":{\"status\":");
             json_string(status, &mut json);
             json.push_str(",\"version\":");
@@ -386,7 +620,10 @@ pub fn render(
             }
             json.push_str("}}");
             match format {
-                Format::Jsonp(cb) => ("text/javascript; charset=utf-8", format!("{cb}({json});")),
+                Format::Jsonp(_) => {
+                    json.push_str(");");
+                    ("text/javascript; charset=utf-8", json)
+                }
                 _ => ("application/json", json),
             }
         }
