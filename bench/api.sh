@@ -65,6 +65,9 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() {
   local label=$1; shift
   local out f0 b0 f1 b1
+  # One second of warm-up, not reported: the figures are the steady state (a first request
+  # for an album misses the front's cache; see docs/architecture.md for the cold cost).
+  wrk -t2 -c64 -d1s "$@" >/dev/null
   f0=$(cpu "$front") b0=$(cpu "$broker")
   out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@")
   f1=$(cpu "$front") b1=$(cpu "$broker")

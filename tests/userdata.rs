@@ -741,3 +741,57 @@ fn podcasts_jukebox_chat_video_and_hls_are_answered_as_not_implemented() {
     validate_xml(&xml);
     assert!(xml.contains(r#"code="70""#), "{xml}");
 }
+
+/// The front keeps rendered answers to deterministic reads, revalidated with the broker on
+/// every request: a write of any kind (stars, ratings, plays, a rescan) must show at once,
+/// and one user's view never reaches another.
+#[test]
+fn cached_answers_follow_every_write_and_stay_per_user() {
+    let s = server();
+    let a1 = s.song("A1");
+    let album_id = s.get_song(ALICE, &a1)["albumId"].as_str().unwrap().to_string();
+    let album = |user: &str| s.ok(user, "getAlbum", &format!("id={album_id}"))["album"].clone();
+    let song_in = |v: &Value, title: &str| arr(&v["song"]).into_iter().find(|x| x["title"] == title).unwrap();
+    // Asked twice: the second answer may come from the cache, and is the same.
+    assert_eq!(album(ALICE), album(ALICE));
+    assert!(album(ALICE)["starred"].is_null());
+
+    s.ok_once(ALICE, "star", &format!("albumId={album_id}"));
+    assert!(album(ALICE)["starred"].is_string(), "a star shows at once");
+    assert!(album(BOB)["starred"].is_null(), "and only to its user");
+    let starred = s.ok(ALICE, "getAlbumList2", "type=starred");
+    assert_eq!(arr(&starred["albumList2"]["album"]).len(), 1);
+
+    s.ok_once(ALICE, "setRating", &format!("id={a1}&rating=4"));
+    assert_eq!(song_in(&album(ALICE), "A1")["userRating"], 4);
+    assert!(song_in(&album(BOB), "A1")["userRating"].is_null());
+
+    s.ok_once(ALICE, "scrobble", &format!("id={a1}&submission=true"));
+    assert_eq!(song_in(&album(ALICE), "A1")["playCount"], 1);
+
+    // A rescan that changes a title shows in cached reads and searches.
+    let found = s.ok(ALICE, "search3", "query=A1&artistCount=0&albumCount=0");
+    assert_eq!(arr(&found["searchResult3"]["song"]).len(), 1);
+    let path = s.d.fx.music.join("Alpha/First/A1.mp3");
+    media::write_track(
+        &path,
+        "mp3",
+        &Tags {
+            title: Some("Renamed".into()),
+            artist: Some("Alpha".into()),
+            album: Some("First".into()),
+            track: Some(1),
+            year: Some(2020),
+            genres: vec!["Rock".into()],
+            ..Tags::default()
+        },
+    );
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&s.d.fx.music).status();
+    s.ok_once(ADMIN, "startScan", "");
+    s.d.wait_scans(2);
+    assert!(arr(&album(ALICE)["song"]).iter().any(|x| x["title"] == "Renamed"), "{}", album(ALICE));
+    let found = s.ok(ALICE, "search3", "query=renamed&artistCount=0&albumCount=0");
+    assert_eq!(arr(&found["searchResult3"]["song"]).len(), 1, "{found}");
+    // The star, rating and plays are still Alice's.
+    assert_eq!(song_in(&album(ALICE), "Renamed")["playCount"], 1);
+}

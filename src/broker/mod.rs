@@ -137,6 +137,9 @@ impl Broker {
             }
             .into(),
             Request::Api { client, creds, call } => Reply::Api(self.api(&client, &creds, &call)).into(),
+            Request::CachedApi { client, creds, call, have } => {
+                Reply::Revalidated(self.revalidate(&client, &creds, &call, have)).into()
+            }
             Request::Media { client, creds, call } => {
                 let me = match self.store.authenticate(&client, &creds) {
                     Ok(me) => me,
@@ -290,11 +293,40 @@ impl Broker {
             }
             Call::UserData(ud) => {
                 let me = self.store.authenticate(client, creds)?;
-                let conn = if ud.writes() { self.store.conn() } else { self.reader() };
-                userdata::answer(&conn, &me, &client.name, ud).map(|a| A::UserData(Box::new(a)))
+                let answer = if ud.writes() {
+                    userdata::answer(&self.store.conn(), &me, &client.name, ud)
+                } else {
+                    userdata::answer(&self.reader(), &me, &client.name, ud)
+                };
+                answer.map(|a| A::UserData(Box::new(a)))
             }
             _ => self.store.api(client, creds, call),
         }
+    }
+
+    /// A library call the front may have cached: still authenticated every time; the answer
+    /// is recomputed unless the front's copy was made for this user at the current database
+    /// generation (no row has changed since).
+    fn revalidate(
+        &self,
+        client: &crate::proto::Client,
+        creds: &crate::proto::Credentials,
+        call: &crate::proto::library::LibraryCall,
+        have: Option<crate::proto::CacheStamp>,
+    ) -> Result<crate::proto::Revalidated, crate::proto::ApiError> {
+        use crate::proto::{CacheStamp, Revalidated};
+        // Read before the database: a write that lands after this point makes the stamp old.
+        let generation = self.store.generation();
+        let me = self.store.authenticate(client, creds)?;
+        // Generation 0 never matches: nothing non-deterministic is ever revalidated.
+        let generation = if call.deterministic() { generation } else { 0 };
+        if have.is_some_and(|h| generation != 0 && h.user == me.id && h.generation == generation) {
+            return Ok(Revalidated::NotModified);
+        }
+        let conn = self.reader();
+        let library = browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
+        let answer = browse::in_read_transaction(&conn, || library.answer(call))?;
+        Ok(Revalidated::Fresh { answer: Box::new(answer), stamp: CacheStamp { user: me.id, generation } })
     }
 
     /// A free read-only connection for an API read (waiting for one when all are busy).

@@ -76,11 +76,48 @@ pub struct ApiKeyInfo {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Bumped whenever a use of the writer changed a row (see [`Writer`]): answers computed
+    /// at an older generation may be stale, answers at the current one are not.
+    generation: std::sync::atomic::AtomicU64,
+    /// The writer's `total_changes()` when the generation was last bumped.
+    changes_seen: std::sync::atomic::AtomicU64,
     vault: Vault,
     limiter: Mutex<Limiter>,
     /// SHA-256 of the one-time setup code, while no user exists.
     setup: Mutex<Option<[u8; 32]>>,
     pub settings: Settings,
+}
+
+/// The writer, borrowed. On release, if `total_changes()` moved (a statement changed rows,
+/// committed or not), the generation is bumped: so every write, whatever code made it,
+/// invalidates the answers cached before it. Bumping after the commit is what makes this safe:
+/// a reader that saw the new generation starts its read after the write was committed.
+pub struct Writer<'a> {
+    conn: std::sync::MutexGuard<'a, Connection>,
+    store: &'a Store,
+}
+
+impl std::ops::Deref for Writer<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl Drop for Writer<'_> {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering;
+        let now = self.conn.total_changes();
+        if self.store.changes_seen.swap(now, Ordering::AcqRel) != now {
+            self.store.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
 }
 
 fn sha256(b: &[u8]) -> [u8; 32] {
@@ -154,11 +191,28 @@ impl Store {
             )),
         }
         let limiter = Mutex::new(Limiter::new(settings.auth_limit, settings.auth_window));
-        Ok((Store { conn: Mutex::new(conn), vault, limiter, setup: Mutex::new(None), settings }, log))
+        let changes_seen = std::sync::atomic::AtomicU64::new(conn.total_changes());
+        let store = Store {
+            conn: Mutex::new(conn),
+            generation: std::sync::atomic::AtomicU64::new(1),
+            changes_seen,
+            vault,
+            limiter,
+            setup: Mutex::new(None),
+            settings,
+        };
+        Ok((store, log))
     }
 
-    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The one writable connection. Every write to the database goes through it (the other
+    /// connections are read-only), and releasing it bumps the generation if a row changed.
+    pub(crate) fn conn(&self) -> Writer<'_> {
+        Writer { conn: self.conn.lock().unwrap_or_else(|p| p.into_inner()), store: self }
+    }
+
+    /// The database generation: read it *before* reading the database for an answer.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn user_count(&self) -> i64 {

@@ -9,7 +9,9 @@ use hyper::{Response, StatusCode};
 use super::subsonic::{self, code, Format, Node, Value};
 use super::{missing, Front, HttpResponse, Params, Peer};
 use crate::proto::library::{LibraryCall, ListKind, Search};
-use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Secret, UserFields, UserInfo};
+use crate::proto::{
+    Answer, ApiError, Call, Client, Credentials, Reply, Request, Revalidated, Secret, UserFields, UserInfo,
+};
 
 /// OpenSubsonic extensions this server implements, with their versions.
 pub const EXTENSIONS: &[(&str, &[i64])] = &[
@@ -154,13 +156,67 @@ impl Front {
             Err(e) => return self.failed(&format, e),
         };
         let client = Client { addr: peer.addr.clone(), name: client_name.chars().take(128).collect() };
-        match self.broker.call(&Request::Api { client, creds, call }, &[]).await {
+        if let Call::Library(lib) = call {
+            if lib.deterministic() {
+                return self.revalidated(method, p, &format, client, creds, lib).await;
+            }
+            return self.answer(&format, Request::Api { client, creds, call: Call::Library(lib) }).await;
+        }
+        self.answer(&format, Request::Api { client, creds, call }).await
+    }
+
+    async fn answer(&self, format: &Format, req: Request) -> HttpResponse {
+        match self.broker.call(&req, &[]).await {
             Ok(r) => match r.body {
-                Reply::Api(Ok(answer)) => self.ok(&format, render(&answer).as_ref()),
-                Reply::Api(Err(e)) => self.failed(&format, e),
-                _ => self.broker_trouble(&format),
+                Reply::Api(Ok(answer)) => self.ok(format, render(&answer).as_ref()),
+                Reply::Api(Err(e)) => self.failed(format, e),
+                _ => self.broker_trouble(format),
             },
-            Err(_) => self.broker_trouble(&format),
+            Err(_) => self.broker_trouble(format),
+        }
+    }
+
+    /// A deterministic library call: served from the cache when the broker, having checked the
+    /// credentials, says the cached copy is still current; otherwise rendered and kept.
+    async fn revalidated(
+        &self,
+        method: &str,
+        p: &Params,
+        format: &Format,
+        client: Client,
+        creds: Credentials,
+        call: LibraryCall,
+    ) -> HttpResponse {
+        let key = super::cache::key(&creds, method, p);
+        let have = self.cache.get(&key);
+        let req = Request::CachedApi { client, creds, call, have: have.as_ref().map(|e| e.stamp.clone()) };
+        let reply = match self.broker.call(&req, &[]).await {
+            Ok(r) => r.body,
+            Err(_) => return self.broker_trouble(format),
+        };
+        match reply {
+            Reply::Revalidated(Ok(Revalidated::NotModified)) => match have {
+                Some(e) => {
+                    let mut r = Response::new(Body::Full(Some(e.body)));
+                    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(e.content_type));
+                    r
+                }
+                None => self.broker_trouble(format),
+            },
+            Reply::Revalidated(Ok(Revalidated::Fresh { answer, stamp })) => {
+                let answer = Answer::Library(answer);
+                let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), render(&answer).as_ref(), None);
+                let body = Bytes::from(text);
+                if stamp.generation != 0 {
+                    let entry = super::cache::Entry { stamp, content_type: ctype, body: body.clone() };
+                    self.cache.put(key, entry);
+                }
+                let mut r = Response::new(Body::Full(Some(body)));
+                r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+                r
+            }
+            Reply::Revalidated(Err(e)) => self.failed(format, e),
+            _ => self.broker_trouble(format),
         }
     }
 

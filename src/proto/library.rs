@@ -27,6 +27,20 @@ pub enum LibraryCall {
     Search(Search),
 }
 
+impl LibraryCall {
+    /// Whether the answer is a function of the database alone (for this user): nothing random
+    /// and nothing that depends on the clock. Only these may be answered from the front's
+    /// cache (see `Request::CachedApi`).
+    pub fn deterministic(&self) -> bool {
+        !matches!(
+            self,
+            LibraryCall::RandomSongs { .. }
+                | LibraryCall::SimilarSongs { .. }
+                | LibraryCall::AlbumList { kind: ListKind::Random, .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Search {
     pub query: String,

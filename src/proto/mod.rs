@@ -161,6 +161,10 @@ pub enum Request {
     Ping,
     /// One Subsonic API call: authenticate, then answer. One round trip per HTTP request.
     Api { client: Client, creds: Credentials, call: Call },
+    /// A deterministic library call the front may answer from its cache: authenticate, then
+    /// answer `NotModified` if `have` names this user and the database generation is still
+    /// the same (nothing was written since), else the answer with a fresh stamp.
+    CachedApi { client: Client, creds: Credentials, call: library::LibraryCall, have: Option<CacheStamp> },
     /// Web UI login with a password: a session on success.
     Login { client: Client, username: String, password: Secret },
     /// First admin, with the one-time setup code from the log.
@@ -192,6 +196,7 @@ impl Request {
         match self {
             Request::Ping => "Ping",
             Request::Api { .. } => "Api",
+            Request::CachedApi { .. } => "CachedApi",
             Request::Login { .. } => "Login",
             Request::Setup { .. } => "Setup",
             Request::Session { .. } => "Session",
@@ -211,7 +216,7 @@ impl Request {
 /// closes that role's channel (and the supervisor restarts the role).
 pub fn permit(role: Role, req: &Request) -> Result<(), String> {
     let allowed: &[&str] = match role {
-        Role::Front => &["Ping", "Api", "Media", "Login", "Setup", "Session", "Logout"],
+        Role::Front => &["Ping", "Api", "CachedApi", "Media", "Login", "Setup", "Session", "Logout"],
         Role::Scanner => &["Ping", "NextScan", "CheckFolders", "StoreFolders", "ScanFinished", "WatcherTriggered"],
         // The transcoder only answers the broker's jobs (media::Job); it may ask nothing.
         Role::Transcoder => &[],
@@ -447,6 +452,20 @@ pub enum Answer {
     Lyrics(Box<media::LyricsAnswer>),
 }
 
+/// Who an answer was computed for, and the database generation it was computed at (the
+/// broker bumps the generation after every write that changed a row).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CacheStamp {
+    pub user: String,
+    pub generation: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Revalidated {
+    NotModified,
+    Fresh { answer: Box<library::LibraryAnswer>, stamp: CacheStamp },
+}
+
 /// A new web session: the cookie value and the CSRF token, both shown only now.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionGrant {
@@ -474,6 +493,7 @@ pub enum Reply {
     Done,
     /// With the fd [`media::MediaAnswer::fd_count`] names.
     Media(Result<media::MediaAnswer, ApiError>),
+    Revalidated(Result<Revalidated, ApiError>),
 }
 
 impl Message for Reply {
