@@ -522,6 +522,26 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// The front's cache is revalidated against this generation: reads leave it alone, any
+    /// statement that changes a row moves it.
+    #[test]
+    fn the_generation_moves_with_writes_only() {
+        let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = Broker::open(&init(), &dir, &dir.join("cache"), &[]).unwrap();
+        let g0 = broker.store.generation();
+        broker.store.conn().query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(broker.store.generation(), g0, "a read");
+        broker.store.conn().execute("UPDATE users SET email = 'x' WHERE 0", []).unwrap();
+        assert_eq!(broker.store.generation(), g0, "a write that changed nothing");
+        broker.store.add_user("someone", Some("pw"), false, None).unwrap();
+        let g1 = broker.store.generation();
+        assert!(g1 > g0, "a new user");
+        broker.store.conn().execute("DELETE FROM users WHERE name = 'someone'", []).unwrap();
+        assert!(broker.store.generation() > g1, "a delete");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// T2: a well-formed request outside the front's permit list ends the channel.
     #[test]
     fn a_scanner_request_from_the_front_closes_its_channel() {
