@@ -19,25 +19,9 @@ pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
 mkdir -p "$work/music" "$work/data"
 "$target"/release/examples/gen_library "$work/music" "$tracks" | tail -1
-cp "$target"/release/redoubt "$work/redoubt"
-chmod -R a+rX "$work"
-as_user=()
-if [ "$(id -u)" = 0 ]; then
-  chown nobody "$work/data"
-  as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all)
-fi
-folders=(--data-folder "$work/data" --music-folder "$work/music")
-echo "bench-password" | "${as_user[@]}" "$work/redoubt" user add bench "${folders[@]}" >/dev/null
-port=$((20000 + RANDOM % 20000))
-"${as_user[@]}" "$work/redoubt" serve "${folders[@]}" --port "$port" --log-level warn 2>"$work/log" &
-pid=$!
-base="http://127.0.0.1:$port/rest"
-auth="u=bench&p=bench-password&v=1.16.1&c=bench&f=json"
-for _ in $(seq 1200); do
-  s=$(curl -s "$base/getScanStatus?$auth" || true)
-  echo "$s" | grep -q '"scanning":false' && echo "$s" | grep -q '"lastScan"' && break
-  sleep 0.5
-done
+source bench/lib.sh
+start_daemon
+auth="$auth&f=json"
 # getAlbum rotates over 500 albums (one hot album would flatter the page cache and the CPU's).
 curl -s "$base/getAlbumList2?type=random&size=500&$auth" | python3 -c '
 import json, sys

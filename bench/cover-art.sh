@@ -26,25 +26,8 @@ for i in $(seq "$albums"); do
     -metadata album="Album $i" "$dir/01.mp3"
   cp "$work/cover.jpg" "$dir/cover.jpg"
 done
-cp "$target"/release/redoubt "$work/redoubt"
-chmod -R a+rX "$work"
-as_user=()
-if [ "$(id -u)" = 0 ]; then
-  chown nobody "$work/data"
-  as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all)
-fi
-folders=(--data-folder "$work/data" --music-folder "$work/music")
-echo "bench-password" | "${as_user[@]}" "$work/redoubt" user add bench "${folders[@]}" >/dev/null
-port=$((20000 + RANDOM % 20000))
-"${as_user[@]}" "$work/redoubt" serve "${folders[@]}" --port "$port" --log-level warn 2>"$work/log" &
-pid=$!
-base="http://127.0.0.1:$port/rest"
-auth="u=bench&p=bench-password&v=1.16.1&c=bench"
-for _ in $(seq 600); do
-  s=$(curl -s "$base/getScanStatus?$auth&f=json" || true)
-  echo "$s" | grep -q '"scanning":false' && echo "$s" | grep -q '"lastScan"' && break
-  sleep 0.5
-done
+source bench/lib.sh
+start_daemon
 ids=$(curl -s "$base/getAlbumList2?type=alphabeticalByName&size=500&$auth&f=json" |
   python3 -c 'import json,sys; print(" ".join(a["id"] for a in json.load(sys.stdin)["subsonic-response"]["albumList2"]["album"]))') ||
   { echo "the daemon did not answer:" >&2; cat "$work/log" >&2; exit 1; }

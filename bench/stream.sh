@@ -28,26 +28,9 @@ ffmpeg -v error -f lavfi -i "sine=frequency=220:sample_rate=44100:duration=1189"
 ffmpeg -v error -f lavfi -i "anoisesrc=color=pink:sample_rate=44100:duration=240:amplitude=0.3" -ac 2 \
   -metadata title=Song "$work/music/Bench/song.flac"
 big_size=$(stat -c %s "$work/music/Bench/big.wav")
-cp "$target"/release/redoubt "$work/redoubt"
-chmod -R a+rX "$work"
-as_user=()
-if [ "$(id -u)" = 0 ]; then
-  chown nobody "$work/data"
-  as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all)
-fi
-folders=(--data-folder "$work/data" --music-folder "$work/music")
-echo "bench-password" | "${as_user[@]}" "$work/redoubt" user add bench "${folders[@]}" >/dev/null
-port=$((20000 + RANDOM % 20000))
-REDOUBT_TRANSCODING_MAXCONCURRENT=40 REDOUBT_TRANSCODING_MAXCONCURRENTPERUSER=40 \
-  "${as_user[@]}" "$work/redoubt" serve "${folders[@]}" --port "$port" --log-level warn 2>"$work/log" &
-pid=$!
-base="http://127.0.0.1:$port/rest"
-auth="u=bench&p=bench-password&v=1.16.1&c=bench&f=json"
-for _ in $(seq 200); do
-  s=$(curl -s "$base/getScanStatus?$auth" || true)
-  echo "$s" | grep -q '"scanning":false' && echo "$s" | grep -q '"lastScan"' && break
-  sleep 0.2
-done
+source bench/lib.sh
+start_daemon REDOUBT_TRANSCODING_MAXCONCURRENT=40 REDOUBT_TRANSCODING_MAXCONCURRENTPERUSER=40
+auth="$auth&f=json"
 ids=$(curl -s "$base/search3?query=&$auth" | python3 -c 'import json,sys
 for s in json.load(sys.stdin)["subsonic-response"]["searchResult3"]["song"]: print(s["title"], s["id"])')
 big=$(echo "$ids" | awk '$1=="Big" {print $2}')

@@ -27,42 +27,6 @@ fn decoded(r: &HttpResponse) -> (String, u32, u32) {
     (ct, img.width(), img.height())
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for b in data {
-        crc ^= *b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
-fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-    out.extend((data.len() as u32).to_be_bytes());
-    let mut body = kind.to_vec();
-    body.extend(data);
-    out.extend(&body);
-    out.extend(crc32(&body).to_be_bytes());
-}
-
-/// A well-formed PNG declaring `w`×`h` pixels whose data is one small zlib stream: what a
-/// decompression bomb looks like up to the point where a decoder would allocate the pixels.
-fn png_bomb(w: u32, h: u32) -> Vec<u8> {
-    let mut ihdr = w.to_be_bytes().to_vec();
-    ihdr.extend(h.to_be_bytes());
-    ihdr.extend([8, 2, 0, 0, 0]);
-    // zlib: one stored block of 1024 zero bytes, then the Adler-32 of those bytes.
-    let mut idat = vec![0x78, 0x01, 0x01, 0x00, 0x04, 0xff, 0xfb];
-    idat.extend([0u8; 1024]);
-    idat.extend(0x0400_0001u32.to_be_bytes());
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut out, b"IHDR", &ihdr);
-    chunk(&mut out, b"IDAT", &idat);
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
 /// A real JPEG whose frame header claims 60000×60000 pixels.
 fn jpeg_bomb() -> Vec<u8> {
     let mut j = media::jpeg(16, 16);
@@ -114,12 +78,12 @@ fn library() -> Lib {
     // Bombs: both images claim billions of pixels; nothing else.
     let bomb = m.join("Charlie/Bomb");
     track(&bomb, "x1", "Charlie", "Bomb", 2003, None);
-    std::fs::write(bomb.join("cover.png"), png_bomb(100_000, 100_000)).unwrap();
+    std::fs::write(bomb.join("cover.png"), redoubt::transcoder::art::fixtures::png_bomb(100_000, 100_000)).unwrap();
     std::fs::write(bomb.join("folder.jpg"), jpeg_bomb()).unwrap();
     // A bomb first, a good embedded picture behind it.
     let behind = m.join("Charlie/Behind");
     track(&behind, "y1", "Charlie", "Behind", 2004, Some(media::jpeg(64, 64)));
-    std::fs::write(behind.join("cover.png"), png_bomb(70_000, 70_000)).unwrap();
+    std::fs::write(behind.join("cover.png"), redoubt::transcoder::art::fixtures::png_bomb(70_000, 70_000)).unwrap();
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(m).status();
     fx.add_user(ADMIN, ADMIN_PASSWORD, true);
     let mut d = Daemon::spawn(fx, Options::default());

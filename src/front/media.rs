@@ -16,12 +16,12 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::subsonic::{self, Node};
-use super::{missing, plain, Body, Front, HttpResponse, Params, Peer};
+use super::{plain, Body, Front, HttpResponse, Params, Peer};
 use crate::proto::media::{
     FileInfo, ImageInfo, LyricsAnswer, LyricsCall, MediaAdmin, MediaAdminAnswer, MediaAnswer, MediaCall, TranscodeInfo,
     TranscodingFields, TranscodingInfo,
 };
-use crate::proto::{ApiError, Call, Client, Reply, Request};
+use crate::proto::{ApiError, Call, Reply, Request};
 
 /// The methods answered here rather than by `rest`.
 pub const METHODS: &[&str] = &["stream", "download", "getCoverArt", "getAvatar"];
@@ -62,17 +62,10 @@ impl Front {
             Ok(c) => c,
             Err(e) => return self.failed(&format, e),
         };
-        if let Err(e) = super::rest::check_version(p.get("v")) {
-            return self.failed(&format, e);
-        }
-        let Some(client_name) = p.get("c").filter(|c| !c.is_empty()) else {
-            return self.failed(&format, missing("c"));
-        };
-        let creds = match self.credentials(p, headers, peer) {
+        let (client, creds) = match self.caller(p, headers, peer) {
             Ok(c) => c,
             Err(e) => return self.failed(&format, e),
         };
-        let client = Client { addr: peer.addr.clone(), name: client_name.chars().take(128).collect() };
         let reply = match self.broker.call(&Request::Media { client, creds, call }, &[]).await {
             Ok(r) => r,
             Err(_) => return self.broker_trouble(&format),

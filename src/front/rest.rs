@@ -145,17 +145,10 @@ impl Front {
             Ok(c) => c,
             Err(e) => return self.failed(&format, e),
         };
-        if let Err(e) = check_version(p.get("v")) {
-            return self.failed(&format, e);
-        }
-        let Some(client_name) = p.get("c").filter(|c| !c.is_empty()) else {
-            return self.failed(&format, missing("c"));
-        };
-        let creds = match self.credentials(p, headers, peer) {
+        let (client, creds) = match self.caller(p, headers, peer) {
             Ok(c) => c,
             Err(e) => return self.failed(&format, e),
         };
-        let client = Client { addr: peer.addr.clone(), name: client_name.chars().take(128).collect() };
         if let Call::Library(lib) = call {
             if lib.deterministic() {
                 return self.revalidated(method, p, &format, client, creds, lib).await;
@@ -163,6 +156,20 @@ impl Front {
             return self.answer(&format, Request::Api { client, creds, call: Call::Library(lib) }).await;
         }
         self.answer(&format, Request::Api { client, creds, call }).await
+    }
+
+    /// What every authenticated method needs after its own parameters: a supported `v`, the
+    /// client name `c`, and the credentials.
+    pub(super) fn caller(
+        &self,
+        p: &Params,
+        headers: &HeaderMap,
+        peer: &Peer,
+    ) -> Result<(Client, Credentials), ApiError> {
+        check_version(p.get("v"))?;
+        let name = p.get("c").filter(|c| !c.is_empty()).ok_or_else(|| missing("c"))?;
+        let creds = self.credentials(p, headers, peer)?;
+        Ok((Client { addr: peer.addr.clone(), name: name.chars().take(128).collect() }, creds))
     }
 
     async fn answer(&self, format: &Format, req: Request) -> HttpResponse {

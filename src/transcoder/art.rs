@@ -158,21 +158,8 @@ fn encode(img: &DynamicImage) -> Result<(String, Vec<u8>), JobError> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn png(w: u32, h: u32, alpha: bool) -> Vec<u8> {
-        let img = if alpha {
-            DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(w, h, image::Rgba([10, 20, 30, 128])))
-        } else {
-            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30])))
-        };
-        let mut out = Vec::new();
-        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
-        out
-    }
-
+/// Test fixtures (used by the unit tests below and by the integration tests).
+pub mod fixtures {
     fn crc32(data: &[u8]) -> u32 {
         let mut crc = !0u32;
         for b in data {
@@ -192,8 +179,10 @@ mod tests {
         out.extend(crc32(&body).to_be_bytes());
     }
 
-    /// A well-formed PNG declaring `w`×`h` pixels with one small zlib stream as its data.
-    fn bomb(w: u32, h: u32) -> Vec<u8> {
+    /// A well-formed PNG declaring `w`×`h` pixels whose data is one small zlib stream: what a
+    /// decompression bomb looks like up to the point where a decoder would allocate the pixels.
+    /// For tests of the decoding bounds (here and in tests/cover_art.rs).
+    pub fn png_bomb(w: u32, h: u32) -> Vec<u8> {
         let mut ihdr = w.to_be_bytes().to_vec();
         ihdr.extend(h.to_be_bytes());
         ihdr.extend([8, 2, 0, 0, 0]);
@@ -205,6 +194,22 @@ mod tests {
         chunk(&mut out, b"IHDR", &ihdr);
         chunk(&mut out, b"IDAT", &idat);
         chunk(&mut out, b"IEND", &[]);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32, alpha: bool) -> Vec<u8> {
+        let img = if alpha {
+            DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(w, h, image::Rgba([10, 20, 30, 128])))
+        } else {
+            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(w, h, image::Rgb([10, 20, 30])))
+        };
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
         out
     }
 
@@ -230,11 +235,11 @@ mod tests {
     #[test]
     fn bombs_and_garbage_are_errors() {
         for (w, h) in [(100_000, 100_000), (12_001, 10), (1, 50_000_000), (7000, 7000)] {
-            let e = convert(&bomb(w, h), Some(100)).unwrap_err();
+            let e = convert(&fixtures::png_bomb(w, h), Some(100)).unwrap_err();
             assert!(matches!(&e, JobError::Failed(why) if why.to_lowercase().contains("limit")), "{w}×{h}: {e}");
         }
         // The same file at a modest size decodes (the stream is short: the rest is missing).
-        let e = convert(&bomb(16, 16), Some(100));
+        let e = convert(&fixtures::png_bomb(16, 16), Some(100));
         assert!(e.is_ok() || matches!(&e, Err(JobError::Failed(why)) if !why.contains("limit")), "{e:?}");
         assert!(convert(b"not an image", None).is_err());
         let mut cut = png(64, 64, false);
