@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod broker;
 pub mod config;
+pub mod dates;
 pub mod doctor;
 pub mod front;
 #[cfg(feature = "test-hooks")]

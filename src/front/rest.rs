@@ -359,19 +359,8 @@ pub fn iso8601(secs: u64) -> String {
 
 /// [`iso8601`], appended to `out`.
 pub fn iso8601_into(secs: u64, out: &mut String) {
-    let days = (secs / 86400) as i64;
     let rem = secs % 86400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
+    let (y, m, d) = crate::dates::civil_from_days((secs / 86400) as i64);
     // Written digit by digit: this runs for every song and album rendered.
     let two = |n: u64, sep: char, out: &mut String| {
         out.push((b'0' + (n / 10) as u8) as char);
