@@ -37,13 +37,17 @@ big=$(echo "$ids" | awk '$1=="Big" {print $2}')
 song=$(echo "$ids" | awk '$1=="Song" {print $2}')
 
 mbs() { echo "scale=0; $1 / 1000000" | bc; }
+# The best of three downloads of a URL, in MB/s.
+best_of_3() {
+  local best=0 s
+  for _ in 1 2 3; do
+    s=$(curl -s -o /dev/null -w '%{speed_download}' "$1")
+    best=$(echo "if ($s > $best) $s else $best" | bc)
+  done
+  mbs "$best"
+}
 echo "== raw stream of a $(mbs "$big_size") MB file over loopback (best of 3)"
-best=0
-for _ in 1 2 3; do
-  s=$(curl -s -o /dev/null -w '%{speed_download}' "$base/stream?$auth&id=$big")
-  best=$(echo "if ($s > $best) $s else $best" | bc)
-done
-printf '  redoubt stream:              %6s MB/s\n' "$(mbs "$best")"
+printf '  redoubt stream:              %6s MB/s\n' "$(best_of_3 "$base/stream?$auth&id=$big")"
 
 # The baseline: one sendfile(2) of the same file to a socket, no HTTP framework.
 cat >"$work/sendfile.py" <<'PY'
@@ -64,12 +68,7 @@ bport=$((port + 1))
 python3 "$work/sendfile.py" "$work/music/Bench/big.wav" "$bport" &
 pids+=($!)
 sleep 0.5
-best=0
-for _ in 1 2 3; do
-  s=$(curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$bport/")
-  best=$(echo "if ($s > $best) $s else $best" | bc)
-done
-printf '  plain sendfile to a socket:  %6s MB/s\n' "$(mbs "$best")"
+printf '  plain sendfile to a socket:  %6s MB/s\n' "$(best_of_3 "http://127.0.0.1:$bport/")"
 
 echo "== time to first byte, opus transcode of a 4-minute flac (20 requests)"
 for _ in $(seq 20); do

@@ -190,15 +190,35 @@ pub fn profiles(conn: &Connection) -> rusqlite::Result<Vec<Profile>> {
 }
 
 /// The player for this user and client name, made on first use; its last-seen time and
-/// address are updated.
+/// address are updated, at most once a minute: every write invalidates the front's answer
+/// cache, and a client streams a song every few minutes.
 pub fn player(conn: &Connection, user_id: &str, client: &str, addr: &str) -> rusqlite::Result<Player> {
     let client = if client.is_empty() { "unknown" } else { client };
+    let now = super::db::now();
+    let known = conn
+        .prepare_cached(
+            "SELECT id, format, max_bit_rate, last_seen, last_addr FROM players WHERE user_id = ?1 AND client = ?2",
+        )?
+        .query_row(params![user_id, client], |r| {
+            let player = Player {
+                id: r.get(0)?,
+                format: r.get::<_, Option<String>>(1)?.filter(|f| !f.is_empty()),
+                max_bit_rate: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
+            };
+            Ok((player, r.get::<_, i64>(3)?, r.get::<_, String>(4)?))
+        })
+        .optional()?;
+    if let Some((player, seen, last_addr)) = known {
+        if now - seen < 60 && last_addr == addr {
+            return Ok(player);
+        }
+    }
     conn.prepare_cached(
         "INSERT INTO players (id, user_id, client, last_seen, last_addr) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (user_id, client) DO UPDATE SET last_seen = excluded.last_seen, last_addr = excluded.last_addr \
          RETURNING id, format, max_bit_rate",
     )?
-    .query_row(params![super::db::new_id(), user_id, client, super::db::now(), addr], |r| {
+    .query_row(params![super::db::new_id(), user_id, client, now, addr], |r| {
         Ok(Player {
             id: r.get(0)?,
             format: r.get::<_, Option<String>>(1)?.filter(|f| !f.is_empty()),
