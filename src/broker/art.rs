@@ -406,7 +406,8 @@ impl Art {
         }
     }
 
-    /// getCoverArt. `ask` sends a job to the transcoder.
+    /// getCoverArt. `ask` sends a job to the transcoder: its answer (`Failed` included), or
+    /// Err when no transcoder could answer.
     pub async fn answer<F, Fut>(
         &self,
         broker: &super::Broker,
@@ -444,11 +445,14 @@ impl Art {
                     self.store(&key, &bytes);
                     return Ok(ImageInfo { content_type, etag: format!("\"{key}\""), bytes, placeholder: false });
                 }
-                Ok((other, _)) => tracing::error!("artwork: unexpected transcoder answer {other:?}"),
-                Err(e) => {
-                    tracing::info!("artwork {} not used: {}", shown(&c.source), e.message);
+                // The picture itself is bad (or gone): not worth trying again for a while.
+                Ok((JobReply::Failed(e), _)) => {
+                    tracing::info!("artwork {} not used: {e}", shown(&c.source));
                     self.remember_failure(key);
                 }
+                Ok((other, _)) => tracing::error!("artwork: unexpected transcoder answer {other:?}"),
+                // No transcoder right now: nothing is wrong with the picture.
+                Err(e) => tracing::info!("artwork {} not rendered now: {}", shown(&c.source), e.message),
             }
         }
         Ok(self.placeholder(size))

@@ -261,17 +261,24 @@ impl Media {
         *self.transcoder.lock().unwrap_or_else(|p| p.into_inner()) = client;
     }
 
-    async fn ask(&self, job: &Job) -> Result<(JobReply, Vec<OwnedFd>), ApiError> {
+    /// The transcoder's answer, `Failed` included; Err only when there is no transcoder to
+    /// answer (it is restarting, or died on this job).
+    async fn call(&self, job: &Job) -> Result<(JobReply, Vec<OwnedFd>), ApiError> {
         let client = self.transcoder.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let Some(client) = client else {
             return Err(ApiError::new(code::GENERIC, "The transcoder is restarting; try again"));
         };
         match client.call(job, &[]).await {
-            Ok(r) => match r.body {
-                JobReply::Failed(e) => Err(job_error(e)),
-                body => Ok((body, r.fds)),
-            },
+            Ok(r) => Ok((r.body, r.fds)),
             Err(e) => Err(ApiError::new(code::GENERIC, format!("The transcoder failed: {e}"))),
+        }
+    }
+
+    /// [`Media::call`], with a job the transcoder could not do as an error too.
+    async fn ask(&self, job: &Job) -> Result<(JobReply, Vec<OwnedFd>), ApiError> {
+        match self.call(job).await? {
+            (JobReply::Failed(e), _) => Err(job_error(e)),
+            done => Ok(done),
         }
     }
 
@@ -344,7 +351,8 @@ impl Media {
                 }
             }
             MediaCall::CoverArt { id, size } => {
-                let image = broker.art.answer(broker, me, id, *size, |job| async move { self.ask(&job).await }).await?;
+                let image =
+                    broker.art.answer(broker, me, id, *size, |job| async move { self.call(&job).await }).await?;
                 Ok((MediaAnswer::Image(image), Vec::new()))
             }
         }
