@@ -22,6 +22,7 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("AuthRequestLimit", "5", "Failed credential checks allowed per client address and user within AuthWindowLength; 0 disables the limit"),
     ("AuthWindowLength", "20s", "The sliding window of AuthRequestLimit; 0 disables the limit"),
     ("SessionTimeout", "48h", "Web sessions end after this long unused"),
+    ("Auth.SessionMaxAge", "720h", "Web sessions end this long after login, however active; 0 disables"),
     ("Auth.SubsonicPasswords", "true", "Accept Subsonic password (p) and token (t, s) authentication; false leaves API keys and ExtAuth"),
     ("ExtAuth.TrustedSources", "", "Reverse proxies trusted to name the user in ExtAuth.UserHeader and to set X-Forwarded-*: comma-separated IPs or CIDRs, and @ for unix-socket peers"),
     ("ExtAuth.UserHeader", "Remote-User", "The header a trusted proxy names the user in"),
@@ -61,7 +62,8 @@ pub const NOT_SUPPORTED: &[&str] = &[
     "ImageCacheSize", // the artwork cache has a fixed cap (broker::art::CACHE_CAP)
 ];
 
-#[derive(Debug, Clone)]
+/// Debug is written by hand below: it never prints a secret.
+#[derive(Clone)]
 pub struct Config {
     pub source: Option<PathBuf>,
     pub music_folders: Vec<PathBuf>,
@@ -78,6 +80,7 @@ pub struct Config {
     pub auth_request_limit: u32,
     pub auth_window: std::time::Duration,
     pub session_timeout: std::time::Duration,
+    pub session_max_age: std::time::Duration,
     pub subsonic_passwords: bool,
     pub trusted_sources: Vec<String>,
     pub user_header: String,
@@ -98,6 +101,41 @@ pub struct Config {
     pub cover_art_priority: Vec<String>,
     /// Things worth telling the admin (unknown keys, unsupported options).
     pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<set>");
+        f.debug_struct("Config")
+            .field("source", &self.source)
+            .field("music_folders", &self.music_folders)
+            .field("data_folder", &self.data_folder)
+            .field("cache_folder", &self.cache_folder)
+            .field("address", &self.address)
+            .field("port", &self.port)
+            .field("unix_socket_perm", &format_args!("{:o}", self.unix_socket_perm))
+            .field("base_url", &self.base_url)
+            .field("log_level", &self.log_level)
+            .field("sandbox_require", &self.sandbox_require)
+            .field("password_encryption_key", &redacted(&self.password_encryption_key))
+            .field("previous_password_encryption_key", &redacted(&self.previous_password_encryption_key))
+            .field("auth_request_limit", &self.auth_request_limit)
+            .field("auth_window", &self.auth_window)
+            .field("session_timeout", &self.session_timeout)
+            .field("session_max_age", &self.session_max_age)
+            .field("subsonic_passwords", &self.subsonic_passwords)
+            .field("trusted_sources", &self.trusted_sources)
+            .field("user_header", &self.user_header)
+            .field("scan_on_startup", &self.scan_on_startup)
+            .field("scan_schedule", &self.scan_schedule)
+            .field("watcher_wait", &self.watcher_wait)
+            .field("enable_downloads", &self.enable_downloads)
+            .field("enable_transcoding_config", &self.enable_transcoding_config)
+            .field("ffmpeg_path", &self.ffmpeg_path)
+            .field("max_transcodes", &self.max_transcodes)
+            .field("max_transcodes_per_user", &self.max_transcodes_per_user)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Values given on the command line; `None` means not given.
@@ -263,6 +301,7 @@ impl Config {
         let duration = |name: &str| parse_duration(&get(name)).map_err(|e| bad(name, e));
         let auth_window = duration("AuthWindowLength")?;
         let session_timeout = duration("SessionTimeout")?;
+        let session_max_age = duration("Auth.SessionMaxAge")?;
         let auth_request_limit =
             get("AuthRequestLimit").parse::<u32>().map_err(|e| bad("AuthRequestLimit", e.to_string()))?;
         let trusted_sources = crate::net::parse_trusted_sources(&get("ExtAuth.TrustedSources"))
@@ -318,6 +357,7 @@ impl Config {
             auth_request_limit,
             auth_window,
             session_timeout,
+            session_max_age,
             subsonic_passwords,
             trusted_sources,
             user_header,
@@ -448,6 +488,19 @@ mod tests {
         assert_eq!(c.unix_socket_perm, 0o660);
         assert!(c.sandbox_require);
         assert_eq!(c.cache_folder, PathBuf::from("./data/cache"));
+    }
+
+    #[test]
+    fn debug_output_never_holds_a_secret() {
+        let env = [
+            ("REDOUBT_PASSWORDENCRYPTIONKEY", "correct horse battery"),
+            ("ND_PREVIOUSPASSWORDENCRYPTIONKEY", "old staple key"),
+        ];
+        let c = load(None, &env, Overrides::default()).unwrap();
+        assert_eq!(c.password_encryption_key.as_deref(), Some("correct horse battery"));
+        let shown = format!("{c:?} {c:#?}");
+        assert!(!shown.contains("correct horse") && !shown.contains("old staple"), "{shown}");
+        assert!(shown.contains("<set>"));
     }
 
     #[test]

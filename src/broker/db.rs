@@ -13,6 +13,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_userdata", include_str!("migrations/0003_userdata.sql")),
     ("0004_media", include_str!("migrations/0004_media.sql")),
     ("0005_search_prefixes", include_str!("migrations/0005_search_prefixes.sql")),
+    ("0006_user_names", include_str!("migrations/0006_user_names.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

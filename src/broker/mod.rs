@@ -10,6 +10,7 @@ pub mod library;
 pub mod limiter;
 pub mod lyrics;
 pub mod media;
+pub mod names;
 pub mod scans;
 pub mod store;
 pub mod userdata;
@@ -22,7 +23,7 @@ use std::time::Instant;
 use privsep::channel::{AsyncChannel, MAX_FRAME};
 use privsep::rpc::{self, Answer, ServeEnd};
 
-use crate::proto::{permit, BrokerInit, Control, Reply, Request, Role};
+use crate::proto::{permit, Allowed, BrokerInit, Control, Reply, Request, Role};
 use crate::role::Started;
 use store::Store;
 
@@ -42,6 +43,8 @@ pub struct Broker {
     pub scan_on_startup: bool,
     pub schedule: Option<crate::scanner::schedule::Schedule>,
     pub articles: Vec<String>,
+    /// What the configuration adds to the permit table (from the supervisor, at start).
+    pub allowed: Allowed,
     /// Held for the broker's lifetime: one daemon per data folder, and no offline key
     /// rotation under a running one.
     _lock: DataLock,
@@ -83,7 +86,9 @@ impl Broker {
             auth_limit: init.auth_request_limit,
             auth_window: std::time::Duration::from_millis(init.auth_window_ms),
             session_timeout: std::time::Duration::from_secs(init.session_timeout_secs),
+            session_max_age: std::time::Duration::from_secs(init.session_max_age_secs),
             password_auth: init.subsonic_passwords,
+            ext_auth: init.ext_auth,
         };
         let lock = lock_data_folder(data_folder)?;
         let (store, log) = Store::open(&key, settings)?;
@@ -124,6 +129,7 @@ impl Broker {
             schedule,
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
+            allowed: Allowed { ext_auth: init.ext_auth },
             _lock: lock,
         }))
     }
@@ -362,7 +368,13 @@ impl Broker {
             }
         };
         let me = self.clone();
-        rpc::serve(chan, |req: &Request| permit(role, req), move |req, fds| me.clone().handle(role, req, fds)).await
+        let allowed = self.allowed;
+        rpc::serve(
+            chan,
+            move |req: &Request| permit(role, req, allowed),
+            move |req, fds| me.clone().handle(role, req, fds),
+        )
+        .await
     }
 }
 
@@ -388,6 +400,26 @@ pub fn run(started: Started) -> Result<(), String> {
                     let wait = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
                     tokio::time::sleep(wait).await;
                     b.scans.request(false, "schedule");
+                }
+            });
+        }
+        {
+            // `redoubt user unlock` leaves rows in the database; a glance every two seconds.
+            let b = broker.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    let b = b.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let pending: i64 =
+                            b.reader().query_row("SELECT count(*) FROM unlocks", [], |r| r.get(0)).unwrap_or(0);
+                        if pending > 0 {
+                            if let Err(e) = b.store.apply_unlocks() {
+                                tracing::error!("applying user unlocks: {e}");
+                            }
+                        }
+                    })
+                    .await;
                 }
             });
         }
@@ -456,11 +488,13 @@ mod tests {
 
     fn init() -> BrokerInit {
         BrokerInit {
+            ext_auth: false,
             key_passphrase: None,
             key_previous: None,
             auth_request_limit: 5,
             auth_window_ms: 20_000,
             session_timeout_secs: 3600,
+            session_max_age_secs: 30 * 86400,
             subsonic_passwords: true,
             scan_on_startup: false,
             scan_schedule: String::new(),

@@ -13,7 +13,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::db::{self, new_id, now};
-use super::limiter::Limiter;
+use super::limiter::{Attempt, Limiter, Ticket};
+use super::names;
 use super::vault::{self, KeyConfig, Opened, Vault};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Secret, SessionGrant, UserFields, UserInfo};
 
@@ -34,8 +35,13 @@ pub struct Settings {
     pub auth_limit: u32,
     pub auth_window: Duration,
     pub session_timeout: Duration,
+    /// A session ends this long after login, however active it is.
+    pub session_max_age: Duration,
     /// Subsonic `p` and `t`+`s`; false leaves API keys (and ExtAuth) as the only ways in.
     pub password_auth: bool,
+    /// ExtAuth is configured: only then are proxy-vouched identities accepted (the permit
+    /// table closes a front's channel that sends one otherwise; this is the second check).
+    pub ext_auth: bool,
 }
 
 impl Default for Settings {
@@ -44,7 +50,9 @@ impl Default for Settings {
             auth_limit: 5,
             auth_window: Duration::from_secs(20),
             session_timeout: Duration::from_secs(48 * 3600),
+            session_max_age: Duration::from_secs(30 * 24 * 3600),
             password_auth: true,
+            ext_auth: false,
         }
     }
 }
@@ -152,15 +160,6 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(code::GENERIC, "Internal error.")
 }
 
-/// A user name as stored: trimmed, 1..=64 characters, no control characters.
-pub fn valid_username(name: &str) -> Result<&str, String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err("a user name has 1 to 64 characters and no control characters".into());
-    }
-    Ok(name)
-}
-
 pub fn valid_password(pw: &str) -> Result<(), String> {
     if pw.is_empty() || pw.chars().count() > 256 {
         return Err("a password has 1 to 256 characters".into());
@@ -178,6 +177,7 @@ impl Store {
     pub fn open(key: &KeyConfig, settings: Settings) -> Result<(Store, Vec<String>), String> {
         let path = db::path(&key.data_folder);
         let mut conn = db::open(&path).map_err(|e| e.to_string())?;
+        fill_name_keys(&conn)?;
         let (vault, opened) = vault::open(&mut conn, key).map_err(|e| e.to_string())?;
         let mut log = Vec::new();
         match opened {
@@ -231,9 +231,10 @@ impl Store {
     }
 
     // Cached statements: these run on every API request, and parsing them cost more than running them.
+    /// The user whose name has this name's key (names.rs), however it is spelled.
     fn user_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
-        conn.prepare_cached("SELECT id, name, email, is_admin, password FROM users WHERE name = ?1 COLLATE NOCASE")?
-            .query_row([name.trim()], |r| {
+        conn.prepare_cached("SELECT id, name, email, is_admin, password FROM users WHERE name_key = ?1")?
+            .query_row([names::key(name)], |r| {
                 Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? })
             })
             .optional()
@@ -250,12 +251,20 @@ impl Store {
     /// The stored password of `user`, or None (no such user, or no password).
     fn password_of(&self, user: Option<&User>) -> Option<Zeroizing<String>> {
         let u = user?;
-        self.vault.decrypt(&u.id, u.password.as_ref()?)
+        let blob = u.password.as_ref()?;
+        let pw = self.vault.decrypt(&u.id, blob);
+        if pw.is_none() {
+            tracing::error!(
+                "the stored password of user {} failed its integrity check (AES-GCM tag mismatch): the row \
+                 was altered or moved outside redoubt; set a new one with `redoubt user passwd`",
+                names::for_log(&u.name)
+            );
+        }
+        pw
     }
 
     /// Checks credentials; counts failures; refuses while limited, even the right password.
     pub fn authenticate(&self, client: &Client, creds: &Credentials) -> Result<User, ApiError> {
-        let now = Instant::now();
         match creds {
             Credentials::Password { user, password } => {
                 if !self.settings.password_auth {
@@ -273,7 +282,8 @@ impl Store {
                         "Token authentication is not supported; use an API key.",
                     ));
                 }
-                self.check_limit(client, user, now)?;
+                let key = names::key(user);
+                let ticket = self.begin(client, Attempt::User(&key), user)?;
                 let found = Self::user_by_name(&self.conn(), user).map_err(internal)?;
                 let stored = self.password_of(found.as_ref());
                 let mut h = Md5::new();
@@ -284,11 +294,10 @@ impl Store {
                 let ok = secret_eq(expected.as_bytes(), given.as_bytes())
                     && stored.as_ref().is_some_and(|s| !s.is_empty())
                     && !salt.0.is_empty();
-                self.conclude(client, user, found, ok, now)
+                self.conclude(client, user, found, ok, ticket)
             }
             Credentials::ApiKey { key } => {
-                const KEY_USER: &str = "\u{0}api-key";
-                self.check_limit(client, KEY_USER, now)?;
+                let ticket = self.begin(client, Attempt::ApiKey, "(an API key)")?;
                 let conn = self.conn();
                 let hit: Option<(String, String, Option<i64>)> = conn
                     .prepare_cached("SELECT id, user_id, last_used FROM api_keys WHERE hash = ?1")
@@ -299,9 +308,11 @@ impl Store {
                     .map_err(internal)?;
                 let Some((key_id, user_id, last_used)) = hit else {
                     drop(conn);
-                    self.limiter.lock().unwrap().fail(&client.addr, KEY_USER, now);
+                    let _ = self.limiter.lock().unwrap().failed(ticket);
+                    tracing::info!("invalid API key from {}", client.addr);
                     return Err(ApiError::new(code::INVALID_API_KEY, "Invalid API key."));
                 };
+                self.limiter.lock().unwrap().succeeded(ticket);
                 let t = db::now();
                 if last_used.is_none_or(|l| t - l > 60) {
                     let _ = conn.execute("UPDATE api_keys SET last_used = ?1 WHERE id = ?2", params![t, key_id]);
@@ -310,13 +321,23 @@ impl Store {
                     .map_err(internal)?
                     .ok_or_else(|| ApiError::new(code::INVALID_API_KEY, "Invalid API key."))
             }
-            Credentials::External { user } => self.external_user(user),
+            Credentials::External { user } => {
+                if !self.settings.ext_auth {
+                    tracing::warn!(
+                        "refused a proxy-vouched login as {} from {}: ExtAuth is not configured",
+                        names::for_log(user),
+                        client.addr
+                    );
+                    return Err(wrong());
+                }
+                self.external_user(user)
+            }
         }
     }
 
     fn verify_password(&self, client: &Client, user: &str, password: &Secret) -> Result<User, ApiError> {
-        let now = Instant::now();
-        self.check_limit(client, user, now)?;
+        let key = names::key(user);
+        let ticket = self.begin(client, Attempt::User(&key), user)?;
         let found = Self::user_by_name(&self.conn(), user).map_err(internal)?;
         let stored = self.password_of(found.as_ref());
         // An unknown user, a user without a password, and an empty password never match
@@ -324,13 +345,19 @@ impl Store {
         let ok = secret_eq(stored.as_ref().map(|s| s.as_bytes()).unwrap_or(b"\0no password"), password.0.as_bytes())
             && stored.is_some()
             && !password.0.is_empty();
-        self.conclude(client, user, found, ok, now)
+        self.conclude(client, user, found, ok, ticket)
     }
 
-    fn check_limit(&self, client: &Client, user: &str, now: Instant) -> Result<(), ApiError> {
-        self.limiter.lock().unwrap().check(&client.addr, user, now).map_err(|wait| {
-            tracing::warn!("authentication refused for {:?} from {}: too many failures", user, client.addr);
-            limited(wait)
+    /// Checks the limiter and counts the attempt in the same step (see limiter.rs).
+    fn begin(&self, client: &Client, attempt: Attempt, shown: &str) -> Result<Ticket, ApiError> {
+        self.limiter.lock().unwrap().begin(&client.addr, attempt, Instant::now()).map_err(|r| {
+            tracing::warn!(
+                "authentication refused for {} from {}: too many failures{}",
+                names::for_log(shown),
+                client.addr,
+                if r.user_locked { " for this user (`redoubt user unlock` lifts it)" } else { "" }
+            );
+            limited(r.wait)
         })
     }
 
@@ -340,33 +367,75 @@ impl Store {
         user: &str,
         found: Option<User>,
         ok: bool,
-        now: Instant,
+        ticket: Ticket,
     ) -> Result<User, ApiError> {
         match found {
-            Some(u) if ok => Ok(u),
+            Some(u) if ok => {
+                self.limiter.lock().unwrap().succeeded(ticket);
+                Ok(u)
+            }
             _ => {
-                self.limiter.lock().unwrap().fail(&client.addr, user, now);
-                tracing::info!("failed authentication for {:?} from {}", user, client.addr);
+                let lockout = self.limiter.lock().unwrap().failed(ticket);
+                tracing::info!("failed authentication for {} from {}", names::for_log(user), client.addr);
+                if let Some(d) = lockout {
+                    tracing::warn!(
+                        "user {} is locked out of password and token logins for {} s after too many failures \
+                         from any address; API keys and open sessions keep working (`redoubt user unlock` lifts it)",
+                        names::for_log(user),
+                        d.as_secs()
+                    );
+                }
                 Err(wrong())
             }
         }
     }
 
+    /// Lifts the rate limit on a user's password and token logins (`redoubt user unlock`,
+    /// delivered through the `unlocks` table: see [`Store::apply_unlocks`]).
+    pub fn unlock(&self, name: &str) {
+        self.limiter.lock().unwrap().unlock(&names::key(name), Instant::now());
+    }
+
+    /// Applies the unlocks `redoubt user unlock` left in the database, and removes them.
+    pub fn apply_unlocks(&self) -> rusqlite::Result<usize> {
+        let conn = self.conn();
+        let keys: Vec<String> = {
+            let mut st = conn.prepare_cached("SELECT name_key FROM unlocks")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        let mut limiter = self.limiter.lock().unwrap();
+        for k in &keys {
+            limiter.unlock(k, Instant::now());
+            tracing::warn!("user {} unlocked by an admin (redoubt user unlock)", names::for_log(k));
+        }
+        drop(limiter);
+        conn.execute("DELETE FROM unlocks", [])?;
+        Ok(keys.len())
+    }
+
     /// ExtAuth: the proxy vouches for the name. Unknown users are created; the very first
     /// user of the server becomes admin (Navidrome's documented behaviour).
     fn external_user(&self, name: &str) -> Result<User, ApiError> {
-        let name = valid_username(name).map_err(|e| ApiError::new(code::WRONG_CREDENTIALS, e))?;
         let mut conn = self.conn();
         if let Some(u) = Self::user_by_name(&conn, name).map_err(internal)? {
             return Ok(u);
         }
+        let (name, key) = names::for_new_user(name).map_err(|e| {
+            tracing::warn!("ExtAuth: refused to create user {}: {e}", names::for_log(name));
+            ApiError::new(code::WRONG_CREDENTIALS, e)
+        })?;
         let tx = conn.transaction().map_err(internal)?;
         let first: bool = tx.query_row("SELECT count(*) = 0 FROM users", [], |r| r.get(0)).map_err(internal)?;
         let id = new_id();
         let t = now();
         tx.execute(
-            "INSERT INTO users (id, name, password, is_admin, created_at, updated_at) VALUES (?1, ?2, NULL, ?3, ?4, ?4)",
-            params![id, name, first, t],
+            "INSERT INTO users (id, name, name_key, password, is_admin, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, NULL, ?4, ?5, ?5)",
+            params![id, name, key, first, t],
         )
         .map_err(internal)?;
         tx.commit().map_err(internal)?;
@@ -387,11 +456,8 @@ impl Store {
             Call::GetLicense => Ok(Answer::License),
             Call::TokenInfo => Ok(Answer::TokenInfo { username: me.name.clone() }),
             Call::GetUser { username } => {
-                if !me.admin && me.name.to_lowercase() != username.trim().to_lowercase() {
-                    return Err(not_authorized());
-                }
-                let u = Self::user_by_name(&self.conn(), username).map_err(internal)?;
-                u.map(|u| Answer::User(u.info())).ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))
+                let u = self.target(&me, username)?;
+                Ok(Answer::User(u.info()))
             }
             Call::GetUsers => {
                 if !me.admin {
@@ -421,7 +487,7 @@ impl Store {
                 if !me.admin {
                     return Err(not_authorized());
                 }
-                if me.name.to_lowercase() == username.trim().to_lowercase() {
+                if self.target(&me, username)?.id == me.id {
                     return Err(ApiError::new(code::GENERIC, "You cannot delete your own user."));
                 }
                 self.delete_user(username).map(|_| Answer::Empty)
@@ -435,11 +501,21 @@ impl Store {
                 unreachable!("answered by the broker")
             }
             Call::ChangePassword { username, password } => {
-                if !me.admin && me.name.to_lowercase() != username.trim().to_lowercase() {
-                    return Err(not_authorized());
-                }
-                self.set_password(username, &password.0).map(|_| Answer::Empty)
+                let u = self.target(&me, username)?;
+                self.set_password_of(&u, &password.0).map(|_| Answer::Empty)
             }
+        }
+    }
+
+    /// The user a call names, resolved first so that permissions compare ids, never two
+    /// spellings of a name: yourself, or anyone for an admin. A non-admin naming anyone else
+    /// (existing or not) is not authorized.
+    fn target(&self, me: &User, username: &str) -> Result<User, ApiError> {
+        let u = Self::user_by_name(&self.conn(), username).map_err(internal)?;
+        match u {
+            Some(u) if u.id == me.id || me.admin => Ok(u),
+            _ if !me.admin => Err(not_authorized()),
+            _ => Err(ApiError::new(code::NOT_FOUND, "User not found.")),
         }
     }
 
@@ -457,19 +533,27 @@ impl Store {
         admin: bool,
         email: Option<&str>,
     ) -> Result<String, String> {
-        let name = valid_username(name)?;
+        let (name, key) = names::for_new_user(name)?;
         if let Some(p) = password {
             valid_password(p)?;
         }
         let conn = self.conn();
-        if Self::user_by_name(&conn, name).map_err(|e| e.to_string())?.is_some() {
-            return Err(format!("user {name:?} already exists"));
+        if let Some(existing) = Self::user_by_name(&conn, &name).map_err(|e| e.to_string())? {
+            return Err(if existing.name == name {
+                format!("user {name:?} already exists")
+            } else {
+                format!(
+                    "user {name:?} would be the same user as {:?} (names compare without case, width or accents forms)",
+                    existing.name
+                )
+            });
         }
         let id = new_id();
         let t = now();
         conn.execute(
-            "INSERT INTO users (id, name, password, email, is_admin, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-            params![id, name, password.map(|p| self.vault.encrypt(&id, p)), email.unwrap_or(""), admin, t],
+            "INSERT INTO users (id, name, name_key, password, email, is_admin, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![id, name, key, password.map(|p| self.vault.encrypt(&id, p)), email.unwrap_or(""), admin, t],
         )
         .map_err(|e| e.to_string())?;
         self.setup.lock().unwrap().take();
@@ -498,6 +582,8 @@ impl Store {
                 params![self.vault.encrypt(&u.id, &p.0), t, u.id],
             )
             .map_err(internal)?;
+            // A reset password ends the user's web sessions, as a changed one does.
+            conn.execute("DELETE FROM sessions WHERE user_id = ?1", [&u.id]).map_err(internal)?;
         }
         if let Some(e) = &f.email {
             conn.execute("UPDATE users SET email = ?1, updated_at = ?2 WHERE id = ?3", params![e, t, u.id])
@@ -511,11 +597,15 @@ impl Store {
     }
 
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), ApiError> {
-        valid_password(password).map_err(|e| ApiError::new(code::GENERIC, e))?;
-        let conn = self.conn();
-        let u = Self::user_by_name(&conn, name)
+        let u = Self::user_by_name(&self.conn(), name)
             .map_err(internal)?
             .ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))?;
+        self.set_password_of(&u, password)
+    }
+
+    fn set_password_of(&self, u: &User, password: &str) -> Result<(), ApiError> {
+        valid_password(password).map_err(|e| ApiError::new(code::GENERIC, e))?;
+        let conn = self.conn();
         conn.execute(
             "UPDATE users SET password = ?1, updated_at = ?2 WHERE id = ?3",
             params![self.vault.encrypt(&u.id, password), now(), u.id],
@@ -563,11 +653,11 @@ impl Store {
         let mut st = conn
             .prepare(
                 "SELECT k.id, u.name, k.name, k.created_at, k.last_used FROM api_keys k JOIN users u ON u.id = k.user_id \
-                 WHERE ?1 IS NULL OR u.name = ?1 COLLATE NOCASE ORDER BY u.name, k.created_at",
+                 WHERE ?1 IS NULL OR u.name_key = ?1 ORDER BY u.name, k.created_at",
             )
             .map_err(|e| e.to_string())?;
         let rows = st
-            .query_map([user], |r| {
+            .query_map([user.map(names::key)], |r| {
                 Ok(ApiKeyInfo {
                     id: r.get(0)?,
                     user: r.get(1)?,
@@ -621,16 +711,16 @@ impl Store {
         username: &str,
         password: &Secret,
     ) -> Result<SessionGrant, ApiError> {
-        const SETUP: &str = "\u{0}setup";
-        let now_i = Instant::now();
-        self.check_limit(client, SETUP, now_i)?;
+        let ticket = self.begin(client, Attempt::Setup, "(the setup code)")?;
         let expected = *self.setup.lock().unwrap();
         let ok = expected.is_some_and(|h| bool::from(h.ct_eq(&sha256(code.0.trim().to_uppercase().as_bytes()))));
         if !ok {
-            self.limiter.lock().unwrap().fail(&client.addr, SETUP, now_i);
+            let _ = self.limiter.lock().unwrap().failed(ticket);
+            tracing::info!("wrong or expired setup code from {}", client.addr);
             return Err(ApiError::new(code::WRONG_CREDENTIALS, "Wrong or expired setup code."));
         }
-        let name = valid_username(username).map_err(|e| ApiError::new(code::GENERIC, e))?;
+        self.limiter.lock().unwrap().succeeded(ticket);
+        let (name, key) = names::for_new_user(username).map_err(|e| ApiError::new(code::GENERIC, e))?;
         valid_password(&password.0).map_err(|e| ApiError::new(code::GENERIC, e))?;
         let id = new_id();
         {
@@ -643,14 +733,15 @@ impl Store {
             }
             let t = now();
             tx.execute(
-                "INSERT INTO users (id, name, password, is_admin, created_at, updated_at) VALUES (?1, ?2, ?3, 1, ?4, ?4)",
-                params![id, name, self.vault.encrypt(&id, &password.0), t],
+                "INSERT INTO users (id, name, name_key, password, is_admin, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)",
+                params![id, name, key, self.vault.encrypt(&id, &password.0), t],
             )
             .map_err(internal)?;
             tx.commit().map_err(internal)?;
         }
         self.setup.lock().unwrap().take();
-        tracing::warn!("first admin {name:?} created with the setup code from {}", client.addr);
+        tracing::warn!("first admin {} created with the setup code from {}", names::for_log(&name), client.addr);
         let user = Self::user_by_id(&self.conn(), &id).map_err(internal)?.ok_or_else(|| internal("user vanished"))?;
         self.new_session(&user)
     }
@@ -659,14 +750,18 @@ impl Store {
     pub fn session(&self, token: &Secret, csrf: Option<&Secret>) -> Option<UserInfo> {
         let conn = self.conn();
         let hash = sha256(token.0.as_bytes());
-        let (csrf_hash, user_id, expires): (Vec<u8>, String, i64) = conn
-            .query_row("SELECT csrf_hash, user_id, expires_at FROM sessions WHERE token_hash = ?1", [&hash[..]], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+        let (csrf_hash, user_id, created, expires): (Vec<u8>, String, i64, i64) = conn
+            .query_row(
+                "SELECT csrf_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1",
+                [&hash[..]],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
             .optional()
             .ok()??;
         let t = now();
-        if expires <= t {
+        // Sliding expiry, and an absolute one however active the session is.
+        let max_age = self.settings.session_max_age.as_secs() as i64;
+        if expires <= t || (max_age > 0 && created + max_age <= t) {
             let _ = conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]);
             return None;
         }
@@ -676,9 +771,9 @@ impl Store {
             }
         }
         let timeout = self.settings.session_timeout.as_secs() as i64;
-        if expires < t + timeout - 60 {
-            let _ = conn
-                .execute("UPDATE sessions SET expires_at = ?1 WHERE token_hash = ?2", params![t + timeout, &hash[..]]);
+        let slid = if max_age > 0 { (t + timeout).min(created + max_age) } else { t + timeout };
+        if expires < slid - 60 {
+            let _ = conn.execute("UPDATE sessions SET expires_at = ?1 WHERE token_hash = ?2", params![slid, &hash[..]]);
         }
         Self::user_by_id(&conn, &user_id).ok()?.map(|u| u.info())
     }
@@ -689,5 +784,67 @@ impl Store {
         }
         let hash = sha256(token.0.as_bytes());
         self.conn().execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]).is_ok()
+    }
+}
+
+/// Gives every user a name key (names.rs) where it has none: users made before migration
+/// 0006. Two names with one key would be one account to every lookup, so that stops the
+/// start, naming both, until an admin renames one (`redoubt user rename`, daemon stopped).
+pub fn fill_name_keys(conn: &Connection) -> Result<(), String> {
+    let err = |e: rusqlite::Error| format!("database: {e}");
+    let todo: Vec<(String, String)> = {
+        let mut st = conn.prepare("SELECT id, name FROM users WHERE name_key IS NULL").map_err(err)?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
+        rows.collect::<Result<_, _>>().map_err(err)?
+    };
+    let mut clashes = Vec::new();
+    for (id, name) in todo {
+        let key = names::key(&name);
+        let taken: Option<(String, String)> = conn
+            .query_row("SELECT id, name FROM users WHERE name_key = ?1", [&key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(err)?;
+        match taken {
+            Some((other_id, other)) => clashes.push(format!(
+                "{} (id {id}) and {} (id {other_id})",
+                names::for_log(&name),
+                names::for_log(&other)
+            )),
+            None => {
+                conn.execute("UPDATE users SET name_key = ?1 WHERE id = ?2", params![key, id]).map_err(err)?;
+            }
+        }
+    }
+    if clashes.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "these user names differ only in case, width or Unicode form, so every login would treat each pair as \
+         one account: {}. Nothing was changed. Rename one of each pair with `redoubt user rename ID NEW-NAME` \
+         (while the daemon is stopped), then start again.",
+        clashes.join("; ")
+    ))
+}
+
+/// Renames a user by id (`redoubt user rename`): the way out of a name clash that stops the
+/// start (see [`fill_name_keys`]), so it needs no key and no other user's row.
+pub fn rename_user(conn: &Connection, id: &str, new_name: &str) -> Result<String, String> {
+    let (name, key) = names::for_new_user(new_name)?;
+    let taken: Option<String> = conn
+        .query_row("SELECT id FROM users WHERE name_key = ?1 AND id != ?2", params![key, id], |r| r.get(0))
+        .optional()
+        .map_err(|e| e.to_string())?;
+    if taken.is_some() {
+        return Err(format!("another user already has the name {name:?} (or one that differs only in case or form)"));
+    }
+    match conn
+        .execute(
+            "UPDATE users SET name = ?1, name_key = ?2, updated_at = ?3 WHERE id = ?4",
+            params![name, key, now(), id],
+        )
+        .map_err(|e| e.to_string())?
+    {
+        0 => Err(format!("no user has the id {id} (`redoubt user list --ids` shows them)")),
+        _ => Ok(name),
     }
 }

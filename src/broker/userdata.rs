@@ -235,18 +235,25 @@ pub fn answer(conn: &Connection, me: &User, client: &str, call: &UserDataCall) -
         }
         C::Playlists { username } => {
             let (viewer_id, viewer_admin) = match username {
-                Some(name) if !name.eq_ignore_ascii_case(&me.name) => {
-                    if !me.admin {
-                        return Err(not_authorized());
-                    }
-                    conn.prepare_cached("SELECT id, is_admin FROM users WHERE name = ?1 COLLATE NOCASE")
+                Some(name) => {
+                    // Resolve the name first, then compare ids: "is this me" never rests on
+                    // how two spellings compare (names.rs).
+                    let target = conn
+                        .prepare_cached("SELECT id, is_admin FROM users WHERE name_key = ?1")
                         .map_err(internal)?
-                        .query_row([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))
+                        .query_row([crate::broker::names::key(name)], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))
+                        })
                         .optional()
-                        .map_err(internal)?
-                        .ok_or_else(|| not_found("User"))?
+                        .map_err(internal)?;
+                    match target {
+                        Some((id, _)) if id == me.id => (me.id.clone(), me.admin),
+                        _ if !me.admin => return Err(not_authorized()),
+                        Some(t) => t,
+                        None => return Err(not_found("User")),
+                    }
                 }
-                _ => (me.id.clone(), me.admin),
+                None => (me.id.clone(), me.admin),
             };
             let sql = format!(
                 "SELECT {PLAYLIST_COLUMNS} {PLAYLIST_FROM} \

@@ -85,11 +85,15 @@ pub struct TranscoderInit {
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct BrokerInit {
+    /// ExtAuth.TrustedSources is set (see [`Allowed`]).
+    pub ext_auth: bool,
     pub key_passphrase: Option<Secret>,
     pub key_previous: Option<Secret>,
     pub auth_request_limit: u32,
     pub auth_window_ms: u64,
     pub session_timeout_secs: u64,
+    /// A session ends this long after login, however active (Auth.SessionMaxAge).
+    pub session_max_age_secs: u64,
     /// Subsonic `p` and `t`+`s` accepted (Auth.SubsonicPasswords).
     pub subsonic_passwords: bool,
     pub scan_on_startup: bool,
@@ -211,21 +215,41 @@ impl Request {
     }
 }
 
-/// The permit table (OpenSSH's MON_PERMIT): which request kinds each role may send. The
-/// broker checks it for every request before looking at anything else; a request outside it
-/// closes that role's channel (and the supervisor restarts the role).
-pub fn permit(role: Role, req: &Request) -> Result<(), String> {
-    let allowed: &[&str] = match role {
-        Role::Front => &["Ping", "Api", "CachedApi", "Media", "Login", "Setup", "Session", "Logout"],
-        Role::Scanner => &["Ping", "NextScan", "CheckFolders", "StoreFolders", "ScanFinished", "WatcherTriggered"],
-        // The transcoder only answers the broker's jobs (media::Job); it may ask nothing.
-        Role::Transcoder => &[],
-        Role::Broker => &[],
+/// What the configuration adds to the fixed permit table. The broker learns it from the
+/// supervisor at start ([`BrokerInit`]), never from the peer whose requests it checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allowed {
+    /// ExtAuth.TrustedSources is set: the front may pass on a user a trusted proxy named
+    /// ([`Credentials::External`]). Without it, such a request closes the front's channel.
+    pub ext_auth: bool,
+}
+
+/// The permit table (OpenSSH's MON_PERMIT): what each role may send. The broker checks it for
+/// every request before looking at anything else; a request outside it closes that role's
+/// channel (and the supervisor restarts the role). The match is exhaustive on purpose: a new
+/// request kind does not compile until it says who may send it.
+pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String> {
+    let (ok, why) = match req {
+        Request::Ping => (matches!(role, Role::Front | Role::Scanner), ""),
+        Request::Api { creds, .. } | Request::CachedApi { creds, .. } | Request::Media { creds, .. } => {
+            let vouched = matches!(creds, Credentials::External { .. });
+            (role == Role::Front && (allowed.ext_auth || !vouched), if vouched { " (ExtAuth is off)" } else { "" })
+        }
+        Request::Login { .. } | Request::Setup { .. } | Request::Session { .. } | Request::Logout { .. } => {
+            (role == Role::Front, "")
+        }
+        Request::NextScan
+        | Request::CheckFolders { .. }
+        | Request::StoreFolders { .. }
+        | Request::ScanFinished { .. }
+        | Request::WatcherTriggered => (role == Role::Scanner, ""),
     };
-    if allowed.contains(&req.kind()) {
+    // The transcoder only answers the broker's jobs (media::Job) and the broker asks itself
+    // nothing: neither appears above.
+    if ok {
         Ok(())
     } else {
-        Err(format!("{} may not send {}", role.name(), req.kind()))
+        Err(format!("{} may not send {}{why}", role.name(), req.kind()))
     }
 }
 
@@ -512,6 +536,7 @@ mod tests {
 
     #[test]
     fn front_may_ping_but_not_report_scans() {
+        let permit = |role, req: &Request| permit(role, req, Allowed::default());
         assert!(permit(Role::Front, &Request::Ping).is_ok());
         let login = Request::Login { client: Client::default(), username: "a".into(), password: Secret("x".into()) };
         assert!(permit(Role::Front, &login).is_ok());
@@ -523,6 +548,25 @@ mod tests {
         assert!(permit(Role::Scanner, &Request::ScanFinished { scan: 1, files: 1 }).is_ok());
         assert!(permit(Role::Scanner, &Request::NextScan).is_ok());
         assert!(permit(Role::Broker, &Request::Ping).is_err());
+    }
+
+    #[test]
+    fn proxy_vouched_credentials_only_with_ext_auth() {
+        let vouched = Request::Api {
+            client: Client::default(),
+            creds: Credentials::External { user: "admin".into() },
+            call: Call::Ping,
+        };
+        let err = permit(Role::Front, &vouched, Allowed { ext_auth: false }).unwrap_err();
+        assert!(err.contains("ExtAuth is off"), "{err}");
+        assert!(permit(Role::Front, &vouched, Allowed { ext_auth: true }).is_ok());
+        assert!(permit(Role::Scanner, &vouched, Allowed { ext_auth: true }).is_err());
+        let media = Request::Media {
+            client: Client::default(),
+            creds: Credentials::External { user: "admin".into() },
+            call: media::MediaCall::Download { id: "x".into() },
+        };
+        assert!(permit(Role::Front, &media, Allowed { ext_auth: false }).is_err());
     }
 
     #[test]

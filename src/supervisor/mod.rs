@@ -430,11 +430,13 @@ impl Supervisor {
         // /run/credentials itself: its landlock domain holds only the data folders).
         let passphrase = self.cfg.password_encryption_key.clone().or_else(|| self.credential.clone());
         crate::proto::BrokerInit {
+            ext_auth: !self.cfg.trusted_sources.is_empty(),
             key_passphrase: passphrase.map(Secret),
             key_previous: self.cfg.previous_password_encryption_key.clone().map(Secret),
             auth_request_limit: self.cfg.auth_request_limit,
             auth_window_ms: self.cfg.auth_window.as_millis() as u64,
             session_timeout_secs: self.cfg.session_timeout.as_secs(),
+            session_max_age_secs: self.cfg.session_max_age.as_secs(),
             subsonic_passwords: self.cfg.subsonic_passwords,
             scan_on_startup: self.cfg.scan_on_startup,
             scan_schedule: self.cfg.scan_schedule.clone(),
