@@ -1,11 +1,17 @@
 //! Offline administration: `redoubt user …`, `redoubt apikey …`, `redoubt key rotate`.
 //! They read the same configuration as `serve` and open the database directly, as the
 //! service's user (root is refused: files it created would lock the daemon out).
+//!
+//! Each takes the data folder's lock when it is free. When a daemon holds it, commands that
+//! only add or change rows still work (SQLite serialises the writes), but none may make a
+//! key transition (a first key, a first-time set, a rotation): the running broker would keep
+//! a key the database no longer uses. `key rotate` and `user rename` need the daemon stopped.
 #![forbid(unsafe_code)]
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use rusqlite::OptionalExtension;
 use zeroize::Zeroizing;
 
 use crate::broker::store::{Settings, Store};
@@ -16,8 +22,10 @@ pub enum UserCmd {
     Add { name: String, admin: bool },
     Passwd { name: String },
     Del { name: String },
-    List,
+    List { ids: bool },
     SetAdmin { name: String, admin: bool },
+    Unlock { name: String },
+    Rename { user: String, new_name: String },
 }
 
 pub enum ApiKeyCmd {
@@ -48,16 +56,113 @@ fn key_config(cfg: &Config) -> KeyConfig {
         data_folder: cfg.data_folder.clone(),
         passphrase: cfg.password_encryption_key.clone().or(credential).map(Zeroizing::new),
         previous: cfg.previous_password_encryption_key.clone().map(Zeroizing::new),
+        may_transition: false,
     }
 }
 
-fn open(over: &Overrides) -> Result<Store, String> {
+/// The store, and the data folder's lock if no daemon holds it (see the module comment).
+fn open(over: &Overrides) -> Result<(Store, Option<crate::broker::DataLock>), String> {
     let cfg = load(over)?;
-    let (store, log) = Store::open(&key_config(&cfg), Settings::default())?;
+    let lock = crate::broker::lock_data_folder(&cfg.data_folder).ok();
+    let mut key = key_config(&cfg);
+    key.may_transition = lock.is_some();
+    let (store, log) = Store::open(&key, Settings::default())?;
     for line in log.iter().filter(|l| !l.contains("fingerprint") || l.contains("re-encrypted")) {
         eprintln!("{line}");
     }
-    Ok(store)
+    Ok((store, lock))
+}
+
+/// The database alone, without the key: for commands that touch no password.
+fn open_db(over: &Overrides) -> Result<(Config, rusqlite::Connection), String> {
+    let cfg = load(over)?;
+    let conn = crate::broker::db::open(&crate::broker::db::path(&cfg.data_folder)).map_err(|e| e.to_string())?;
+    Ok((cfg, conn))
+}
+
+/// `redoubt user list`: no key needed, and it works even when a name clash stops the start.
+fn list_users(over: &Overrides, ids: bool) -> Result<String, String> {
+    let (_, conn) = open_db(over)?;
+    let mut st = conn
+        .prepare("SELECT id, name, is_admin FROM users ORDER BY name COLLATE NOCASE, id")
+        .map_err(|e| e.to_string())?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, bool>(2)?)))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, name, admin) = row.map_err(|e| e.to_string())?;
+        let admin = if admin { "\tadmin" } else { "" };
+        out.push(if ids { format!("{id}\t{name}{admin}") } else { format!("{name}{admin}") });
+    }
+    Ok(out.join("\n"))
+}
+
+/// `redoubt user rename USER NEW`: USER is an id or a name. Daemon stopped.
+fn rename(over: &Overrides, user: &str, new_name: &str) -> Result<String, String> {
+    let (cfg, conn) = open_db(over)?;
+    let _lock = crate::broker::lock_data_folder(&cfg.data_folder)?;
+    let by_id: Option<String> = conn
+        .query_row("SELECT id FROM users WHERE id = ?1", [user], |r| r.get(0))
+        .optional()
+        .map_err(|e| e.to_string())?;
+    let ids: Vec<String> = match by_id {
+        Some(id) => vec![id],
+        None => {
+            let mut st = conn.prepare("SELECT id, name FROM users").map_err(|e| e.to_string())?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(|e| e.to_string())?;
+            let key = crate::broker::names::key(user);
+            let mut found = Vec::new();
+            for row in rows {
+                let (id, name) = row.map_err(|e| e.to_string())?;
+                if crate::broker::names::key(&name) == key {
+                    found.push(id);
+                }
+            }
+            found
+        }
+    };
+    match ids.as_slice() {
+        [id] => crate::broker::store::rename_user(&conn, id, new_name).map(|n| format!("renamed to {n}")),
+        [] => Err(format!("no user {user:?} (`redoubt user list --ids` shows them)")),
+        _ => Err(format!("{user:?} names several users: give the id (`redoubt user list --ids`)")),
+    }
+}
+
+/// `redoubt user unlock NAME`: the running broker applies it within seconds (limits live in
+/// its memory only), and this waits to see it applied.
+fn unlock(over: &Overrides, name: &str) -> Result<String, String> {
+    let (cfg, conn) = open_db(over)?;
+    let key = crate::broker::names::key(name);
+    let exists: bool = conn
+        .query_row("SELECT count(*) > 0 FROM users WHERE name_key = ?1", [&key], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    if !exists {
+        return Err(format!("no user {name:?}"));
+    }
+    if crate::broker::lock_data_folder(&cfg.data_folder).is_ok() {
+        return Ok(format!(
+            "no daemon runs on {}: rate limits live in the daemon's memory, so {name} is not locked out",
+            cfg.data_folder.display()
+        ));
+    }
+    conn.execute(
+        "INSERT INTO unlocks (name_key, requested_at) VALUES (?1, ?2)",
+        rusqlite::params![key, crate::broker::db::now()],
+    )
+    .map_err(|e| e.to_string())?;
+    for _ in 0..50 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM unlocks WHERE name_key = ?1", [&key], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if left == 0 {
+            return Ok(format!("{name} unlocked: password and token logins are accepted again"));
+        }
+    }
+    Err("the daemon did not pick the unlock up within 5 s; it stays queued and applies when it does".into())
 }
 
 /// A password from the terminal (twice, not echoed), or the first line of stdin. Never argv.
@@ -98,7 +203,24 @@ fn prompt_hidden(prompt: &str) -> Result<Zeroizing<String>, String> {
 }
 
 pub fn user(over: Overrides, cmd: UserCmd) -> ExitCode {
-    let store = match open(&over) {
+    let keyless = match &cmd {
+        UserCmd::List { ids } => Some(list_users(&over, *ids)),
+        UserCmd::Unlock { name } => Some(unlock(&over, name)),
+        UserCmd::Rename { user, new_name } => Some(rename(&over, user, new_name)),
+        _ => None,
+    };
+    if let Some(result) = keyless {
+        return match result {
+            Ok(out) => {
+                if !out.is_empty() {
+                    println!("{out}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        };
+    }
+    let (store, _lock) = match open(&over) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -116,13 +238,7 @@ pub fn user(over: Overrides, cmd: UserCmd) -> ExitCode {
             .set_admin(&name, admin)
             .map(|_| format!("{name} is {}an admin", if admin { "" } else { "no longer " }))
             .map_err(|e| e.message),
-        UserCmd::List => store.list_users().map_err(|e| e.to_string()).map(|users| {
-            users
-                .iter()
-                .map(|u| format!("{}{}", u.username, if u.admin { "\tadmin" } else { "" }))
-                .collect::<Vec<_>>()
-                .join("\n")
-        }),
+        UserCmd::List { .. } | UserCmd::Unlock { .. } | UserCmd::Rename { .. } => unreachable!("answered above"),
     };
     match result {
         Ok(out) => {
@@ -136,7 +252,7 @@ pub fn user(over: Overrides, cmd: UserCmd) -> ExitCode {
 }
 
 pub fn apikey(over: Overrides, cmd: ApiKeyCmd) -> ExitCode {
-    let store = match open(&over) {
+    let (store, _lock) = match open(&over) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -183,6 +299,7 @@ pub fn key_rotate(over: Overrides, from_stdin: bool) -> ExitCode {
         Err(e) => return fail(e),
     };
     let mut key = key_config(&cfg);
+    key.may_transition = true;
     if from_stdin {
         let mut lines = std::io::stdin().lock().lines();
         let mut next =

@@ -115,8 +115,15 @@ enum UserCommand {
     Passwd { name: String },
     /// Delete a user
     Del { name: String },
-    /// List users
-    List,
+    /// List users (with --ids, their ids too)
+    List {
+        #[arg(long)]
+        ids: bool,
+    },
+    /// Lift the rate limit on a user's password logins, in the running daemon
+    Unlock { name: String },
+    /// Rename a user, given by name or id (daemon stopped; the way out of a name clash)
+    Rename { user: String, new_name: String },
     /// Grant (or with --off, take away) the admin role
     SetAdmin {
         name: String,
@@ -156,7 +163,9 @@ fn main() -> ExitCode {
                 UserCommand::Add { name, admin } => UserCmd::Add { name, admin },
                 UserCommand::Passwd { name } => UserCmd::Passwd { name },
                 UserCommand::Del { name } => UserCmd::Del { name },
-                UserCommand::List => UserCmd::List,
+                UserCommand::List { ids } => UserCmd::List { ids },
+                UserCommand::Unlock { name } => UserCmd::Unlock { name },
+                UserCommand::Rename { user, new_name } => UserCmd::Rename { user, new_name },
                 UserCommand::SetAdmin { name, off } => UserCmd::SetAdmin { name, admin: !off },
             },
         ),

@@ -290,7 +290,18 @@ impl Channel {
         decode_datagram(&self.buf[..n], fds)
     }
 
-    pub fn into_fd(self) -> OwnedFd {
+    /// Zeroes the receive buffer: the last message may have carried secrets (the broker's
+    /// init holds the key passphrase).
+    pub fn wipe(&mut self) {
+        for b in self.buf.iter_mut() {
+            // SAFETY: `b` is a valid, aligned, exclusive reference; volatile keeps the
+            // zeroing from being optimised away.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+
+    pub fn into_fd(mut self) -> OwnedFd {
+        self.wipe();
         self.fd
     }
 }

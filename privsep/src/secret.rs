@@ -4,28 +4,30 @@
 
 use std::ptr::NonNull;
 
-/// A fixed-size secret, 32 bytes (an AES-256 key).
-pub struct SecretKey {
-    page: NonNull<u8>,
+/// A value kept in its own page (key material, or what is derived from it such as a
+/// cipher's round keys): one copy, never in a core dump, not swapped where the limit allows,
+/// zeroed before the page is unmapped.
+pub struct Protected<T> {
+    page: NonNull<T>,
     len: usize,
 }
 
-// SAFETY: the mapping is owned exclusively by this value; &self only reads it.
-unsafe impl Send for SecretKey {}
-// SAFETY: as above; there is no interior mutability.
-unsafe impl Sync for SecretKey {}
+// SAFETY: the mapping is owned exclusively by this value, which hands out only `&T`.
+unsafe impl<T: Send> Send for Protected<T> {}
+// SAFETY: as above; sharing `&Protected<T>` shares only `&T`.
+unsafe impl<T: Sync> Sync for Protected<T> {}
 
-pub const KEY_LEN: usize = 32;
+const PAGE: usize = 4096;
 
-impl SecretKey {
-    /// Copies `bytes` into protected memory. The caller should zero its own copy.
-    pub fn new(bytes: &[u8; KEY_LEN]) -> std::io::Result<SecretKey> {
-        let len = 4096;
+impl<T> Protected<T> {
+    /// Moves `value` into protected memory.
+    pub fn new(value: T) -> std::io::Result<Protected<T>> {
+        assert!(std::mem::size_of::<T>() <= PAGE && std::mem::align_of::<T>() <= PAGE, "one page at most");
         // SAFETY: an anonymous private mapping with no address hint; checked for failure.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len,
+                PAGE,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
                 -1,
@@ -35,36 +37,63 @@ impl SecretKey {
         if p == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        // SAFETY: `p` is the start of the `len`-byte mapping we just created.
+        // SAFETY: `p` is the start of the page-aligned, PAGE-byte mapping we just created,
+        // large and aligned enough for T (asserted above), and nothing else refers to it.
         unsafe {
             // Never in a core dump. Failure would be surprising; the process is also
             // non-dumpable and the unit sets LimitCORE=0, so it is not fatal.
-            libc::madvise(p, len, libc::MADV_DONTDUMP);
+            libc::madvise(p, PAGE, libc::MADV_DONTDUMP);
             // Best effort: RLIMIT_MEMLOCK may be 0 for some users.
-            libc::mlock(p, len);
-            std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.cast::<u8>(), KEY_LEN);
+            libc::mlock(p, PAGE);
+            std::ptr::write(p.cast::<T>(), value);
         }
-        Ok(SecretKey { page: NonNull::new(p.cast()).expect("mmap returned null"), len })
+        Ok(Protected { page: NonNull::new(p.cast()).expect("mmap returned null"), len: PAGE })
     }
 
-    pub fn bytes(&self) -> &[u8; KEY_LEN] {
-        // SAFETY: the mapping is live for as long as `self`, readable, and at least KEY_LEN
-        // bytes long; u8 has no alignment requirement.
-        unsafe { &*(self.page.as_ptr() as *const [u8; KEY_LEN]) }
+    pub fn get(&self) -> &T {
+        // SAFETY: the mapping is live and holds an initialised T for as long as `self`.
+        unsafe { self.page.as_ref() }
+    }
+
+    #[cfg(test)]
+    fn addr(&self) -> usize {
+        self.page.as_ptr() as usize
     }
 }
 
-impl Drop for SecretKey {
+impl<T> Drop for Protected<T> {
     fn drop(&mut self) {
-        // SAFETY: we own the mapping; volatile writes keep the zeroing from being optimised
-        // away before munmap.
+        // SAFETY: we own the mapping and the T in it, which is dropped exactly once here;
+        // volatile writes keep the zeroing from being optimised away before munmap.
         unsafe {
-            for i in 0..KEY_LEN {
-                std::ptr::write_volatile(self.page.as_ptr().add(i), 0);
+            std::ptr::drop_in_place(self.page.as_ptr());
+            let bytes = self.page.as_ptr().cast::<u8>();
+            for i in 0..std::mem::size_of::<T>() {
+                std::ptr::write_volatile(bytes.add(i), 0);
             }
-            libc::munlock(self.page.as_ptr().cast(), self.len);
-            libc::munmap(self.page.as_ptr().cast(), self.len);
+            libc::munlock(bytes.cast(), self.len);
+            libc::munmap(bytes.cast(), self.len);
         }
+    }
+}
+
+/// A fixed-size secret, 32 bytes (an AES-256 key), in protected memory.
+pub struct SecretKey(Protected<[u8; KEY_LEN]>);
+
+pub const KEY_LEN: usize = 32;
+
+impl SecretKey {
+    /// Copies `bytes` into protected memory. The caller should zero its own copy.
+    pub fn new(bytes: &[u8; KEY_LEN]) -> std::io::Result<SecretKey> {
+        let p = Protected::new([0u8; KEY_LEN])?;
+        // SAFETY: `p` owns the page; nothing else reads it while we fill it in place (so the
+        // key is never moved through a temporary).
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.page.as_ptr().cast::<u8>(), KEY_LEN) };
+        Ok(SecretKey(p))
+    }
+
+    pub fn bytes(&self) -> &[u8; KEY_LEN] {
+        self.0.get()
     }
 }
 
@@ -82,15 +111,22 @@ mod tests {
     fn holds_the_bytes_and_is_marked_dontdump() {
         let k = SecretKey::new(&[7u8; KEY_LEN]).unwrap();
         assert_eq!(k.bytes(), &[7u8; KEY_LEN]);
-        let addr = k.page.as_ptr() as usize;
+        assert_dontdump(k.0.addr());
+        let cipher_like = Protected::new([3u64; 30]).unwrap();
+        assert_eq!(cipher_like.get()[29], 3);
+        assert_dontdump(cipher_like.addr());
+    }
+
+    fn assert_dontdump(addr: usize) {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         let mut in_ours = false;
         let mut flags = String::new();
         for line in smaps.lines() {
             if let Some((range, _)) = line.split_once(' ') {
-                if let Some((start, _)) = range.split_once('-') {
-                    if let Ok(s) = usize::from_str_radix(start, 16) {
-                        in_ours = s == addr;
+                if let Some((start, end)) = range.split_once('-') {
+                    if let (Ok(s), Ok(e)) = (usize::from_str_radix(start, 16), usize::from_str_radix(end, 16)) {
+                        // Neighbouring pages with the same flags may share one mapping.
+                        in_ours = s <= addr && addr < e;
                         continue;
                     }
                 }

@@ -81,6 +81,8 @@ impl Broker {
             data_folder: data_folder.to_path_buf(),
             passphrase: init.key_passphrase.as_ref().map(|s| zeroize::Zeroizing::new(s.0.clone())),
             previous: init.key_previous.as_ref().map(|s| zeroize::Zeroizing::new(s.0.clone())),
+            // The broker holds the data folder's lock (taken below, before the store opens).
+            may_transition: true,
         };
         let settings = store::Settings {
             auth_limit: init.auth_request_limit,
@@ -378,13 +380,16 @@ impl Broker {
     }
 }
 
-pub fn run(started: Started) -> Result<(), String> {
+pub fn run(mut started: Started) -> Result<(), String> {
     // Before the runtime's threads exist, so that all of them inherit the blocked mask.
     let term = privsep::signals::Termination::block().map_err(|e| format!("signalfd: {e}"))?;
     let rt = crate::role::runtime(Role::Broker, 2).map_err(|e| e.to_string())?;
-    let init = started.init.broker.as_ref().ok_or("the broker's init carries no broker settings")?;
+    let mut init = started.init.broker.take().ok_or("the broker's init carries no broker settings")?;
     let broker =
-        Broker::open(init, &started.init.data_folder, &started.init.cache_folder, &started.init.music_folders)?;
+        Broker::open(&init, &started.init.data_folder, &started.init.cache_folder, &started.init.music_folders)?;
+    // The vault holds the key now; the passphrases are wiped (Secret zeroes itself on drop).
+    init.key_passphrase = None;
+    init.key_previous = None;
     let result = rt.block_on(async move {
         let term = privsep::signals::Termination::register(term).map_err(|e| e.to_string())?;
         let control = AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?;

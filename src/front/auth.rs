@@ -4,7 +4,7 @@
 //!   (HttpOnly, SameSite=Strict, Secure behind an HTTPS proxy) and returns the CSRF token.
 //! - `POST /auth/setup` `{code, username, password}`: the first admin, with the setup code
 //!   the daemon logged; logs the new admin in.
-//! - `GET /auth/me`: the session's user.
+//! - `GET /auth/me`: the session's user (behind a trusted ExtAuth proxy, the header's).
 //! - `POST /auth/logout` with header `X-CSRF-Token`: ends the session.
 #![forbid(unsafe_code)]
 
@@ -93,9 +93,46 @@ impl Front {
         r
     }
 
+    /// A browser's form or fetch from another site (login CSRF): refused. Browsers send
+    /// `Sec-Fetch-Site` and `Origin` on POSTs; clients that send neither are not browsers.
+    fn cross_site(&self, h: &hyper::HeaderMap) -> bool {
+        if let Some(site) = header(h, "sec-fetch-site") {
+            return !matches!(site, "same-origin" | "none");
+        }
+        match (header(h, "origin"), header(h, "host")) {
+            (None, _) => false,
+            (Some(origin), Some(host)) => {
+                let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("null");
+                !authority.eq_ignore_ascii_case(host)
+            }
+            (Some(_), None) => true,
+        }
+    }
+
+    /// `/auth/me` behind a trusted ExtAuth proxy: the broker checks (and, for a new name,
+    /// creates) the user the header names.
+    async fn vouched(&self, client: Client, user: &str) -> HttpResponse {
+        let req = Request::Api {
+            client,
+            creds: crate::proto::Credentials::External { user: user.to_string() },
+            call: crate::proto::Call::TokenInfo,
+        };
+        match self.broker.call(&req, &[]).await.map(|r| r.body) {
+            Ok(Reply::Api(Ok(crate::proto::Answer::TokenInfo { username }))) => {
+                json(StatusCode::OK, serde_json::json!({ "username": username, "proxy": true }))
+            }
+            Ok(Reply::Api(Err(e))) => refused(&e),
+            _ => plain(StatusCode::SERVICE_UNAVAILABLE, "server is restarting\n"),
+        }
+    }
+
     pub async fn auth(&self, what: String, req: hyper::Request<Incoming>, peer: &Peer) -> HttpResponse {
         let client = Client { addr: peer.addr.clone(), name: "web".into() };
         match (req.method().clone(), what.as_str()) {
+            (Method::POST, "login") | (Method::POST, "setup") if self.cross_site(req.headers()) => {
+                tracing::warn!("refused a cross-site POST /auth/{what} from {}", peer.addr);
+                json(StatusCode::FORBIDDEN, serde_json::json!({ "error": "cross-site login form refused" }))
+            }
             (Method::POST, "login") | (Method::POST, "setup") => {
                 let is_json = header(req.headers(), "content-type").is_some_and(|c| c.starts_with("application/json"));
                 let body = match read_body(req.into_body()).await {
@@ -125,6 +162,11 @@ impl Front {
                 }
             }
             (Method::GET, "me") => {
+                match self.proxy_user(req.headers(), peer) {
+                    Err(why) => return json(StatusCode::UNAUTHORIZED, serde_json::json!({ "error": why })),
+                    Ok(Some(user)) => return self.vouched(client, user).await,
+                    Ok(None) => {}
+                }
                 let Some(token) = session_cookie(&req) else {
                     return json(StatusCode::UNAUTHORIZED, serde_json::json!({ "error": "not logged in" }));
                 };
@@ -155,8 +197,9 @@ impl Front {
                     Ok(Reply::Done) => {
                         let mut r = json(StatusCode::OK, serde_json::json!({}));
                         let expire = format!(
-                            "{COOKIE_NAME}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict",
-                            self.cookie_path()
+                            "{COOKIE_NAME}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict{}",
+                            self.cookie_path(),
+                            if peer.https { "; Secure" } else { "" }
                         );
                         if let Ok(v) = HeaderValue::from_str(&expire) {
                             r.headers_mut().insert(SET_COOKIE, v);

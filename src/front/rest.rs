@@ -83,6 +83,31 @@ fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
 }
 
 impl Front {
+    /// The user a trusted proxy names in ExtAuth.UserHeader (None from anyone else, or when
+    /// the header is absent or empty). The header repeated, or holding a list, is refused and
+    /// logged: a proxy that appends rather than replaces would let the client choose.
+    pub(super) fn proxy_user<'h>(&self, headers: &'h HeaderMap, peer: &Peer) -> Result<Option<&'h str>, String> {
+        if !peer.trusted {
+            return Ok(None);
+        }
+        let mut values = headers.get_all(self.user_header.as_str()).iter();
+        let Some(first) = values.next() else { return Ok(None) };
+        let refuse = |why: String| {
+            tracing::warn!("refused a request from {}: {why}", peer.addr);
+            Err(why)
+        };
+        if values.next().is_some() {
+            return refuse(format!("the proxy's {} header is repeated", self.user_header));
+        }
+        let Ok(user) = first.to_str().map(str::trim) else {
+            return refuse(format!("the proxy's {} header is not text", self.user_header));
+        };
+        if user.contains(',') {
+            return refuse(format!("the proxy's {} header holds a list", self.user_header));
+        }
+        Ok(Some(user).filter(|u| !u.is_empty()))
+    }
+
     /// Credentials from the parameters (and, from a trusted proxy, the ExtAuth header).
     /// Repeated auth parameters and disagreeing mechanisms are refused, never "first wins".
     pub(super) fn credentials(&self, p: &Params, headers: &HeaderMap, peer: &Peer) -> Result<Credentials, ApiError> {
@@ -91,15 +116,7 @@ impl Front {
                 return Err(conflict(&format!("parameter {k} is repeated")));
             }
         }
-        let header_user = if peer.trusted {
-            headers
-                .get(self.user_header.as_str())
-                .and_then(|v| v.to_str().ok())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        } else {
-            None
-        };
+        let header_user = self.proxy_user(headers, peer).map_err(|why| conflict(&why))?;
         if let Some(user) = header_user {
             if p.get("apiKey").is_some() {
                 return Err(conflict("apiKey and the proxy's user header"));

@@ -484,6 +484,18 @@ impl Supervisor {
             None => {
                 self.broker_ctl = Some(ctl);
                 self.broker_pid = Some(pid);
+                // The broker has the key material now, and a broker is never restarted (its
+                // death ends the daemon): the supervisor keeps no copy.
+                for s in [
+                    &mut self.cfg.password_encryption_key,
+                    &mut self.cfg.previous_password_encryption_key,
+                    &mut self.credential,
+                ] {
+                    if let Some(v) = s.as_mut() {
+                        zeroize::Zeroize::zeroize(v);
+                    }
+                    *s = None;
+                }
             }
             Some((role_end, broker_end)) => {
                 drop(role_end);
