@@ -17,7 +17,7 @@ fn line(s: String) {
 }
 
 pub fn run_probes(init: &RoleInit) {
-    for p in init.probes.iter().filter(|p| !p.starts_with(SCAN_PREFIX)) {
+    for p in init.probes.iter().filter(|p| !p.starts_with(SCAN_PREFIX) && !p.starts_with(VOUCH_PREFIX)) {
         let result = match privsep::probe::Probe::parse(p) {
             Some(probe) => probe.run(),
             None => "unknown-probe".into(),
@@ -74,5 +74,29 @@ pub fn scan_probes(init: &RoleInit) {
     for p in init.probes.iter().filter_map(|p| p.strip_prefix(SCAN_PREFIX)) {
         let result = privsep::probe::Probe::parse(p).map(|x| x.run()).unwrap_or_else(|| "unknown-probe".into());
         line(format!("{MARKER} scanner@scan {p} => {result}\n"));
+    }
+}
+
+/// Probes the front runs once it can talk to the broker (given as `front:vouch=NAME`): it
+/// sends the broker proxy-vouched credentials for NAME, as a compromised front could.
+pub const VOUCH_PREFIX: &str = "vouch=";
+
+/// Test-only: the front asks the broker to accept NAME on its word alone, and reports the answer
+/// (`ok admin=…`, `refused CODE`, or `channel-closed` when the broker ends the channel).
+pub async fn front_vouches(init: &RoleInit, broker: &privsep::rpc::Client<crate::proto::Request, crate::proto::Reply>) {
+    use crate::proto::{Answer, Call, Client, Credentials, Reply, Request};
+    for name in init.probes.iter().filter_map(|p| p.strip_prefix(VOUCH_PREFIX)) {
+        let req = Request::Api {
+            client: Client { addr: "127.0.0.1".into(), name: "hook".into() },
+            creds: Credentials::External { user: name.to_string() },
+            call: Call::GetUser { username: name.to_string() },
+        };
+        let result = match broker.call(&req, &[]).await.map(|r| r.body) {
+            Ok(Reply::Api(Ok(Answer::User(u)))) => format!("ok admin={}", u.admin),
+            Ok(Reply::Api(Err(e))) => format!("refused {}", e.code),
+            Ok(other) => format!("unexpected {other:?}"),
+            Err(_) => "channel-closed".into(),
+        };
+        line(format!("{MARKER} front {VOUCH_PREFIX}{name} => {result}\n"));
     }
 }

@@ -154,6 +154,12 @@ enum KeyCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Everything redoubt creates (database, WAL, key, lock, pid, cache) is private to its user,
+    // whatever umask it was started with; the unix socket's mode is set explicitly. Roles
+    // inherit it from the supervisor (and their filters do not allow umask(2)).
+    if !matches!(cli.command, Command::Role { .. } | Command::DoctorRole { .. }) {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    }
     match cli.command {
         Command::Serve(a) => supervisor::serve(a.into()),
         Command::Doctor(a) => doctor::run(a.into()),

@@ -68,16 +68,18 @@ fn first_time_set_then_two_rotations_keep_every_login() {
     );
     let fx = run_and_check(
         fx,
-        "PasswordEncryptionKey = \"third key\"\nPreviousPasswordEncryptionKey = \"battery staple\"\n",
+        "PasswordEncryptionKey = \"the third key phrase\"\nPreviousPasswordEncryptionKey = \"battery staple\"\n",
         Some("rotated from PreviousPasswordEncryptionKey: re-encrypted 2 passwords"),
     );
     // And the offline command, twice more.
-    for (old, new) in [("third key", "fourth key"), ("fourth key", "fifth key")] {
+    for (old, new) in
+        [("the third key phrase", "the fourth key phrase"), ("the fourth key phrase", "the fifth key phrase")]
+    {
         let out = fx.cli(&["key", "rotate", "--stdin"], &format!("{old}\n{new}\n"));
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("re-encrypted 2 passwords"));
     }
-    run_and_check(fx, "PasswordEncryptionKey = \"fifth key\"\n", None);
+    run_and_check(fx, "PasswordEncryptionKey = \"the fifth key phrase\"\n", None);
 }
 
 #[test]
@@ -85,10 +87,12 @@ fn a_wrong_key_stops_the_daemon_with_an_explanation_and_changes_nothing() {
     let fx = Fixture::new();
     fx.add_user(ADMIN, ADMIN_PASSWORD, true);
     fx.add_user("olga", "olga-pass", false);
-    let fx = run_and_check(fx, "PasswordEncryptionKey = \"right\"\n", None);
+    let fx = run_and_check(fx, "PasswordEncryptionKey = \"the right passphrase\"\n", None);
     let before = snapshot(&fx.data);
-    let mut d =
-        Daemon::spawn(fx, Options { config: Some("PasswordEncryptionKey = \"wrong\"\n".into()), ..Default::default() });
+    let mut d = Daemon::spawn(
+        fx,
+        Options { config: Some("PasswordEncryptionKey = \"a wrong passphrase\"\n".into()), ..Default::default() },
+    );
     let st = d.wait_exit(Duration::from_secs(20));
     assert!(!st.success());
     let log = d.log();
@@ -112,14 +116,16 @@ fn a_wrong_key_stops_the_daemon_with_an_explanation_and_changes_nothing() {
     assert!(!d.wait_exit(Duration::from_secs(20)).success());
     assert!(d.log().contains("which is not set now"), "{}", d.log());
     // The right key still works: nobody was locked out.
-    run_and_check(take_fixture(d), "PasswordEncryptionKey = \"right\"\n", None);
+    run_and_check(take_fixture(d), "PasswordEncryptionKey = \"the right passphrase\"\n", None);
 }
 
 #[test]
 fn rotation_refuses_to_run_under_a_live_daemon() {
-    let d =
-        Daemon::start_with(Options { config: Some("PasswordEncryptionKey = \"k1\"\n".into()), ..Default::default() });
-    let out = d.fx.cli(&["key", "rotate", "--stdin"], "k1\nk2\n");
+    let d = Daemon::start_with(Options {
+        config: Some("PasswordEncryptionKey = \"the first key phrase\"\n".into()),
+        ..Default::default()
+    });
+    let out = d.fx.cli(&["key", "rotate", "--stdin"], "the first key phrase\nthe second key phrase\n");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("stop it first"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(status(&d, ADMIN, ADMIN_PASSWORD), "ok");

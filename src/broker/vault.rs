@@ -490,7 +490,7 @@ mod tests {
 
     #[test]
     fn ciphertexts_are_bound_to_their_user() {
-        let v = Vault::from_key(SecretKey::new(&[1; 32]).unwrap());
+        let v = Vault::from_key(SecretKey::new(&[1; 32]).unwrap()).unwrap();
         let c = v.encrypt("alice", "secret");
         assert_eq!(v.decrypt("alice", &c).unwrap().as_str(), "secret");
         assert!(v.decrypt("bob", &c).is_none());
@@ -573,7 +573,8 @@ mod tests {
         let e = open(&mut conn, &cfg(&dir, Some("elevenchars"), None)).err().unwrap();
         assert!(e.to_string().contains("at least 12"), "{e}");
         assert!(dir.join(KEY_FILE).exists(), "the key file is still in use");
-        assert_eq!(pw(&conn, &open(&mut conn, &cfg(&dir, None, None)).unwrap().0, "u1"), "pw1");
+        let (v, _) = open(&mut conn, &cfg(&dir, None, None)).unwrap();
+        assert_eq!(pw(&conn, &v, "u1"), "pw1");
     }
 
     #[test]

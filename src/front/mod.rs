@@ -79,6 +79,11 @@ pub fn run(started: Started) -> Result<(), String> {
             trusted,
             user_header: init.front.user_header.to_ascii_lowercase(),
         });
+        #[cfg(feature = "test-hooks")]
+        {
+            let (init, front) = (init.clone(), front.clone());
+            tokio::spawn(async move { crate::hooks::front_vouches(&init, &front.broker).await });
+        }
         let accept = async {
             if init.listener_is_unix {
                 let std = std::os::unix::net::UnixListener::from(listener_fd);

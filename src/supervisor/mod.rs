@@ -181,8 +181,42 @@ fn prepare_folders(cfg: &Config) -> Result<(), String> {
             .create(dir)
             .map_err(|e| format!("{name} {} cannot be created by uid {uid}: {e}", dir.display()))?;
         check_writable(dir).map_err(|e| format!("{name} {} is not writable by uid {uid}: {e}", dir.display()))?;
+        for change in tighten(dir, 0) {
+            tracing::warn!("{name}: {change}");
+        }
     }
     Ok(())
+}
+
+/// Makes a data or cache folder private again: folders 0700, files 0600 at most (sockets and
+/// links are left alone). Returns what it changed, for the log.
+fn tighten(dir: &Path, depth: u32) -> Vec<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fn fix(path: &Path, meta: &std::fs::Metadata, private: u32) -> Option<String> {
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o7077 == 0 {
+            return None;
+        }
+        let new = mode & private;
+        Some(match std::fs::set_permissions(path, std::fs::Permissions::from_mode(new)) {
+            Ok(()) => format!("{} was mode {mode:04o}, open to others; now {new:04o}", path.display()),
+            Err(e) => format!("{} is mode {mode:04o}, open to others, and cannot be changed: {e}", path.display()),
+        })
+    }
+    let mut changed = Vec::new();
+    let Ok(meta) = std::fs::symlink_metadata(dir) else { return changed };
+    changed.extend(fix(dir, &meta, 0o700));
+    let Ok(entries) = std::fs::read_dir(dir) else { return changed };
+    for e in entries.flatten() {
+        // Not followed: links and sockets are neither folders nor files here.
+        let Ok(meta) = e.metadata() else { continue };
+        if meta.is_dir() && depth < 4 {
+            changed.extend(tighten(&e.path(), depth + 1));
+        } else if meta.is_file() {
+            changed.extend(fix(&e.path(), &meta, 0o600));
+        }
+    }
+    changed
 }
 
 /// The supervisor's own sandbox, entered once the listener is bound: what any role may touch
