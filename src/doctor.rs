@@ -202,7 +202,10 @@ fn check_profiles(cfg: &Config, music: &Path, data: &Path) -> usize {
             return 1;
         }
     };
-    println!("transcoding     {}: profiles {source}, each run on a second of audio in the transcoder's sandbox", ffmpeg.display());
+    println!(
+        "transcoding     {}: profiles {source}, each run on a second of audio in the transcoder's sandbox",
+        ffmpeg.display()
+    );
     println!("{:<20} {:<8} result", "profile", "format");
     let results = run_transcoder_child(cfg, music, data, &ffmpeg, &checks);
     let mut failed = 0;
@@ -281,7 +284,9 @@ fn run_transcoder_child(
         return fail(format!("no sandbox: {e}"));
     }
     let end = match status {
-        Ok(s) if s.signal() == Some(libc_sigsys()) => "the throwaway transcoder itself was killed by SIGSYS".to_string(),
+        Ok(s) if s.signal() == Some(libc_sigsys()) => {
+            "the throwaway transcoder itself was killed by SIGSYS".to_string()
+        }
         Ok(s) => format!("the throwaway transcoder ended ({s}) before this profile"),
         Err(e) => e.to_string(),
     };

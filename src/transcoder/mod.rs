@@ -258,8 +258,8 @@ pub fn check_profile(ffmpeg: &Path, check: &ProfileCheck) -> Result<u64, String>
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let mut fds = [nix::poll::PollFd::new(stdout.as_fd(), nix::poll::PollFlags::POLLIN)];
-        let wait =
-            nix::poll::PollTimeout::try_from(left.as_millis().min(60_000) as i32).unwrap_or(nix::poll::PollTimeout::ZERO);
+        let wait = nix::poll::PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+            .unwrap_or(nix::poll::PollTimeout::ZERO);
         match nix::poll::poll(&mut fds, wait) {
             Ok(0) => {
                 timed_out = true;
@@ -282,7 +282,8 @@ pub fn check_profile(ffmpeg: &Path, check: &ProfileCheck) -> Result<u64, String>
     let tail = tail.join().unwrap_or_default();
     let said: Vec<&str> = tail.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let said = said[said.len().saturating_sub(2)..].join(" / ");
-    let said = if said.is_empty() { String::new() } else { format!(": {}", said.chars().take(300).collect::<String>()) };
+    let said =
+        if said.is_empty() { String::new() } else { format!(": {}", said.chars().take(300).collect::<String>()) };
     match status {
         _ if timed_out => Err(format!("ffmpeg did not finish within {} s{said}", CHECK_TIMEOUT.as_secs())),
         s if s.success() && bytes > 0 => Ok(bytes),
