@@ -96,6 +96,9 @@ fn library_with(opts: impl FnOnce(&Fixture) -> Options, extra: impl FnOnce(&Path
     let mut d = Daemon::spawn(fx, opts);
     d.wait_ready();
     d.wait_scans(1);
+    // The start-up check of every profile runs ffmpeg too: tests that count ffmpeg processes
+    // start after it.
+    d.wait_log("transcoding profiles checked", Duration::from_secs(60));
     let mut lib = Lib { d, ids: HashMap::new() };
     let found = lib.ok("search3", "query=&songCount=500");
     for s in found["searchResult3"]["song"].as_array().unwrap() {

@@ -319,6 +319,8 @@ impl Media {
         }
         if failed == 0 {
             tracing::info!("transcoding profiles checked: all {} work", profiles.len());
+        } else {
+            tracing::info!("transcoding profiles checked: {} of {} work", profiles.len() - failed, profiles.len());
         }
     }
 
