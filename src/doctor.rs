@@ -1,5 +1,9 @@
 //! `redoubt doctor`: starts each role's sandbox in a throwaway child, makes it attempt what
-//! its policy forbids, and prints what this kernel actually enforces.
+//! its policy forbids, and prints what this kernel actually enforces. Then it runs every
+//! stored transcoding profile on a generated second of audio in a throwaway transcoder
+//! (the supervisor's filter, then the transcoder's landlock and seccomp policy, as in the
+//! daemon), so that a library on this host that the policy does not expect shows up here,
+//! naming the profile, rather than as failed streams.
 #![forbid(unsafe_code)]
 
 use std::ffi::OsStr;
@@ -14,6 +18,7 @@ use privsep::probe::Probe;
 use privsep::spawn::{spawn, take_layout_fd, Spawn};
 
 use crate::config::{Config, Overrides};
+use crate::proto::media::ProfileCheck;
 use crate::proto::{fds, Control, Role, RoleInit};
 
 struct Check {
@@ -66,13 +71,17 @@ pub fn run(over: Overrides) -> ExitCode {
         eprintln!("redoubt doctor runs as the user the service runs as.\n{e}");
         return ExitCode::from(1);
     }
-    let cfg = match Config::load(&over) {
+    let mut cfg = match Config::load(&over) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("redoubt: {e}");
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = cfg.absolutize() {
+        eprintln!("redoubt: {e}");
+        return ExitCode::from(2);
+    }
     let uname = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
     let abi = privsep::sandbox::landlock_abi();
     let seccomp = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.contains("\nSeccomp:"));
@@ -127,15 +136,200 @@ pub fn run(over: Overrides) -> ExitCode {
         }
     }
     drop(outside);
+    println!();
+    let profile_failures = check_profiles(&cfg, &music, &data);
     let _ = std::fs::remove_dir_all(&tmp);
     println!();
     if failures == 0 {
         println!("every role is sandboxed as its policy says");
-        ExitCode::SUCCESS
     } else {
         println!("{failures} checks failed: this kernel does not enforce redoubt's sandbox; `serve` will refuse to start unless Sandbox.Require = false");
+    }
+    if profile_failures > 0 {
+        println!(
+            "{profile_failures} transcoding profiles failed in the transcoder's sandbox: clients asking for them get an error (the reasons are above)"
+        );
+    }
+    if failures == 0 && profile_failures == 0 {
+        ExitCode::SUCCESS
+    } else {
         ExitCode::from(1)
     }
+}
+
+/// The profiles to check: those stored in the database, or, before there is one, those a
+/// new database is seeded with (the migrations, run in memory). Opened read-only.
+fn stored_profiles(cfg: &Config) -> Result<(Vec<ProfileCheck>, String), String> {
+    let path = crate::broker::db::path(&cfg.data_folder);
+    let (conn, source) = if path.exists() {
+        let conn = crate::broker::db::open_reader(&path).map_err(|e| e.to_string())?;
+        (conn, format!("stored in {}", path.display()))
+    } else {
+        let conn = crate::broker::db::open(Path::new(":memory:")).map_err(|e| e.to_string())?;
+        (conn, format!("the defaults ({} does not exist yet)", path.display()))
+    };
+    let profiles = crate::broker::media::profiles(&conn).map_err(|e| format!("{}: {e}", path.display()))?;
+    let checks = profiles
+        .into_iter()
+        .map(|p| ProfileCheck {
+            name: p.name,
+            target_format: p.target_format,
+            command: p.command,
+            bit_rate: p.default_bit_rate,
+        })
+        .collect();
+    Ok((checks, source))
+}
+
+/// Runs every profile in a throwaway transcoder and prints one row each; the number that
+/// failed.
+fn check_profiles(cfg: &Config, music: &Path, data: &Path) -> usize {
+    let ffmpeg = match cfg.resolve_ffmpeg() {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            println!("transcoding     no ffmpeg (FFmpegPath is empty and there is none on PATH): streams are served raw, no profile to check");
+            return 0;
+        }
+        Err(e) => {
+            println!("transcoding     FAIL: {e}");
+            return 1;
+        }
+    };
+    let (checks, source) = match stored_profiles(cfg) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("transcoding     FAIL: cannot read the transcoding profiles: {e}");
+            return 1;
+        }
+    };
+    println!(
+        "transcoding     {}: profiles {source}, each run on a second of audio in the transcoder's sandbox",
+        ffmpeg.display()
+    );
+    println!("{:<20} {:<8} result", "profile", "format");
+    let results = run_transcoder_child(cfg, music, data, &ffmpeg, &checks);
+    let mut failed = 0;
+    for (c, r) in checks.iter().zip(results) {
+        let shown = match r {
+            Ok(bytes) => format!("ok ({bytes} bytes)"),
+            Err(why) => {
+                failed += 1;
+                format!("FAIL: {why}")
+            }
+        };
+        println!("{:<20} {:<8} {shown}", c.name, c.target_format);
+    }
+    failed
+}
+
+fn run_transcoder_child(
+    cfg: &Config,
+    music: &Path,
+    data: &Path,
+    ffmpeg: &Path,
+    checks: &[ProfileCheck],
+) -> Vec<Result<u64, String>> {
+    let fail = |why: String| vec![Err(why); checks.len()];
+    let (ours, theirs) = match privsep::channel::pair() {
+        Ok(p) => p,
+        Err(e) => return fail(format!("socketpair: {e}")),
+    };
+    let child = spawn(Spawn {
+        exe: Path::new("/proc/self/exe"),
+        arg0: "redoubt",
+        args: vec![OsStr::new("doctor-transcode")],
+        env: vec![],
+        fds: vec![(theirs.as_fd(), fds::CONTROL)],
+        capture_stdout: true,
+    });
+    drop(theirs);
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return fail(format!("spawn: {e}")),
+    };
+    let init = RoleInit {
+        role: Role::Transcoder,
+        music_folders: vec![music.to_path_buf()],
+        data_folder: data.to_path_buf(),
+        cache_folder: data.to_path_buf(),
+        base_url: String::new(),
+        log_level: "error".into(),
+        sandbox_require: cfg.sandbox_require,
+        listener_is_unix: false,
+        probes: Vec::new(),
+        broker: None,
+        front: Default::default(),
+        scanner: Default::default(),
+        transcoder: crate::proto::TranscoderInit { ffmpeg: Some(ffmpeg.to_path_buf()), checks: checks.to_vec() },
+    };
+    let _ = Channel::new(ours).send(0, &Control::Init(Box::new(init)), &[]);
+    let mut results: Vec<Option<Result<u64, String>>> = vec![None; checks.len()];
+    let mut sandbox_error = None;
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let mut parts = line.splitn(3, '\t');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("sandbox"), Some(e), _) => sandbox_error = Some(e.to_string()),
+                (Some(i), Some(verdict), detail) => {
+                    let Some(slot) = i.parse::<usize>().ok().and_then(|i| results.get_mut(i)) else { continue };
+                    let detail = detail.unwrap_or("").to_string();
+                    *slot = Some(if verdict == "ok" { detail.parse().map_err(|_| detail) } else { Err(detail) });
+                }
+                _ => {}
+            }
+        }
+    }
+    let status = child.wait();
+    if let Some(e) = sandbox_error {
+        return fail(format!("no sandbox: {e}"));
+    }
+    let end = match status {
+        Ok(s) if s.signal() == Some(libc_sigsys()) => {
+            "the throwaway transcoder itself was killed by SIGSYS".to_string()
+        }
+        Ok(s) => format!("the throwaway transcoder ended ({s}) before this profile"),
+        Err(e) => e.to_string(),
+    };
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(end.clone()))).collect()
+}
+
+/// The throwaway transcoder: the supervisor's filter (which every role inherits), then the
+/// transcoder's own sandbox, exactly as the daemon's; then each profile, one line each.
+pub fn transcode_child() -> ExitCode {
+    let Some(fd) = take_layout_fd(fds::CONTROL) else {
+        return ExitCode::from(2);
+    };
+    let init = match Channel::new(fd).recv::<Control>() {
+        Ok(r) => match r.body {
+            Control::Init(i) if i.role == Role::Transcoder => *i,
+            _ => return ExitCode::from(2),
+        },
+        Err(_) => return ExitCode::from(2),
+    };
+    let mut out = std::io::stdout();
+    let entered = privsep::sandbox::stack_seccomp(crate::policy::SUPERVISOR_SECCOMP).and_then(|_| {
+        crate::policy::for_role(&init).and_then(|p| privsep::sandbox::enter(&p).map_err(|e| e.to_string()))
+    });
+    if let Err(e) = entered {
+        let _ = writeln!(out, "sandbox\t{}", one_line(&e));
+        return ExitCode::from(crate::role::EXIT_SANDBOX);
+    }
+    let Some(ffmpeg) = init.transcoder.ffmpeg.as_deref() else {
+        return ExitCode::from(2);
+    };
+    for (i, check) in init.transcoder.checks.iter().enumerate() {
+        let line = match crate::transcoder::check_profile(ffmpeg, check) {
+            Ok(bytes) => format!("{i}\tok\t{bytes}"),
+            Err(why) => format!("{i}\tfailed\t{}", one_line(&why)),
+        };
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+    ExitCode::SUCCESS
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]) -> Vec<String> {

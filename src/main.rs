@@ -94,6 +94,9 @@ enum Command {
     /// Internal: a throwaway sandboxed child, started by `doctor`
     #[command(hide = true)]
     DoctorRole { name: String },
+    /// Internal: a throwaway transcoder that checks the profiles, started by `doctor`
+    #[command(hide = true)]
+    DoctorTranscode,
     /// Test builds only: run a command with the landlock syscalls answering EPERM
     #[cfg(feature = "test-hooks")]
     #[command(hide = true)]
@@ -196,6 +199,7 @@ fn main() -> ExitCode {
             Some(role) => doctor::child(role),
             None => ExitCode::from(2),
         },
+        Command::DoctorTranscode => doctor::transcode_child(),
         #[cfg(feature = "test-hooks")]
         Command::TestDenyLandlock { command } => deny_landlock_and_exec(command),
     }

@@ -198,9 +198,41 @@ mod tests {
         assert!(scanner.iter().all(|r| r.access == FsAccess::Read));
     }
 
+    fn policy_json(arch_dir: &str, name: &str) -> serde_json::Value {
+        let path = format!("{}/policies/seccomp/{arch_dir}/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The syscalls a filter of a policy lists; with `unconditional`, only rules without
+    /// argument conditions.
+    fn listed(policy: &serde_json::Value, filter: &str, unconditional: bool) -> std::collections::BTreeSet<String> {
+        policy[filter]["filter"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| !unconditional || r.get("args").is_none())
+            .map(|r| r["syscall"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     fn allowed(json: &str) -> std::collections::BTreeSet<String> {
-        let v: serde_json::Value = serde_json::from_str(json).unwrap();
-        v["allow"]["filter"].as_array().unwrap().iter().map(|r| r["syscall"].as_str().unwrap().to_string()).collect()
+        listed(&serde_json::from_str(json).unwrap(), "allow", false)
+    }
+
+    /// The errno filters of a policy and the errno each answers.
+    fn errno_filters(policy: &serde_json::Value) -> Vec<(String, i64)> {
+        policy
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter_map(|(name, f)| f["match_action"]["errno"].as_i64().map(|e| (name.clone(), e)))
+            .collect()
+    }
+
+    /// The errno a policy answers for a syscall (unconditional rules only), if any.
+    fn errno_of(policy: &serde_json::Value, syscall: &str) -> Option<i64> {
+        errno_filters(policy).into_iter().find(|(f, _)| listed(policy, f, true).contains(syscall)).map(|(_, e)| e)
     }
 
     #[test]
@@ -220,12 +252,122 @@ mod tests {
     fn every_seccomp_policy_compiles_for_both_architectures() {
         for arch_dir in ["x86_64", "aarch64"] {
             let target = seccompiler::TargetArch::try_from(arch_dir).unwrap();
-            for role in Role::ALL {
-                let path = format!("{}/policies/seccomp/{arch_dir}/{}.json", env!("CARGO_MANIFEST_DIR"), role.name());
+            for name in Role::ALL.iter().map(|r| r.name()).chain(["supervisor"]) {
+                let path = format!("{}/policies/seccomp/{arch_dir}/{name}.json", env!("CARGO_MANIFEST_DIR"));
                 let text = std::fs::read_to_string(&path).unwrap();
                 let map =
                     seccompiler::compile_from_json(text.as_bytes(), target).unwrap_or_else(|e| panic!("{path}: {e}"));
-                assert_eq!(map.len(), 3, "{path}: allow, eperm and enosys filters");
+                let mut names: Vec<&str> = map.keys().map(|k| k.as_str()).collect();
+                names.sort();
+                let want: &[&str] = if name == "transcoder" {
+                    &["allow", "enosys", "eperm", "kill"]
+                } else {
+                    &["allow", "enosys", "eperm"]
+                };
+                assert_eq!(names, want, "{path}");
+            }
+        }
+    }
+
+    /// Stacked filters answer with the strictest verdict, so a call a role answers with an
+    /// errno must be in that role's allowlist (or the allowlist kills first) and in the
+    /// supervisor's (which every role inherits), and where the supervisor answers an errno
+    /// too it must be the same one. A call a role allows outright must not be turned into an
+    /// error by the supervisor.
+    #[test]
+    fn errno_answers_agree_between_the_supervisor_and_every_role() {
+        for arch_dir in ["x86_64", "aarch64"] {
+            let sup = policy_json(arch_dir, "supervisor");
+            let sup_allow = listed(&sup, "allow", false);
+            for name in Role::ALL.iter().map(|r| r.name()).chain(["supervisor"]) {
+                let own = policy_json(arch_dir, name);
+                let own_allow = listed(&own, "allow", false);
+                let mut answered = std::collections::BTreeSet::new();
+                for (filter, errno) in errno_filters(&own) {
+                    for call in listed(&own, &filter, false) {
+                        assert!(
+                            own_allow.contains(&call),
+                            "{arch_dir}/{name}: {call} answers {errno} but its allowlist kills it first"
+                        );
+                        assert!(
+                            sup_allow.contains(&call),
+                            "{arch_dir}/{name}: {call} answers {errno} but supervisor.json kills it"
+                        );
+                        if let Some(theirs) = errno_of(&sup, &call) {
+                            assert_eq!(
+                                theirs, errno,
+                                "{arch_dir}: {call} is answered {errno} by {name} and {theirs} by the supervisor"
+                            );
+                        }
+                        answered.insert(call);
+                    }
+                }
+                for call in own_allow.difference(&answered) {
+                    assert_eq!(
+                        errno_of(&sup, call),
+                        None,
+                        "{arch_dir}: {name} allows {call}, the supervisor answers an errno"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The transcoder's policy in groups (policies/seccomp/<arch>/transcoder.json says why):
+    /// what libraries probe and survive answers an errno, what would widen a compromised
+    /// decoder's reach kills, on both architectures.
+    #[test]
+    fn the_transcoder_refuses_probes_with_an_errno_and_kills_what_widens_reach() {
+        const ENOSYS: i64 = 38;
+        const EPERM: i64 = 1;
+        let memory_policy =
+            ["mbind", "set_mempolicy", "get_mempolicy", "migrate_pages", "move_pages", "set_mempolicy_home_node"];
+        let scheduling =
+            ["sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr", "setpriority", "ioprio_set"];
+        let already_eperm = ["socket", "connect", "bind", "listen", "ptrace", "process_vm_readv", "process_vm_writev"];
+        let widen = [
+            "bpf",
+            "keyctl",
+            "perf_event_open",
+            "userfaultfd",
+            "kexec_load",
+            "kexec_file_load",
+            "init_module",
+            "finit_module",
+            "delete_module",
+            "unshare",
+            "setns",
+            "mount",
+            "io_uring_setup",
+            "open_by_handle_at",
+            "shmget",
+            "pidfd_send_signal",
+        ];
+        for arch_dir in ["x86_64", "aarch64"] {
+            let t = policy_json(arch_dir, "transcoder");
+            for call in memory_policy {
+                assert_eq!(errno_of(&t, call), Some(ENOSYS), "{arch_dir}: {call}");
+            }
+            for call in scheduling.iter().chain(&already_eperm) {
+                assert_eq!(errno_of(&t, call), Some(EPERM), "{arch_dir}: {call}");
+            }
+            assert_eq!(errno_of(&t, "mkdirat"), Some(EPERM), "{arch_dir}");
+            let kill = listed(&t, "kill", false);
+            assert_eq!(t["kill"]["match_action"], "kill_process");
+            for call in widen {
+                assert!(kill.contains(call), "{arch_dir}: {call} is not in the kill group");
+            }
+            // Nothing in the kill group is allowed or answered by any role: the explicit
+            // group and every allowlist agree.
+            for name in Role::ALL.iter().map(|r| r.name()).chain(["supervisor"]) {
+                let own = policy_json(arch_dir, name);
+                let own_allow = listed(&own, "allow", false);
+                let both: Vec<_> = kill.intersection(&own_allow).collect();
+                assert!(both.is_empty(), "{arch_dir}/{name} allows {both:?}, which the transcoder kills");
+            }
+            // Every group's first rule says why.
+            for filter in ["eperm", "enosys", "kill"] {
+                assert!(t[filter]["filter"][0]["comment"].is_string(), "{arch_dir}: {filter} has no comment");
             }
         }
     }

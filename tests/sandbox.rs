@@ -363,6 +363,9 @@ fn doctor_reports_every_role_sandboxed() {
     for role in ["broker", "front", "scanner", "transcoder"] {
         assert!(text.contains(&format!("{role:<11} make a syscall outside the allowlist"),), "{text}");
     }
+    // Before there is a database, the profiles a new one is seeded with are run.
+    assert!(text.contains("profiles the defaults"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.contains(" audio ") && l.contains(" ok (")).count(), 4, "{text}");
 }
 
 #[test]

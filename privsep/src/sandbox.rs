@@ -181,6 +181,14 @@ fn apply_seccomp(json: &str) -> Result<usize, String> {
     Ok(names.len())
 }
 
+/// Installs a policy's seccomp filters alone (with no_new_privs), as an outer layer that a
+/// later [`enter`] stacks on: `redoubt doctor` gives a throwaway transcoder the supervisor's
+/// filter first, as every real role inherits it.
+pub fn stack_seccomp(json: &str) -> Result<usize, String> {
+    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("PR_SET_NO_NEW_PRIVS: {e}"))?;
+    apply_seccomp(json)
+}
+
 /// Compiles a seccomp policy without installing it (tests, doctor).
 pub fn check_seccomp_policy(json: &str) -> Result<usize, String> {
     let arch = seccompiler::TargetArch::try_from(std::env::consts::ARCH)

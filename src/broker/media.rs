@@ -12,6 +12,7 @@ use privsep::rpc::Client as RpcClient;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::store::{code, User};
+use crate::proto::media::ProfileCheck;
 use crate::proto::media::{
     FileInfo, Job, JobError, JobReply, MediaAdmin, MediaAdminAnswer, MediaAnswer, MediaCall, PlayerInfo, TranscodeInfo,
     TranscodingFields, TranscodingInfo,
@@ -279,6 +280,47 @@ impl Media {
         match self.call(job).await? {
             (JobReply::Failed(e), _) => Err(job_error(e)),
             done => Ok(done),
+        }
+    }
+
+    /// Runs every profile once on a generated second of audio in the transcoder (at start,
+    /// off the request path) and logs each result: a warning names a profile that fails on
+    /// this host, so that its clients' errors are explained before anyone streams.
+    pub async fn check_profiles(&self, profiles: Vec<Profile>) {
+        if self.settings.ffmpeg.is_none() {
+            return;
+        }
+        let mut failed = 0;
+        for p in &profiles {
+            let check = ProfileCheck {
+                name: p.name.clone(),
+                target_format: p.target_format.clone(),
+                command: p.command.clone(),
+                bit_rate: p.default_bit_rate,
+            };
+            let why = match self.call(&Job::Check(check)).await {
+                Ok((JobReply::Checked { bytes }, _)) => {
+                    tracing::debug!("transcoding profile {:?} ({}) works: {bytes} bytes", p.name, p.target_format);
+                    continue;
+                }
+                Ok((JobReply::Failed(JobError::Failed(why) | JobError::Refused(why) | JobError::NotFound(why)), _)) => {
+                    why
+                }
+                Ok(_) => "unexpected transcoder answer".into(),
+                Err(e) => e.message,
+            };
+            failed += 1;
+            let hint = if why.contains("redoubt doctor") { "" } else { "; `redoubt doctor` checks every profile" };
+            tracing::warn!(
+                "transcoding profile {:?} (format {}) does not work on this host, streams asking for it will fail: {why}{hint}",
+                p.name,
+                p.target_format
+            );
+        }
+        if failed == 0 {
+            tracing::info!("transcoding profiles checked: all {} work", profiles.len());
+        } else {
+            tracing::info!("transcoding profiles checked: {} of {} work", profiles.len() - failed, profiles.len());
         }
     }
 

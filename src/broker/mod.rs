@@ -394,6 +394,8 @@ pub fn run(mut started: Started) -> Result<(), String> {
         let term = privsep::signals::Termination::register(term).map_err(|e| e.to_string())?;
         let control = AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?;
         let mut buf = vec![0u8; MAX_FRAME];
+        // Once per daemon, when the first transcoder attaches: every profile is tried.
+        let mut profiles_checked = false;
         if broker.scan_on_startup {
             broker.scans.request(false, "start");
         }
@@ -448,6 +450,18 @@ pub fn run(mut started: Started) -> Result<(), String> {
                         Ok(chan) => {
                             let (client, reader) = rpc::Client::start(chan);
                             broker.media.set_transcoder(Some(client));
+                            if !profiles_checked {
+                                profiles_checked = true;
+                                let b = broker.clone();
+                                tokio::spawn(async move {
+                                    // The guard is dropped before the first await.
+                                    let profiles = { media::profiles(&b.reader()) };
+                                    match profiles {
+                                        Ok(p) => b.media.check_profiles(p).await,
+                                        Err(e) => tracing::warn!("reading transcoding profiles: {e}"),
+                                    }
+                                });
+                            }
                             let broker = broker.clone();
                             tokio::spawn(async move {
                                 let end = reader.await.map(|e| e.to_string()).unwrap_or_default();

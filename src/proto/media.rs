@@ -119,6 +119,19 @@ pub enum Job {
     /// Decode an image, scale it to fit `size` (None: as it is, if it is already a
     /// web-safe format), and encode it.
     Art { source: ArtSource, size: Option<u32> },
+    /// Run a profile's command on a generated second of audio (a WAV on ffmpeg's standard
+    /// input: `%s` is `pipe:0`), to its end. Answered by [`JobReply::Checked`], or `Failed`
+    /// with the reason. The daemon checks every profile this way once at start.
+    Check(ProfileCheck),
+}
+
+/// A transcoding profile to check: what it is called (for the report) and how it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ProfileCheck {
+    pub name: String,
+    pub target_format: String,
+    pub command: String,
+    pub bit_rate: u32,
 }
 
 impl Message for Job {}
@@ -136,6 +149,10 @@ pub enum JobReply {
         content_type: String,
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
+    },
+    /// The profile ran to its end and wrote this many bytes.
+    Checked {
+        bytes: u64,
     },
     /// The job could not be done; the text says why (for the log and the client).
     Failed(JobError),
@@ -166,7 +183,7 @@ impl Message for JobReply {
         match self {
             JobReply::Opened { .. } => 1,
             JobReply::Running { .. } => 2,
-            JobReply::Image { .. } | JobReply::Failed(_) => 0,
+            JobReply::Image { .. } | JobReply::Checked { .. } | JobReply::Failed(_) => 0,
         }
     }
 }

@@ -81,6 +81,8 @@ pub struct TranscoderInit {
     /// The configured ffmpeg, resolved to an absolute path at start; None: no transcoding.
     /// The transcoder's landlock domain may execute this file (and its ELF interpreter) only.
     pub ffmpeg: Option<PathBuf>,
+    /// `redoubt doctor` only: the profiles its throwaway transcoder checks (empty otherwise).
+    pub checks: Vec<media::ProfileCheck>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

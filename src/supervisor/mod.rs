@@ -454,7 +454,7 @@ impl Supervisor {
                 trusted_sources: self.cfg.trusted_sources.clone(),
                 user_header: self.cfg.user_header.clone(),
             },
-            transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone() },
+            transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone(), checks: Vec::new() },
         }
     }
 

@@ -10,17 +10,20 @@
 pub mod art;
 pub mod command;
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use privsep::channel::AsyncChannel;
 use privsep::rpc::{self, Answer};
 
-use crate::proto::media::{ArtSource, Job, JobError, JobReply};
+use crate::proto::media::{ArtSource, Job, JobError, JobReply, ProfileCheck};
 use crate::proto::Role;
 use crate::role::Started;
 
@@ -30,6 +33,35 @@ const START_TIMEOUT_MS: u16 = 20_000;
 const HEAD_BYTES: usize = 64 * 1024;
 /// How much of ffmpeg's stderr is kept for the log.
 const STDERR_TAIL: usize = 4096;
+/// How long checking a profile (a second of audio) may take, to its end.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+macro_rules! sigsys_why {
+    () => {
+        "the transcoder's system-call filter stopped ffmpeg (SIGSYS): ffmpeg, or a library it loaded on this \
+         host, made a system call the sandbox does not allow (the kernel log names it: audit type=1326, syscall=N)"
+    };
+}
+
+/// Why ffmpeg died by SIGSYS: the seccomp filter it inherits from the transcoder killed it.
+pub const SIGSYS_WHY: &str = sigsys_why!();
+
+/// What the log says when that happens while streaming.
+pub const SIGSYS_ADVICE: &str =
+    concat!(sigsys_why!(), "; run `redoubt doctor` to see which transcoding profiles fail here");
+
+/// How ffmpeg ended, in words; SIGSYS says whose doing it was.
+pub fn ended(status: ExitStatus) -> String {
+    if status.signal() == Some(nix::libc::SIGSYS) {
+        "ffmpeg was stopped by the transcoder's system-call filter (SIGSYS)".into()
+    } else {
+        format!("ffmpeg ended ({status})")
+    }
+}
+
+fn killed_by_the_filter(status: &ExitStatus) -> bool {
+    status.signal() == Some(nix::libc::SIGSYS)
+}
 
 pub struct Transcoder {
     roots: Vec<PathBuf>,
@@ -64,6 +96,7 @@ impl Transcoder {
                 self.transcode(root, &path, &command, bit_rate, offset)
             }
             Job::Art { source, size } => self.art(&source, size),
+            Job::Check(check) => self.check(&check),
         })
         .await;
         match result {
@@ -113,14 +146,7 @@ impl Transcoder {
         if !file.is_file() {
             return Err(JobError::NotFound(file.display().to_string()));
         }
-        let mut cmd = Command::new(ffmpeg);
-        cmd.args(command::arguments(&words, &file, bit_rate, offset))
-            .env_clear()
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        privsep::spawn::die_with_parent(&mut cmd);
-        let mut child = cmd.spawn().map_err(|e| JobError::Failed(format!("cannot run {}: {e}", ffmpeg.display())))?;
+        let mut child = spawn_ffmpeg(ffmpeg, command::arguments(&words, &file, bit_rate, offset))?;
         drop(child.stdin.take());
         let mut stdout = child.stdout.take().expect("piped");
         let stderr = child.stderr.take().expect("piped");
@@ -133,13 +159,17 @@ impl Transcoder {
         let Some(n @ 1..) = n else {
             let _ = child.kill();
             let tail = stderr_tail(stderr);
-            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
-            let why = if ready == 0 {
-                format!("no output within {} s", START_TIMEOUT_MS / 1000)
-            } else {
-                format!("ffmpeg ended ({status}) without output")
+            let status = child.wait().ok();
+            let why = match status {
+                _ if ready == 0 => format!("no output within {} s", START_TIMEOUT_MS / 1000),
+                Some(s) => format!("{} without output", ended(s)),
+                None => "ffmpeg ended without output".into(),
             };
-            tracing::warn!("transcoding {} failed: {why}: {}", file.display(), tail.trim());
+            if status.as_ref().is_some_and(killed_by_the_filter) {
+                tracing::warn!("transcoding {} failed: {SIGSYS_ADVICE}", file.display());
+            } else {
+                tracing::warn!("transcoding {} failed: {why}: {}", file.display(), tail.trim());
+            }
             return Err(JobError::Failed(why));
         };
         head.truncate(n);
@@ -151,19 +181,26 @@ impl Transcoder {
         tokio::task::spawn_blocking(move || {
             let tail = stderr_tail(stderr);
             let status = child.wait();
-            use std::os::unix::process::ExitStatusExt;
             match status {
                 Ok(s) if s.success() => tracing::debug!("transcoded {shown}"),
                 // The client went away: ffmpeg's pipe closed under it.
                 Ok(s) if s.signal() == Some(nix::libc::SIGPIPE) || tail.contains("Broken pipe") => {
                     tracing::debug!("transcoding {shown} stopped: the client went away")
                 }
+                Ok(s) if killed_by_the_filter(&s) => tracing::warn!("transcoding {shown} failed: {SIGSYS_ADVICE}"),
                 Ok(s) => tracing::warn!("transcoding {shown} failed ({s}): {}", tail.trim()),
                 Err(e) => tracing::warn!("waiting for ffmpeg: {e}"),
             }
             drop(done_write);
         });
         Ok((JobReply::Running { head }, vec![stdout.into(), done_read]))
+    }
+
+    /// [`Job::Check`]: a profile run on a generated second of audio, in this sandbox.
+    fn check(&self, check: &ProfileCheck) -> Result<(JobReply, Vec<OwnedFd>), JobError> {
+        let ffmpeg = self.ffmpeg.as_ref().ok_or_else(|| refused("no ffmpeg is configured"))?;
+        let bytes = check_profile(ffmpeg, check).map_err(JobError::Failed)?;
+        Ok((JobReply::Checked { bytes }, Vec::new()))
     }
 
     fn art(&self, source: &ArtSource, size: Option<u32>) -> Result<(JobReply, Vec<OwnedFd>), JobError> {
@@ -173,6 +210,86 @@ impl Transcoder {
         };
         let (content_type, bytes) = art::render(&path, embedded, size)?;
         Ok((JobReply::Image { content_type, bytes }, Vec::new()))
+    }
+}
+
+/// Runs the configured ffmpeg: no shell, no environment, killed with its parent.
+fn spawn_ffmpeg(ffmpeg: &Path, args: Vec<OsString>) -> Result<Child, JobError> {
+    let mut cmd = Command::new(ffmpeg);
+    cmd.args(args).env_clear().stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    privsep::spawn::die_with_parent(&mut cmd);
+    cmd.spawn().map_err(|e| JobError::Failed(format!("cannot run {}: {e}", ffmpeg.display())))
+}
+
+/// The generated input of a profile check: a second of a 440 Hz tone, stereo, made by
+/// ffmpeg's lavfi source inside the sandbox.
+pub const CHECK_SOURCE: &str = "sine=frequency=440:sample_rate=44100:duration=1,aformat=channel_layouts=stereo";
+
+/// A profile's arguments for a check: `-i %s` becomes `-f lavfi -i` [`CHECK_SOURCE`], `%t`
+/// 0 and `%b` the profile's bit rate; everything else is the profile's own.
+pub fn check_arguments(words: &[String], bit_rate: u32) -> Result<Vec<OsString>, String> {
+    let mut args = command::arguments(words, Path::new(CHECK_SOURCE), bit_rate, 0);
+    // args[j] comes from words[j + 1].
+    let input = (1..args.len()).find(|&j| words[j + 1] == "%s" && words[j] == "-i");
+    let Some(j) = input else {
+        return Err("the command has no `-i %s` to give a generated second of audio to".into());
+    };
+    args.splice(j - 1..j - 1, ["-f".into(), "lavfi".into()]);
+    Ok(args)
+}
+
+/// Runs a profile's command, in this process's sandbox, on a generated second of audio
+/// ([`check_arguments`]), to its end. Ok: ffmpeg exited 0 and wrote this many bytes; Err:
+/// why not, in words. Used by the transcoder at start and by `redoubt doctor`, each under
+/// the transcoder's policy.
+pub fn check_profile(ffmpeg: &Path, check: &ProfileCheck) -> Result<u64, String> {
+    let words = command::split(&check.command)?;
+    command::check_program(&words, ffmpeg)?;
+    let args = check_arguments(&words, check.bit_rate)?;
+    let mut child = spawn_ffmpeg(ffmpeg, args).map_err(|e| e.to_string())?;
+    drop(child.stdin.take());
+    let stderr = child.stderr.take().expect("piped");
+    let mut stdout = child.stdout.take().expect("piped");
+    let tail = std::thread::spawn(move || stderr_tail(stderr));
+    let deadline = Instant::now() + CHECK_TIMEOUT;
+    let mut bytes = 0u64;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut timed_out = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [nix::poll::PollFd::new(stdout.as_fd(), nix::poll::PollFlags::POLLIN)];
+        let wait = nix::poll::PollTimeout::try_from(left.as_millis().min(60_000) as i32)
+            .unwrap_or(nix::poll::PollTimeout::ZERO);
+        match nix::poll::poll(&mut fds, wait) {
+            Ok(0) => {
+                timed_out = true;
+                break;
+            }
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(format!("poll: {e}")),
+        }
+        match stdout.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => bytes += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("reading ffmpeg's output: {e}")),
+        }
+    }
+    if timed_out {
+        let _ = child.kill();
+    }
+    let status = child.wait().map_err(|e| format!("waiting for ffmpeg: {e}"))?;
+    let tail = tail.join().unwrap_or_default();
+    let said: Vec<&str> = tail.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let said = said[said.len().saturating_sub(2)..].join(" / ");
+    let said =
+        if said.is_empty() { String::new() } else { format!(": {}", said.chars().take(300).collect::<String>()) };
+    match status {
+        _ if timed_out => Err(format!("ffmpeg did not finish within {} s{said}", CHECK_TIMEOUT.as_secs())),
+        s if s.success() && bytes > 0 => Ok(bytes),
+        s if s.success() => Err(format!("ffmpeg exited 0 but wrote nothing{said}")),
+        s if killed_by_the_filter(&s) => Err(SIGSYS_WHY.into()),
+        s => Err(format!("{} without finishing{said}", ended(s))),
     }
 }
 
