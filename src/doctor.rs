@@ -100,6 +100,15 @@ pub fn run(over: Overrides) -> ExitCode {
     );
     println!("seccomp         {}", if seccomp { "available" } else { "MISSING" });
     println!("Sandbox.Require {}", cfg.sandbox_require);
+    if cfg.trusted_sources.is_empty() {
+        println!("ExtAuth         off: the broker accepts no identity on the front's word");
+    } else {
+        println!(
+            "ExtAuth         ON (trusted: {}): the front vouches for the user these proxies name, so a compromised \
+             front could act as any user, admins included (docs/security.md, \"ExtAuth means the front vouches\")",
+            cfg.trusted_sources.join(", ")
+        );
+    }
     println!();
 
     let tmp = std::env::temp_dir().join(format!("redoubt-doctor-{}", std::process::id()));

@@ -1,4 +1,4 @@
-//! Every way in (SECURITY.md T3, T16, T17, T18), against the running daemon.
+//! Every way in (docs/security.md T3, T16, T17, T18), against the running daemon.
 
 mod common;
 

@@ -490,3 +490,19 @@ fn data_files_are_private_whatever_the_umask() {
     };
     assert!(n >= 5, "database, WAL, shared memory, lock, pid: {n}");
 }
+
+/// Issue 10.2: with ExtAuth on, `redoubt doctor` says plainly that the front vouches.
+#[test]
+fn doctor_says_when_the_front_vouches_for_users() {
+    let fx = Fixture::new();
+    let out = fx.command(&["doctor"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ExtAuth         off"), "{text}");
+    let cfg = fx.dir.join("extauth.toml");
+    std::fs::write(&cfg, "[ExtAuth]\nTrustedSources = \"127.0.0.1\"\n").unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = fx.command(&["doctor", "--config", &cfg.display().to_string()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ExtAuth         ON (trusted: 127.0.0.1)"), "{text}");
+    assert!(text.contains("a compromised front could act as any user"), "{text}");
+}

@@ -1,4 +1,4 @@
-//! SECURITY.md claim T14: the packaged systemd unit is as tight as the design allows.
+//! docs/security.md claim T14: the packaged systemd unit is as tight as the design allows.
 //! `systemd-analyze verify` accepts packaging/redoubt.service and redoubt.socket without a
 //! single warning, `systemd-analyze security --offline=yes` scores the service at most
 //! MAX_EXPOSURE, and the lines the sandbox depends on are present. Also: the packaged
@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// SECURITY.md: a well-hardened unit scores 1.1 here; Navidrome's sample unit scores 2.0.
+/// docs/security.md: a well-hardened unit scores 1.1 here; Navidrome's sample unit scores 2.0.
 const MAX_EXPOSURE: f64 = 1.5;
 
 /// The four system calls systemd 252's @system-service lacks and every role needs to sandbox
-/// itself (SECURITY.md, "Facts measured").
+/// itself (the design brief's "Facts measured").
 const SANDBOX_SYSCALLS: [&str; 4] =
     ["seccomp", "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"];
 

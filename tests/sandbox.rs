@@ -1,4 +1,4 @@
-//! SECURITY.md claims T1, T4, T5, T8, T9, T10, T11, T12, T13: each proved against the real,
+//! docs/security.md claims T1, T4, T5, T8, T9, T10, T11, T12, T13: each proved against the real,
 //! running daemon. Probes run inside the sandboxed roles through the test-only hook
 //! (feature `test-hooks`) and report the exact errno, or die by the exact signal.
 

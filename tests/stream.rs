@@ -1,5 +1,5 @@
 //! stream, download, transcoding and lyrics against the running daemon, with real ffmpeg in
-//! the transcoder's sandbox (SECURITY.md T6, T7).
+//! the transcoder's sandbox (docs/security.md T6, T7).
 
 mod common;
 

@@ -596,7 +596,7 @@ impl Media {
     }
 
     /// A profile as it will be stored: every field checked, the command split and its
-    /// program checked against the configured ffmpeg (SECURITY.md T7).
+    /// program checked against the configured ffmpeg (docs/security.md T7).
     fn checked_profile(&self, f: &TranscodingFields, existing: Option<Profile>) -> Result<Profile, ApiError> {
         let new = existing.is_none();
         let base = existing.unwrap_or(Profile {

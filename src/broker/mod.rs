@@ -522,7 +522,7 @@ mod tests {
         }
     }
 
-    /// SECURITY.md T3: a compromised front that speaks the channel directly, skipping every
+    /// docs/security.md T3: a compromised front that speaks the channel directly, skipping every
     /// check the real front makes, is limited exactly like HTTP clients, and inventing client
     /// addresses does not help it beyond the per-user cap.
     #[test]

@@ -1,5 +1,5 @@
 //! The broker's state: users and their encrypted passwords, API keys, web sessions, the
-//! first-admin setup code, and the credential checks (SECURITY.md T3, T16, T17). Every SQL
+//! first-admin setup code, and the credential checks (docs/security.md T3, T16, T17). Every SQL
 //! statement here is a constant with `?` parameters: no request text ever becomes SQL.
 #![forbid(unsafe_code)]
 

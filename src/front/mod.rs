@@ -203,7 +203,7 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl Front {
-    /// The peer as the rules of SECURITY.md T18 see it: forwarded headers count only from a
+    /// The peer as the rules of docs/security.md T18 see it: forwarded headers count only from a
     /// trusted peer.
     pub fn peer(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Peer {
         let trusted = self.trusted.iter().any(|s| s.contains(peer));

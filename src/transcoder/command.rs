@@ -1,6 +1,6 @@
 //! Transcoding commands: split into argv with shell-like quoting (never run by a shell), the
 //! program checked against the configured ffmpeg, and placeholders substituted per argument,
-//! so that a path or parameter with spaces, quotes or `;` stays one argument (SECURITY.md T7).
+//! so that a path or parameter with spaces, quotes or `;` stays one argument (docs/security.md T7).
 //! The broker checks a profile with this when it is saved; the transcoder again before it runs.
 #![forbid(unsafe_code)]
 

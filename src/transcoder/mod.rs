@@ -1,7 +1,7 @@
 //! The transcoder: opens music files and runs the configured ffmpeg for the broker, and
 //! decodes artwork, returning file descriptors or encoded images. It holds no state and no
 //! secret; landlock lets it read the music and execute ffmpeg alone, seccomp denies it
-//! sockets, and everything it starts inherits both (SECURITY.md T6, T7).
+//! sockets, and everything it starts inherits both (docs/security.md T6, T7).
 //!
 //! Its channel runs the other way from every other role's: the broker asks ([`Job`]), the
 //! transcoder answers. Every job is checked here again, whatever the broker says.
