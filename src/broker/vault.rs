@@ -544,8 +544,8 @@ mod tests {
 
     #[test]
     fn argon2_parameters_are_explicit_stored_and_old_ones_still_open() {
-        assert!(KDF.m_kib >= 19 * 1024 && KDF.t >= 2, "at or above OWASP's floor");
-        assert!(KDF.m_kib > KDF_BEFORE_0_2.m_kib);
+        const { assert!(KDF.m_kib >= 19 * 1024 && KDF.t >= 2, "at or above OWASP's floor") };
+        const { assert!(KDF.m_kib > KDF_BEFORE_0_2.m_kib) };
         let (dir, mut conn) = setup();
         let (v, _) = open(&mut conn, &cfg(&dir, Some("a long enough passphrase"), None)).unwrap();
         let kdf = db::meta_get(&conn, META_KDF).unwrap().unwrap();
