@@ -239,39 +239,12 @@ fn run_transcoder_child(
     checks: &[ProfileCheck],
 ) -> Vec<Result<u64, String>> {
     let fail = |why: String| vec![Err(why); checks.len()];
-    let (ours, theirs) = match privsep::channel::pair() {
-        Ok(p) => p,
-        Err(e) => return fail(format!("socketpair: {e}")),
-    };
-    let child = spawn(Spawn {
-        exe: Path::new("/proc/self/exe"),
-        arg0: "redoubt",
-        args: vec![OsStr::new("doctor-transcode")],
-        env: vec![],
-        fds: vec![(theirs.as_fd(), fds::CONTROL)],
-        capture_stdout: true,
-    });
-    drop(theirs);
-    let mut child = match child {
+    let mut init = throwaway_init(Role::Transcoder, cfg, music, data);
+    init.transcoder = crate::proto::TranscoderInit { ffmpeg: Some(ffmpeg.to_path_buf()), checks: checks.to_vec() };
+    let mut child = match start_child(&[OsStr::new("doctor-transcode")], init) {
         Ok(c) => c,
-        Err(e) => return fail(format!("spawn: {e}")),
+        Err(e) => return fail(e),
     };
-    let init = RoleInit {
-        role: Role::Transcoder,
-        music_folders: vec![music.to_path_buf()],
-        data_folder: data.to_path_buf(),
-        cache_folder: data.to_path_buf(),
-        base_url: String::new(),
-        log_level: "error".into(),
-        sandbox_require: cfg.sandbox_require,
-        listener_is_unix: false,
-        probes: Vec::new(),
-        broker: None,
-        front: Default::default(),
-        scanner: Default::default(),
-        transcoder: crate::proto::TranscoderInit { ffmpeg: Some(ffmpeg.to_path_buf()), checks: checks.to_vec() },
-    };
-    let _ = Channel::new(ours).send(0, &Control::Init(Box::new(init)), &[]);
     let mut results: Vec<Option<Result<u64, String>>> = vec![None; checks.len()];
     let mut sandbox_error = None;
     if let Some(out) = child.stdout.take() {
@@ -343,39 +316,12 @@ fn one_line(s: &str) -> String {
 
 fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]) -> Vec<String> {
     let fail = |why: String| vec![why; list.len()];
-    let (ours, theirs) = match privsep::channel::pair() {
-        Ok(p) => p,
-        Err(e) => return fail(format!("socketpair: {e}")),
-    };
-    let child = spawn(Spawn {
-        exe: Path::new("/proc/self/exe"),
-        arg0: "redoubt",
-        args: vec![OsStr::new("doctor-role"), OsStr::new(role.name())],
-        env: vec![],
-        fds: vec![(theirs.as_fd(), fds::CONTROL)],
-        capture_stdout: true,
-    });
-    drop(theirs);
-    let mut child = match child {
+    let mut init = throwaway_init(role, cfg, music, data);
+    init.probes = list.iter().map(|c| c.probe.clone()).collect();
+    let mut child = match start_child(&[OsStr::new("doctor-role"), OsStr::new(role.name())], init) {
         Ok(c) => c,
-        Err(e) => return fail(format!("spawn: {e}")),
+        Err(e) => return fail(e),
     };
-    let init = RoleInit {
-        role,
-        music_folders: vec![music.to_path_buf()],
-        data_folder: data.to_path_buf(),
-        cache_folder: data.to_path_buf(),
-        base_url: String::new(),
-        log_level: "error".into(),
-        sandbox_require: cfg.sandbox_require,
-        listener_is_unix: false,
-        probes: list.iter().map(|c| c.probe.clone()).collect(),
-        broker: None,
-        front: Default::default(),
-        scanner: Default::default(),
-        transcoder: Default::default(),
-    };
-    let _ = Channel::new(ours).send(0, &Control::Init(Box::new(init)), &[]);
     let mut lines: Vec<String> = Vec::new();
     if let Some(out) = child.stdout.take() {
         for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
@@ -398,6 +344,44 @@ fn run_child(role: Role, cfg: &Config, music: &Path, data: &Path, list: &[Check]
     }
     results.resize(list.len(), "missing".into());
     results
+}
+
+/// What a throwaway child of `role` is told: the doctor's own folders, nothing secret.
+fn throwaway_init(role: Role, cfg: &Config, music: &Path, data: &Path) -> RoleInit {
+    RoleInit {
+        role,
+        music_folders: vec![music.to_path_buf()],
+        data_folder: data.to_path_buf(),
+        cache_folder: data.to_path_buf(),
+        base_url: String::new(),
+        log_level: "error".into(),
+        sandbox_require: cfg.sandbox_require,
+        listener_is_unix: false,
+        probes: Vec::new(),
+        broker: None,
+        front: Default::default(),
+        scanner: Default::default(),
+        transcoder: Default::default(),
+    }
+}
+
+/// Starts `redoubt <args>` with a control channel at fd 3 and sends it `init`; its stdout is
+/// captured for the results.
+fn start_child(args: &[&OsStr], init: RoleInit) -> Result<std::process::Child, String> {
+    let (ours, theirs) = privsep::channel::pair().map_err(|e| format!("socketpair: {e}"))?;
+    let child = spawn(Spawn {
+        exe: Path::new("/proc/self/exe"),
+        arg0: "redoubt",
+        args: args.to_vec(),
+        env: vec![],
+        fds: vec![(theirs.as_fd(), fds::CONTROL)],
+        capture_stdout: true,
+    })
+    .map_err(|e| format!("spawn: {e}"))?;
+    drop(theirs);
+    // A failed send means the child is already gone; its missing answers say so.
+    let _ = Channel::new(ours).send(0, &Control::Init(Box::new(init)), &[]);
+    Ok(child)
 }
 
 fn libc_sigsys() -> i32 {
