@@ -13,6 +13,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_userdata", include_str!("migrations/0003_userdata.sql")),
     ("0004_media", include_str!("migrations/0004_media.sql")),
     ("0005_search_prefixes", include_str!("migrations/0005_search_prefixes.sql")),
+    // 0006 is taken by another branch; the list is renumbered when both are merged.
+    ("0007_unknown_albums", include_str!("migrations/0007_unknown_albums.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
