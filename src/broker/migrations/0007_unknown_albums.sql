@@ -4,6 +4,8 @@
 -- (library::album_id, with the same key: "unknown", the artist's id and the folder's, U+001F
 -- between); this gives the songs stored before one, once. Ids are random like every album's
 -- and stay: the key finds the same album on every rescan.
+-- From this version on, artists.album_count (refreshed at the end of each scan) counts every
+-- album an artist has a song on, as album artist or track artist: getArtist lists those.
 CREATE TEMP TABLE untagged AS
 SELECT t.id AS track_id,
        'unknown' || char(31) || ta.artist_id || char(31) || t.folder_id AS k,
