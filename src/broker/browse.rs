@@ -409,7 +409,14 @@ impl Library<'_> {
                 let loose = if unchanged {
                     Vec::new()
                 } else {
-                    songs(c, u, "length(f.path) = 0 AND (?2 = -1 OR f.music_folder_id = ?2)", "t.file_name", &[&f])?
+                    songs(
+                        c,
+                        u,
+                        "t.folder_id IN (SELECT x.id FROM music_folders m JOIN folders x ON x.music_folder_id = m.id \
+                         AND x.path = X'' WHERE ?2 = -1 OR m.id = ?2)",
+                        "t.file_name",
+                        &[&f],
+                    )?
                 };
                 LibraryAnswer::Indexes {
                     last_modified,

@@ -516,7 +516,10 @@ pub fn finish_scan(
     // Missing tracks leave the search index (a returning file is indexed again when stored).
     tx.execute("DELETE FROM track_search WHERE rowid IN (SELECT rowid FROM tracks WHERE missing = 1)", [])?;
     // Album and artist figures, each in one pass. An artist's album count is every album it
-    // has a song on, as album artist or track artist (getArtist lists the same albums).
+    // has a song on, as album artist or track artist (getArtist lists the same albums), plus
+    // any album it is still the album artist of without a song on it (retagged); the same
+    // pass finds the artists with a track present (live). `+ta.artist_id` keeps SQLite on
+    // the track's own rows: through the artist index, that check cost 4.5 s for 100,000 tracks.
     tx.execute_batch(
         "UPDATE albums SET song_count = 0, duration_ms = 0, genre_list = ''; \
          UPDATE albums SET song_count = a.n, duration_ms = a.d, year = a.y, folder_id = a.f FROM \
@@ -528,15 +531,13 @@ pub fn finish_scan(
                JOIN genres gn ON gn.id = tg.genre_id WHERE t.missing = 0 AND t.album_id IS NOT NULL) GROUP BY album_id) AS g \
            WHERE albums.id = g.album_id; \
          UPDATE artists SET album_count = 0, live = 0; \
-         UPDATE artists SET album_count = c.n FROM \
+         UPDATE artists SET album_count = c.n, live = 1 FROM \
            (SELECT ta.artist_id, count(DISTINCT t.album_id) AS n FROM track_artists ta JOIN tracks t ON t.id = ta.track_id \
-            WHERE t.missing = 0 AND t.album_id IS NOT NULL GROUP BY ta.artist_id) AS c WHERE artists.id = c.artist_id; \
+            WHERE t.missing = 0 GROUP BY ta.artist_id) AS c WHERE artists.id = c.artist_id; \
          UPDATE artists SET album_count = album_count + c.n FROM \
            (SELECT al.artist_id, count(*) AS n FROM albums al WHERE al.song_count > 0 AND NOT EXISTS \
-              (SELECT 1 FROM tracks t JOIN track_artists ta ON ta.track_id = t.id AND ta.artist_id = al.artist_id \
-               WHERE t.album_id = al.id AND t.missing = 0) GROUP BY al.artist_id) AS c WHERE artists.id = c.artist_id; \
-         UPDATE artists SET live = 1 WHERE id IN \
-           (SELECT DISTINCT ta.artist_id FROM track_artists ta JOIN tracks t ON t.id = ta.track_id WHERE t.missing = 0);",
+              (SELECT 1 FROM tracks t JOIN track_artists ta ON ta.track_id = t.id AND +ta.artist_id = al.artist_id \
+               WHERE t.album_id = al.id AND t.missing = 0) GROUP BY al.artist_id) AS c WHERE artists.id = c.artist_id;",
     )?;
     // Imported playlists: their lines resolved to tracks.
     tx.execute(
