@@ -182,57 +182,21 @@ pub enum SongList {
     SongsByGenre,
 }
 
+/// `Indexes::songs` are those directly in a music folder (no folder of their own to be listed in).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LibraryAnswer {
     MusicFolders(Vec<(i64, String)>),
-    /// `songs`: the songs directly in a music folder (no folder of their own to list).
-    Indexes {
-        last_modified: i64,
-        ignored_articles: String,
-        index: Vec<(String, Vec<DirRec>)>,
-        songs: Vec<SongRec>,
-    },
-    Directory {
-        dir: Box<DirRec>,
-        dirs: Vec<DirRec>,
-        songs: Vec<SongRec>,
-    },
+    Indexes { last_modified: i64, ignored_articles: String, index: Vec<(String, Vec<DirRec>)>, songs: Vec<SongRec> },
+    Directory { dir: Box<DirRec>, dirs: Vec<DirRec>, songs: Vec<SongRec> },
     Genres(Vec<GenreRec>),
-    Artists {
-        ignored_articles: String,
-        index: Vec<(String, Vec<ArtistRec>)>,
-    },
-    Artist {
-        artist: Box<ArtistRec>,
-        albums: Vec<AlbumRec>,
-    },
-    Album {
-        album: Box<AlbumRec>,
-        songs: Vec<SongRec>,
-    },
+    Artists { ignored_articles: String, index: Vec<(String, Vec<ArtistRec>)> },
+    Artist { artist: Box<ArtistRec>, albums: Vec<AlbumRec> },
+    Album { album: Box<AlbumRec>, songs: Vec<SongRec> },
     Song(Box<SongRec>),
-    ArtistInfo {
-        v2: bool,
-        similar: Vec<ArtistRec>,
-    },
-    AlbumInfo {
-        v2: bool,
-    },
+    ArtistInfo { v2: bool, similar: Vec<ArtistRec> },
+    AlbumInfo { v2: bool },
     Songs(SongList, Vec<SongRec>),
-    AlbumList {
-        v2: bool,
-        albums: Vec<AlbumRec>,
-    },
-    Starred {
-        v2: bool,
-        artists: Vec<ArtistRec>,
-        albums: Vec<AlbumRec>,
-        songs: Vec<SongRec>,
-    },
-    Search {
-        version: u8,
-        artists: Vec<ArtistRec>,
-        albums: Vec<AlbumRec>,
-        songs: Vec<SongRec>,
-    },
+    AlbumList { v2: bool, albums: Vec<AlbumRec> },
+    Starred { v2: bool, artists: Vec<ArtistRec>, albums: Vec<AlbumRec>, songs: Vec<SongRec> },
+    Search { version: u8, artists: Vec<ArtistRec>, albums: Vec<AlbumRec>, songs: Vec<SongRec> },
 }
