@@ -345,6 +345,12 @@ pub fn scan(over: Overrides, full: bool, problems: bool) -> ExitCode {
         Err(e) => return fail(e),
     };
     if problems {
+        // First, and without the database: a scan that failed for a full disk could not
+        // write there.
+        let failed = crate::broker::scans::recorded_failure(&cfg.data_folder);
+        if let Some(text) = &failed {
+            println!("{text}");
+        }
         let conn = match crate::broker::db::open(&crate::broker::db::path(&cfg.data_folder)) {
             Ok(c) => c,
             Err(e) => return fail(e),
@@ -360,7 +366,7 @@ pub fn scan(over: Overrides, full: bool, problems: bool) -> ExitCode {
                     };
                     println!("{root}/{shown}\t{reason}{crashed}");
                 }
-                if list.is_empty() {
+                if list.is_empty() && failed.is_none() {
                     eprintln!("no problems recorded");
                 }
                 ExitCode::SUCCESS

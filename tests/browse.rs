@@ -7,6 +7,7 @@ mod common;
 use common::media::{self, Tags};
 use common::*;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 const Q: &str = "v=1.16.1&c=test";
 
@@ -329,4 +330,191 @@ fn albums_carry_disc_titles_and_the_original_release_date() {
     assert_eq!(titles, [(1, "The Early Years".to_string()), (2, "The Late Years".to_string())]);
     let o = &a["album"]["originalReleaseDate"];
     assert_eq!((o["year"].as_i64(), o["month"].as_i64(), o["day"].as_i64()), (Some(1971), Some(3), Some(9)));
+}
+
+/// A library as people have them: tagged albums, a compilation with per-track artists, a
+/// guest on someone else's album, untagged rips in two folders, files with only an artist or
+/// only a title, an album without an artist, a compilation without an album name, a file at
+/// the top of the music folder, and formats without a tag reader. Returns the number of songs.
+fn mixed_library(music: &std::path::Path) -> usize {
+    let mut n = 0;
+    let mut put = |rel: &str, format: &str, tags: Tags| {
+        let p = music.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        media::write_track(&p, format, &tags);
+        n += 1;
+    };
+    let t = |title: &str| Tags { title: Some(title.into()), ..Tags::default() };
+    for (i, a) in ["Delta", "Echo"].iter().enumerate() {
+        put(
+            &format!("Various/Hits/{i}.mp3"),
+            "mp3",
+            Tags {
+                artist: Some(a.to_string()),
+                album: Some("Hits".into()),
+                compilation: Some(true),
+                ..t(&format!("Hit {i}"))
+            },
+        );
+    }
+    for i in 0..2 {
+        put(
+            &format!("Host/Live/{i}.flac"),
+            "flac",
+            Tags {
+                artist: Some(if i == 0 { "Host".into() } else { "Host feat. Guest".into() }),
+                album_artist: Some("Host".into()),
+                album: Some("Live".into()),
+                track: Some(i + 1),
+                ..t(&format!("Live {i}"))
+            },
+        );
+    }
+    for f in ["mp3", "flac", "ogg", "m4a"] {
+        put(&format!("Untagged/Rips/track-{f}.{}", media::suffix(f)), f, Tags::default());
+    }
+    for f in ["mp3", "wav"] {
+        put(&format!("Untagged/More/other-{f}.{}", media::suffix(f)), f, Tags::default());
+    }
+    for i in 0..2 {
+        put(&format!("Only Artist/{i}.mp3"), "mp3", Tags { artist: Some("Solo Person".into()), ..Tags::default() });
+    }
+    put("Only Title/a.opus", "opus", t("Just A Title"));
+    for i in 0..2 {
+        put(&format!("Nameless/{i}.mp3"), "mp3", Tags { album: Some("Nameless Album".into()), ..t(&format!("N{i}")) });
+    }
+    for (i, a) in ["Foxtrot", "Golf"].iter().enumerate() {
+        put(
+            &format!("Mixtape/{i}.ogg"),
+            "ogg",
+            Tags { artist: Some(a.to_string()), compilation: Some(true), ..t(&format!("Mix {i}")) },
+        );
+    }
+    put("loose.mp3", "mp3", Tags::default());
+    put("Odd/a.wma", "wma", t("ignored: not read"));
+    put("Odd/b.mka", "mka", Tags::default());
+    for f in ["dsf", "dff", "tak"] {
+        media::unwritable_stub(&music.join(format!("Odd/c.{f}")), f);
+        n += 1;
+    }
+    n
+}
+
+/// Every song id reachable by ID3 browsing (getArtists -> getArtist -> getAlbum), with the
+/// album of each; and every artist id named on those songs.
+fn id3_walk(l: &Lib) -> (BTreeMap<String, String>, BTreeSet<String>) {
+    let mut songs = BTreeMap::new();
+    let mut song_artists = BTreeSet::new();
+    let artists = l.ok("getArtists", "");
+    for index in arr(&artists["artists"]["index"]) {
+        for a in arr(&index["artist"]) {
+            let artist = l.ok("getArtist", &format!("id={}", a["id"].as_str().unwrap()));
+            let albums = arr(&artist["artist"]["album"]);
+            assert_eq!(a["albumCount"].as_u64(), Some(albums.len() as u64), "{a} vs {artist}");
+            for al in albums {
+                let album = l.ok("getAlbum", &format!("id={}", al["id"].as_str().unwrap()));
+                let list = arr(&album["album"]["song"]);
+                assert_eq!(album["album"]["songCount"].as_u64(), Some(list.len() as u64), "{album}");
+                for s in list {
+                    assert_eq!(s["albumId"], al["id"], "{s}");
+                    for x in arr(&s["artists"]) {
+                        song_artists.insert(x["id"].as_str().unwrap().to_string());
+                    }
+                    songs.insert(s["id"].as_str().unwrap().to_string(), al["id"].as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    (songs, song_artists)
+}
+
+/// Every song id reachable by folder browsing (getIndexes -> getMusicDirectory, recursively).
+fn folder_walk(l: &Lib) -> BTreeSet<String> {
+    let mut songs = BTreeSet::new();
+    let idx = l.ok("getIndexes", "");
+    let mut todo: Vec<String> = Vec::new();
+    for index in arr(&idx["indexes"]["index"]) {
+        todo.extend(arr(&index["artist"]).iter().map(|a| a["id"].as_str().unwrap().to_string()));
+    }
+    for c in arr(&idx["indexes"]["child"]) {
+        assert_eq!(c["isDir"], false, "{c}");
+        songs.insert(c["id"].as_str().unwrap().to_string());
+    }
+    while let Some(id) = todo.pop() {
+        let dir = l.ok("getMusicDirectory", &format!("id={id}"));
+        for c in arr(&dir["directory"]["child"]) {
+            let cid = c["id"].as_str().unwrap().to_string();
+            if c["isDir"] == true {
+                todo.push(cid);
+            } else {
+                songs.insert(cid);
+            }
+        }
+    }
+    songs
+}
+
+/// Issue 11, item 5: getArtists -> getArtist -> getAlbum and getIndexes -> getMusicDirectory
+/// each reach every song of a mixed library, and the "[Unknown Album]" ids survive rescans.
+#[test]
+fn every_song_of_a_mixed_library_is_reachable_by_id3_and_by_folders() {
+    let fx = Fixture::new();
+    media::small_library(&fx.music, ((0, 0, 1), "Song 001"));
+    let files = 18 + mixed_library(&fx.music);
+    let l = serve(fx);
+    // Every song the server has (the empty search pages everything).
+    let all = l.ok("search3", "query=&songCount=500&albumCount=0&artistCount=0");
+    let every: BTreeSet<String> =
+        arr(&all["searchResult3"]["song"]).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(every.len(), files, "every file is a song: {all}");
+
+    let (by_id3, song_artists) = id3_walk(&l);
+    let id3: BTreeSet<String> = by_id3.keys().cloned().collect();
+    assert_eq!(id3, every, "ID3 browsing misses {:?}", every.difference(&id3).collect::<Vec<_>>());
+    let folders = folder_walk(&l);
+    assert_eq!(folders, every, "folder browsing misses {:?}", every.difference(&folders).collect::<Vec<_>>());
+
+    // Songs without an album tag: an "[Unknown Album]" per album artist and folder.
+    let song = |title: &str| -> Value {
+        let s = arr(&all["searchResult3"]["song"]).into_iter().find(|s| s["title"] == title);
+        s.unwrap_or_else(|| panic!("no song {title:?}: {all}"))
+    };
+    let rips = song("track-mp3");
+    assert_eq!((rips["album"].as_str(), rips["artist"].as_str()), (Some("[Unknown Album]"), Some("[Unknown Artist]")));
+    assert_eq!(song("track-flac")["albumId"], rips["albumId"], "one album per folder");
+    assert_ne!(song("other-mp3")["albumId"], rips["albumId"], "another folder, another album");
+    assert_ne!(song("loose")["albumId"], rips["albumId"]);
+    assert_eq!(song("0")["album"], "[Unknown Album]", "only an artist: {}", song("0"));
+    assert_eq!(song("0")["displayAlbumArtist"], "Solo Person");
+    assert_eq!(song("Mix 0")["albumId"], song("Mix 1")["albumId"], "a compilation without an album name");
+    assert_eq!(song("Mix 0")["displayAlbumArtist"], "Various Artists");
+    assert_eq!(song("N0")["album"], "Nameless Album");
+    assert_eq!(song("c")["album"], "[Unknown Album]", "{}", song("c"));
+    let unknown = l.ok("getAlbum", &format!("id={}", rips["albumId"].as_str().unwrap()));
+    assert_eq!(unknown["album"]["songCount"], 4, "{unknown}");
+    assert_eq!(unknown["album"]["name"], "[Unknown Album]");
+
+    // Track-only artists (a compilation's, a guest's) have the albums they appear on.
+    let artist_name = |id: &str| l.ok("getArtist", &format!("id={id}"))["artist"].clone();
+    let mut track_only = 0;
+    for id in &song_artists {
+        let a = artist_name(id);
+        let albums = arr(&a["album"]);
+        assert!(!albums.is_empty() && a["albumCount"].as_u64() == Some(albums.len() as u64), "{a}");
+        if ["Delta", "Echo", "Guest", "Foxtrot", "Golf"].contains(&a["name"].as_str().unwrap()) {
+            track_only += 1;
+        }
+    }
+    assert_eq!(track_only, 5, "{song_artists:?}");
+    let guest = l.ok("search3", "query=Guest&songCount=0&albumCount=0")["searchResult3"]["artist"][0].clone();
+    assert_eq!(guest["albumCount"], 1, "{guest}");
+    let guest = artist_name(guest["id"].as_str().unwrap());
+    assert_eq!(guest["album"][0]["name"], "Live", "{guest}");
+
+    // A full rescan keeps every id, the unknown albums' too.
+    let before = by_id3;
+    assert_eq!(l.ok("startScan", "fullScan=true")["scanStatus"]["scanning"], true);
+    l.d.wait_scans(2);
+    let (after, _) = id3_walk(&l);
+    assert_eq!(after, before, "song and album ids after a full rescan");
 }

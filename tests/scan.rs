@@ -676,3 +676,193 @@ fn fuzzed_files_never_take_the_scan_or_the_daemon_down() {
     assert_eq!(d.get("/rest/ping").unwrap().status, 200);
     assert_eq!(d.roles().len(), 4, "{}", d.log());
 }
+
+/// A small tmpfs mounted over a folder (root only), unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        let opts = format!("size={size},uid={UNPRIVILEGED},gid={UNPRIVILEGED},mode=0700");
+        let st =
+            std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &opts, "tmpfs"]).arg(at).status().unwrap();
+        assert!(st.success(), "mount -t tmpfs at {}", at.display());
+        Tmpfs(at.to_path_buf())
+    }
+
+    /// Takes every free byte (as root: tmpfs keeps nothing in reserve for root).
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let p = self.0.join("filler");
+        let mut f = std::fs::File::create(&p).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        loop {
+            match f.write(&block) {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => break,
+                Err(e) if e.raw_os_error() == Some(nix::libc::ENOSPC) => break,
+                Err(e) => panic!("filling {}: {e}", self.0.display()),
+            }
+        }
+        let free = nix::sys::statvfs::statvfs(&self.0).unwrap();
+        assert_eq!(free.blocks_available(), 0, "the tmpfs is full");
+        p
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn scan_status(d: &Daemon) -> serde_json::Value {
+    let st = d.rest("getScanStatus", "");
+    assert_eq!(st["status"], "ok", "{st}");
+    st["scanStatus"].clone()
+}
+
+/// Issue 11, item 6: the data folder fills up during a scan.
+#[test]
+fn a_scan_on_a_full_disk_fails_plainly_keeps_the_library_and_the_database() {
+    if !require_root("a disk-full scan (mounts a tmpfs as the data folder)") {
+        return;
+    }
+    let fx = Fixture::new();
+    let mnt = Tmpfs::mount(&fx.data, "6m");
+    many_tracks(&fx, 3, 4);
+    let d = start(fx, "[Scanner]\nWatcherWait = \"0\"\n");
+    let line = d.wait_scans(1);
+    assert!(line.contains("12 tracks"), "{line}");
+    let before = scan_status(&d);
+    assert_eq!((before["count"].as_i64(), before["scanning"].as_bool()), (Some(12), Some(false)), "{before}");
+    assert!(before["error"].is_null(), "{before}");
+
+    // More music arrives, and the disk is full.
+    let template = std::fs::read(media::template("mp3")).unwrap();
+    for a in 0..3 {
+        let p = dir(&d.fx, &format!("New Artist/New Album {a}"));
+        for t in 0..10 {
+            let tags = Tags {
+                title: Some(format!("New {a}-{t} {}", "long title words ".repeat(20))),
+                artist: Some("New Artist".into()),
+                album: Some(format!("New Album {a}")),
+                comment: Some("a comment that takes room ".repeat(30)),
+                ..Tags::default()
+            };
+            std::fs::write(
+                p.join(format!("{t:02}.mp3")),
+                media::tagged_bytes("mp3", &template, &tags, Default::default()),
+            )
+            .unwrap();
+        }
+    }
+    chown_music(&d.fx);
+    let filler = mnt.fill();
+    assert!(d.fx.cli(&["scan"], "").status.success());
+    let failed = d.wait_log("failed: ", Duration::from_secs(60));
+    d.wait_log("stopped without changing the library", Duration::from_secs(60));
+    let log = d.log();
+    assert!(failed.contains("ERROR") && failed.contains("disk full"), "{failed}\n{log}");
+    for debug in ["SqliteFailure", "Ok(Err", "Err(", "Some(", "ErrorCode"] {
+        assert!(!log.contains(debug), "Rust debug text ({debug}) in the log:\n{log}");
+    }
+    assert_eq!(log.matches(" finished: ").count(), 1, "the failed scan did not finish:\n{log}");
+
+    // getScanStatus: not scanning, the previous counts and time, and why.
+    let after = scan_status(&d);
+    assert_eq!(after["scanning"], false, "{after}");
+    assert_eq!(after["count"], before["count"], "the previous count is kept: {after}");
+    assert_eq!(after["folderCount"], before["folderCount"], "{after}");
+    assert_eq!(after["lastScan"], before["lastScan"], "a failed scan is not the last scan: {after}");
+    let error = after["error"].as_str().unwrap_or_default();
+    assert!(error.contains("disk full") && !error.contains("Err("), "{after}");
+    let xml = d.get(&format!("/rest/getScanStatus?u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=t")).unwrap().text();
+    assert_valid_xml(&xml);
+    assert!(xml.contains("error=\"") && xml.contains("disk full"), "{xml}");
+
+    // redoubt scan --problems lists it, from the disk that is still full.
+    let problems = d.fx.cli(&["scan", "--problems"], "");
+    let out = String::from_utf8_lossy(&problems.stdout);
+    assert!(
+        out.contains("failed") && out.contains("disk full"),
+        "{out}\n{}",
+        String::from_utf8_lossy(&problems.stderr)
+    );
+
+    // The daemon is up, every role too.
+    assert_eq!(d.get("/rest/ping").unwrap().status, 200);
+    assert_eq!(d.roles().len(), 4, "{}", d.log());
+
+    // The database is intact and holds the library as the last complete scan left it.
+    std::fs::remove_file(&filler).unwrap();
+    let conn = db(&d);
+    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(check, "ok");
+    let live: i64 = conn.query_row("SELECT count(*) FROM tracks WHERE missing = 0", [], |r| r.get(0)).unwrap();
+    assert_eq!(live, 12, "nothing was marked missing by the failed scan");
+    drop(conn);
+
+    // With room again, the next scan completes and the failure is gone.
+    assert!(d.fx.cli(&["scan"], "").status.success());
+    let line = d.wait_scans(2);
+    assert!(line.contains("42 tracks"), "{line}\n{}", d.log());
+    let st = scan_status(&d);
+    assert!(st["error"].is_null() && st["count"] == 42, "{st}");
+    let out = String::from_utf8_lossy(&d.fx.cli(&["scan", "--problems"], "").stdout).into_owned();
+    assert!(!out.contains("disk full"), "{out}");
+    drop(d);
+}
+
+/// Issue 11, item 6: a daemon started on a full disk says so in words.
+#[test]
+fn a_full_disk_at_start_says_disk_full() {
+    if !require_root("a full data folder at start (mounts a tmpfs)") {
+        return;
+    }
+    let fx = Fixture::new();
+    let mnt = Tmpfs::mount(&fx.data, "2m");
+    chown_music(&fx);
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    mnt.fill();
+    let mut d = Daemon::spawn(fx, Options::default());
+    let st = d.wait_exit(Duration::from_secs(20));
+    assert!(!st.success());
+    let log = d.log();
+    assert!(log.contains("disk full"), "{log}");
+    assert!(!log.contains("disk I/O error") && !log.contains("(os error 28)"), "{log}");
+    drop(d);
+}
+
+/// Issue 11, item 7: wma, mka, dsf, dff and tak files (no tag reader) are indexed without
+/// tags, as Navidrome indexes them: a song named after the file, in its folder's
+/// "[Unknown Album]", playable; `redoubt scan --problems` notes that their tags are not read.
+#[test]
+fn formats_without_a_tag_reader_are_indexed_by_name_and_noted() {
+    let fx = Fixture::new();
+    let d1 = dir(&fx, "Untaggable");
+    for f in ["wma", "mka"] {
+        media::write_track(&d1.join(format!("{f}-file.{f}")), f, &full_tags("not read"));
+    }
+    for f in ["dsf", "dff", "tak"] {
+        media::unwritable_stub(&d1.join(format!("{f}-file.{f}")), f);
+    }
+    let d = start(fx, "");
+    let line = d.wait_scans(1);
+    assert!(line.contains("5 tracks"), "{line}");
+    let problems = String::from_utf8(d.fx.cli(&["scan", "--problems"], "").stdout).unwrap();
+    let found = d.rest("search3", "query=&songCount=50");
+    let songs = found["searchResult3"]["song"].as_array().cloned().unwrap_or_default();
+    for f in ["wma", "mka", "dsf", "dff", "tak"] {
+        let s = songs.iter().find(|s| s["suffix"] == f).unwrap_or_else(|| panic!("no .{f} song: {found}"));
+        assert_eq!(s["title"], format!("{f}-file"), "{s}");
+        assert_eq!(s["album"], "[Unknown Album]", "{s}");
+        let album = d.rest("getAlbum", &format!("id={}", s["albumId"].as_str().unwrap()));
+        assert_eq!(album["album"]["songCount"], 5, "{album}");
+        assert!(problems.contains(&format!("Untaggable/{f}-file.{f}\ttags of .{f} files are not read")), "{problems}");
+        let r = d.get(&format!(
+            "/rest/stream?u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=t&format=raw&id={}",
+            s["id"].as_str().unwrap()
+        ));
+        assert_eq!(r.unwrap().status, 200, "a .{f} file streams");
+    }
+}

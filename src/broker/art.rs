@@ -450,7 +450,10 @@ impl Art {
                     tracing::info!("artwork {} not used: {e}", shown(&c.source));
                     self.remember_failure(key);
                 }
-                Ok((other, _)) => tracing::error!("artwork: unexpected transcoder answer {other:?}"),
+                Ok(_) => tracing::error!(
+                    "artwork {}: the transcoder answered with something other than an image",
+                    shown(&c.source)
+                ),
                 // No transcoder right now: nothing is wrong with the picture.
                 Err(e) => tracing::info!("artwork {} not rendered now: {}", shown(&c.source), e.message),
             }

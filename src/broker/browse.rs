@@ -263,6 +263,12 @@ const ARTIST_COLUMNS: &str = "ar.id, ar.name, ar.sort_name, ar.mbz_id, ar.album_
 const ARTIST_FROM: &str =
     "FROM artists ar LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'artist' AND an.item_id = ar.id";
 
+/// An artist's albums (`?2`): those it is the album artist of, then those it has songs on
+/// (as a track artist, or a second album artist). Their number is the artist's album_count.
+const ARTIST_ALBUMS: &str = "al.artist_id = ?2 OR al.id IN (SELECT t.album_id FROM track_artists ta \
+    JOIN tracks t ON t.id = ta.track_id WHERE ta.artist_id = ?2 AND t.missing = 0)";
+const ARTIST_ALBUMS_ORDER: &str = "al.artist_id IS NOT ?2, al.year, al.name COLLATE NOCASE";
+
 /// Artists with at least one track present.
 const ARTIST_LIVE: &str = "ar.live = 1";
 
@@ -373,7 +379,8 @@ impl Library<'_> {
                 let last_modified: i64 = c
                     .query_row("SELECT coalesce(max(updated_at), 0) * 1000 FROM tracks", [], |r| r.get(0))
                     .map_err(internal)?;
-                let dirs = if if_modified_since.is_some_and(|s| s >= last_modified) {
+                let unchanged = if_modified_since.is_some_and(|s| s >= last_modified);
+                let dirs = if unchanged {
                     Vec::new()
                 } else {
                     // The top-level folders of each music folder.
@@ -398,10 +405,24 @@ impl Library<'_> {
                         .map_err(internal)?;
                     rows.collect::<Result<Vec<_>, _>>().map_err(internal)?
                 };
+                // Songs directly in a music folder are listed beside the index (`child`).
+                let loose = if unchanged {
+                    Vec::new()
+                } else {
+                    songs(
+                        c,
+                        u,
+                        "t.folder_id IN (SELECT x.id FROM music_folders m JOIN folders x ON x.music_folder_id = m.id \
+                         AND x.path = X'' WHERE ?2 = -1 OR m.id = ?2)",
+                        "t.file_name",
+                        &[&f],
+                    )?
+                };
                 LibraryAnswer::Indexes {
                     last_modified,
                     ignored_articles: self.articles.join(" "),
                     index: group(dirs, |d| &d.name, self.articles),
+                    songs: loose,
                 }
             }
             LibraryCall::MusicDirectory { id } => self.directory(id)?,
@@ -423,8 +444,10 @@ impl Library<'_> {
                 let list = artists(
                     c,
                     u,
-                    "ar.album_count > 0 AND (?2 = -1 OR EXISTS (SELECT 1 FROM albums al JOIN folders fo ON fo.id = al.folder_id \
-                     WHERE al.artist_id = ar.id AND al.song_count > 0 AND fo.music_folder_id = ?2))",
+                    // Album artists (track-only artists are reached through their songs and
+                    // albums; getArtist lists the albums they appear on).
+                    "ar.album_count > 0 AND EXISTS (SELECT 1 FROM albums al LEFT JOIN folders fo ON fo.id = al.folder_id \
+                     WHERE al.artist_id = ar.id AND al.song_count > 0 AND (?2 = -1 OR fo.music_folder_id = ?2))",
                     "ar.name COLLATE NOCASE",
                     &[&f],
                 )?;
@@ -435,7 +458,7 @@ impl Library<'_> {
             }
             LibraryCall::Artist { id } => {
                 let a = artists(c, u, "ar.id = ?2", "ar.id", &[id])?.pop().ok_or_else(|| not_found("Artist"))?;
-                let albums = albums(c, u, "al.artist_id = ?2", "al.year, al.name COLLATE NOCASE", &[id])?;
+                let albums = albums(c, u, ARTIST_ALBUMS, ARTIST_ALBUMS_ORDER, &[id])?;
                 LibraryAnswer::Artist { artist: Box::new(a), albums }
             }
             LibraryCall::Album { id } => {
@@ -733,7 +756,7 @@ impl Library<'_> {
             return Ok(LibraryAnswer::Directory { dir: Box::new(dir), dirs: Vec::new(), songs });
         }
         if let Some(ar) = artists(c, u, "ar.id = ?2", "ar.id", &[&id])?.pop() {
-            let dirs = albums(c, u, "al.artist_id = ?2", "al.year, al.name COLLATE NOCASE", &[&id])?
+            let dirs = albums(c, u, ARTIST_ALBUMS, ARTIST_ALBUMS_ORDER, &[&id])?
                 .into_iter()
                 .map(|al| DirRec { id: al.id, parent: Some(ar.id.clone()), name: al.name, annotation: al.annotation })
                 .collect();

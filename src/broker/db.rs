@@ -14,6 +14,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0004_media", include_str!("migrations/0004_media.sql")),
     ("0005_search_prefixes", include_str!("migrations/0005_search_prefixes.sql")),
     ("0006_user_names", include_str!("migrations/0006_user_names.sql")),
+    ("0007_unknown_albums", include_str!("migrations/0007_unknown_albums.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -26,6 +27,8 @@ pub fn path(data_folder: &Path) -> PathBuf {
 pub enum DbError {
     #[error("database {path}: {source}")]
     Sqlite { path: String, source: rusqlite::Error },
+    #[error("database {path}: {full}. Free some space and try again.")]
+    Full { path: String, full: String },
     #[error(
         "database {path} has schema version {found}, but this redoubt knows only up to {known}: it was \
          written by a newer redoubt. Run that version, or restore a backup made before the upgrade."
@@ -34,7 +37,55 @@ pub enum DbError {
 }
 
 fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> DbError + '_ {
-    move |source| DbError::Sqlite { path: path.display().to_string(), source }
+    move |source| match disk_full(&source, path.parent().unwrap_or(Path::new("."))) {
+        Some(full) => DbError::Full { path: path.display().to_string(), full },
+        None => DbError::Sqlite { path: path.display().to_string(), source },
+    }
+}
+
+/// Free bytes on the filesystem holding `folder` (for unprivileged users), if it can tell.
+pub fn free_bytes(folder: &Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(folder).ok()?;
+    Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+}
+
+/// Below this, a write error in the data folder is taken for a full disk: SQLite reports some
+/// failed writes as "disk I/O error" (growing the WAL index at open, for one), whatever the
+/// errno was.
+const NEARLY_FULL: u64 = 256 * 1024;
+
+fn full_sentence(folder: &Path, free: Option<u64>) -> String {
+    match free {
+        Some(n) => format!("disk full: the filesystem holding {} has {} KiB free", folder.display(), n / 1024),
+        None => format!("disk full: the filesystem holding {} has no room left", folder.display()),
+    }
+}
+
+/// "disk full: …" if `e` is SQLite failing for want of space in `folder`.
+pub fn disk_full(e: &rusqlite::Error, folder: &Path) -> Option<String> {
+    use rusqlite::ErrorCode;
+    let rusqlite::Error::SqliteFailure(f, _) = e else { return None };
+    let free = free_bytes(folder);
+    match f.code {
+        ErrorCode::DiskFull => Some(full_sentence(folder, free)),
+        ErrorCode::SystemIoFailure | ErrorCode::CannotOpen if free.is_some_and(|n| n < NEARLY_FULL) => {
+            Some(full_sentence(folder, free))
+        }
+        _ => None,
+    }
+}
+
+/// A database error as a plain sentence (never Rust's debug form), naming a full disk as such.
+pub fn explain(e: &rusqlite::Error, folder: &Path) -> String {
+    disk_full(e, folder).unwrap_or_else(|| e.to_string())
+}
+
+/// The same for a file error in the data folder.
+pub fn explain_io(e: &std::io::Error, folder: &Path) -> String {
+    if e.raw_os_error() == Some(nix::libc::ENOSPC) || e.raw_os_error() == Some(nix::libc::EDQUOT) {
+        return full_sentence(folder, free_bytes(folder));
+    }
+    e.to_string()
 }
 
 /// Opens (creating if needed) and migrates the database.

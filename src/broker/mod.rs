@@ -35,6 +35,9 @@ pub struct Broker {
     pub readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
     pub store: Store,
     pub scans: scans::Scans,
+    /// The last failed scan, for `redoubt scan --problems` (see scans::Record).
+    scan_record: scans::Record,
+    data_folder: std::path::PathBuf,
     pub media: media::Media,
     /// getCoverArt's lookup and the artwork cache.
     pub art: art::Art,
@@ -113,7 +116,16 @@ impl Broker {
             let tracks: i64 =
                 conn.query_row("SELECT count(*) FROM tracks WHERE missing = 0", [], |r| r.get(0)).unwrap_or(0);
             let folders: i64 = conn.query_row("SELECT count(*) FROM folders", [], |r| r.get(0)).unwrap_or(0);
-            scans.set_totals(tracks as u64, folders as u64);
+            scans.set_totals(tracks as u64, folders as u64, None);
+        }
+        let (scan_record, failed_before) = scans::Record::open(data_folder);
+        if let Some(text) = &failed_before {
+            tracing::warn!("{text}");
+            scans.set_totals(
+                scans.status().count,
+                scans.status().folder_count,
+                Some(text.split_once(": ").map(|(_, why)| why).unwrap_or(text).to_string()),
+            );
         }
         let schedule = crate::scanner::schedule::Schedule::parse(&init.scan_schedule)?;
         let readers = (0..READERS)
@@ -124,6 +136,8 @@ impl Broker {
             started: Instant::now(),
             store,
             scans,
+            scan_record,
+            data_folder: data_folder.to_path_buf(),
             media: media::Media::new(init.media.clone()),
             art: art::Art::new(cache_folder, &init.media.cover_art_priority),
             roots,
@@ -167,10 +181,13 @@ impl Broker {
                 Answer { body: Reply::Scan(msg), fds: vec![job.crumbs] }
             }
             Request::CheckFolders { scan, folders } => {
-                let Some((full, _)) = self.scans.running(scan) else { return Reply::FoldersToRead(Vec::new()).into() };
+                // A failed scan reads nothing more: the scanner only finishes its walk.
+                let Some(current) = self.scans.running(scan).filter(|c| c.failure.is_none()) else {
+                    return Reply::FoldersToRead(Vec::new()).into();
+                };
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    library::check_folders(&me.readers[0].lock().unwrap(), &me.roots, full, &folders)
+                    library::check_folders(&me.readers[0].lock().unwrap(), &me.roots, current.full, &folders)
                 })
                 .await;
                 match r {
@@ -178,14 +195,18 @@ impl Broker {
                         self.scans.saw_unchanged(scan, unchanged);
                         Reply::FoldersToRead(list).into()
                     }
-                    other => {
-                        tracing::error!("checking folders: {other:?}");
+                    Ok(Err(e)) => {
+                        self.scan_failed(scan, &format!("cannot check the scanned folders: {}", self.explain(&e)));
+                        Reply::FoldersToRead(Vec::new()).into()
+                    }
+                    Err(e) => {
+                        self.scan_failed(scan, &format!("checking the scanned folders failed: {e}"));
                         Reply::FoldersToRead(Vec::new()).into()
                     }
                 }
             }
             Request::StoreFolders { scan, folders } => {
-                if self.scans.running(scan).is_none() {
+                if self.scans.running(scan).is_none_or(|c| c.failure.is_some()) {
                     return Reply::Done.into();
                 }
                 let me = self.clone();
@@ -195,7 +216,10 @@ impl Broker {
                 .await;
                 match r {
                     Ok(Ok(n)) => self.scans.progress(n),
-                    other => tracing::error!("storing scanned folders: {other:?}"),
+                    Ok(Err(e)) => {
+                        self.scan_failed(scan, &format!("cannot store the scanned folders: {}", self.explain(&e)))
+                    }
+                    Err(e) => self.scan_failed(scan, &format!("storing the scanned folders failed: {e}")),
                 }
                 Reply::Done.into()
             }
@@ -218,14 +242,26 @@ impl Broker {
                 }
             }
             Request::ScanFinished { scan, files } => {
-                let Some((_, started)) = self.scans.running(scan) else { return Reply::Done.into() };
+                let Some(current) = self.scans.running(scan) else { return Reply::Done.into() };
+                if let Some(why) = current.failure {
+                    tracing::warn!(
+                        "scan {scan} stopped without changing the library ({why}); it keeps what the last complete scan \
+                         stored. Scan again once that is fixed (redoubt scan)."
+                    );
+                    self.scans.ended_failed(scan, why);
+                    return Reply::Done.into();
+                }
+                let started = current.started;
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
                     let unchanged = me.scans.take_unchanged(scan);
                     let mut conn = me.store.conn();
                     let st = library::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged)?;
                     if files > 0 || st.missing > 0 || st.moved > 0 {
-                        library::optimize_search(&conn)?;
+                        // Only search speed depends on it: a failure is not the scan's.
+                        if let Err(e) = library::optimize_search(&conn) {
+                            tracing::warn!("scan {scan}: cannot merge the search indexes: {}", me.explain(&e));
+                        }
                     }
                     Ok::<_, rusqlite::Error>(st)
                 })
@@ -240,10 +276,20 @@ impl Broker {
                             st.moved
                         );
                         self.scans.finished(scan, st.tracks as u64, st.folders as u64);
+                        self.scan_record.set(None);
                     }
-                    other => {
-                        tracing::error!("finishing scan {scan}: {other:?}");
-                        self.scans.finished(scan, 0, 0);
+                    Ok(Err(e)) => {
+                        let why = format!("cannot finish the scan: {}", self.explain(&e));
+                        self.scan_failed(scan, &why);
+                        tracing::warn!(
+                            "scan {scan} stopped without changing the library; scan again once that is fixed"
+                        );
+                        self.scans.ended_failed(scan, why);
+                    }
+                    Err(e) => {
+                        let why = format!("finishing the scan failed: {e}");
+                        self.scan_failed(scan, &why);
+                        self.scans.ended_failed(scan, why);
                     }
                 }
                 let _ = role;
@@ -276,6 +322,7 @@ impl Broker {
                 let scanning = st.scanning || matches!(call, Call::StartScan { .. });
                 Ok(A::ScanStatus {
                     scanning,
+                    error: st.error,
                     count: st.count,
                     folder_count: st.folder_count,
                     last_scan: st
@@ -335,6 +382,22 @@ impl Broker {
         let library = browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
         let answer = browse::in_read_transaction(&conn, || library.answer(call))?;
         Ok(Revalidated::Fresh { answer: Box::new(answer), stamp: CacheStamp { user: me.id, generation } })
+    }
+
+    /// A database error as a plain sentence ("disk full: …" when it is that).
+    fn explain(&self, e: &rusqlite::Error) -> String {
+        db::explain(e, &self.data_folder)
+    }
+
+    /// Marks scan `id` failed (the first failure wins), logs it and records it for
+    /// `redoubt scan --problems`.
+    fn scan_failed(&self, id: u64, why: &str) {
+        if !self.scans.fail(id, why) {
+            return;
+        }
+        tracing::error!("scan {id} failed: {why}");
+        let when = crate::front::rest::iso8601(db::now() as u64);
+        self.scan_record.set(Some(&format!("the scan of {when} failed: {why}")));
     }
 
     /// A free read-only connection for an API read (waiting for one when all are busy).

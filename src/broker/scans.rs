@@ -15,12 +15,16 @@ use std::time::SystemTime;
 use privsep::breadcrumb::Breadcrumb;
 use tokio::sync::Notify;
 
-#[derive(Debug, Clone, Copy, Default)]
+/// What getScanStatus answers. While a scan runs, `count` is the files it has stored so far;
+/// otherwise the library's tracks. A failed scan changes neither the counts nor `last_scan`
+/// (the end of the last scan that completed) and leaves its reason in `error`.
+#[derive(Debug, Clone, Default)]
 pub struct Status {
     pub scanning: bool,
     pub count: u64,
     pub folder_count: u64,
     pub last_scan: Option<SystemTime>,
+    pub error: Option<String>,
 }
 
 #[derive(Default)]
@@ -29,7 +33,14 @@ struct State {
     requested: Option<bool>,
     running: Option<Running>,
     next_id: u64,
-    status: Status,
+    /// Files stored by the running scan.
+    progress: u64,
+    /// The library as the last completed scan (or the start) left it.
+    tracks: u64,
+    folders: u64,
+    last_scan: Option<SystemTime>,
+    /// Why the last scan failed, until one completes.
+    error: Option<String>,
 }
 
 struct Running {
@@ -39,12 +50,24 @@ struct Running {
     crumbs: Breadcrumb,
     /// Folders seen unchanged so far (marked seen in the database at the end).
     unchanged: Vec<i64>,
+    /// Set by the first store or check that failed: nothing more is read or stored, and the
+    /// end of the scan changes nothing (a scan that stored only part of the library must not
+    /// mark the rest missing).
+    failure: Option<String>,
 }
 
 #[derive(Default)]
 pub struct Scans {
     state: Mutex<State>,
     wake: Notify,
+}
+
+/// A scan in progress, as the broker's handlers see it.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub full: bool,
+    pub started: i64,
+    pub failure: Option<String>,
 }
 
 pub struct Job {
@@ -82,9 +105,9 @@ impl Scans {
                                     started: super::db::now(),
                                     crumbs,
                                     unchanged: Vec::new(),
+                                    failure: None,
                                 });
-                                s.status.scanning = true;
-                                s.status.count = 0;
+                                s.progress = 0;
                                 return Job { id, full, crumbs: fd };
                             }
                             Err(e) => {
@@ -99,10 +122,27 @@ impl Scans {
         }
     }
 
-    /// The scan `id`, if it is the one running: (full, started).
-    pub fn running(&self, id: u64) -> Option<(bool, i64)> {
+    /// The scan `id`, if it is the one running.
+    pub fn running(&self, id: u64) -> Option<Current> {
         let s = self.state.lock().unwrap();
-        s.running.as_ref().filter(|r| r.id == id).map(|r| (r.full, r.started))
+        s.running.as_ref().filter(|r| r.id == id).map(|r| Current {
+            full: r.full,
+            started: r.started,
+            failure: r.failure.clone(),
+        })
+    }
+
+    /// The running scan `id` failed: returns true the first time (the caller logs and records
+    /// it once).
+    pub fn fail(&self, id: u64, reason: &str) -> bool {
+        let mut s = self.state.lock().unwrap();
+        match s.running.as_mut().filter(|r| r.id == id) {
+            Some(r) if r.failure.is_none() => {
+                r.failure = Some(reason.to_string());
+                true
+            }
+            _ => false,
+        }
     }
 
     pub fn saw_unchanged(&self, id: u64, folders: Vec<i64>) {
@@ -119,15 +159,30 @@ impl Scans {
     }
 
     pub fn progress(&self, files: u64) {
-        self.state.lock().unwrap().status.count += files;
+        self.state.lock().unwrap().progress += files;
     }
 
+    /// The scan completed: the library now holds `tracks` in `folders`.
     pub fn finished(&self, id: u64, tracks: u64, folders: u64) {
         let mut s = self.state.lock().unwrap();
         if s.running.as_ref().is_some_and(|r| r.id == id) {
             s.running = None;
         }
-        s.status = Status { scanning: false, count: tracks, folder_count: folders, last_scan: Some(SystemTime::now()) };
+        s.tracks = tracks;
+        s.folders = folders;
+        s.last_scan = Some(SystemTime::now());
+        s.error = None;
+        drop(s);
+        self.wake.notify_one();
+    }
+
+    /// The scan ended without completing: the counts and the last scan's time stay.
+    pub fn ended_failed(&self, id: u64, reason: String) {
+        let mut s = self.state.lock().unwrap();
+        if s.running.as_ref().is_some_and(|r| r.id == id) {
+            s.running = None;
+        }
+        s.error = Some(reason);
         drop(s);
         self.wake.notify_one();
     }
@@ -139,19 +194,117 @@ impl Scans {
         let Some(r) = s.running.take() else { return Vec::new() };
         let suspects = r.crumbs.get_all();
         s.requested = Some(s.requested.unwrap_or(false) || r.full);
-        s.status.scanning = false;
         suspects
     }
 
     pub fn status(&self) -> Status {
-        self.state.lock().unwrap().status
+        let s = self.state.lock().unwrap();
+        let scanning = s.running.is_some();
+        Status {
+            scanning,
+            count: if scanning { s.progress } else { s.tracks },
+            folder_count: s.folders,
+            last_scan: s.last_scan,
+            error: s.error.clone(),
+        }
     }
 
-    pub fn set_totals(&self, tracks: u64, folders: u64) {
+    /// The library's size and the last scan's outcome, as found at start.
+    pub fn set_totals(&self, tracks: u64, folders: u64, error: Option<String>) {
         let mut s = self.state.lock().unwrap();
-        if !s.status.scanning {
-            s.status.count = tracks;
-        }
-        s.status.folder_count = folders;
+        s.tracks = tracks;
+        s.folders = folders;
+        s.error = error;
     }
+}
+
+/// The outcome of the last scan that failed, kept in `<DataFolder>/redoubt.scan` for
+/// `redoubt scan --problems`. The database cannot hold it when the failure is a full disk, so
+/// the file is made RECORD_SIZE bytes long at start, while there is room, and then only ever
+/// overwritten in place: writing into blocks a file already has needs no free space.
+pub struct Record {
+    file: Option<std::fs::File>,
+    holds_failure: std::sync::atomic::AtomicBool,
+}
+
+pub const RECORD_FILE: &str = "redoubt.scan";
+const RECORD_SIZE: usize = 4096;
+
+impl Record {
+    /// Opens (creating, 0600) and sizes the record; its current text, if it holds a failure.
+    pub fn open(data_folder: &std::path::Path) -> (Record, Option<String>) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = data_folder.join(RECORD_FILE);
+        let opened =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(&path);
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!("{}: {e}; a failed scan will be in the log only", path.display());
+                return (Record { file: None, holds_failure: false.into() }, None);
+            }
+        };
+        let text = read_record_from(&file);
+        let sized = file.metadata().map(|m| m.len() >= RECORD_SIZE as u64).unwrap_or(false);
+        if !sized {
+            // Real bytes, not fallocate: blocks that were written are overwritten in place.
+            let mut block = vec![0u8; RECORD_SIZE];
+            if let Some(t) = &text {
+                let n = t.len().min(RECORD_SIZE);
+                block[..n].copy_from_slice(&t.as_bytes()[..n]);
+            }
+            use std::os::unix::fs::FileExt;
+            if let Err(e) = file.write_all_at(&block, 0).and_then(|_| file.sync_data()) {
+                tracing::warn!(
+                    "{}: {}; a failed scan will be in the log only",
+                    path.display(),
+                    super::db::explain_io(&e, data_folder)
+                );
+            }
+        }
+        let holds = text.is_some();
+        (Record { file: Some(file), holds_failure: holds.into() }, text)
+    }
+
+    /// Records a failure (`Some`) or clears it (`None`, written only if one is recorded).
+    pub fn set(&self, text: Option<&str>) {
+        use std::os::unix::fs::FileExt;
+        use std::sync::atomic::Ordering;
+        let Some(f) = &self.file else { return };
+        if text.is_none() && !self.holds_failure.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut block = vec![0u8; RECORD_SIZE];
+        if let Some(t) = text {
+            let mut n = t.len().min(RECORD_SIZE);
+            while !t.is_char_boundary(n) {
+                n -= 1;
+            }
+            block[..n].copy_from_slice(&t.as_bytes()[..n]);
+        }
+        match f.write_all_at(&block, 0) {
+            Ok(()) => self.holds_failure.store(text.is_some(), Ordering::Relaxed),
+            Err(e) => tracing::warn!("cannot record the scan's outcome in {RECORD_FILE}: {e}"),
+        }
+    }
+}
+
+fn read_record_from(file: &std::fs::File) -> Option<String> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; RECORD_SIZE];
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let text = text.trim_end_matches('\0').trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// The failure recorded in a data folder, for `redoubt scan --problems` (daemon running or not).
+pub fn recorded_failure(data_folder: &std::path::Path) -> Option<String> {
+    std::fs::File::open(data_folder.join(RECORD_FILE)).ok().as_ref().and_then(read_record_from)
 }

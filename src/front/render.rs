@@ -252,7 +252,7 @@ pub fn library(a: &LibraryAnswer) -> Node<'_> {
                 .map(|(id, name)| Node::new("musicFolder").attr("id", *id).attr("name", name.as_str()))
                 .collect(),
         ),
-        LibraryAnswer::Indexes { last_modified, ignored_articles, index } => Node::new("indexes")
+        LibraryAnswer::Indexes { last_modified, ignored_articles, index, songs } => Node::new("indexes")
             .attr("lastModified", *last_modified)
             .attr("ignoredArticles", ignored_articles.as_str())
             .list(
@@ -268,7 +268,8 @@ pub fn library(a: &LibraryAnswer) -> Node<'_> {
                         )
                     })
                     .collect(),
-            ),
+            )
+            .list("child", songs.iter().map(|s| song("child", s)).collect()),
         LibraryAnswer::Directory { dir, dirs, songs } => {
             let children: Vec<Node> =
                 dirs.iter().map(dir_child).chain(songs.iter().map(|s| song("child", s))).collect();

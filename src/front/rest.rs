@@ -439,7 +439,7 @@ fn render(a: &Answer) -> Option<Node<'_>> {
         Answer::UserData(a) => super::userdata::render(a),
         Answer::MediaAdmin(a) => super::media::render_admin(a),
         Answer::Lyrics(a) => super::media::render_lyrics(a),
-        Answer::ScanStatus { scanning, count, folder_count, last_scan } => {
+        Answer::ScanStatus { scanning, count, folder_count, last_scan, error } => {
             let mut n = Node::new("scanStatus")
                 .attr("scanning", *scanning)
                 .attr("count", *count as i64)
@@ -447,7 +447,8 @@ fn render(a: &Answer) -> Option<Node<'_>> {
             if let Some(t) = last_scan {
                 n = n.attr("lastScan", iso8601(*t));
             }
-            Some(n)
+            // Navidrome's attribute: the last scan failed, and why.
+            Some(n.opt("error", error.as_deref()))
         }
     }
 }

@@ -182,10 +182,11 @@ pub enum SongList {
     SongsByGenre,
 }
 
+/// `Indexes::songs` are those directly in a music folder (no folder of their own to be listed in).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LibraryAnswer {
     MusicFolders(Vec<(i64, String)>),
-    Indexes { last_modified: i64, ignored_articles: String, index: Vec<(String, Vec<DirRec>)> },
+    Indexes { last_modified: i64, ignored_articles: String, index: Vec<(String, Vec<DirRec>)>, songs: Vec<SongRec> },
     Directory { dir: Box<DirRec>, dirs: Vec<DirRec>, songs: Vec<SongRec> },
     Genres(Vec<GenreRec>),
     Artists { ignored_articles: String, index: Vec<(String, Vec<ArtistRec>)> },

@@ -468,10 +468,19 @@ impl ApiError {
 pub enum Answer {
     Empty,
     License,
-    TokenInfo { username: String },
+    TokenInfo {
+        username: String,
+    },
     User(UserInfo),
     Users(Vec<UserInfo>),
-    ScanStatus { scanning: bool, count: u64, folder_count: u64, last_scan: Option<u64> },
+    /// `error`: why the last scan failed (a plain sentence), until one completes.
+    ScanStatus {
+        scanning: bool,
+        count: u64,
+        folder_count: u64,
+        last_scan: Option<u64>,
+        error: Option<String>,
+    },
     Library(Box<library::LibraryAnswer>),
     UserData(Box<userdata::UserDataAnswer>),
     MediaAdmin(Box<media::MediaAdminAnswer>),

@@ -121,7 +121,11 @@ pub fn serve(over: Overrides) -> ExitCode {
     let credential = read_credential();
     // For `redoubt scan`, which signals us.
     if let Err(e) = std::fs::write(cfg.data_folder.join(PID_FILE), format!("{}\n", std::process::id())) {
-        tracing::warn!("cannot write {}: {e}", cfg.data_folder.join(PID_FILE).display());
+        tracing::warn!(
+            "cannot write {}: {}",
+            cfg.data_folder.join(PID_FILE).display(),
+            crate::broker::db::explain_io(&e, &cfg.data_folder)
+        );
     }
     match narrow(&cfg, ffmpeg.as_deref()) {
         Ok(report) => {

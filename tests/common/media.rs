@@ -628,3 +628,47 @@ pub fn small_library(music: &Path, special: ((usize, u32, u32), &str)) {
         }
     }
 }
+
+/// A small file in a format ffmpeg cannot write (`dsf`, `dff`, `tak`): the container's header
+/// and a little silence, enough for the file to look like one. The scanner has no tag reader
+/// for these formats and indexes them by name without parsing them, so nothing more is needed.
+pub fn unwritable_stub(path: &Path, format: &str) {
+    let silence = vec![0x69u8; 4096];
+    let mut b: Vec<u8> = Vec::new();
+    match format {
+        "dsf" => {
+            // DSD chunk, fmt chunk (2 channels, 2.8224 MHz, 1 bit), data chunk.
+            let total = 28 + 52 + 12 + silence.len() as u64;
+            b.extend_from_slice(b"DSD ");
+            b.extend_from_slice(&28u64.to_le_bytes());
+            b.extend_from_slice(&total.to_le_bytes());
+            b.extend_from_slice(&0u64.to_le_bytes());
+            b.extend_from_slice(b"fmt ");
+            b.extend_from_slice(&52u64.to_le_bytes());
+            for v in [1u32, 0, 2, 2, 2_822_400, 1] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+            b.extend_from_slice(&((silence.len() as u64 / 2) * 8).to_le_bytes());
+            b.extend_from_slice(&4096u32.to_le_bytes());
+            b.extend_from_slice(&0u32.to_le_bytes());
+            b.extend_from_slice(b"data");
+            b.extend_from_slice(&(12 + silence.len() as u64).to_le_bytes());
+        }
+        "dff" => {
+            // FRM8 form of type DSD with a version chunk, then the sound data chunk.
+            let body = 4 + 12 + 4 + 12 + silence.len() as u64;
+            b.extend_from_slice(b"FRM8");
+            b.extend_from_slice(&body.to_be_bytes());
+            b.extend_from_slice(b"DSD ");
+            b.extend_from_slice(b"FVER");
+            b.extend_from_slice(&4u64.to_be_bytes());
+            b.extend_from_slice(&0x0105_0000u32.to_be_bytes());
+            b.extend_from_slice(b"DSD ");
+            b.extend_from_slice(&(silence.len() as u64).to_be_bytes());
+        }
+        "tak" => b.extend_from_slice(b"tBaK"),
+        other => panic!("no stub for {other:?}"),
+    }
+    b.extend_from_slice(&silence);
+    std::fs::write(path, b).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
