@@ -506,3 +506,33 @@ fn doctor_says_when_the_front_vouches_for_users() {
     assert!(text.contains("ExtAuth         ON (trusted: 127.0.0.1)"), "{text}");
     assert!(text.contains("a compromised front could act as any user"), "{text}");
 }
+
+/// A command holding the data folder's lock for a moment (as `redoubt user add` does when no
+/// daemon runs) delays a starting daemon instead of stopping it; a second daemon on the same
+/// data folder is refused.
+#[test]
+fn a_briefly_held_lock_delays_the_start_and_a_second_daemon_is_refused() {
+    let fx = Fixture::new();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let lock_path = fx.data.join("redoubt.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).unwrap();
+    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e).unwrap();
+    let mut d = Daemon::spawn(fx, Options::default());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(d.child.try_wait().unwrap().is_none(), "the daemon waits for the lock:\n{}", d.log());
+    drop(held);
+    d.wait_ready();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if get(&d, &format!("/rest/ping?{BASE}&u={ADMIN}&p={ADMIN_PASSWORD}"))["status"] == "ok" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A second daemon on the same folders.
+    let second = d.fx.command(&d.fx.serve_args(free_port()).iter().map(|s| s.as_str()).collect::<Vec<_>>()).output();
+    let out = second.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a redoubt daemon is using this data folder"), "{out:?}");
+}

@@ -26,22 +26,41 @@ fn result(d: &Daemon, role: &str, probe: &str) -> String {
 #[test]
 fn five_processes_each_filtered_no_new_privs_no_caps_non_dumpable() {
     let d = Daemon::start();
-    let roles = d.roles();
-    let mut names: Vec<&str> = roles.iter().map(|(r, _)| r.as_str()).collect();
-    names.sort();
-    assert_eq!(names, ["broker", "front", "scanner", "transcoder"], "{}", d.log());
-    for (name, pid) in roles.iter().map(|(n, p)| (n.as_str(), *p)).chain([("supervisor", d.pid())]) {
-        let st = proc_status(pid);
-        assert_eq!(status_field(&st, "Seccomp"), "2", "{name}: {st}");
-        assert_eq!(status_field(&st, "NoNewPrivs"), "1", "{name}");
-        assert_eq!(status_field(&st, "CapEff"), "0000000000000000", "{name}");
-        assert_eq!(status_field(&st, "CapPrm"), "0000000000000000", "{name}");
-        assert_eq!(status_field(&st, "CapAmb"), "0000000000000000", "{name}");
-        if is_root() {
-            // Not dumpable: the kernel shows /proc/<pid> as owned by root, not by the daemon's uid.
-            assert_eq!(proc_owner(pid), 0, "{name} is dumpable");
+    // The front answers before the scanner and transcoder have finished sandboxing
+    // themselves: wait (boundedly) until every role is up, then check all of them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let problems = loop {
+        let roles = d.roles();
+        let mut names: Vec<&str> = roles.iter().map(|(r, _)| r.as_str()).collect();
+        names.sort();
+        let mut problems = Vec::new();
+        if names != ["broker", "front", "scanner", "transcoder"] {
+            problems.push(format!("roles running: {names:?}"));
         }
-    }
+        for (name, pid) in roles.iter().map(|(n, p)| (n.as_str(), *p)).chain([("supervisor", d.pid())]) {
+            let st = proc_status(pid);
+            for (field, want) in [
+                ("Seccomp", "2"),
+                ("NoNewPrivs", "1"),
+                ("CapEff", "0000000000000000"),
+                ("CapPrm", "0000000000000000"),
+                ("CapAmb", "0000000000000000"),
+            ] {
+                if status_field(&st, field) != want {
+                    problems.push(format!("{name}: {field} is {:?}, not {want}", status_field(&st, field)));
+                }
+            }
+            // Not dumpable: the kernel shows /proc/<pid>/{mem,environ,fd} as owned by root.
+            if is_root() && proc_owner(pid) != 0 {
+                problems.push(format!("{name} is dumpable"));
+            }
+        }
+        if problems.is_empty() || Instant::now() > deadline {
+            break problems;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(problems.is_empty(), "{problems:?}\n{}", d.log());
 }
 
 #[test]

@@ -72,6 +72,20 @@ pub fn lock_data_folder(data: &std::path::Path) -> Result<DataLock, String> {
     })
 }
 
+/// The broker's way to take the lock: a `redoubt user …` command may hold it for a moment
+/// (it takes it when free, to be allowed key changes), so wait a little before concluding
+/// that another daemon has it.
+fn wait_for_data_folder(data: &std::path::Path) -> Result<DataLock, String> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match lock_data_folder(data) {
+            Ok(l) => return Ok(l),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+}
+
 impl Broker {
     /// Opens the database and the vault; logs what a starting admin needs to know.
     pub fn open(
@@ -95,7 +109,7 @@ impl Broker {
             password_auth: init.subsonic_passwords,
             ext_auth: init.ext_auth,
         };
-        let lock = lock_data_folder(data_folder)?;
+        let lock = wait_for_data_folder(data_folder)?;
         let (store, log) = Store::open(&key, settings)?;
         for line in log {
             tracing::info!("{line}");
