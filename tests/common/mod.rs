@@ -341,12 +341,19 @@ impl Daemon {
             .collect()
     }
 
+    /// The pid of `role`, waiting (boundedly) for it: the front may answer before the other
+    /// roles have started.
     pub fn role_pid(&self, role: &str) -> i32 {
-        self.roles()
-            .into_iter()
-            .find(|(r, _)| r == role)
-            .map(|(_, p)| p)
-            .unwrap_or_else(|| panic!("no {role} running:\n{}", self.log()))
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some((_, p)) = self.roles().into_iter().find(|(r, _)| r == role) {
+                return p;
+            }
+            if Instant::now() > deadline {
+                panic!("no {role} running:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits for a line in the log containing `needle`.
