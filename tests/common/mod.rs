@@ -299,6 +299,11 @@ impl Daemon {
                 panic!("daemon exited early ({st}):\n{}", self.log());
             }
             if self.get(path).map(|r| r.status == 200).unwrap_or(false) {
+                // The front answers `/rest/ping` without parameters on its own, before the
+                // other roles may have started: wait (boundedly) for all four as well.
+                while self.roles().len() < 4 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
