@@ -182,7 +182,7 @@ fn serve_file(info: FileInfo, fd: OwnedFd, headers: &HeaderMap, head: bool) -> H
     set(&mut r, CONTENT_LENGTH, &len.to_string());
     set(&mut r, ACCEPT_RANGES, "bytes");
     set(&mut r, ETAG, &info.etag);
-    set(&mut r, LAST_MODIFIED, &http_date(info.mtime));
+    set(&mut r, LAST_MODIFIED, &crate::dates::http_date(info.mtime));
     set(&mut r, hyper::header::HeaderName::from_static("x-content-duration"), &format!("{:.2}", info.duration_secs));
     if status == StatusCode::PARTIAL_CONTENT {
         set(&mut r, CONTENT_RANGE, &format!("bytes {first}-{}/{size}", first + len - 1));
@@ -239,23 +239,6 @@ fn content_disposition(name: &str) -> String {
         }
     }
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
-/// IMF-fixdate (RFC 9110), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = crate::dates::civil_from_days(days);
-    const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[crate::dates::weekday(days) as usize],
-        MONTHS[(month - 1) as usize],
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 /// Copies `len` bytes of a file from `first` on, in chunks read on the blocking pool.
@@ -414,7 +397,7 @@ pub fn render_admin(a: &MediaAdminAnswer) -> Option<Node<'_>> {
                             .attr("client", p.client.as_str())
                             .opt("format", p.format.as_deref())
                             .attr("maxBitRate", p.max_bit_rate as i64)
-                            .attr("lastSeen", super::rest::iso8601(p.last_seen.max(0) as u64))
+                            .attr("lastSeen", crate::dates::iso8601_signed(p.last_seen))
                             .attr("lastAddress", p.last_addr.as_str())
                     })
                     .collect(),
@@ -484,13 +467,6 @@ mod tests {
         assert_eq!(r("bytes=0-1,5-6", 100), Range::Whole, "several ranges: the whole file");
         assert_eq!(r("items=0-1", 100), Range::Whole);
         assert_eq!(r("bytes=x-1", 100), Range::Whole);
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
     }
 
     #[test]

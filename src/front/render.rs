@@ -3,8 +3,8 @@
 //! fields (genres, artists, replayGain, …).
 #![forbid(unsafe_code)]
 
-use super::rest::iso8601;
 use super::subsonic::{Node, Out, Record, Value};
+use crate::dates::iso8601_signed as time;
 use crate::proto::library::*;
 
 /// "1999-05-06", "1999-05" or "1999" as an OpenSubsonic ItemDate: (year, month, day).
@@ -14,10 +14,6 @@ fn date_parts(s: &str) -> Option<(i64, Option<i64>, Option<i64>)> {
     let month = parts.next().flatten();
     let day = if month.is_some() { parts.next().flatten() } else { None };
     Some((year, month, day))
-}
-
-fn time(t: i64) -> String {
-    iso8601(t.max(0) as u64)
 }
 
 fn annotate(o: &mut Out, a: &Annotation, played: bool) {

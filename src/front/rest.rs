@@ -367,34 +367,6 @@ pub(super) fn check_version(v: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-/// Unix seconds as `2026-11-30T01:02:03Z`.
-pub fn iso8601(secs: u64) -> String {
-    let mut out = String::with_capacity(20);
-    iso8601_into(secs, &mut out);
-    out
-}
-
-/// [`iso8601`], appended to `out`.
-pub fn iso8601_into(secs: u64, out: &mut String) {
-    let rem = secs % 86400;
-    let (y, m, d) = crate::dates::civil_from_days((secs / 86400) as i64);
-    // Written digit by digit: this runs for every song and album rendered.
-    let two = |n: u64, sep: char, out: &mut String| {
-        out.push((b'0' + (n / 10) as u8) as char);
-        out.push((b'0' + (n % 10) as u8) as char);
-        out.push(sep);
-    };
-    let y = y.clamp(0, 9999) as u64;
-    out.push((b'0' + (y / 1000) as u8) as char);
-    out.push((b'0' + (y / 100 % 10) as u8) as char);
-    two(y % 100, '-', out);
-    two(m as u64, '-', out);
-    two(d as u64, 'T', out);
-    two(rem / 3600, ':', out);
-    two(rem % 3600 / 60, ':', out);
-    two(rem % 60, 'Z', out);
-}
-
 fn extensions() -> Node<'static> {
     let items = EXTENSIONS
         .iter()
@@ -445,7 +417,7 @@ fn render(a: &Answer) -> Option<Node<'_>> {
                 .attr("count", *count as i64)
                 .attr("folderCount", *folder_count as i64);
             if let Some(t) = last_scan {
-                n = n.attr("lastScan", iso8601(*t));
+                n = n.attr("lastScan", crate::dates::iso8601(*t));
             }
             Some(n)
         }
@@ -462,13 +434,6 @@ mod tests {
         assert_eq!(decode_password("enc:7365637265744A").unwrap(), "secretJ");
         assert_eq!(decode_password("plain").unwrap(), "plain");
         assert!(decode_password("enc:zz").is_err());
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_795_996_800 + 3723), "2026-11-30T01:02:03Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
     }
 
     #[test]

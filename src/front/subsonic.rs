@@ -467,7 +467,7 @@ impl Out<'_> {
         if self.json {
             self.buf.push('"');
         }
-        super::rest::iso8601_into(secs.max(0) as u64, self.buf);
+        crate::dates::iso8601_into(secs.max(0) as u64, self.buf);
         self.buf.push('"');
     }
 

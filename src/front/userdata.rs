@@ -5,9 +5,9 @@
 #![forbid(unsafe_code)]
 
 use super::render;
-use super::rest::iso8601;
 use super::subsonic::{code, Node};
 use super::{invalid, missing, Params};
+use crate::dates::iso8601_signed as time;
 use crate::proto::userdata::*;
 use crate::proto::ApiError;
 
@@ -176,10 +176,6 @@ pub fn call(method: &str, p: &Params) -> Result<Option<UserDataCall>, ApiError> 
         "deleteInternetRadioStation" => C::DeleteRadioStation { id: required(p, "id")? },
         _ => return Ok(None),
     }))
-}
-
-fn time(t: i64) -> String {
-    iso8601(t.max(0) as u64)
 }
 
 fn playlist(p: &PlaylistRec) -> Node<'_> {
