@@ -384,7 +384,7 @@ mod tests {
         let (album, track) = sample();
         let answer = LibraryAnswer::Album { album: Box::new(album), songs: vec![track.clone()] };
         let node = library(&answer);
-        let (_, xml) = render(&Format::Xml, "0", Some(&node), None);
+        let (_, xml) = render(&Format::Xml, "0", Some(&node), None, record);
         let body = xml.split_once("<album ").unwrap().1;
         assert!(body.starts_with(r#"id="al1" name="Album &lt;1&gt;" artist="A" artistId="ar1""#), "{xml}");
         assert!(body.contains(
@@ -395,7 +395,7 @@ mod tests {
             r#"playCount="0"><replayGain trackGain="-6.5" albumPeak="0.9"/><genres name="Rock"/><artists id="ar1" name="A"/></song></album></subsonic-response>"#
         ), "{xml}");
 
-        let (_, json) = render(&Format::Json, "0", Some(&node), None);
+        let (_, json) = render(&Format::Json, "0", Some(&node), None, record);
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let a = &v["subsonic-response"]["album"];
         assert_eq!(a["name"], "Album <1>");
@@ -411,9 +411,10 @@ mod tests {
 
         // Now playing: extra attributes after the song's own, in both formats.
         let n = song("entry", &track).attr("username", "u");
-        let (_, xml) = render(&Format::Xml, "0", Some(&Node::new("nowPlaying").list("entry", vec![n.clone()])), None);
+        let (_, xml) =
+            render(&Format::Xml, "0", Some(&Node::new("nowPlaying").list("entry", vec![n.clone()])), None, record);
         assert!(xml.contains(r#"playCount="0" username="u"><replayGain"#), "{xml}");
-        let (_, json) = render(&Format::Json, "0", Some(&Node::new("nowPlaying").list("entry", vec![n])), None);
+        let (_, json) = render(&Format::Json, "0", Some(&Node::new("nowPlaying").list("entry", vec![n])), None, record);
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["subsonic-response"]["nowPlaying"]["entry"][0]["username"], "u");
     }

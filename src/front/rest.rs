@@ -229,7 +229,13 @@ impl Front {
             },
             Reply::Revalidated(Ok(Revalidated::Fresh { answer, stamp })) => {
                 let answer = Answer::Library(answer);
-                let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), render(&answer).as_ref(), None);
+                let (ctype, text) = subsonic::render(
+                    format,
+                    env!("CARGO_PKG_VERSION"),
+                    render(&answer).as_ref(),
+                    None,
+                    super::render::record,
+                );
                 let body = Bytes::from(text);
                 if stamp.generation != 0 {
                     let entry = super::cache::Entry { stamp, content_type: ctype, body: body.clone() };
@@ -264,7 +270,7 @@ impl Front {
 }
 
 fn respond(format: &Format, body: Option<&Node>, error: Option<(i64, &str)>) -> HttpResponse {
-    let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), body, error);
+    let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), body, error, super::render::record);
     let mut r = Response::new(Body::full(Bytes::from(text)));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
     r
