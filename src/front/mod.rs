@@ -183,12 +183,10 @@ impl Params {
     }
 }
 
-pub fn missing(name: &str) -> crate::proto::ApiError {
-    crate::proto::ApiError::new(subsonic::code::MISSING_PARAMETER, format!("Required parameter is missing: {name}"))
-}
+pub use crate::proto::error::missing;
 
 pub fn invalid(name: &str, v: &str) -> crate::proto::ApiError {
-    crate::proto::ApiError::new(subsonic::code::GENERIC, format!("Invalid value for {name}: {v:?}"))
+    crate::proto::ApiError::new(crate::proto::error::code::GENERIC, format!("Invalid value for {name}: {v:?}"))
 }
 
 pub fn plain(status: StatusCode, text: &str) -> HttpResponse {

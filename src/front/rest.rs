@@ -6,8 +6,9 @@ use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
-use super::subsonic::{self, code, Format, Node, Value};
+use super::subsonic::{self, Format, Node, Value};
 use super::{missing, Front, HttpResponse, Params, Peer};
+use crate::proto::error::{code, unknown_method, wrong_credentials};
 use crate::proto::library::{LibraryCall, ListKind, Search};
 use crate::proto::{
     Answer, ApiError, Call, Client, Credentials, Reply, Request, Revalidated, Secret, UserFields, UserInfo,
@@ -31,10 +32,7 @@ fn conflict(why: &str) -> ApiError {
 pub fn decode_password(p: &str) -> Result<String, ApiError> {
     match p.strip_prefix("enc:") {
         None => Ok(p.to_string()),
-        Some(h) => hex::decode(h)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| ApiError::new(code::WRONG_CREDENTIALS, "Wrong username or password.")),
+        Some(h) => hex::decode(h).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(wrong_credentials),
     }
 }
 
@@ -74,9 +72,7 @@ fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
             Some(l) => Call::Library(l),
             None => match super::media::rest_call(method, p)? {
                 Some(c) => c,
-                None => super::userdata::call(method, p)?
-                    .map(Call::UserData)
-                    .ok_or_else(|| ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}")))?,
+                None => super::userdata::call(method, p)?.map(Call::UserData).ok_or_else(|| unknown_method(method))?,
             },
         },
     })

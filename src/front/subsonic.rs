@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use crate::proto::error::code;
 use crate::proto::library::{AlbumRec, ArtistRec, SongRec};
 
 pub const API_VERSION: &str = "1.16.1";
@@ -123,17 +124,6 @@ pub enum Format {
     Xml,
     Json,
     Jsonp(String),
-}
-
-/// Subsonic error codes.
-pub mod code {
-    pub const GENERIC: i64 = 0;
-    pub const MISSING_PARAMETER: i64 = 10;
-    pub const CLIENT_MUST_UPGRADE: i64 = 20;
-    pub const SERVER_MUST_UPGRADE: i64 = 30;
-    pub const WRONG_CREDENTIALS: i64 = 40;
-    pub const CONFLICTING_AUTH: i64 = 43;
-    pub const NOT_FOUND: i64 = 70;
 }
 
 /// `f` and `callback` → a format. An invalid JSONP callback is an error, answered in JSON.

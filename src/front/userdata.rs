@@ -5,9 +5,10 @@
 #![forbid(unsafe_code)]
 
 use super::render;
-use super::subsonic::{code, Node};
+use super::subsonic::Node;
 use super::{invalid, missing, Params};
 use crate::dates::iso8601_signed as time;
+use crate::proto::error::{code, not_implemented};
 use crate::proto::userdata::*;
 use crate::proto::ApiError;
 
@@ -50,10 +51,6 @@ fn all(p: &Params, name: &str) -> Result<Vec<String>, ApiError> {
 
 fn all_ints<T: std::str::FromStr>(p: &Params, name: &str) -> Result<Vec<T>, ApiError> {
     all(p, name)?.iter().map(|v| v.trim().parse().map_err(|_| super::invalid(name, v))).collect()
-}
-
-fn not_implemented(method: &str) -> ApiError {
-    ApiError::new(code::GENERIC, format!("{method} is not implemented by this server"))
 }
 
 /// The typed call for a user-data method; None for a method that is not one.
