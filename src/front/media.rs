@@ -15,16 +15,13 @@ use hyper::header::{
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
-use super::subsonic::{self, Node};
-use super::{plain, Body, Front, HttpResponse, Params, Peer};
+use super::params::Params;
+use super::subsonic::{Format, Node};
+use super::{plain, Body, Front, HttpResponse, Peer};
 use crate::proto::media::{
-    FileInfo, ImageInfo, LyricsAnswer, LyricsCall, MediaAdmin, MediaAdminAnswer, MediaAnswer, MediaCall, TranscodeInfo,
-    TranscodingFields, TranscodingInfo,
+    FileInfo, ImageInfo, LyricsAnswer, MediaAdminAnswer, MediaAnswer, MediaCall, TranscodeInfo, TranscodingInfo,
 };
-use crate::proto::{ApiError, Call, Reply, Request};
-
-/// The methods answered here rather than by `rest`.
-pub const METHODS: &[&str] = &["stream", "download", "getCoverArt", "getAvatar"];
+use crate::proto::{Reply, Request};
 
 /// Bytes read from a file per chunk.
 const FILE_CHUNK: usize = 1024 * 1024;
@@ -33,63 +30,45 @@ const PIPE_CHUNK: usize = 64 * 1024;
 /// Chunks queued between the copying task and the connection.
 const QUEUE: usize = 2;
 
-fn media_call(method: &str, p: &Params) -> Result<MediaCall, ApiError> {
-    let id = p.required("id")?.to_string();
-    Ok(match method {
-        "stream" => MediaCall::Stream {
-            id,
-            max_bit_rate: p.int("maxBitRate")?,
-            format: p.get("format").filter(|f| !f.is_empty()).map(str::to_string),
-            time_offset: p.int("timeOffset")?,
-            estimate_length: p.boolean("estimateContentLength")?.unwrap_or(false),
-        },
-        "download" => MediaCall::Download { id },
-        _ => MediaCall::CoverArt { id, size: p.int("size")?.filter(|s: &u32| *s > 0) },
-    })
-}
-
 impl Front {
-    pub async fn media(&self, method: &str, p: &Params, headers: &HeaderMap, peer: &Peer, head: bool) -> HttpResponse {
-        let format = match subsonic::format(p.get("f"), p.get("callback")) {
-            Ok(f) => f,
-            Err((f, c, m)) => return self.failed(&f, ApiError::new(c, m)),
-        };
-        if method == "getAvatar" {
-            // No avatars are stored or generated; say so rather than send a made-up image.
-            return plain(StatusCode::NOT_FOUND, "this server has no avatars\n");
-        }
-        let call = match media_call(method, p) {
-            Ok(c) => c,
-            Err(e) => return self.failed(&format, e),
-        };
+    /// stream, download, getCoverArt, once parsed (see `methods`).
+    pub async fn media(
+        &self,
+        format: &Format,
+        call: MediaCall,
+        p: &Params,
+        headers: &HeaderMap,
+        peer: &Peer,
+        head: bool,
+    ) -> HttpResponse {
         let (client, creds) = match self.caller(p, headers, peer) {
             Ok(c) => c,
-            Err(e) => return self.failed(&format, e),
+            Err(e) => return self.failed(format, e),
         };
         let reply = match self.broker.call(&Request::Media { client, creds, call }, &[]).await {
             Ok(r) => r,
-            Err(_) => return self.broker_trouble(&format),
+            Err(_) => return self.broker_trouble(format),
         };
         let mut fds = reply.fds;
         match reply.body {
             Reply::Media(Ok(MediaAnswer::File(info))) => match fds.pop() {
                 Some(fd) => serve_file(info, fd, headers, head),
-                None => self.broker_trouble(&format),
+                None => self.broker_trouble(format),
             },
             Reply::Media(Ok(MediaAnswer::Transcoded(info))) => match fds.pop() {
                 Some(fd) => serve_pipe(info, fd, head),
-                None => self.broker_trouble(&format),
+                None => self.broker_trouble(format),
             },
             Reply::Media(Ok(MediaAnswer::Image(img))) => serve_image(img, headers, head),
             Reply::Media(Err(e)) => {
                 let limited = e.retry_after.is_some();
-                let mut r = self.failed(&format, e);
+                let mut r = self.failed(format, e);
                 if limited {
                     *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
                 }
                 r
             }
-            _ => self.broker_trouble(&format),
+            _ => self.broker_trouble(format),
         }
     }
 }
@@ -333,41 +312,6 @@ async fn send_limited(tx: &mpsc::Sender<std::io::Result<Bytes>>, left: &mut u64,
     }
     *left -= b.len() as u64;
     b.is_empty() || tx.send(Ok(b)).await.is_ok()
-}
-
-/// redoubt's transcoding and player methods, and the lyrics methods: the typed call, or
-/// None for another method.
-pub fn rest_call(method: &str, p: &Params) -> Result<Option<Call>, ApiError> {
-    let id = || p.required("id").map(str::to_string);
-    let text = |k: &str| p.get(k).map(str::to_string);
-    let fields = || -> Result<TranscodingFields, ApiError> {
-        Ok(TranscodingFields {
-            name: text("name"),
-            target_format: text("targetFormat"),
-            default_bit_rate: p.int("defaultBitRate")?,
-            command: text("command"),
-        })
-    };
-    Ok(Some(match method {
-        "getTranscodings" => Call::MediaAdmin(MediaAdmin::Transcodings),
-        "createTranscoding" => {
-            for k in ["name", "targetFormat", "command"] {
-                p.required(k)?;
-            }
-            Call::MediaAdmin(MediaAdmin::CreateTranscoding(fields()?))
-        }
-        "updateTranscoding" => Call::MediaAdmin(MediaAdmin::UpdateTranscoding { id: id()?, fields: fields()? }),
-        "deleteTranscoding" => Call::MediaAdmin(MediaAdmin::DeleteTranscoding { id: id()? }),
-        "getPlayers" => Call::MediaAdmin(MediaAdmin::Players),
-        "updatePlayer" => Call::MediaAdmin(MediaAdmin::UpdatePlayer {
-            id: id()?,
-            format: text("format"),
-            max_bit_rate: p.int("maxBitRate")?,
-        }),
-        "getLyrics" => Call::Lyrics(LyricsCall::ByTitle { artist: text("artist"), title: text("title") }),
-        "getLyricsBySongId" => Call::Lyrics(LyricsCall::BySongId { id: id()? }),
-        _ => return Ok(None),
-    }))
 }
 
 fn transcoding_node(t: &TranscodingInfo) -> Node<'_> {
