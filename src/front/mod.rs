@@ -3,6 +3,8 @@
 //! path), cannot create sockets or run programs (seccomp), and never decides who a user is:
 //! it forwards credentials and the broker answers. The one exception is ExtAuth, where a
 //! proxy listed in ExtAuth.TrustedSources vouches for the user in a header.
+//!
+//! `/rest/<method>` is answered as the method table in `methods.rs` says; `/auth/*` by `auth.rs`.
 #![forbid(unsafe_code)]
 
 pub mod auth;
