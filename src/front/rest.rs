@@ -1,4 +1,4 @@
-//! `/rest/<method>`: parameters to a typed call, credentials, and the answer rendered.
+//! `/rest/<method>`: dispatched on the method table (`methods.rs`), credentials, and the answer rendered.
 #![forbid(unsafe_code)]
 
 use super::Body;
