@@ -26,7 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 use rusqlite::{Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
-use super::store::{code, User};
+use super::store::User;
+use crate::proto::error::{internal, not_found};
 use crate::proto::media::{ArtSource, ImageInfo, Job, JobReply};
 use crate::proto::ApiError;
 use crate::transcoder::art::MAX_OUT_SIDE;
@@ -370,11 +371,6 @@ pub struct Art {
     placeholders: Mutex<HashMap<u32, ImageInfo>>,
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!("artwork: {e}");
-    ApiError::new(code::GENERIC, "internal error")
-}
-
 /// A source for the log.
 fn shown(source: &ArtSource) -> String {
     match source {
@@ -430,7 +426,7 @@ impl Art {
             lookup.candidates(me, id).map_err(internal)?
         };
         let Some(candidates) = candidates else {
-            return Err(ApiError::new(code::NOT_FOUND, "Artwork not found"));
+            return Err(not_found("Artwork"));
         };
         for c in candidates {
             let key = c.key(size);

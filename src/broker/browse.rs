@@ -4,19 +4,9 @@
 
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
+use crate::proto::error::{internal, not_found};
 use crate::proto::library::*;
 use crate::proto::ApiError;
-
-pub const NOT_FOUND: i64 = 70;
-
-fn not_found(what: &str) -> ApiError {
-    ApiError::new(NOT_FOUND, format!("{what} not found"))
-}
-
-fn internal(e: rusqlite::Error) -> ApiError {
-    tracing::error!("database: {e}");
-    ApiError::new(0, "Internal error.")
-}
 
 /// Runs `f` in one read transaction: one snapshot for the whole answer, and the WAL read lock
 /// taken once instead of once per statement (measurable at thousands of answers a second).

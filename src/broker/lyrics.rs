@@ -4,14 +4,9 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::store::code;
+use crate::proto::error::{internal, not_found};
 use crate::proto::media::{LyricLine, Lyrics, LyricsAnswer, LyricsCall};
 use crate::proto::ApiError;
-
-fn internal(e: rusqlite::Error) -> ApiError {
-    tracing::error!("lyrics: {e}");
-    ApiError::new(code::GENERIC, "internal error")
-}
 
 pub fn answer(conn: &Connection, call: &LyricsCall) -> Result<LyricsAnswer, ApiError> {
     match call {
@@ -57,7 +52,7 @@ pub fn answer(conn: &Connection, call: &LyricsCall) -> Result<LyricsAnswer, ApiE
                 .optional()
                 .map_err(internal)?;
             let Some((artist, title, sidecar, embedded)) = row else {
-                return Err(ApiError::new(code::NOT_FOUND, "Song not found"));
+                return Err(not_found("Song"));
             };
             // LyricsPriority's default: the sidecar file, then the embedded tag.
             let text = sidecar.filter(|s| !s.trim().is_empty()).or(embedded.filter(|s| !s.trim().is_empty()));

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use privsep::rpc::Client as RpcClient;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::store::{code, User};
+use super::store::User;
+use crate::proto::error::{code, internal, not_found};
 use crate::proto::media::ProfileCheck;
 use crate::proto::media::{
     FileInfo, Job, JobError, JobReply, MediaAdmin, MediaAdminAnswer, MediaAnswer, MediaCall, PlayerInfo, TranscodeInfo,
@@ -226,15 +227,6 @@ pub fn player(conn: &Connection, user_id: &str, client: &str, addr: &str) -> rus
             max_bit_rate: r.get::<_, i64>(2)?.clamp(0, u32::MAX as i64) as u32,
         })
     })
-}
-
-fn not_found(what: &str) -> ApiError {
-    ApiError::new(code::NOT_FOUND, format!("{what} not found"))
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!("media: {e}");
-    ApiError::new(code::GENERIC, "internal error")
 }
 
 fn job_error(e: JobError) -> ApiError {

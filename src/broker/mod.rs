@@ -325,10 +325,7 @@ impl Broker {
                 let me = self.store.authenticate(client, creds)?;
                 if let Call::StartScan { full } = call {
                     if !me.admin {
-                        return Err(crate::proto::ApiError::new(
-                            store::code::NOT_AUTHORIZED,
-                            "User is not authorized for the given operation.",
-                        ));
+                        return Err(crate::proto::error::not_authorized());
                     }
                     self.scans.request(*full, &format!("startScan by {}", me.name));
                 }

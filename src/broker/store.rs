@@ -16,19 +16,8 @@ use super::db::{self, new_id, now};
 use super::limiter::{Attempt, Limiter, Ticket};
 use super::names;
 use super::vault::{self, KeyConfig, Opened, Vault};
+use crate::proto::error::{code, internal, missing, not_authorized, wrong_credentials as wrong};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Secret, SessionGrant, UserFields, UserInfo};
-
-/// Subsonic error codes used here.
-pub mod code {
-    pub const GENERIC: i64 = 0;
-    pub const MISSING: i64 = 10;
-    pub const WRONG_CREDENTIALS: i64 = 40;
-    pub const TOKEN_AUTH_DISABLED: i64 = 41;
-    pub const MECHANISM_NOT_SUPPORTED: i64 = 42;
-    pub const INVALID_API_KEY: i64 = 44;
-    pub const NOT_AUTHORIZED: i64 = 50;
-    pub const NOT_FOUND: i64 = 70;
-}
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -138,10 +127,6 @@ fn random_hex(n: usize) -> String {
     hex::encode(b)
 }
 
-fn wrong() -> ApiError {
-    ApiError::new(code::WRONG_CREDENTIALS, "Wrong username or password.")
-}
-
 fn limited(wait: Duration) -> ApiError {
     let secs = wait.as_secs().max(1);
     ApiError {
@@ -149,15 +134,6 @@ fn limited(wait: Duration) -> ApiError {
         message: format!("Too many failed authentication attempts; try again in {secs} s."),
         retry_after: Some(secs),
     }
-}
-
-fn not_authorized() -> ApiError {
-    ApiError::new(code::NOT_AUTHORIZED, "User is not authorized for the given operation.")
-}
-
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!("database: {e}");
-    ApiError::new(code::GENERIC, "Internal error.")
 }
 
 pub fn valid_password(pw: &str) -> Result<(), String> {
@@ -469,10 +445,7 @@ impl Store {
                 if !me.admin {
                     return Err(not_authorized());
                 }
-                let pw = f
-                    .password
-                    .as_ref()
-                    .ok_or_else(|| ApiError::new(code::MISSING, "Required parameter is missing: password"))?;
+                let pw = f.password.as_ref().ok_or_else(|| missing("password"))?;
                 self.add_user(&f.username, Some(&pw.0), f.admin.unwrap_or(false), f.email.as_deref())
                     .map(|_| Answer::Empty)
                     .map_err(|e| ApiError::new(code::GENERIC, e))

@@ -11,23 +11,11 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::browse::songs_by_ids;
 use super::db::{new_id, now};
-use super::store::{code, User};
+use super::store::User;
+use crate::proto::error::{code, internal, missing, not_authorized, not_found};
 use crate::proto::library::SongRec;
 use crate::proto::userdata::*;
 use crate::proto::ApiError;
-
-fn internal(e: rusqlite::Error) -> ApiError {
-    tracing::error!("database: {e}");
-    ApiError::new(code::GENERIC, "Internal error.")
-}
-
-fn not_found(what: &str) -> ApiError {
-    ApiError::new(code::NOT_FOUND, format!("{what} not found"))
-}
-
-fn not_authorized() -> ApiError {
-    ApiError::new(code::NOT_AUTHORIZED, "User is not authorized for the given operation.")
-}
 
 fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError::new(code::GENERIC, msg)
@@ -289,9 +277,7 @@ pub fn answer(conn: &Connection, me: &User, client: &str, call: &UserDataCall) -
                     id.clone()
                 }
                 None => {
-                    let n = name
-                        .as_ref()
-                        .ok_or_else(|| ApiError::new(code::MISSING, "Required parameter is missing: name"))?;
+                    let n = name.as_ref().ok_or_else(|| missing("name"))?;
                     let id = new_id();
                     tx.prepare_cached(
                         "INSERT INTO playlists (id, name, owner_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
@@ -399,7 +385,7 @@ pub fn answer(conn: &Connection, me: &User, client: &str, call: &UserDataCall) -
                 }
                 QueueCurrent::Index(i) if (*i as usize) < ids.len() => Some(*i as usize),
                 QueueCurrent::Index(_) => {
-                    return Err(ApiError::new(code::MISSING, "currentIndex is out of range for the queue"))
+                    return Err(ApiError::new(code::MISSING_PARAMETER, "currentIndex is out of range for the queue"))
                 }
             };
             let tx = conn.unchecked_transaction().map_err(internal)?;

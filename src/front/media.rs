@@ -15,16 +15,13 @@ use hyper::header::{
 use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
-use super::subsonic::{self, Node};
-use super::{plain, Body, Front, HttpResponse, Params, Peer};
+use super::params::Params;
+use super::subsonic::{Format, Node};
+use super::{plain, Body, Front, HttpResponse, Peer};
 use crate::proto::media::{
-    FileInfo, ImageInfo, LyricsAnswer, LyricsCall, MediaAdmin, MediaAdminAnswer, MediaAnswer, MediaCall, TranscodeInfo,
-    TranscodingFields, TranscodingInfo,
+    FileInfo, ImageInfo, LyricsAnswer, MediaAdminAnswer, MediaAnswer, MediaCall, TranscodeInfo, TranscodingInfo,
 };
-use crate::proto::{ApiError, Call, Reply, Request};
-
-/// The methods answered here rather than by `rest`.
-pub const METHODS: &[&str] = &["stream", "download", "getCoverArt", "getAvatar"];
+use crate::proto::{Reply, Request};
 
 /// Bytes read from a file per chunk.
 const FILE_CHUNK: usize = 1024 * 1024;
@@ -33,63 +30,45 @@ const PIPE_CHUNK: usize = 64 * 1024;
 /// Chunks queued between the copying task and the connection.
 const QUEUE: usize = 2;
 
-fn media_call(method: &str, p: &Params) -> Result<MediaCall, ApiError> {
-    let id = p.required("id")?.to_string();
-    Ok(match method {
-        "stream" => MediaCall::Stream {
-            id,
-            max_bit_rate: p.int("maxBitRate")?,
-            format: p.get("format").filter(|f| !f.is_empty()).map(str::to_string),
-            time_offset: p.int("timeOffset")?,
-            estimate_length: p.boolean("estimateContentLength")?.unwrap_or(false),
-        },
-        "download" => MediaCall::Download { id },
-        _ => MediaCall::CoverArt { id, size: p.int("size")?.filter(|s: &u32| *s > 0) },
-    })
-}
-
 impl Front {
-    pub async fn media(&self, method: &str, p: &Params, headers: &HeaderMap, peer: &Peer, head: bool) -> HttpResponse {
-        let format = match subsonic::format(p.get("f"), p.get("callback")) {
-            Ok(f) => f,
-            Err((f, c, m)) => return self.failed(&f, ApiError::new(c, m)),
-        };
-        if method == "getAvatar" {
-            // No avatars are stored or generated; say so rather than send a made-up image.
-            return plain(StatusCode::NOT_FOUND, "this server has no avatars\n");
-        }
-        let call = match media_call(method, p) {
-            Ok(c) => c,
-            Err(e) => return self.failed(&format, e),
-        };
+    /// stream, download, getCoverArt, once parsed (see `methods`).
+    pub async fn media(
+        &self,
+        format: &Format,
+        call: MediaCall,
+        p: &Params,
+        headers: &HeaderMap,
+        peer: &Peer,
+        head: bool,
+    ) -> HttpResponse {
         let (client, creds) = match self.caller(p, headers, peer) {
             Ok(c) => c,
-            Err(e) => return self.failed(&format, e),
+            Err(e) => return self.failed(format, e),
         };
         let reply = match self.broker.call(&Request::Media { client, creds, call }, &[]).await {
             Ok(r) => r,
-            Err(_) => return self.broker_trouble(&format),
+            Err(_) => return self.broker_trouble(format),
         };
         let mut fds = reply.fds;
         match reply.body {
             Reply::Media(Ok(MediaAnswer::File(info))) => match fds.pop() {
                 Some(fd) => serve_file(info, fd, headers, head),
-                None => self.broker_trouble(&format),
+                None => self.broker_trouble(format),
             },
             Reply::Media(Ok(MediaAnswer::Transcoded(info))) => match fds.pop() {
                 Some(fd) => serve_pipe(info, fd, head),
-                None => self.broker_trouble(&format),
+                None => self.broker_trouble(format),
             },
             Reply::Media(Ok(MediaAnswer::Image(img))) => serve_image(img, headers, head),
             Reply::Media(Err(e)) => {
                 let limited = e.retry_after.is_some();
-                let mut r = self.failed(&format, e);
+                let mut r = self.failed(format, e);
                 if limited {
                     *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
                 }
                 r
             }
-            _ => self.broker_trouble(&format),
+            _ => self.broker_trouble(format),
         }
     }
 }
@@ -182,7 +161,7 @@ fn serve_file(info: FileInfo, fd: OwnedFd, headers: &HeaderMap, head: bool) -> H
     set(&mut r, CONTENT_LENGTH, &len.to_string());
     set(&mut r, ACCEPT_RANGES, "bytes");
     set(&mut r, ETAG, &info.etag);
-    set(&mut r, LAST_MODIFIED, &http_date(info.mtime));
+    set(&mut r, LAST_MODIFIED, &crate::dates::http_date(info.mtime));
     set(&mut r, hyper::header::HeaderName::from_static("x-content-duration"), &format!("{:.2}", info.duration_secs));
     if status == StatusCode::PARTIAL_CONTENT {
         set(&mut r, CONTENT_RANGE, &format!("bytes {first}-{}/{size}", first + len - 1));
@@ -239,23 +218,6 @@ fn content_disposition(name: &str) -> String {
         }
     }
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
-/// IMF-fixdate (RFC 9110), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = crate::dates::civil_from_days(days);
-    const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        WEEKDAYS[crate::dates::weekday(days) as usize],
-        MONTHS[(month - 1) as usize],
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
 }
 
 /// Copies `len` bytes of a file from `first` on, in chunks read on the blocking pool.
@@ -352,41 +314,6 @@ async fn send_limited(tx: &mpsc::Sender<std::io::Result<Bytes>>, left: &mut u64,
     b.is_empty() || tx.send(Ok(b)).await.is_ok()
 }
 
-/// redoubt's transcoding and player methods, and the lyrics methods: the typed call, or
-/// None for another method.
-pub fn rest_call(method: &str, p: &Params) -> Result<Option<Call>, ApiError> {
-    let id = || p.required("id").map(str::to_string);
-    let text = |k: &str| p.get(k).map(str::to_string);
-    let fields = || -> Result<TranscodingFields, ApiError> {
-        Ok(TranscodingFields {
-            name: text("name"),
-            target_format: text("targetFormat"),
-            default_bit_rate: p.int("defaultBitRate")?,
-            command: text("command"),
-        })
-    };
-    Ok(Some(match method {
-        "getTranscodings" => Call::MediaAdmin(MediaAdmin::Transcodings),
-        "createTranscoding" => {
-            for k in ["name", "targetFormat", "command"] {
-                p.required(k)?;
-            }
-            Call::MediaAdmin(MediaAdmin::CreateTranscoding(fields()?))
-        }
-        "updateTranscoding" => Call::MediaAdmin(MediaAdmin::UpdateTranscoding { id: id()?, fields: fields()? }),
-        "deleteTranscoding" => Call::MediaAdmin(MediaAdmin::DeleteTranscoding { id: id()? }),
-        "getPlayers" => Call::MediaAdmin(MediaAdmin::Players),
-        "updatePlayer" => Call::MediaAdmin(MediaAdmin::UpdatePlayer {
-            id: id()?,
-            format: text("format"),
-            max_bit_rate: p.int("maxBitRate")?,
-        }),
-        "getLyrics" => Call::Lyrics(LyricsCall::ByTitle { artist: text("artist"), title: text("title") }),
-        "getLyricsBySongId" => Call::Lyrics(LyricsCall::BySongId { id: id()? }),
-        _ => return Ok(None),
-    }))
-}
-
 fn transcoding_node(t: &TranscodingInfo) -> Node<'_> {
     Node::new("transcoding")
         .attr("id", t.id.as_str())
@@ -414,7 +341,7 @@ pub fn render_admin(a: &MediaAdminAnswer) -> Option<Node<'_>> {
                             .attr("client", p.client.as_str())
                             .opt("format", p.format.as_deref())
                             .attr("maxBitRate", p.max_bit_rate as i64)
-                            .attr("lastSeen", super::rest::iso8601(p.last_seen.max(0) as u64))
+                            .attr("lastSeen", crate::dates::iso8601_signed(p.last_seen))
                             .attr("lastAddress", p.last_addr.as_str())
                     })
                     .collect(),
@@ -484,13 +411,6 @@ mod tests {
         assert_eq!(r("bytes=0-1,5-6", 100), Range::Whole, "several ranges: the whole file");
         assert_eq!(r("items=0-1", 100), Range::Whole);
         assert_eq!(r("bytes=x-1", 100), Range::Whole);
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
     }
 
     #[test]

@@ -3,12 +3,16 @@
 //! path), cannot create sockets or run programs (seccomp), and never decides who a user is:
 //! it forwards credentials and the broker answers. The one exception is ExtAuth, where a
 //! proxy listed in ExtAuth.TrustedSources vouches for the user in a header.
+//!
+//! `/rest/<method>` is answered as the method table in `methods.rs` says; `/auth/*` by `auth.rs`.
 #![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod body;
 pub mod cache;
 pub mod media;
+pub mod methods;
+pub mod params;
 pub mod render;
 pub mod rest;
 pub mod subsonic;
@@ -33,6 +37,7 @@ use crate::net::Source;
 use crate::proto::{fds, Reply, Request, Role};
 use crate::role::Started;
 pub use body::Body;
+pub use params::Params;
 
 /// Largest request body accepted (Subsonic form POSTs, /auth JSON).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -140,57 +145,6 @@ where
     });
 }
 
-/// Request parameters from the query string and, for form POSTs, the body, in order.
-#[derive(Debug, Default)]
-pub struct Params(pub Vec<(String, String)>);
-
-impl Params {
-    pub fn get(&self, k: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
-    }
-    pub fn count(&self, k: &str) -> usize {
-        self.0.iter().filter(|(n, _)| n == k).count()
-    }
-    /// A parameter that must be there and not empty (else Subsonic error 10).
-    pub fn required(&self, k: &str) -> Result<&str, crate::proto::ApiError> {
-        self.get(k).filter(|v| !v.is_empty()).ok_or_else(|| missing(k))
-    }
-
-    /// A number, if given; anything unparsable is error 0.
-    pub fn int<T: std::str::FromStr>(&self, k: &str) -> Result<Option<T>, crate::proto::ApiError> {
-        match self.get(k) {
-            None | Some("") => Ok(None),
-            Some(v) => v.trim().parse().map(Some).map_err(|_| invalid(k, v)),
-        }
-    }
-
-    pub fn int_or<T: std::str::FromStr>(&self, k: &str, default: T) -> Result<T, crate::proto::ApiError> {
-        Ok(self.int(k)?.unwrap_or(default))
-    }
-
-    /// `true`/`false` in any case, if given.
-    pub fn boolean(&self, k: &str) -> Result<Option<bool>, crate::proto::ApiError> {
-        match self.get(k) {
-            None | Some("") => Ok(None),
-            Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(v) => Err(invalid(k, v)),
-        }
-    }
-
-    fn extend_form(&mut self, body: &[u8]) {
-        self.0.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
-    }
-}
-
-pub fn missing(name: &str) -> crate::proto::ApiError {
-    crate::proto::ApiError::new(subsonic::code::MISSING_PARAMETER, format!("Required parameter is missing: {name}"))
-}
-
-pub fn invalid(name: &str, v: &str) -> crate::proto::ApiError {
-    crate::proto::ApiError::new(subsonic::code::GENERIC, format!("Invalid value for {name}: {v:?}"))
-}
-
 pub fn plain(status: StatusCode, text: &str) -> HttpResponse {
     let mut r = Response::new(Body::full(Bytes::from(text.to_string())));
     *r.status_mut() = status;
@@ -236,7 +190,7 @@ impl Front {
         };
         let peer = self.peer(peer, req.headers());
         if let Some(method) = rest.strip_prefix("/rest/") {
-            let method = method.strip_suffix(".view").unwrap_or(method).to_string();
+            let method = method.to_string();
             // Split, so that the headers are borrowed (not copied) while a form body is read.
             let (parts, body) = req.into_parts();
             let mut params = Params(
@@ -253,10 +207,7 @@ impl Front {
                     Err(r) => return r,
                 }
             }
-            if media::METHODS.contains(&method.as_str()) {
-                return self.media(&method, &params, &parts.headers, &peer, head).await;
-            }
-            return self.rest(&method, &params, &parts.headers, &peer).await;
+            return self.rest(&method, &params, &parts.headers, &peer, head).await;
         }
         if let Some(what) = rest.strip_prefix("/auth/") {
             let what = what.to_string();

@@ -3,8 +3,8 @@
 //! fields (genres, artists, replayGain, …).
 #![forbid(unsafe_code)]
 
-use super::rest::iso8601;
 use super::subsonic::{Node, Out, Record, Value};
+use crate::dates::iso8601_signed as time;
 use crate::proto::library::*;
 
 /// "1999-05-06", "1999-05" or "1999" as an OpenSubsonic ItemDate: (year, month, day).
@@ -14,10 +14,6 @@ fn date_parts(s: &str) -> Option<(i64, Option<i64>, Option<i64>)> {
     let month = parts.next().flatten();
     let day = if month.is_some() { parts.next().flatten() } else { None };
     Some((year, month, day))
-}
-
-fn time(t: i64) -> String {
-    iso8601(t.max(0) as u64)
 }
 
 fn annotate(o: &mut Out, a: &Annotation, played: bool) {
@@ -389,7 +385,7 @@ mod tests {
         let (album, track) = sample();
         let answer = LibraryAnswer::Album { album: Box::new(album), songs: vec![track.clone()] };
         let node = library(&answer);
-        let (_, xml) = render(&Format::Xml, "0", Some(&node), None);
+        let (_, xml) = render(&Format::Xml, "0", Some(&node), None, record);
         let body = xml.split_once("<album ").unwrap().1;
         assert!(body.starts_with(r#"id="al1" name="Album &lt;1&gt;" artist="A" artistId="ar1""#), "{xml}");
         assert!(body.contains(
@@ -400,7 +396,7 @@ mod tests {
             r#"playCount="0"><replayGain trackGain="-6.5" albumPeak="0.9"/><genres name="Rock"/><artists id="ar1" name="A"/></song></album></subsonic-response>"#
         ), "{xml}");
 
-        let (_, json) = render(&Format::Json, "0", Some(&node), None);
+        let (_, json) = render(&Format::Json, "0", Some(&node), None, record);
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let a = &v["subsonic-response"]["album"];
         assert_eq!(a["name"], "Album <1>");
@@ -416,9 +412,10 @@ mod tests {
 
         // Now playing: extra attributes after the song's own, in both formats.
         let n = song("entry", &track).attr("username", "u");
-        let (_, xml) = render(&Format::Xml, "0", Some(&Node::new("nowPlaying").list("entry", vec![n.clone()])), None);
+        let (_, xml) =
+            render(&Format::Xml, "0", Some(&Node::new("nowPlaying").list("entry", vec![n.clone()])), None, record);
         assert!(xml.contains(r#"playCount="0" username="u"><replayGain"#), "{xml}");
-        let (_, json) = render(&Format::Json, "0", Some(&Node::new("nowPlaying").list("entry", vec![n])), None);
+        let (_, json) = render(&Format::Json, "0", Some(&Node::new("nowPlaying").list("entry", vec![n])), None, record);
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["subsonic-response"]["nowPlaying"]["entry"][0]["username"], "u");
     }

@@ -1,4 +1,4 @@
-//! `/rest/<method>`: parameters to a typed call, credentials, and the answer rendered.
+//! `/rest/<method>`: dispatched on the method table (`methods.rs`), credentials, and the answer rendered.
 #![forbid(unsafe_code)]
 
 use super::Body;
@@ -6,80 +6,16 @@ use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
-use super::subsonic::{self, code, Format, Node, Value};
-use super::{missing, Front, HttpResponse, Params, Peer};
-use crate::proto::library::{LibraryCall, ListKind, Search};
-use crate::proto::{
-    Answer, ApiError, Call, Client, Credentials, Reply, Request, Revalidated, Secret, UserFields, UserInfo,
-};
-
-/// OpenSubsonic extensions this server implements, with their versions.
-pub const EXTENSIONS: &[(&str, &[i64])] = &[
-    ("apiKeyAuthentication", &[1]),
-    ("formPost", &[1]),
-    ("indexBasedQueue", &[1]),
-    ("playbackReport", &[1]),
-    ("songLyrics", &[1]),
-    ("transcodeOffset", &[1]),
-];
+use super::methods::{self, Kind, Public, EXTENSIONS};
+use super::params::{decode_password, missing, Params};
+use super::subsonic::{self, Format, Node, Value};
+use super::{plain, Front, HttpResponse, Peer};
+use crate::proto::error::{code, not_implemented};
+use crate::proto::library::LibraryCall;
+use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Revalidated, Secret, UserInfo};
 
 fn conflict(why: &str) -> ApiError {
     ApiError::new(code::CONFLICTING_AUTH, format!("Multiple conflicting authentication mechanisms provided: {why}"))
-}
-
-/// `enc:` followed by hex (either case) is the password hex-encoded.
-pub fn decode_password(p: &str) -> Result<String, ApiError> {
-    match p.strip_prefix("enc:") {
-        None => Ok(p.to_string()),
-        Some(h) => hex::decode(h)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| ApiError::new(code::WRONG_CREDENTIALS, "Wrong username or password.")),
-    }
-}
-
-/// The typed call for a method, or 70 for a method this server does not have.
-fn call(method: &str, p: &Params) -> Result<Call, ApiError> {
-    Ok(match method {
-        "ping" => Call::Ping,
-        "getLicense" => Call::GetLicense,
-        "tokenInfo" => Call::TokenInfo,
-        "getUser" => Call::GetUser { username: p.required("username")?.to_string() },
-        "getUsers" => Call::GetUsers,
-        "createUser" | "updateUser" => {
-            let fields = UserFields {
-                username: p.required("username")?.to_string(),
-                password: match p.get("password") {
-                    Some(pw) => Some(Secret(decode_password(pw)?)),
-                    None if method == "createUser" => return Err(missing("password")),
-                    None => None,
-                },
-                email: p.get("email").map(str::to_string),
-                admin: p.boolean("adminRole")?,
-            };
-            if method == "createUser" {
-                Call::CreateUser(fields)
-            } else {
-                Call::UpdateUser(fields)
-            }
-        }
-        "deleteUser" => Call::DeleteUser { username: p.required("username")?.to_string() },
-        "getScanStatus" => Call::GetScanStatus,
-        "startScan" => Call::StartScan { full: p.boolean("fullScan")?.unwrap_or(false) },
-        "changePassword" => Call::ChangePassword {
-            username: p.required("username")?.to_string(),
-            password: Secret(decode_password(p.required("password")?)?),
-        },
-        _ => match library_call(method, p)? {
-            Some(l) => Call::Library(l),
-            None => match super::media::rest_call(method, p)? {
-                Some(c) => c,
-                None => super::userdata::call(method, p)?
-                    .map(Call::UserData)
-                    .ok_or_else(|| ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}")))?,
-            },
-        },
-    })
 }
 
 impl Front {
@@ -149,16 +85,30 @@ impl Front {
         }
     }
 
-    pub async fn rest(&self, method: &str, p: &Params, headers: &HeaderMap, peer: &Peer) -> HttpResponse {
+    /// A `/rest/<method>` request, answered as [`methods::METHODS`] says.
+    pub async fn rest(&self, name: &str, p: &Params, headers: &HeaderMap, peer: &Peer, head: bool) -> HttpResponse {
         let format = match subsonic::format(p.get("f"), p.get("callback")) {
             Ok(f) => f,
             Err((f, c, m)) => return self.failed(&f, ApiError::new(c, m)),
         };
-        if method == "getOpenSubsonicExtensions" {
-            // Public by the OpenSubsonic spec: no parameters, no authentication.
-            return self.ok(&format, Some(&extensions()));
-        }
-        let call = match call(method, p) {
+        let method = match methods::find(name) {
+            Ok(m) => m,
+            Err(e) => return self.failed(&format, e),
+        };
+        let parse = match method.kind {
+            Kind::Call(parse) => parse,
+            Kind::Media(parse) => {
+                return match parse(p) {
+                    Ok(call) => self.media(&format, call, p, headers, peer, head).await,
+                    Err(e) => self.failed(&format, e),
+                }
+            }
+            Kind::Public(Public::Extensions) => return self.ok(&format, Some(&extensions())),
+            // No avatars are stored or generated; say so rather than send a made-up image.
+            Kind::Public(Public::NoAvatar) => return plain(StatusCode::NOT_FOUND, "this server has no avatars\n"),
+            Kind::NotImplemented => return self.failed(&format, not_implemented(method.name)),
+        };
+        let call = match parse(p) {
             Ok(c) => c,
             Err(e) => return self.failed(&format, e),
         };
@@ -168,7 +118,7 @@ impl Front {
         };
         if let Call::Library(lib) = call {
             if lib.deterministic() {
-                return self.revalidated(method, p, &format, client, creds, lib).await;
+                return self.revalidated(method.name, p, &format, client, creds, lib).await;
             }
             return self.answer(&format, Request::Api { client, creds, call: Call::Library(lib) }).await;
         }
@@ -229,7 +179,13 @@ impl Front {
             },
             Reply::Revalidated(Ok(Revalidated::Fresh { answer, stamp })) => {
                 let answer = Answer::Library(answer);
-                let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), render(&answer).as_ref(), None);
+                let (ctype, text) = subsonic::render(
+                    format,
+                    env!("CARGO_PKG_VERSION"),
+                    render(&answer).as_ref(),
+                    None,
+                    super::render::record,
+                );
                 let body = Bytes::from(text);
                 if stamp.generation != 0 {
                     let entry = super::cache::Entry { stamp, content_type: ctype, body: body.clone() };
@@ -264,86 +220,10 @@ impl Front {
 }
 
 fn respond(format: &Format, body: Option<&Node>, error: Option<(i64, &str)>) -> HttpResponse {
-    let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), body, error);
+    let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), body, error, super::render::record);
     let mut r = Response::new(Body::full(Bytes::from(text)));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
     r
-}
-
-/// The read-only library methods.
-fn library_call(method: &str, p: &Params) -> Result<Option<LibraryCall>, ApiError> {
-    let id = || p.required("id").map(str::to_string);
-    let folder = || p.int::<i64>("musicFolderId");
-    Ok(Some(match method {
-        "getMusicFolders" => LibraryCall::MusicFolders,
-        "getIndexes" => LibraryCall::Indexes { folder: folder()?, if_modified_since: p.int("ifModifiedSince")? },
-        "getMusicDirectory" => LibraryCall::MusicDirectory { id: id()? },
-        "getGenres" => LibraryCall::Genres,
-        "getArtists" => LibraryCall::Artists { folder: folder()? },
-        "getArtist" => LibraryCall::Artist { id: id()? },
-        "getAlbum" => LibraryCall::Album { id: id()? },
-        "getSong" => LibraryCall::Song { id: id()? },
-        "getArtistInfo" | "getArtistInfo2" => LibraryCall::ArtistInfo { id: id()?, v2: method.ends_with('2') },
-        "getAlbumInfo" | "getAlbumInfo2" => LibraryCall::AlbumInfo { id: id()?, v2: method.ends_with('2') },
-        "getSimilarSongs" | "getSimilarSongs2" => {
-            LibraryCall::SimilarSongs { id: id()?, count: p.int_or("count", 50)?, v2: method.ends_with('2') }
-        }
-        "getTopSongs" => {
-            LibraryCall::TopSongs { artist: p.required("artist")?.to_string(), count: p.int_or("count", 50)? }
-        }
-        "getAlbumList" | "getAlbumList2" => {
-            let kind = match p.required("type")? {
-                "random" => ListKind::Random,
-                "newest" => ListKind::Newest,
-                "highest" => ListKind::Highest,
-                "frequent" => ListKind::Frequent,
-                "recent" => ListKind::Recent,
-                "alphabeticalByName" => ListKind::AlphabeticalByName,
-                "alphabeticalByArtist" => ListKind::AlphabeticalByArtist,
-                "starred" => ListKind::Starred,
-                "byYear" => ListKind::ByYear {
-                    from: p.int("fromYear")?.ok_or_else(|| missing("fromYear"))?,
-                    to: p.int("toYear")?.ok_or_else(|| missing("toYear"))?,
-                },
-                "byGenre" => ListKind::ByGenre(p.required("genre")?.to_string()),
-                other => return Err(ApiError::new(code::GENERIC, format!("Invalid list type: {other:?}"))),
-            };
-            LibraryCall::AlbumList {
-                kind,
-                size: p.int_or("size", 10)?,
-                offset: p.int_or("offset", 0)?,
-                folder: folder()?,
-                v2: method.ends_with('2'),
-            }
-        }
-        "getRandomSongs" => LibraryCall::RandomSongs {
-            size: p.int_or("size", 10)?,
-            genre: p.get("genre").filter(|g| !g.is_empty()).map(str::to_string),
-            from_year: p.int("fromYear")?,
-            to_year: p.int("toYear")?,
-            folder: folder()?,
-        },
-        "getSongsByGenre" => LibraryCall::SongsByGenre {
-            genre: p.required("genre")?.to_string(),
-            count: p.int_or("count", 10)?,
-            offset: p.int_or("offset", 0)?,
-            folder: folder()?,
-        },
-        "getStarred" | "getStarred2" => LibraryCall::Starred { folder: folder()?, v2: method.ends_with('2') },
-        "search2" | "search3" => LibraryCall::Search(Search {
-            // search3's query may be empty (or ""): then everything is listed, paged.
-            query: p.get("query").unwrap_or("").trim_matches('"').to_string(),
-            artist_count: p.int_or("artistCount", 20)?,
-            artist_offset: p.int_or("artistOffset", 0)?,
-            album_count: p.int_or("albumCount", 20)?,
-            album_offset: p.int_or("albumOffset", 0)?,
-            song_count: p.int_or("songCount", 20)?,
-            song_offset: p.int_or("songOffset", 0)?,
-            folder: folder()?,
-            version: if method == "search3" { 3 } else { 2 },
-        }),
-        _ => return Ok(None),
-    }))
 }
 
 /// `v` is required; a client speaking another major version gets 20 or 30.
@@ -367,41 +247,13 @@ pub(super) fn check_version(v: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-/// Unix seconds as `2026-11-30T01:02:03Z`.
-pub fn iso8601(secs: u64) -> String {
-    let mut out = String::with_capacity(20);
-    iso8601_into(secs, &mut out);
-    out
-}
-
-/// [`iso8601`], appended to `out`.
-pub fn iso8601_into(secs: u64, out: &mut String) {
-    let rem = secs % 86400;
-    let (y, m, d) = crate::dates::civil_from_days((secs / 86400) as i64);
-    // Written digit by digit: this runs for every song and album rendered.
-    let two = |n: u64, sep: char, out: &mut String| {
-        out.push((b'0' + (n / 10) as u8) as char);
-        out.push((b'0' + (n % 10) as u8) as char);
-        out.push(sep);
-    };
-    let y = y.clamp(0, 9999) as u64;
-    out.push((b'0' + (y / 1000) as u8) as char);
-    out.push((b'0' + (y / 100 % 10) as u8) as char);
-    two(y % 100, '-', out);
-    two(m as u64, '-', out);
-    two(d as u64, 'T', out);
-    two(rem / 3600, ':', out);
-    two(rem % 3600 / 60, ':', out);
-    two(rem % 60, 'Z', out);
-}
-
 fn extensions() -> Node<'static> {
     let items = EXTENSIONS
         .iter()
-        .map(|(name, versions)| {
+        .map(|e| {
             Node::new("openSubsonicExtension")
-                .attr("name", *name)
-                .prim("versions", versions.iter().map(|v| Value::Int(*v)).collect())
+                .attr("name", e.name)
+                .prim("versions", e.versions.iter().map(|v| Value::Int(*v)).collect())
         })
         .collect();
     let mut n = Node::new("openSubsonicExtensions").list("openSubsonicExtension", items);
@@ -445,7 +297,7 @@ fn render(a: &Answer) -> Option<Node<'_>> {
                 .attr("count", *count as i64)
                 .attr("folderCount", *folder_count as i64);
             if let Some(t) = last_scan {
-                n = n.attr("lastScan", iso8601(*t));
+                n = n.attr("lastScan", crate::dates::iso8601(*t));
             }
             // Navidrome's attribute: the last scan failed, and why.
             Some(n.opt("error", error.as_deref()))
@@ -456,21 +308,6 @@ fn render(a: &Answer) -> Option<Node<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn enc_passwords_in_either_case() {
-        assert_eq!(decode_password("enc:736563726574").unwrap(), "secret");
-        assert_eq!(decode_password("enc:7365637265744A").unwrap(), "secretJ");
-        assert_eq!(decode_password("plain").unwrap(), "plain");
-        assert!(decode_password("enc:zz").is_err());
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(1_795_996_800 + 3723), "2026-11-30T01:02:03Z");
-        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
-    }
 
     #[test]
     fn versions() {

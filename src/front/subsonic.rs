@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::fmt::Write;
 
+use crate::proto::error::code;
 use crate::proto::library::{AlbumRec, ArtistRec, SongRec};
 
 pub const API_VERSION: &str = "1.16.1";
@@ -70,7 +71,8 @@ pub struct Node<'a> {
 }
 
 /// Songs, albums and artists come by the hundred: they are written from the records
-/// themselves, without an attribute list per element.
+/// themselves, without an attribute list per element, by the [`RecordWriter`] the caller of
+/// [`render`] passes (the envelope knows no record's fields).
 #[derive(Debug, Clone, Copy)]
 pub enum Record<'a> {
     Song(&'a SongRec),
@@ -79,6 +81,10 @@ pub enum Record<'a> {
     /// The artist, and whether as `ArtistID3`.
     Artist(&'a ArtistRec, bool),
 }
+
+/// Writes a record node: [`Out::start`], the record's fields, the node's own attributes and
+/// lists ([`Out::node_attrs`], [`Out::node_lists`]), [`Out::end`].
+pub type RecordWriter = fn(&mut Out, &Node, Record);
 
 impl<'a> Node<'a> {
     pub fn new(name: &'static str) -> Node<'a> {
@@ -118,17 +124,6 @@ pub enum Format {
     Xml,
     Json,
     Jsonp(String),
-}
-
-/// Subsonic error codes.
-pub mod code {
-    pub const GENERIC: i64 = 0;
-    pub const MISSING_PARAMETER: i64 = 10;
-    pub const CLIENT_MUST_UPGRADE: i64 = 20;
-    pub const SERVER_MUST_UPGRADE: i64 = 30;
-    pub const WRONG_CREDENTIALS: i64 = 40;
-    pub const CONFLICTING_AUTH: i64 = 43;
-    pub const NOT_FOUND: i64 = 70;
 }
 
 /// `f` and `callback` → a format. An invalid JSONP callback is an error, answered in JSON.
@@ -207,10 +202,10 @@ fn xml_attr(k: &str, v: &Value<'_>, out: &mut String) {
     out.push('"');
 }
 
-fn xml_node(n: &Node, out: &mut String) {
+fn xml_node(n: &Node, out: &mut String, records: RecordWriter) {
     if let Some(r) = n.record {
-        let mut o = Out { buf: out, json: false, open: false, first: false };
-        return super::render::record(&mut o, n, r);
+        let mut o = Out { buf: out, json: false, open: false, first: false, records };
+        return records(&mut o, n, r);
     }
     out.push('<');
     out.push_str(n.name);
@@ -231,11 +226,11 @@ fn xml_node(n: &Node, out: &mut String) {
     }
     // Single child objects first: schemas put container contents (songs) after them.
     for o in &n.objects {
-        xml_node(o, out);
+        xml_node(o, out, records);
     }
     for (_, items) in &n.lists {
         for item in items {
-            xml_node(item, out);
+            xml_node(item, out, records);
         }
     }
     for (k, values) in &n.prims {
@@ -315,10 +310,10 @@ fn json_key(k: &str, first: &mut bool, out: &mut String) {
     out.push(':');
 }
 
-fn json_node(n: &Node, out: &mut String) {
+fn json_node(n: &Node, out: &mut String, records: RecordWriter) {
     if let Some(r) = n.record {
-        let mut o = Out { buf: out, json: true, open: false, first: false };
-        return super::render::record(&mut o, n, r);
+        let mut o = Out { buf: out, json: true, open: false, first: false, records };
+        return records(&mut o, n, r);
     }
     if let Some(list) = n.json_as_list {
         out.push('[');
@@ -327,7 +322,7 @@ fn json_node(n: &Node, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                json_node(item, out);
+                json_node(item, out, records);
             }
         }
         out.push(']');
@@ -346,7 +341,7 @@ fn json_node(n: &Node, out: &mut String) {
             if i > 0 {
                 out.push(',');
             }
-            json_node(item, out);
+            json_node(item, out, records);
         }
         out.push(']');
     }
@@ -363,7 +358,7 @@ fn json_node(n: &Node, out: &mut String) {
     }
     for o in &n.objects {
         json_key(o.name, &mut first, out);
-        json_node(o, out);
+        json_node(o, out, records);
     }
     if let Some(t) = &n.text {
         json_key("value", &mut first, out);
@@ -381,6 +376,8 @@ pub struct Out<'b> {
     open: bool,
     /// JSON: the current object has no member yet.
     first: bool,
+    /// For records among a node's children.
+    records: RecordWriter,
 }
 
 impl Out<'_> {
@@ -467,7 +464,7 @@ impl Out<'_> {
         if self.json {
             self.buf.push('"');
         }
-        super::rest::iso8601_into(secs.max(0) as u64, self.buf);
+        crate::dates::iso8601_into(secs.max(0) as u64, self.buf);
         self.buf.push('"');
     }
 
@@ -538,13 +535,13 @@ impl Out<'_> {
                     if i > 0 {
                         self.buf.push(',');
                     }
-                    json_node(item, self.buf);
+                    json_node(item, self.buf, self.records);
                 }
                 self.buf.push(']');
             } else {
                 for item in items {
                     self.close_tag();
-                    xml_node(item, self.buf);
+                    xml_node(item, self.buf, self.records);
                 }
             }
         }
@@ -563,12 +560,14 @@ fn size_hint(n: &Node) -> usize {
     own + n.lists.iter().flat_map(|(_, l)| l).map(size_hint).sum::<usize>()
 }
 
-/// Renders a complete answer. `error` is (code, message) for `status="failed"`.
+/// Renders a complete answer. `error` is (code, message) for `status="failed"`; `records`
+/// writes the library records in `body`.
 pub fn render(
     format: &Format,
     server_version: &str,
     body: Option<&Node>,
     error: Option<(i64, &str)>,
+    records: RecordWriter,
 ) -> (&'static str, String) {
     let status = if error.is_some() { "failed" } else { "ok" };
     let error_node = error.map(|(c, m)| Node::new("error").attr("code", c).attr("message", m));
@@ -590,7 +589,7 @@ pub fn render(
             match child {
                 Some(c) => {
                     out.push('>');
-                    xml_node(c, &mut out);
+                    xml_node(c, &mut out, records);
                     out.push_str("</subsonic-response>");
                 }
                 None => out.push_str("/>"),
@@ -616,7 +615,7 @@ pub fn render(
                 json.push(',');
                 json_string(c.name, &mut json);
                 json.push(':');
-                json_node(c, &mut json);
+                json_node(c, &mut json, records);
             }
             json.push_str("}}");
             match format {
@@ -633,6 +632,10 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_records(_: &mut Out, _: &Node, _: Record) {
+        unreachable!("no records here")
+    }
 
     #[test]
     fn callbacks() {
@@ -653,7 +656,7 @@ mod tests {
             .list("l", vec![Node::new("l").attr("i", 1i64)])
             .prim("p", vec![Value::Int(2)])
             .object(Node::new("o").attr("b", true));
-        let (_, json) = render(&Format::Json, "0", Some(&n), None);
+        let (_, json) = render(&Format::Json, "0", Some(&n), None, no_records);
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let x = &v["subsonic-response"]["x"];
         assert_eq!(x["s"], "quote\" back\\ nl\n tab\t bell\u{7} é");
@@ -668,7 +671,7 @@ mod tests {
     #[test]
     fn xml_escapes_attributes_and_drops_control_chars() {
         let n = Node::new("x").attr("a", "<\"&'>\u{1}");
-        let (_, xml) = render(&Format::Xml, "0", Some(&n), None);
+        let (_, xml) = render(&Format::Xml, "0", Some(&n), None, no_records);
         assert!(xml.contains(r#"<x a="&lt;&quot;&amp;&apos;&gt;"/>"#), "{xml}");
     }
 }

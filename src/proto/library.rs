@@ -30,14 +30,39 @@ pub enum LibraryCall {
 impl LibraryCall {
     /// Whether the answer is a function of the database alone (for this user): nothing random
     /// and nothing that depends on the clock. Only these may be answered from the front's
-    /// cache (see `Request::CachedApi`).
+    /// cache (see `Request::CachedApi`). Exhaustive on purpose: a new call does not compile
+    /// until it says whether it may be cached.
     pub fn deterministic(&self) -> bool {
-        !matches!(
-            self,
-            LibraryCall::RandomSongs { .. }
-                | LibraryCall::SimilarSongs { .. }
-                | LibraryCall::AlbumList { kind: ListKind::Random, .. }
-        )
+        use LibraryCall as L;
+        match self {
+            L::MusicFolders
+            | L::Indexes { .. }
+            | L::MusicDirectory { .. }
+            | L::Genres
+            | L::Artists { .. }
+            | L::Artist { .. }
+            | L::Album { .. }
+            | L::Song { .. }
+            | L::ArtistInfo { .. }
+            | L::AlbumInfo { .. }
+            | L::TopSongs { .. }
+            | L::SongsByGenre { .. }
+            | L::Starred { .. }
+            | L::Search(_) => true,
+            L::RandomSongs { .. } | L::SimilarSongs { .. } => false,
+            L::AlbumList { kind, .. } => match kind {
+                ListKind::Random => false,
+                ListKind::Newest
+                | ListKind::Highest
+                | ListKind::Frequent
+                | ListKind::Recent
+                | ListKind::AlphabeticalByName
+                | ListKind::AlphabeticalByArtist
+                | ListKind::Starred
+                | ListKind::ByYear { .. }
+                | ListKind::ByGenre(_) => true,
+            },
+        }
     }
 }
 

@@ -10,6 +10,7 @@
 //!   [`media::Job`]s and the transcoder answers (see media.rs); it may ask the broker nothing.
 #![forbid(unsafe_code)]
 
+pub mod error;
 pub mod library;
 pub mod media;
 pub mod userdata;
@@ -18,6 +19,8 @@ use std::path::PathBuf;
 
 use privsep::channel::Message;
 use serde::{Deserialize, Serialize};
+
+pub use error::ApiError;
 
 /// The processes besides the supervisor. Each has its own sandbox and its own permit list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -448,20 +451,6 @@ pub struct UserInfo {
     pub username: String,
     pub email: String,
     pub admin: bool,
-}
-
-/// A Subsonic error: code and message, and for a rate-limited request the seconds to wait.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ApiError {
-    pub code: i64,
-    pub message: String,
-    pub retry_after: Option<u64>,
-}
-
-impl ApiError {
-    pub fn new(code: i64, message: impl Into<String>) -> ApiError {
-        ApiError { code, message: message.into(), retry_after: None }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
