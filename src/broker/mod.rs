@@ -407,7 +407,7 @@ impl Broker {
             return;
         }
         tracing::error!("scan {id} failed: {why}");
-        let when = crate::front::rest::iso8601(db::now() as u64);
+        let when = crate::dates::iso8601(db::now() as u64);
         self.scan_record.set(Some(&format!("the scan of {when} failed: {why}")));
     }
 
