@@ -6,7 +6,6 @@
 //! only add or change rows still work (SQLite serialises the writes), but none may make a
 //! key transition (a first key, a first-time set, a rotation): the running broker would keep
 //! a key the database no longer uses. `key rotate` and `user rename` need the daemon stopped.
-#![forbid(unsafe_code)]
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;

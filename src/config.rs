@@ -1,7 +1,6 @@
 //! Configuration: embedded defaults < TOML file < environment (`ND_…`, then `REDOUBT_…`) <
 //! command-line flags. Option names are Navidrome's where the meaning is the same, matched
 //! case-insensitively, so an existing navidrome.toml mostly just works.
-#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,6 @@
 //! (the supervisor's filter, then the transcoder's landlock and seccomp policy, as in the
 //! daemon), so that a library on this host that the policy does not expect shows up here,
 //! naming the profile, rather than as failed streams.
-#![forbid(unsafe_code)]
 
 use std::ffi::OsStr;
 use std::io::{BufRead, Write};

@@ -1,7 +1,6 @@
 //! Test-only: makes a running, sandboxed role attempt forbidden operations and report the
 //! result on stderr. Compiled only with the `test-hooks` feature, which release builds never
 //! enable (tests/release_binary.rs checks the release binary for MARKER).
-#![forbid(unsafe_code)]
 
 use crate::proto::RoleInit;
 

@@ -1,6 +1,5 @@
 //! Logs go to stderr (the journal under systemd), one line per event, prefixed with the
 //! process's role so that the interleaved output of five processes stays readable.
-#![forbid(unsafe_code)]
 
 use tracing_subscriber::fmt::format::{Format, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};

@@ -1,5 +1,4 @@
 //! redoubt: a privilege-separated, sandboxed Subsonic music server.
-#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,5 +1,4 @@
 //! Addresses and networks for ExtAuth.TrustedSources, without a crate: IPv4/IPv6 CIDRs.
-#![forbid(unsafe_code)]
 
 use std::net::IpAddr;
 

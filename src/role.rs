@@ -1,6 +1,5 @@
 //! What every role does first: take its fd layout, read its init frame from the supervisor,
 //! sandbox itself while it still has one thread, and only then build its runtime.
-#![forbid(unsafe_code)]
 
 use std::os::fd::OwnedFd;
 use std::process::ExitCode;

@@ -12,7 +12,6 @@
 //! so a changed picture gets a new key, and the key is the etag. The cache is kept under
 //! [`CACHE_CAP`] bytes by removing the least recently used files (by mtime, which a hit
 //! refreshes at most once a day).
-#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -1,6 +1,5 @@
 //! Read-side library queries for the Subsonic API. Every SQL text here is built from
 //! constant pieces only; values always travel as `?` parameters.
-#![forbid(unsafe_code)]
 
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 

@@ -1,6 +1,5 @@
 //! The SQLite database: opened only by the broker (and the offline `redoubt user|key|apikey`
 //! commands), WAL, foreign keys on, versioned migrations applied in one transaction each.
-#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,5 @@
 //! The library in the database: what the scanner reports, stored in bounded transactions.
 //! Every statement is a constant with `?` parameters; strings from tags are stored as given.
-#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -17,7 +17,6 @@
 //! (see names.rs), buckets are fixed-size keyed hashes, expired buckets are dropped as new
 //! ones come, and past [`MAX_BUCKETS`] buckets or [`MAX_STAMPS`] stored failures the least
 //! recently used bucket goes first (never all of them).
-#![forbid(unsafe_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;

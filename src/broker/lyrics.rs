@@ -1,6 +1,5 @@
 //! getLyrics and getLyricsBySongId (OpenSubsonic songLyrics): the scanner stored a sidecar
 //! `.lrc` (or `.txt`) and the embedded lyrics of each song; LRC timestamps make them synced.
-#![forbid(unsafe_code)]
 
 use rusqlite::{Connection, OptionalExtension};
 

@@ -2,7 +2,6 @@
 //! from the database (no request ever names a path), chooses raw or a transcoding profile,
 //! counts running transcodes, and asks the transcoder for an fd, which it passes on to the
 //! front without reading from it.
-#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::os::fd::OwnedFd;

@@ -6,7 +6,6 @@
 //! with surrounding white space removed: `" admin"`, `"ADMIN\u{3000}"` and `"admin"` are
 //! one key, and so are `"\u{212A}evin"` (Kelvin sign) and `"kevin"`. A name is stored as
 //! typed (trimmed) for display; its key is stored beside it with a unique index.
-#![forbid(unsafe_code)]
 
 use unicode_normalization::UnicodeNormalization;
 

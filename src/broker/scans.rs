@@ -7,7 +7,6 @@
 //! named in the page get one more failure; a file with two is skipped from then on and listed
 //! by `redoubt scan --problems`. The scan is then requested again, so the restarted scanner
 //! continues: folders already stored are unchanged and skipped.
-#![forbid(unsafe_code)]
 
 use std::sync::Mutex;
 use std::time::SystemTime;

@@ -6,7 +6,6 @@
 //!   the daemon logged; logs the new admin in.
 //! - `GET /auth/me`: the session's user (behind a trusted ExtAuth proxy, the header's).
 //! - `POST /auth/logout` with header `X-CSRF-Token`: ends the session.
-#![forbid(unsafe_code)]
 
 use super::Body;
 use bytes::Bytes;

@@ -1,6 +1,5 @@
 //! Response bodies: a buffer (every API answer), or a stream fed by a task that copies a
 //! file or a pipe the broker handed over (stream, download).
-#![forbid(unsafe_code)]
 
 use std::pin::Pin;
 use std::task::{Context, Poll};

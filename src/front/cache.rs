@@ -3,7 +3,6 @@
 //! goes to the broker (`Request::CachedApi`), which authenticates it and answers `NotModified`
 //! only when the copy was made for the same user at the current database generation (no row
 //! written since). Nothing is ever served without that check.
-#![forbid(unsafe_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

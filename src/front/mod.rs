@@ -5,7 +5,6 @@
 //! proxy listed in ExtAuth.TrustedSources vouches for the user in a header.
 //!
 //! `/rest/<method>` is answered as the method table in `methods.rs` says; `/auth/*` by `auth.rs`.
-#![forbid(unsafe_code)]
 
 pub mod auth;
 pub mod body;

@@ -1,5 +1,4 @@
 //! Request parameters, and the checks every method's parser uses on them.
-#![forbid(unsafe_code)]
 
 pub use crate::proto::error::missing;
 use crate::proto::error::{code, wrong_credentials};

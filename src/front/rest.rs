@@ -1,5 +1,4 @@
 //! `/rest/<method>`: dispatched on the method table (`methods.rs`), credentials, and the answer rendered.
-#![forbid(unsafe_code)]
 
 use super::Body;
 use bytes::Bytes;

@@ -3,7 +3,6 @@
 //! A [`Node`] is an element: attributes, then lists of child elements. In JSON an attribute
 //! becomes a key, a list becomes an array (always an array, even with one member, as the
 //! OpenSubsonic spec requires), and text becomes `"value"`.
-#![forbid(unsafe_code)]
 
 use std::borrow::Cow;
 use std::fmt::Write;

@@ -1,7 +1,6 @@
 //! Subsonic errors, for both sides: the codes, the [`ApiError`] that carries one over the
 //! channel, and the constructors the front and the broker share, so that each message is
 //! written once.
-#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

@@ -9,7 +9,6 @@
 //!   [`JobReply`]. The transcoder checks every job itself (paths stay inside a music folder,
 //!   the program is the configured ffmpeg), so a confused broker cannot make it run anything
 //!   else.
-#![forbid(unsafe_code)]
 
 use privsep::channel::Message;
 use serde::{Deserialize, Serialize};

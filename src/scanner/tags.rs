@@ -1,6 +1,5 @@
 //! Reading one audio file's tags and audio properties with lofty. Everything here treats the
 //! file as hostile: errors are returned, strings are capped, nothing is trusted to be valid.
-#![forbid(unsafe_code)]
 
 use std::path::Path;
 

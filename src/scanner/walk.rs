@@ -4,7 +4,6 @@
 //! `.ndignore` or `.redoubtignore` is skipped with everything below it; a symlink is followed
 //! only if it resolves inside the music folder (landlock would refuse anything else anyway),
 //! and a directory reached twice (a link loop) is walked once.
-#![forbid(unsafe_code)]
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;

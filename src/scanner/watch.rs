@@ -1,7 +1,6 @@
 //! The filesystem watcher: inotify on every directory the walk visits; when changes settle
 //! (no event for Scanner.WatcherWait) the broker is asked for an incremental scan. A large
 //! copy keeps producing events, so an album is not indexed halfway through it.
-#![forbid(unsafe_code)]
 
 use std::os::fd::AsFd;
 use std::path::Path;

@@ -1,5 +1,4 @@
 //! The listening socket: systemd's (`LISTEN_FDS`), a unix socket, or TCP.
-#![forbid(unsafe_code)]
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};

@@ -7,7 +7,6 @@
 //! daemon with a non-zero exit (fail closed: systemd restarts the unit). A role that cannot
 //! sandbox itself (exit 78) ends the daemon too: restarting cannot fix the kernel.
 //! SIGTERM/SIGINT stop the front, scanner and transcoder, then the broker, then exit 0.
-#![forbid(unsafe_code)]
 
 mod listener;
 

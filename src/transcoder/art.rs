@@ -3,7 +3,6 @@
 //! file is read up to [`MAX_FILE`] bytes, and the decoder refuses an image wider or taller
 //! than [`MAX_SIDE`], of more than [`MAX_PIXELS`] pixels, or needing more than [`MAX_ALLOC`]
 //! bytes, before it allocates the pixels. A decompression bomb is an error answer.
-#![forbid(unsafe_code)]
 
 use std::io::{Cursor, Read};
 use std::path::Path;
