@@ -208,8 +208,14 @@ impl Store {
     // Cached statements: these run on every API request, and parsing them cost more than running them.
     /// The user whose name has this name's key (names.rs), however it is spelled.
     fn user_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
+        Self::user_by_key(conn, &names::key(name))
+    }
+
+    /// The user with this name key (already [`names::key`]ed: the credential checks compute it
+    /// once, for the limiter and the lookup alike).
+    fn user_by_key(conn: &Connection, key: &str) -> rusqlite::Result<Option<User>> {
         conn.prepare_cached("SELECT id, name, email, is_admin, password FROM users WHERE name_key = ?1")?
-            .query_row([names::key(name)], |r| {
+            .query_row([key], |r| {
                 Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? })
             })
             .optional()
@@ -259,7 +265,7 @@ impl Store {
                 }
                 let key = names::key(user);
                 let ticket = self.begin(client, Attempt::User(&key), user)?;
-                let found = Self::user_by_name(&self.conn(), user).map_err(internal)?;
+                let found = Self::user_by_key(&self.conn(), &key).map_err(internal)?;
                 let stored = self.password_of(found.as_ref());
                 let mut h = Md5::new();
                 h.update(stored.as_ref().map(|s| s.as_bytes()).unwrap_or(b""));
@@ -313,7 +319,7 @@ impl Store {
     fn verify_password(&self, client: &Client, user: &str, password: &Secret) -> Result<User, ApiError> {
         let key = names::key(user);
         let ticket = self.begin(client, Attempt::User(&key), user)?;
-        let found = Self::user_by_name(&self.conn(), user).map_err(internal)?;
+        let found = Self::user_by_key(&self.conn(), &key).map_err(internal)?;
         let stored = self.password_of(found.as_ref());
         // An unknown user, a user without a password, and an empty password never match
         // (CVE-2025-27112); the comparison runs either way.
