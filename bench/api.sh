@@ -6,11 +6,13 @@
 # busy machine), and the RSS of every process. Asserts nothing.
 #
 #   bash bench/api.sh [TRACKS] [SECONDS]     # defaults 100000 and 8; needs ffmpeg and wrk
+#   ENCODING=gzip bash bench/api.sh          # the same, asking for compressed answers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
 tracks=${1:-100000}
 secs=${2:-8}
+encoding=${ENCODING:-}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 cargo build --release --quiet
 cargo build --release --quiet --example gen_library
@@ -51,6 +53,7 @@ run() {
   local out f0 b0 f1 b1
   # One second of warm-up, not reported: the figures are the steady state (a first request
   # for an album misses the front's cache; see docs/architecture.md for the cold cost).
+  [ -n "$encoding" ] && set -- -H "Accept-Encoding: $encoding" "$@"
   wrk -t2 -c64 -d1s "$@" >/dev/null
   f0=$(cpu "$front") b0=$(cpu "$broker")
   out=$(wrk -t2 -c64 -d"${secs}s" --latency "$@")
@@ -63,7 +66,7 @@ run() {
   printf '%-34s %10s req/s   p50 %8s   p99 %8s   CPU/request: front %4d µs, broker %4d µs\n' "$label" "$rps" "$p50" \
     "$p99" $(( (f1 - f0) * 1000000 / ticks / n )) $(( (b1 - b0) * 1000000 / ticks / n ))
 }
-echo "== $tracks tracks, wrk -t2 -c64 -d${secs}s"
+echo "== $tracks tracks, wrk -t2 -c64 -d${secs}s${encoding:+, Accept-Encoding: $encoding}"
 run "getAlbumList2 newest size=50" "$base/getAlbumList2?type=newest&size=50&$auth"
 run "getAlbum (500 albums in turn)" -s "$work/album.lua" "$base"
 run "getArtists" "$base/getArtists?$auth"

@@ -39,6 +39,11 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Transcoding.MaxConcurrent", "0", "Transcodes running at once, all users together; 0: twice the number of CPU cores"),
     ("Transcoding.MaxConcurrentPerUser", "2", "Transcodes running at once for one user"),
     ("CoverArtPriority", "cover.*, folder.*, front.*, embedded", "Where album art comes from, in order: image file name patterns in the album's folder, and embedded pictures"),
+    ("Limits.MaxConnections", "0", "Connections open at once, all clients together; 0: half the front's file-descriptor limit (raised to its hard limit at start), at most 10000"),
+    ("Limits.MaxConnectionsPerClient", "128", "Connections open at once from one client address (an IPv6 /64 counts as one); behind a trusted proxy, that client's requests in flight"),
+    ("Limits.MaxConnectionsPerProxy", "2048", "Connections open at once from one proxy in ExtAuth.TrustedSources"),
+    ("Limits.RequestTimeout", "30s", "A request's body must arrive within this after its headers; a slower one is answered 408 and its connection closed. Songs being sent are never cut"),
+    ("Limits.IdleTimeout", "60s", "A connection must send the headers of its next request within this, or it is closed"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
@@ -98,6 +103,12 @@ pub struct Config {
     pub max_transcodes: u32,
     pub max_transcodes_per_user: u32,
     pub cover_art_priority: Vec<String>,
+    /// Limits.MaxConnections; 0: resolved by the supervisor from the descriptor limit.
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+    pub max_connections_per_proxy: usize,
+    pub request_timeout: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
     /// Things worth telling the admin (unknown keys, unsupported options).
     pub warnings: Vec<String>,
 }
@@ -133,6 +144,11 @@ impl std::fmt::Debug for Config {
             .field("ffmpeg_path", &self.ffmpeg_path)
             .field("max_transcodes", &self.max_transcodes)
             .field("max_transcodes_per_user", &self.max_transcodes_per_user)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_client", &self.max_connections_per_client)
+            .field("max_connections_per_proxy", &self.max_connections_per_proxy)
+            .field("request_timeout", &self.request_timeout)
+            .field("idle_timeout", &self.idle_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -325,6 +341,19 @@ impl Config {
         if max_transcodes_per_user == 0 {
             return Err(bad("Transcoding.MaxConcurrentPerUser", "must be at least 1".into()));
         }
+        let max_connections = number("Limits.MaxConnections")? as usize;
+        let at_least_one = |name: &str| match number(name)? {
+            0 => Err(bad(name, "must be at least 1".into())),
+            n => Ok(n as usize),
+        };
+        let max_connections_per_client = at_least_one("Limits.MaxConnectionsPerClient")?;
+        let max_connections_per_proxy = at_least_one("Limits.MaxConnectionsPerProxy")?;
+        let positive = |name: &str| match duration(name)? {
+            d if d.is_zero() => Err(bad(name, "must be longer than 0".into())),
+            d => Ok(d),
+        };
+        let request_timeout = positive("Limits.RequestTimeout")?;
+        let idle_timeout = positive("Limits.IdleTimeout")?;
         let default_downsampling_format = get("DefaultDownsamplingFormat").trim().to_ascii_lowercase();
         if default_downsampling_format.is_empty()
             || !default_downsampling_format.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -374,6 +403,11 @@ impl Config {
             max_transcodes,
             max_transcodes_per_user,
             cover_art_priority,
+            max_connections,
+            max_connections_per_client,
+            max_connections_per_proxy,
+            request_timeout,
+            idle_timeout,
             warnings,
         })
     }

@@ -9,11 +9,10 @@
 
 use super::Body;
 use bytes::Bytes;
-use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use hyper::{Method, Response, StatusCode};
 
-use super::{header, plain, read_body, Front, HttpResponse, Peer};
+use super::{cross_site, header, plain, Front, HttpResponse, Peer};
 use crate::proto::{ApiError, Client, Reply, Request, Secret, SessionGrant};
 
 pub const COOKIE_NAME: &str = "redoubt_session";
@@ -50,7 +49,7 @@ fn field(f: &[(String, String)], k: &str) -> String {
 }
 
 /// The session cookie's value, if exactly one was sent.
-fn session_cookie(req: &hyper::Request<Incoming>) -> Option<String> {
+fn session_cookie(req: &axum::extract::Request) -> Option<String> {
     let values: Vec<&str> = req
         .headers()
         .get_all(COOKIE)
@@ -92,22 +91,6 @@ impl Front {
         r
     }
 
-    /// A browser's form or fetch from another site (login CSRF): refused. Browsers send
-    /// `Sec-Fetch-Site` and `Origin` on POSTs; clients that send neither are not browsers.
-    fn cross_site(&self, h: &hyper::HeaderMap) -> bool {
-        if let Some(site) = header(h, "sec-fetch-site") {
-            return !matches!(site, "same-origin" | "none");
-        }
-        match (header(h, "origin"), header(h, "host")) {
-            (None, _) => false,
-            (Some(origin), Some(host)) => {
-                let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("null");
-                !authority.eq_ignore_ascii_case(host)
-            }
-            (Some(_), None) => true,
-        }
-    }
-
     /// `/auth/me` behind a trusted ExtAuth proxy: the broker checks (and, for a new name,
     /// creates) the user the header names.
     async fn vouched(&self, client: Client, user: &str) -> HttpResponse {
@@ -125,16 +108,16 @@ impl Front {
         }
     }
 
-    pub async fn auth(&self, what: String, req: hyper::Request<Incoming>, peer: &Peer) -> HttpResponse {
+    pub async fn auth(&self, what: String, req: axum::extract::Request, peer: &Peer) -> HttpResponse {
         let client = Client { addr: peer.addr.clone(), name: "web".into() };
         match (req.method().clone(), what.as_str()) {
-            (Method::POST, "login") | (Method::POST, "setup") if self.cross_site(req.headers()) => {
+            (Method::POST, "login") | (Method::POST, "setup") if cross_site(req.headers()) => {
                 tracing::warn!("refused a cross-site POST /auth/{what} from {}", peer.addr);
                 json(StatusCode::FORBIDDEN, serde_json::json!({ "error": "cross-site login form refused" }))
             }
             (Method::POST, "login") | (Method::POST, "setup") => {
                 let is_json = header(req.headers(), "content-type").is_some_and(|c| c.starts_with("application/json"));
-                let body = match read_body(req.into_body()).await {
+                let body = match self.read_body(req.into_body()).await {
                     Ok(b) => b,
                     Err(r) => return r,
                 };

@@ -9,6 +9,8 @@
 pub mod auth;
 pub mod body;
 pub mod cache;
+pub mod http;
+pub mod limits;
 pub mod media;
 pub mod methods;
 pub mod params;
@@ -17,25 +19,25 @@ pub mod rest;
 pub mod subsonic;
 pub mod userdata;
 
-use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::service::service_fn;
-use hyper::{Method, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use privsep::channel::AsyncChannel;
 use privsep::rpc::Client;
 use privsep::spawn::take_layout_fd;
+use tower::ServiceExt;
 
 use crate::net::Source;
 use crate::proto::{fds, Reply, Request, Role};
 use crate::role::Started;
 pub use body::Body;
+use limits::{Admission, Limits, Throttle};
 pub use params::Params;
 
 /// Largest request body accepted (Subsonic form POSTs, /auth JSON).
@@ -50,6 +52,9 @@ pub struct Front {
     pub base_url: String,
     pub trusted: Vec<Source>,
     pub user_header: String,
+    pub limits: Arc<Limits>,
+    /// Limits.RequestTimeout: a request's body must arrive within this.
+    pub request_timeout: Duration,
 }
 
 /// What the front knows about the peer of one request.
@@ -73,6 +78,7 @@ pub fn run(started: Started) -> Result<(), String> {
     // Two workers: with repeated reads answered from the front's cache, the front is the
     // busier side (bench/api.sh: 32,000 -> 38,000 album lists a second on two cores).
     let rt = crate::role::runtime(Role::Front, 2).map_err(|e| e.to_string())?;
+    let idle = Duration::from_millis(init.front.idle_timeout_ms);
     rt.block_on(async move {
         let chan = AsyncChannel::new(broker_fd).map_err(|e| e.to_string())?;
         let (broker, reader) = Broker::start(chan);
@@ -82,21 +88,34 @@ pub fn run(started: Started) -> Result<(), String> {
             base_url: init.base_url.clone(),
             trusted,
             user_header: init.front.user_header.to_ascii_lowercase(),
+            limits: Limits::new(limits::Caps::from_init(&init.front)),
+            request_timeout: Duration::from_millis(init.front.request_timeout_ms),
         });
         #[cfg(feature = "test-hooks")]
         {
             let (init, front) = (init.clone(), front.clone());
             tokio::spawn(async move { crate::hooks::front_vouches(&init, &front.broker).await });
         }
+        let app = http::router(front.clone());
         let accept = async {
+            let mut backoff = Backoff::default();
             if init.listener_is_unix {
                 let std = std::os::unix::net::UnixListener::from(listener_fd);
                 std.set_nonblocking(true).map_err(|e| e.to_string())?;
                 let listener = tokio::net::UnixListener::from_std(std).map_err(|e| e.to_string())?;
                 loop {
                     match listener.accept().await {
-                        Ok((s, _)) => serve_connection(front.clone(), TokioIo::new(s), None),
-                        Err(e) => accept_error(e).await,
+                        Ok((s, _)) => {
+                            backoff.reset();
+                            match front.limits.admit(None, front.is_trusted(None)) {
+                                Ok(a) => serve_connection(app.clone(), TokioIo::new(s), None, a, idle),
+                                Err(why) => {
+                                    refuse(&s);
+                                    front.limits.refused("unix", &why);
+                                }
+                            }
+                        }
+                        Err(e) => backoff.wait(e).await,
                     }
                 }
             } else {
@@ -106,10 +125,20 @@ pub fn run(started: Started) -> Result<(), String> {
                 loop {
                     match listener.accept().await {
                         Ok((s, peer)) => {
-                            let _ = s.set_nodelay(true);
-                            serve_connection(front.clone(), TokioIo::new(s), Some(peer.ip()))
+                            backoff.reset();
+                            let ip = Some(peer.ip());
+                            match front.limits.admit(ip, front.is_trusted(ip)) {
+                                Ok(a) => {
+                                    let _ = s.set_nodelay(true);
+                                    serve_connection(app.clone(), TokioIo::new(s), ip, a, idle)
+                                }
+                                Err(why) => {
+                                    refuse(&s);
+                                    front.limits.refused(&peer.ip().to_string(), &why);
+                                }
+                            }
                         }
-                        Err(e) => accept_error(e).await,
+                        Err(e) => backoff.wait(e).await,
                     }
                 }
             }
@@ -121,24 +150,72 @@ pub fn run(started: Started) -> Result<(), String> {
     })
 }
 
-async fn accept_error(e: std::io::Error) {
-    // EMFILE and friends: back off briefly instead of spinning.
-    tracing::warn!("accept: {e}");
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+/// A connection over a cap: one short answer if the socket takes it at once, then closed.
+fn refuse<S: TryWrite>(s: &S) {
+    let _ = s.try_write_all(
+        b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n",
+    );
 }
 
-fn serve_connection<S>(front: Arc<Front>, io: TokioIo<S>, peer: Option<IpAddr>)
+trait TryWrite {
+    fn try_write_all(&self, b: &[u8]) -> std::io::Result<usize>;
+}
+
+impl TryWrite for tokio::net::TcpStream {
+    fn try_write_all(&self, b: &[u8]) -> std::io::Result<usize> {
+        self.try_write(b)
+    }
+}
+
+impl TryWrite for tokio::net::UnixStream {
+    fn try_write_all(&self, b: &[u8]) -> std::io::Result<usize> {
+        self.try_write(b)
+    }
+}
+
+/// Accept errors (EMFILE and friends): wait 50 ms, doubling to 1 s while they last, instead of
+/// spinning; logged at most once a second with a count.
+#[derive(Default)]
+struct Backoff {
+    delay_ms: u64,
+}
+
+static ACCEPT_ERRORS: Throttle = Throttle::new();
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.delay_ms = 0;
+    }
+
+    async fn wait(&mut self, e: std::io::Error) {
+        ACCEPT_ERRORS.note(|held| {
+            if held == 0 {
+                tracing::warn!("accept: {e}");
+            } else {
+                tracing::warn!("accept: {e} (and {held} more errors since the last line)");
+            }
+        });
+        self.delay_ms = (self.delay_ms * 2).clamp(50, 1000);
+        tokio::time::sleep(Duration::from_millis(self.delay_ms)).await;
+    }
+}
+
+fn serve_connection<S>(app: axum::Router, io: TokioIo<S>, peer: Option<IpAddr>, admission: Admission, idle: Duration)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
-        let svc = service_fn(move |req| {
-            let front = front.clone();
-            async move { Ok::<_, Infallible>(front.handle(req, peer).await) }
+        let _admission = admission;
+        let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(http::Conn { peer });
+            app.clone().oneshot(req)
         });
+        // hyper's header timer runs whenever the connection waits for a request's headers,
+        // so it is also the keep-alive idle timeout (Limits.IdleTimeout). It never runs while
+        // an answer (a song) is being sent.
         let _ = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(std::time::Duration::from_secs(30))
+            .header_read_timeout(idle)
             .serve_connection(io, svc)
             .await;
     });
@@ -155,11 +232,32 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// A browser's request made by a page of another site (login CSRF, or a page using a proxy's
+/// ExtAuth cookie). Browsers send `Sec-Fetch-Site`, and `Origin` on POSTs; clients that send
+/// neither are not browsers, and a page cannot forge either.
+pub fn cross_site(h: &HeaderMap) -> bool {
+    if let Some(site) = header(h, "sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (header(h, "origin"), header(h, "host")) {
+        (None, _) => false,
+        (Some(origin), Some(host)) => {
+            let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("null");
+            !authority.eq_ignore_ascii_case(host)
+        }
+        (Some(_), None) => true,
+    }
+}
+
 impl Front {
+    pub fn is_trusted(&self, peer: Option<IpAddr>) -> bool {
+        self.trusted.iter().any(|s| s.contains(peer))
+    }
+
     /// The peer as the rules of docs/security.md T18 see it: forwarded headers count only from a
     /// trusted peer.
     pub fn peer(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Peer {
-        let trusted = self.trusted.iter().any(|s| s.contains(peer));
+        let trusted = self.is_trusted(peer);
         let direct = peer.map(|p| p.to_string()).unwrap_or_else(|| "unix".into());
         if !trusted {
             return Peer { addr: direct, trusted, https: false };
@@ -181,44 +279,5 @@ impl Front {
             .unwrap_or(direct);
         let https = header(headers, "x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
         Peer { addr, trusted, https }
-    }
-
-    async fn handle(&self, req: hyper::Request<Incoming>, peer: Option<IpAddr>) -> HttpResponse {
-        let Some(rest) = req.uri().path().strip_prefix(self.base_url.as_str()) else {
-            return plain(StatusCode::NOT_FOUND, "not found\n");
-        };
-        let peer = self.peer(peer, req.headers());
-        if let Some(method) = rest.strip_prefix("/rest/") {
-            let method = method.to_string();
-            // Split, so that the headers are borrowed (not copied) while a form body is read.
-            let (parts, body) = req.into_parts();
-            let mut params = Params(
-                form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect(),
-            );
-            let is_form = header(&parts.headers, "content-type")
-                .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-            let head = parts.method == Method::HEAD;
-            if parts.method == Method::POST && is_form {
-                match read_body(body).await {
-                    Ok(body) => params.extend_form(&body),
-                    Err(r) => return r,
-                }
-            }
-            return self.rest(&method, &params, &parts.headers, &peer, head).await;
-        }
-        if let Some(what) = rest.strip_prefix("/auth/") {
-            let what = what.to_string();
-            return self.auth(what, req, &peer).await;
-        }
-        plain(StatusCode::NOT_FOUND, "not found\n")
-    }
-}
-
-pub async fn read_body(body: Incoming) -> Result<Bytes, HttpResponse> {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => Ok(b.to_bytes()),
-        Err(_) => Err(plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")),
     }
 }

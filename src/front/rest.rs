@@ -2,9 +2,10 @@
 
 use super::Body;
 use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, VARY};
 use hyper::{Response, StatusCode};
 
+use super::cache::{Encoding, Entry};
 use super::methods::{self, Kind, Public, EXTENSIONS};
 use super::params::{decode_password, missing, Params};
 use super::subsonic::{self, Format, Node, Value};
@@ -53,6 +54,19 @@ impl Front {
         }
         let header_user = self.proxy_user(headers, peer).map_err(|why| conflict(&why))?;
         if let Some(user) = header_user {
+            // The proxy vouches by its own cookie, which a browser also sends for another
+            // site's page (an <img>, a form): that page must not act as the user.
+            if super::cross_site(headers) {
+                tracing::warn!(
+                    "refused {}'s user header on a request from another site ({})",
+                    self.user_header,
+                    peer.addr
+                );
+                return Err(ApiError::new(
+                    code::NOT_AUTHORIZED,
+                    "The proxy's user header is not honoured for a request from another site's page",
+                ));
+            }
             if p.get("apiKey").is_some() {
                 return Err(conflict("apiKey and the proxy's user header"));
             }
@@ -117,7 +131,8 @@ impl Front {
         };
         if let Call::Library(lib) = call {
             if lib.deterministic() {
-                return self.revalidated(method.name, p, &format, client, creds, lib).await;
+                let enc = Encoding::preferred(headers.get("accept-encoding").and_then(|v| v.to_str().ok()));
+                return self.revalidated(method.name, p, &format, (client, creds), lib, enc).await;
             }
             return self.answer(&format, Request::Api { client, creds, call: Call::Library(lib) }).await;
         }
@@ -156,9 +171,9 @@ impl Front {
         method: &str,
         p: &Params,
         format: &Format,
-        client: Client,
-        creds: Credentials,
+        (client, creds): (Client, Credentials),
         call: LibraryCall,
+        enc: Encoding,
     ) -> HttpResponse {
         let key = super::cache::key(&creds, method, p);
         let have = self.cache.get(&key);
@@ -169,11 +184,7 @@ impl Front {
         };
         match reply {
             Reply::Revalidated(Ok(Revalidated::NotModified)) => match have {
-                Some(e) => {
-                    let mut r = Response::new(Body::Full(Some(e.body)));
-                    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(e.content_type));
-                    r
-                }
+                Some(e) => self.cached(&key, &e, enc),
                 None => self.broker_trouble(format),
             },
             Reply::Revalidated(Ok(Revalidated::Fresh { answer, stamp })) => {
@@ -185,18 +196,33 @@ impl Front {
                     None,
                     super::render::record,
                 );
-                let body = Bytes::from(text);
-                if stamp.generation != 0 {
-                    let entry = super::cache::Entry { stamp, content_type: ctype, body: body.clone() };
-                    self.cache.put(key, entry);
+                let entry = Entry::new(stamp, ctype, Bytes::from(text));
+                if entry.stamp.generation != 0 {
+                    self.cache.put(key.clone(), entry.clone());
                 }
-                let mut r = Response::new(Body::Full(Some(body)));
-                r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
-                r
+                self.cached(&key, &entry, enc)
             }
             Reply::Revalidated(Err(e)) => self.failed(format, e),
             _ => self.broker_trouble(format),
         }
+    }
+
+    /// A cached (or just cached) answer, in the client's coding: a compressed form the cache
+    /// keeps carries Content-Encoding, so the compression layer leaves it alone.
+    fn cached(&self, key: &str, e: &Entry, enc: Encoding) -> HttpResponse {
+        let mut r = match self.cache.encoded(key, e, enc) {
+            Some(compressed) => {
+                let mut r = Response::new(Body::full(compressed));
+                if let Some(coding) = enc.header() {
+                    r.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
+                }
+                r.headers_mut().insert(VARY, HeaderValue::from_static("accept-encoding"));
+                r
+            }
+            None => Response::new(Body::full(e.body.clone())),
+        };
+        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(e.content_type));
+        r
     }
 
     pub fn ok(&self, format: &Format, body: Option<&Node>) -> HttpResponse {

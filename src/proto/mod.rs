@@ -138,6 +138,12 @@ pub struct FrontInit {
     pub trusted_sources: Vec<String>,
     /// ExtAuth.UserHeader.
     pub user_header: String,
+    /// Limits.MaxConnections, resolved against the descriptor limit (never 0).
+    pub max_connections: usize,
+    pub max_connections_per_client: usize,
+    pub max_connections_per_proxy: usize,
+    pub request_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -66,6 +66,44 @@ struct Supervisor {
     ffmpeg: Option<std::path::PathBuf>,
 }
 
+/// Raises the soft RLIMIT_NOFILE to the hard limit (every role inherits it; the front needs
+/// one descriptor per connection and one more per song it sends), and resolves
+/// Limits.MaxConnections against it: 0 means half the limit, at most 10,000; a configured
+/// value above half is lowered, with a warning, so that accept never runs out of descriptors.
+fn connection_cap(configured: usize) -> usize {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let limit = match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            if soft < hard {
+                match setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                    Ok(()) => hard,
+                    Err(e) => {
+                        tracing::warn!("cannot raise the descriptor limit from {soft} to {hard}: {e}");
+                        soft
+                    }
+                }
+            } else {
+                soft
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot read the descriptor limit: {e}; assuming 1024");
+            1024
+        }
+    };
+    let half = usize::try_from(limit / 2).unwrap_or(usize::MAX).max(16);
+    match configured {
+        0 => half.min(10_000),
+        n if n > half => {
+            tracing::warn!(
+                "Limits.MaxConnections = {n} is more than half the descriptor limit ({limit}); using {half} (raise LimitNOFILE)"
+            );
+            half
+        }
+        n => n,
+    }
+}
+
 pub fn serve(over: Overrides) -> ExitCode {
     if let Err(e) = privsep::identity::refuse_privilege() {
         eprintln!("redoubt: {e}");
@@ -79,6 +117,7 @@ pub fn serve(over: Overrides) -> ExitCode {
         }
     };
     crate::logging::init("supervisor", &cfg.log_level);
+    cfg.max_connections = connection_cap(cfg.max_connections);
     if let Some(w) = privsep::identity::clear_bounding_set() {
         tracing::warn!("{w}");
     }
@@ -456,6 +495,11 @@ impl Supervisor {
             front: crate::proto::FrontInit {
                 trusted_sources: self.cfg.trusted_sources.clone(),
                 user_header: self.cfg.user_header.clone(),
+                max_connections: self.cfg.max_connections,
+                max_connections_per_client: self.cfg.max_connections_per_client,
+                max_connections_per_proxy: self.cfg.max_connections_per_proxy,
+                request_timeout_ms: self.cfg.request_timeout.as_millis() as u64,
+                idle_timeout_ms: self.cfg.idle_timeout.as_millis() as u64,
             },
             transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone(), checks: Vec::new() },
         }
