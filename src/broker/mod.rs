@@ -5,12 +5,13 @@
 pub mod art;
 pub mod browse;
 pub mod db;
-pub mod library;
+pub mod ingest;
 pub mod limiter;
 pub mod lyrics;
 pub mod media;
 pub mod names;
-pub mod scans;
+pub mod scan_jobs;
+pub mod schedule;
 pub mod store;
 pub mod userdata;
 pub mod vault;
@@ -33,9 +34,9 @@ pub struct Broker {
     /// so that they close first: the writer, closing last, checkpoints and removes the WAL.
     pub readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
     pub store: Store,
-    pub scans: scans::Scans,
-    /// The last failed scan, for `redoubt scan --problems` (see scans::Record).
-    scan_record: scans::Record,
+    pub scans: scan_jobs::Scans,
+    /// The last failed scan, for `redoubt scan --problems` (see scan_jobs::Record).
+    scan_record: scan_jobs::Record,
     data_folder: std::path::PathBuf,
     pub media: media::Media,
     /// getCoverArt's lookup and the artwork cache.
@@ -43,7 +44,7 @@ pub struct Broker {
     /// Music folder ids, in MusicFolder order (the scanner's root index).
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
-    pub schedule: Option<crate::scanner::schedule::Schedule>,
+    pub schedule: Option<schedule::Schedule>,
     pub articles: Vec<String>,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
@@ -122,8 +123,8 @@ impl Broker {
                  (POST /auth/setup) with this one-time setup code: {code}"
             );
         }
-        let roots = library::sync_music_folders(&store.conn(), music_folders).map_err(|e| format!("database: {e}"))?;
-        let scans = scans::Scans::default();
+        let roots = ingest::sync_music_folders(&store.conn(), music_folders).map_err(|e| format!("database: {e}"))?;
+        let scans = scan_jobs::Scans::default();
         {
             let conn = store.conn();
             let tracks: i64 =
@@ -131,7 +132,7 @@ impl Broker {
             let folders: i64 = conn.query_row("SELECT count(*) FROM folders", [], |r| r.get(0)).unwrap_or(0);
             scans.set_totals(tracks as u64, folders as u64, None);
         }
-        let (scan_record, failed_before) = scans::Record::open(data_folder);
+        let (scan_record, failed_before) = scan_jobs::Record::open(data_folder);
         if let Some(text) = &failed_before {
             tracing::warn!("{text}");
             scans.set_totals(
@@ -140,7 +141,7 @@ impl Broker {
                 Some(text.split_once(": ").map(|(_, why)| why).unwrap_or(text).to_string()),
             );
         }
-        let schedule = crate::scanner::schedule::Schedule::parse(&init.scan_schedule)?;
+        let schedule = schedule::Schedule::parse(&init.scan_schedule)?;
         let readers = (0..READERS)
             .map(|_| db::open_reader(&db::path(data_folder)).map(std::sync::Mutex::new))
             .collect::<Result<Vec<_>, _>>()
@@ -187,8 +188,8 @@ impl Broker {
             }
             Request::NextScan => {
                 let job = self.scans.next().await;
-                let skip = library::skip_list(&self.store.conn(), &self.roots, false).unwrap_or_default();
-                let suspects = library::skip_list(&self.store.conn(), &self.roots, true).unwrap_or_default();
+                let skip = ingest::skip_list(&self.store.conn(), &self.roots, false).unwrap_or_default();
+                let suspects = ingest::skip_list(&self.store.conn(), &self.roots, true).unwrap_or_default();
                 tracing::info!("scan {} started ({})", job.id, if job.full { "full" } else { "incremental" });
                 let msg = crate::proto::ScanJob { scan: job.id, full: job.full, skip, suspects };
                 Answer { body: Reply::Scan(msg), fds: vec![job.crumbs] }
@@ -200,7 +201,7 @@ impl Broker {
                 };
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    library::check_folders(&me.readers[0].lock().unwrap(), &me.roots, current.full, &folders)
+                    ingest::check_folders(&me.readers[0].lock().unwrap(), &me.roots, current.full, &folders)
                 })
                 .await;
                 match r {
@@ -224,7 +225,7 @@ impl Broker {
                 }
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    library::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders)
+                    ingest::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders)
                 })
                 .await;
                 match r {
@@ -269,10 +270,10 @@ impl Broker {
                 let r = tokio::task::spawn_blocking(move || {
                     let unchanged = me.scans.take_unchanged(scan);
                     let mut conn = me.store.conn();
-                    let st = library::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged)?;
+                    let st = ingest::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged)?;
                     if files > 0 || st.missing > 0 || st.moved > 0 {
                         // Only search speed depends on it: a failure is not the scan's.
-                        if let Err(e) = library::optimize_search(&conn) {
+                        if let Err(e) = ingest::optimize_search(&conn) {
                             tracing::warn!("scan {scan}: cannot merge the search indexes: {}", me.explain(&e));
                         }
                     }
@@ -424,7 +425,7 @@ impl Broker {
     fn scanner_gone(&self) {
         for (root, path) in self.scans.scanner_gone() {
             let shown = String::from_utf8_lossy(&path).into_owned();
-            match library::record_crash(&self.store.conn(), &self.roots, root, &path, db::now()) {
+            match ingest::record_crash(&self.store.conn(), &self.roots, root, &path, db::now()) {
                 Ok(n) if n >= 2 => tracing::warn!("the scanner died reading {shown:?} again ({n} times): skipping it from now on (redoubt scan --problems)"),
                 Ok(n) => tracing::warn!("the scanner died while reading {shown:?} (failure {n}); the scan continues"),
                 Err(e) => tracing::error!("recording a scanner crash: {e}"),

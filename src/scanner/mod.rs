@@ -2,7 +2,6 @@
 //! bounded batches. It never opens the database; a malicious file can at worst crash or hang
 //! this process, and then the broker learns from the shared breadcrumb page which file it was.
 
-pub mod schedule;
 pub mod tags;
 pub mod walk;
 pub mod watch;

@@ -1,4 +1,9 @@
-//! The library in the database: what the scanner reports, stored in bounded transactions.
+//! Ingest: the library's write side, where what the scanner reports becomes rows. Folder
+//! checks (`check_folders`, read-only), the folders' tracks, albums, artists, genres, images
+//! and playlist files (`store_folders`, one bounded transaction per message), the end of a
+//! scan (`finish_scan`: missing and moved files, album figures, imported playlists), and the
+//! record of files that crashed the scanner. Which scan runs, and when, is
+//! [`scan_jobs`](super::scan_jobs) (no SQL there); the read side is [`browse`](super::browse).
 //! Every statement is a constant with `?` parameters; strings from tags are stored as given.
 
 use std::collections::HashMap;
