@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::db::{new_id, now};
-use crate::proto::{FolderSeen, FolderToRead, FolderUpdate, KnownFile, ScannedFile};
+use crate::proto::scan::{FolderSeen, FolderToRead, FolderUpdate, KnownFile, ScannedFile, TrackTags};
 
 /// Makes the music_folders table match MusicFolder; returns the id of each configured folder,
 /// in order (a Subsonic music folder id).
@@ -155,7 +155,7 @@ fn unknown_album_key(artist_id: &str, folder: i64) -> String {
 fn album_id(
     tx: &Transaction<'_>,
     ids: &mut Ids,
-    t: &crate::proto::TrackTags,
+    t: &TrackTags,
     album_artist: &str,
     artist_id: &str,
     folder: i64,
@@ -636,7 +636,7 @@ mod tests {
             size: 100,
             mtime,
             suffix: "mp3".into(),
-            tags: crate::proto::TrackTags { codec: "MP3".into(), ..Default::default() },
+            tags: TrackTags { codec: "MP3".into(), ..Default::default() },
             sidecar_lyrics: None,
         }
     }

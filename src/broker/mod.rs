@@ -23,6 +23,7 @@ use std::time::Instant;
 use privsep::channel::{AsyncChannel, MAX_FRAME};
 use privsep::rpc::{self, Answer, ServeEnd};
 
+use crate::proto::scan::ScannerRequest;
 use crate::proto::{permit, Allowed, BrokerInit, Control, Reply, Request, Role};
 use crate::role::Started;
 use store::Store;
@@ -165,7 +166,7 @@ impl Broker {
     }
 
     /// Answers one permitted request. Runs concurrently with other requests.
-    pub async fn handle(self: Arc<Self>, role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
+    pub async fn handle(self: Arc<Self>, _role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
         match req {
             Request::Ping => Reply::Pong {
                 server_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -186,15 +187,36 @@ impl Broker {
                     Err(e) => Reply::Media(Err(e)).into(),
                 }
             }
-            Request::NextScan => {
+            Request::Login { client, username, password } => {
+                Reply::Session(self.store.login(&client, &username, &password)).into()
+            }
+            Request::Setup { client, code, username, password } => {
+                Reply::Session(self.store.setup(&client, &code, &username, &password)).into()
+            }
+            Request::Session { token, csrf } => Reply::Who(self.store.session(&token, csrf.as_ref())).into(),
+            Request::Logout { token, csrf } => {
+                if self.store.logout(&token, &csrf) {
+                    Reply::Done.into()
+                } else {
+                    Reply::Who(None).into()
+                }
+            }
+            Request::Scanner(r) => self.scanner(r).await,
+        }
+    }
+
+    /// Answers one of the scanner's requests (the scan protocol, proto/scan.rs).
+    async fn scanner(self: Arc<Self>, req: ScannerRequest) -> Answer<Reply> {
+        match req {
+            ScannerRequest::NextScan => {
                 let job = self.scans.next().await;
                 let skip = ingest::skip_list(&self.store.conn(), &self.roots, false).unwrap_or_default();
                 let suspects = ingest::skip_list(&self.store.conn(), &self.roots, true).unwrap_or_default();
                 tracing::info!("scan {} started ({})", job.id, if job.full { "full" } else { "incremental" });
-                let msg = crate::proto::ScanJob { scan: job.id, full: job.full, skip, suspects };
+                let msg = crate::proto::scan::ScanJob { scan: job.id, full: job.full, skip, suspects };
                 Answer { body: Reply::Scan(msg), fds: vec![job.crumbs] }
             }
-            Request::CheckFolders { scan, folders } => {
+            ScannerRequest::CheckFolders { scan, folders } => {
                 // A failed scan reads nothing more: the scanner only finishes its walk.
                 let Some(current) = self.scans.running(scan).filter(|c| c.failure.is_none()) else {
                     return Reply::FoldersToRead(Vec::new()).into();
@@ -219,7 +241,7 @@ impl Broker {
                     }
                 }
             }
-            Request::StoreFolders { scan, folders } => {
+            ScannerRequest::StoreFolders { scan, folders } => {
                 if self.scans.running(scan).is_none_or(|c| c.failure.is_some()) {
                     return Reply::Done.into();
                 }
@@ -237,25 +259,11 @@ impl Broker {
                 }
                 Reply::Done.into()
             }
-            Request::WatcherTriggered => {
+            ScannerRequest::WatcherTriggered => {
                 self.scans.request(false, "files changed");
                 Reply::Done.into()
             }
-            Request::Login { client, username, password } => {
-                Reply::Session(self.store.login(&client, &username, &password)).into()
-            }
-            Request::Setup { client, code, username, password } => {
-                Reply::Session(self.store.setup(&client, &code, &username, &password)).into()
-            }
-            Request::Session { token, csrf } => Reply::Who(self.store.session(&token, csrf.as_ref())).into(),
-            Request::Logout { token, csrf } => {
-                if self.store.logout(&token, &csrf) {
-                    Reply::Done.into()
-                } else {
-                    Reply::Who(None).into()
-                }
-            }
-            Request::ScanFinished { scan, files } => {
+            ScannerRequest::ScanFinished { scan, files } => {
                 let Some(current) = self.scans.running(scan) else { return Reply::Done.into() };
                 if let Some(why) = current.failure {
                     tracing::warn!(
@@ -306,7 +314,6 @@ impl Broker {
                         self.scans.ended_failed(scan, why);
                     }
                 }
-                let _ = role;
                 Reply::Done.into()
             }
         }
@@ -681,7 +688,7 @@ mod tests {
             let served = tokio::spawn(broker.clone().serve_peer(Role::Front, broker_end));
             let (client, _reader) = RpcClient::<Request, Reply>::start(AsyncChannel::new(front_end).unwrap());
             assert!(matches!(client.call(&Request::Ping, &[]).await.unwrap().body, Reply::Pong { .. }));
-            assert!(client.call(&Request::ScanFinished { scan: 1, files: 1 }, &[]).await.is_err());
+            assert!(client.call(&Request::Scanner(ScannerRequest::ScanFinished { scan: 1, files: 1 }), &[]).await.is_err());
             assert!(matches!(served.await.unwrap(), ServeEnd::NotPermitted(k) if k.contains("front may not send ScanFinished")));
         });
         let _ = std::fs::remove_dir_all(dir);
