@@ -1,6 +1,7 @@
 //! The scanner: walks the music folders read-only, reads tags, and reports to the broker in
-//! bounded batches. It never opens the database; a malicious file can at worst crash or hang
-//! this process, and then the broker learns from the shared breadcrumb page which file it was.
+//! bounded batches (the messages, all of them, are in proto/scan.rs). It never opens the
+//! database; a malicious file can at worst crash or hang this process, and then the broker
+//! learns from the shared breadcrumb page which file it was.
 
 pub mod tags;
 pub mod walk;
