@@ -346,7 +346,7 @@ pub fn scan(over: Overrides, full: bool, problems: bool) -> ExitCode {
     if problems {
         // First, and without the database: a scan that failed for a full disk could not
         // write there.
-        let failed = crate::broker::scans::recorded_failure(&cfg.data_folder);
+        let failed = crate::broker::scan_jobs::recorded_failure(&cfg.data_folder);
         if let Some(text) = &failed {
             println!("{text}");
         }
@@ -354,7 +354,7 @@ pub fn scan(over: Overrides, full: bool, problems: bool) -> ExitCode {
             Ok(c) => c,
             Err(e) => return fail(e),
         };
-        return match crate::broker::library::problems(&conn) {
+        return match crate::broker::ingest::problems(&conn) {
             Ok(list) => {
                 for (root, path, failures, reason) in &list {
                     let shown = String::from_utf8_lossy(path);

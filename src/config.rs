@@ -325,7 +325,7 @@ impl Config {
         let watcher_wait = duration("Scanner.WatcherWait")?;
         let file_timeout = duration("Scanner.FileTimeout")?;
         let scan_schedule = get("Scanner.Schedule").trim().to_string();
-        crate::scanner::schedule::Schedule::parse(&scan_schedule).map_err(|e| bad("Scanner.Schedule", e))?;
+        crate::broker::schedule::Schedule::parse(&scan_schedule).map_err(|e| bad("Scanner.Schedule", e))?;
         let artist_separators = split_separators(&get("Scanner.ArtistSeparators"));
         let secret = |name: &str| Some(get(name)).filter(|v| !v.is_empty());
         let user_header = get("ExtAuth.UserHeader").trim().to_string();

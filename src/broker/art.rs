@@ -171,7 +171,7 @@ impl Lookup<'_> {
         let mut out = Vec::new();
         for pattern in patterns {
             for name in images.iter().filter(|n| glob_match(pattern, n)) {
-                let path = super::library::join_path(&dir, name);
+                let path = super::ingest::join_path(&dir, name);
                 out.push(Candidate {
                     identity: identity(b'f', root, &path, &fingerprint),
                     source: ArtSource::File { root, path },
@@ -216,7 +216,7 @@ impl Lookup<'_> {
             })
             .optional()?;
         Ok(row.and_then(|(mf, dir, name, size, mtime)| {
-            Some(embedded(self.root(mf)?, super::library::join_path(&dir, &name), size, mtime))
+            Some(embedded(self.root(mf)?, super::ingest::join_path(&dir, &name), size, mtime))
         }))
     }
 
@@ -259,7 +259,7 @@ impl Lookup<'_> {
             None => Vec::new(),
         };
         let own = match self.root(mf) {
-            Some(root) if has_pictures => Some(embedded(root, super::library::join_path(&dir, &name), size, mtime)),
+            Some(root) if has_pictures => Some(embedded(root, super::ingest::join_path(&dir, &name), size, mtime)),
             _ => None,
         };
         for c in self.by_priority(Some(folder), own)? {

@@ -3,7 +3,7 @@
 
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
-use crate::proto::error::{internal, not_found};
+use crate::proto::error::{code, internal, not_found};
 use crate::proto::library::*;
 use crate::proto::ApiError;
 
@@ -554,7 +554,7 @@ impl Library<'_> {
                 break;
             }
             let mut bytes = vec![0u8; 8 * 4 * size as usize];
-            getrandom::getrandom(&mut bytes).map_err(|_| ApiError::new(0, "no randomness"))?;
+            getrandom::getrandom(&mut bytes).map_err(|_| ApiError::new(code::GENERIC, "no randomness"))?;
             let picks: Vec<i64> =
                 bytes.chunks(8).map(|b| (u64::from_le_bytes(b.try_into().unwrap()) % max as u64) as i64 + 1).collect();
             for rowid in picks {

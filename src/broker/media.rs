@@ -164,7 +164,7 @@ pub fn track_file(conn: &Connection, roots: &[i64], id: &str) -> rusqlite::Resul
         let root = roots.iter().position(|r| *r == folder)? as u32;
         Some(TrackFile {
             root,
-            path: super::library::join_path(&dir, &name),
+            path: super::ingest::join_path(&dir, &name),
             file_name: name,
             suffix,
             size: size.max(0) as u64,

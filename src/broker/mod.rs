@@ -5,12 +5,13 @@
 pub mod art;
 pub mod browse;
 pub mod db;
-pub mod library;
+pub mod ingest;
 pub mod limiter;
 pub mod lyrics;
 pub mod media;
 pub mod names;
-pub mod scans;
+pub mod scan_jobs;
+pub mod schedule;
 pub mod store;
 pub mod userdata;
 pub mod vault;
@@ -22,6 +23,7 @@ use std::time::Instant;
 use privsep::channel::{AsyncChannel, MAX_FRAME};
 use privsep::rpc::{self, Answer, ServeEnd};
 
+use crate::proto::scan::ScannerRequest;
 use crate::proto::{permit, Allowed, BrokerInit, Control, Reply, Request, Role};
 use crate::role::Started;
 use store::Store;
@@ -33,9 +35,9 @@ pub struct Broker {
     /// so that they close first: the writer, closing last, checkpoints and removes the WAL.
     pub readers: Vec<std::sync::Mutex<rusqlite::Connection>>,
     pub store: Store,
-    pub scans: scans::Scans,
-    /// The last failed scan, for `redoubt scan --problems` (see scans::Record).
-    scan_record: scans::Record,
+    pub scans: scan_jobs::Scans,
+    /// The last failed scan, for `redoubt scan --problems` (see scan_jobs::Record).
+    scan_record: scan_jobs::Record,
     data_folder: std::path::PathBuf,
     pub media: media::Media,
     /// getCoverArt's lookup and the artwork cache.
@@ -43,7 +45,7 @@ pub struct Broker {
     /// Music folder ids, in MusicFolder order (the scanner's root index).
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
-    pub schedule: Option<crate::scanner::schedule::Schedule>,
+    pub schedule: Option<schedule::Schedule>,
     pub articles: Vec<String>,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
@@ -122,8 +124,8 @@ impl Broker {
                  (POST /auth/setup) with this one-time setup code: {code}"
             );
         }
-        let roots = library::sync_music_folders(&store.conn(), music_folders).map_err(|e| format!("database: {e}"))?;
-        let scans = scans::Scans::default();
+        let roots = ingest::sync_music_folders(&store.conn(), music_folders).map_err(|e| format!("database: {e}"))?;
+        let scans = scan_jobs::Scans::default();
         {
             let conn = store.conn();
             let tracks: i64 =
@@ -131,7 +133,7 @@ impl Broker {
             let folders: i64 = conn.query_row("SELECT count(*) FROM folders", [], |r| r.get(0)).unwrap_or(0);
             scans.set_totals(tracks as u64, folders as u64, None);
         }
-        let (scan_record, failed_before) = scans::Record::open(data_folder);
+        let (scan_record, failed_before) = scan_jobs::Record::open(data_folder);
         if let Some(text) = &failed_before {
             tracing::warn!("{text}");
             scans.set_totals(
@@ -140,7 +142,7 @@ impl Broker {
                 Some(text.split_once(": ").map(|(_, why)| why).unwrap_or(text).to_string()),
             );
         }
-        let schedule = crate::scanner::schedule::Schedule::parse(&init.scan_schedule)?;
+        let schedule = schedule::Schedule::parse(&init.scan_schedule)?;
         let readers = (0..READERS)
             .map(|_| db::open_reader(&db::path(data_folder)).map(std::sync::Mutex::new))
             .collect::<Result<Vec<_>, _>>()
@@ -164,7 +166,7 @@ impl Broker {
     }
 
     /// Answers one permitted request. Runs concurrently with other requests.
-    pub async fn handle(self: Arc<Self>, role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
+    pub async fn handle(self: Arc<Self>, _role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
         match req {
             Request::Ping => Reply::Pong {
                 server_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -185,22 +187,43 @@ impl Broker {
                     Err(e) => Reply::Media(Err(e)).into(),
                 }
             }
-            Request::NextScan => {
+            Request::Login { client, username, password } => {
+                Reply::Session(self.store.login(&client, &username, &password)).into()
+            }
+            Request::Setup { client, code, username, password } => {
+                Reply::Session(self.store.setup(&client, &code, &username, &password)).into()
+            }
+            Request::Session { token, csrf } => Reply::Who(self.store.session(&token, csrf.as_ref())).into(),
+            Request::Logout { token, csrf } => {
+                if self.store.logout(&token, &csrf) {
+                    Reply::Done.into()
+                } else {
+                    Reply::Who(None).into()
+                }
+            }
+            Request::Scanner(r) => self.scanner(r).await,
+        }
+    }
+
+    /// Answers one of the scanner's requests (the scan protocol, proto/scan.rs).
+    async fn scanner(self: Arc<Self>, req: ScannerRequest) -> Answer<Reply> {
+        match req {
+            ScannerRequest::NextScan => {
                 let job = self.scans.next().await;
-                let skip = library::skip_list(&self.store.conn(), &self.roots, false).unwrap_or_default();
-                let suspects = library::skip_list(&self.store.conn(), &self.roots, true).unwrap_or_default();
+                let skip = ingest::skip_list(&self.store.conn(), &self.roots, false).unwrap_or_default();
+                let suspects = ingest::skip_list(&self.store.conn(), &self.roots, true).unwrap_or_default();
                 tracing::info!("scan {} started ({})", job.id, if job.full { "full" } else { "incremental" });
-                let msg = crate::proto::ScanJob { scan: job.id, full: job.full, skip, suspects };
+                let msg = crate::proto::scan::ScanJob { scan: job.id, full: job.full, skip, suspects };
                 Answer { body: Reply::Scan(msg), fds: vec![job.crumbs] }
             }
-            Request::CheckFolders { scan, folders } => {
+            ScannerRequest::CheckFolders { scan, folders } => {
                 // A failed scan reads nothing more: the scanner only finishes its walk.
                 let Some(current) = self.scans.running(scan).filter(|c| c.failure.is_none()) else {
                     return Reply::FoldersToRead(Vec::new()).into();
                 };
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    library::check_folders(&me.readers[0].lock().unwrap(), &me.roots, current.full, &folders)
+                    ingest::check_folders(&me.readers[0].lock().unwrap(), &me.roots, current.full, &folders)
                 })
                 .await;
                 match r {
@@ -218,13 +241,13 @@ impl Broker {
                     }
                 }
             }
-            Request::StoreFolders { scan, folders } => {
+            ScannerRequest::StoreFolders { scan, folders } => {
                 if self.scans.running(scan).is_none_or(|c| c.failure.is_some()) {
                     return Reply::Done.into();
                 }
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    library::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders)
+                    ingest::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders)
                 })
                 .await;
                 match r {
@@ -236,25 +259,11 @@ impl Broker {
                 }
                 Reply::Done.into()
             }
-            Request::WatcherTriggered => {
+            ScannerRequest::WatcherTriggered => {
                 self.scans.request(false, "files changed");
                 Reply::Done.into()
             }
-            Request::Login { client, username, password } => {
-                Reply::Session(self.store.login(&client, &username, &password)).into()
-            }
-            Request::Setup { client, code, username, password } => {
-                Reply::Session(self.store.setup(&client, &code, &username, &password)).into()
-            }
-            Request::Session { token, csrf } => Reply::Who(self.store.session(&token, csrf.as_ref())).into(),
-            Request::Logout { token, csrf } => {
-                if self.store.logout(&token, &csrf) {
-                    Reply::Done.into()
-                } else {
-                    Reply::Who(None).into()
-                }
-            }
-            Request::ScanFinished { scan, files } => {
+            ScannerRequest::ScanFinished { scan, files } => {
                 let Some(current) = self.scans.running(scan) else { return Reply::Done.into() };
                 if let Some(why) = current.failure {
                     tracing::warn!(
@@ -269,10 +278,10 @@ impl Broker {
                 let r = tokio::task::spawn_blocking(move || {
                     let unchanged = me.scans.take_unchanged(scan);
                     let mut conn = me.store.conn();
-                    let st = library::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged)?;
+                    let st = ingest::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged)?;
                     if files > 0 || st.missing > 0 || st.moved > 0 {
                         // Only search speed depends on it: a failure is not the scan's.
-                        if let Err(e) = library::optimize_search(&conn) {
+                        if let Err(e) = ingest::optimize_search(&conn) {
                             tracing::warn!("scan {scan}: cannot merge the search indexes: {}", me.explain(&e));
                         }
                     }
@@ -305,7 +314,6 @@ impl Broker {
                         self.scans.ended_failed(scan, why);
                     }
                 }
-                let _ = role;
                 Reply::Done.into()
             }
         }
@@ -424,7 +432,7 @@ impl Broker {
     fn scanner_gone(&self) {
         for (root, path) in self.scans.scanner_gone() {
             let shown = String::from_utf8_lossy(&path).into_owned();
-            match library::record_crash(&self.store.conn(), &self.roots, root, &path, db::now()) {
+            match ingest::record_crash(&self.store.conn(), &self.roots, root, &path, db::now()) {
                 Ok(n) if n >= 2 => tracing::warn!("the scanner died reading {shown:?} again ({n} times): skipping it from now on (redoubt scan --problems)"),
                 Ok(n) => tracing::warn!("the scanner died while reading {shown:?} (failure {n}); the scan continues"),
                 Err(e) => tracing::error!("recording a scanner crash: {e}"),
@@ -680,7 +688,7 @@ mod tests {
             let served = tokio::spawn(broker.clone().serve_peer(Role::Front, broker_end));
             let (client, _reader) = RpcClient::<Request, Reply>::start(AsyncChannel::new(front_end).unwrap());
             assert!(matches!(client.call(&Request::Ping, &[]).await.unwrap().body, Reply::Pong { .. }));
-            assert!(client.call(&Request::ScanFinished { scan: 1, files: 1 }, &[]).await.is_err());
+            assert!(client.call(&Request::Scanner(ScannerRequest::ScanFinished { scan: 1, files: 1 }), &[]).await.is_err());
             assert!(matches!(served.await.unwrap(), ServeEnd::NotPermitted(k) if k.contains("front may not send ScanFinished")));
         });
         let _ = std::fs::remove_dir_all(dir);

@@ -126,6 +126,11 @@ fn random_hex(n: usize) -> String {
     hex::encode(b)
 }
 
+/// Error 70 for a user name (the user management calls' wording, with its full stop).
+fn no_such_user() -> ApiError {
+    ApiError::new(code::NOT_FOUND, "User not found.")
+}
+
 fn limited(wait: Duration) -> ApiError {
     let secs = wait.as_secs().max(1);
     ApiError {
@@ -493,7 +498,7 @@ impl Store {
         match u {
             Some(u) if u.id == me.id || me.admin => Ok(u),
             _ if !me.admin => Err(not_authorized()),
-            _ => Err(ApiError::new(code::NOT_FOUND, "User not found.")),
+            _ => Err(no_such_user()),
         }
     }
 
@@ -544,9 +549,7 @@ impl Store {
 
     fn update_user(&self, f: &UserFields) -> Result<(), ApiError> {
         let conn = self.conn();
-        let u = Self::user_by_name(&conn, &f.username)
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))?;
+        let u = Self::user_by_name(&conn, &f.username).map_err(internal)?.ok_or_else(no_such_user)?;
         if f.admin == Some(false) && u.admin && Self::admins(&conn) <= 1 {
             return Err(ApiError::new(code::GENERIC, "The last admin cannot lose the admin role."));
         }
@@ -575,9 +578,7 @@ impl Store {
     }
 
     pub fn set_password(&self, name: &str, password: &str) -> Result<(), ApiError> {
-        let u = Self::user_by_name(&self.conn(), name)
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))?;
+        let u = Self::user_by_name(&self.conn(), name).map_err(internal)?.ok_or_else(no_such_user)?;
         self.set_password_of(&u, password)
     }
 
@@ -600,9 +601,7 @@ impl Store {
 
     pub fn delete_user(&self, name: &str) -> Result<(), ApiError> {
         let conn = self.conn();
-        let u = Self::user_by_name(&conn, name)
-            .map_err(internal)?
-            .ok_or_else(|| ApiError::new(code::NOT_FOUND, "User not found."))?;
+        let u = Self::user_by_name(&conn, name).map_err(internal)?.ok_or_else(no_such_user)?;
         if u.admin && Self::admins(&conn) <= 1 {
             return Err(ApiError::new(code::GENERIC, "The last admin cannot be deleted."));
         }

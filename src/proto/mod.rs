@@ -1,6 +1,7 @@
 //! Every message that crosses a process boundary, and what each role may ask the broker.
 //!
-//! Read this file to answer "what can the front ask the broker?": see [`permit`].
+//! Read this file to answer "what can the front ask the broker?": see [`permit`]. What the
+//! scanner may tell the broker, and the data it carries, is in one file too: `scan.rs`.
 //!
 //! Channels (all SEQPACKET, see privsep::channel):
 //! - supervisor -> every role, fd 3: one [`Control::Init`]; to the broker also
@@ -12,6 +13,7 @@
 pub mod error;
 pub mod library;
 pub mod media;
+pub mod scan;
 pub mod userdata;
 
 use std::path::PathBuf;
@@ -188,17 +190,8 @@ pub enum Request {
     Session { token: Secret, csrf: Option<Secret> },
     /// Ends a web session (needs its CSRF token).
     Logout { token: Secret, csrf: Secret },
-    /// Scanner: wait for the next scan to run (a long poll: answered when one is due).
-    NextScan,
-    /// Scanner: the folders seen, with their fingerprints. The answer names the ones whose
-    /// content changed, with the files the library holds for each.
-    CheckFolders { scan: u64, folders: Vec<FolderSeen> },
-    /// Scanner: what changed folders contain now. One transaction per message.
-    StoreFolders { scan: u64, folders: Vec<FolderUpdate> },
-    /// Scanner: its watcher saw changes settle; scan (incrementally) when convenient.
-    WatcherTriggered,
-    /// Scanner: every folder has been walked.
-    ScanFinished { scan: u64, files: u64 },
+    /// The scanner's requests: the scan protocol (see scan.rs).
+    Scanner(scan::ScannerRequest),
     /// stream, download, getCoverArt: authenticate, then answer with an fd or an image.
     Media { client: Client, creds: Credentials, call: media::MediaCall },
 }
@@ -215,11 +208,7 @@ impl Request {
             Request::Setup { .. } => "Setup",
             Request::Session { .. } => "Session",
             Request::Logout { .. } => "Logout",
-            Request::NextScan => "NextScan",
-            Request::CheckFolders { .. } => "CheckFolders",
-            Request::StoreFolders { .. } => "StoreFolders",
-            Request::ScanFinished { .. } => "ScanFinished",
-            Request::WatcherTriggered => "WatcherTriggered",
+            Request::Scanner(r) => r.kind(),
             Request::Media { .. } => "Media",
         }
     }
@@ -248,11 +237,13 @@ pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String>
         Request::Login { .. } | Request::Setup { .. } | Request::Session { .. } | Request::Logout { .. } => {
             (role == Role::Front, "")
         }
-        Request::NextScan
-        | Request::CheckFolders { .. }
-        | Request::StoreFolders { .. }
-        | Request::ScanFinished { .. }
-        | Request::WatcherTriggered => (role == Role::Scanner, ""),
+        Request::Scanner(r) => match r {
+            scan::ScannerRequest::NextScan
+            | scan::ScannerRequest::CheckFolders { .. }
+            | scan::ScannerRequest::StoreFolders { .. }
+            | scan::ScannerRequest::ScanFinished { .. }
+            | scan::ScannerRequest::WatcherTriggered => (role == Role::Scanner, ""),
+        },
     };
     // The transcoder only answers the broker's jobs (media::Job) and the broker asks itself
     // nothing: neither appears above.
@@ -265,125 +256,6 @@ pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String>
 
 /// A path inside a music folder, relative to it, as raw bytes (file names need not be UTF-8).
 pub type RelPath = Vec<u8>;
-
-/// What the scanner is asked to do.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ScanJob {
-    pub scan: u64,
-    /// Read every file, not only changed ones.
-    pub full: bool,
-    /// Files that crashed or hung the scanner twice: (music folder index, path).
-    pub skip: Vec<(u32, RelPath)>,
-    /// Files it was reading when it crashed once: read these one at a time, so that a second
-    /// crash names exactly one file (another worker's file is not blamed twice).
-    pub suspects: Vec<(u32, RelPath)>,
-}
-
-/// A folder as the scanner sees it. The fingerprint covers the names, sizes and mtimes of
-/// the files that matter (audio, images, lyrics, playlists, ignore files).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FolderSeen {
-    pub root: u32,
-    pub path: RelPath,
-    pub fingerprint: [u8; 16],
-}
-
-/// A folder to read again, with what the library knows of it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FolderToRead {
-    /// Index into the CheckFolders request.
-    pub index: u32,
-    pub known: Vec<KnownFile>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct KnownFile {
-    pub name: Vec<u8>,
-    pub size: u64,
-    pub mtime: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct FolderUpdate {
-    pub root: u32,
-    pub path: RelPath,
-    pub fingerprint: [u8; 16],
-    /// Audio files read now (new or changed).
-    pub files: Vec<ScannedFile>,
-    /// Audio files the library already has and that did not change.
-    pub unchanged: Vec<Vec<u8>>,
-    /// Image files in the folder (cover art candidates).
-    pub images: Vec<Vec<u8>>,
-    /// `.m3u`/`.m3u8` playlists found in the folder.
-    pub playlists: Vec<PlaylistFile>,
-    /// Files that could not be read, with the reason.
-    pub problems: Vec<(Vec<u8>, String)>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct ScannedFile {
-    pub name: Vec<u8>,
-    pub size: u64,
-    pub mtime: i64,
-    pub suffix: String,
-    pub tags: TrackTags,
-    /// Text of a sidecar `.lrc` (preferred) or `.txt` with the same stem.
-    pub sidecar_lyrics: Option<String>,
-}
-
-/// Everything read from one audio file. Strings are as tagged (no markup added), capped.
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
-pub struct TrackTags {
-    pub codec: String,
-    pub duration_ms: u64,
-    pub bitrate_kbps: u32,
-    pub sample_rate: u32,
-    pub bit_depth: u8,
-    pub channels: u8,
-    pub title: Option<String>,
-    pub artists: Vec<String>,
-    pub album: Option<String>,
-    pub album_artists: Vec<String>,
-    pub track: Option<u32>,
-    pub track_total: Option<u32>,
-    pub disc: Option<u32>,
-    pub disc_total: Option<u32>,
-    pub disc_subtitle: Option<String>,
-    pub year: Option<i32>,
-    pub date: Option<String>,
-    pub original_date: Option<String>,
-    pub release_date: Option<String>,
-    pub genres: Vec<String>,
-    pub compilation: bool,
-    pub comment: Option<String>,
-    pub lyrics: Option<String>,
-    pub bpm: Option<u32>,
-    pub sort_title: Option<String>,
-    pub sort_artist: Option<String>,
-    pub sort_album: Option<String>,
-    pub sort_album_artist: Option<String>,
-    pub mbz_recording_id: Option<String>,
-    pub mbz_track_id: Option<String>,
-    pub mbz_album_id: Option<String>,
-    pub mbz_artist_id: Option<String>,
-    pub mbz_album_artist_id: Option<String>,
-    pub mbz_release_group_id: Option<String>,
-    pub rg_track_gain: Option<f32>,
-    pub rg_track_peak: Option<f32>,
-    pub rg_album_gain: Option<f32>,
-    pub rg_album_peak: Option<f32>,
-    /// Embedded pictures: (picture type, MIME type).
-    pub pictures: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct PlaylistFile {
-    pub name: Vec<u8>,
-    pub title: String,
-    /// Entries resolved against the playlist's folder, relative to the music folder; entries
-    /// outside the music folder are dropped.
-    pub entries: Vec<RelPath>,
-}
 
 /// A string that must never reach a log: Debug prints a placeholder.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -510,10 +382,12 @@ pub enum Reply {
         server_version: String,
         uptime_ms: u64,
     },
-    /// A scan to run; carries one fd: a shared page the scanner writes the path of the file
-    /// it is reading into, so that the broker knows which file a crash or hang happened on.
-    Scan(ScanJob),
-    FoldersToRead(Vec<FolderToRead>),
+    /// The answer to [`scan::ScannerRequest::NextScan`]: a scan to run. Carries one fd: a
+    /// shared page the scanner writes the path of the file it is reading into, so that the
+    /// broker knows which file a crash or hang happened on.
+    Scan(scan::ScanJob),
+    /// The answer to [`scan::ScannerRequest::CheckFolders`].
+    FoldersToRead(Vec<scan::FolderToRead>),
     Api(Result<Answer, ApiError>),
     /// Login and Setup.
     Session(Result<SessionGrant, ApiError>),
@@ -537,6 +411,7 @@ impl Message for Reply {
 
 #[cfg(test)]
 mod tests {
+    use super::scan::ScannerRequest;
     use super::*;
 
     #[test]
@@ -548,10 +423,10 @@ mod tests {
         assert!(permit(Role::Scanner, &login).is_err());
         assert!(permit(Role::Transcoder, &login).is_err());
         assert!(permit(Role::Transcoder, &Request::Ping).is_err(), "the transcoder asks the broker nothing");
-        assert!(permit(Role::Front, &Request::ScanFinished { scan: 1, files: 1 }).is_err());
-        assert!(permit(Role::Front, &Request::NextScan).is_err());
-        assert!(permit(Role::Scanner, &Request::ScanFinished { scan: 1, files: 1 }).is_ok());
-        assert!(permit(Role::Scanner, &Request::NextScan).is_ok());
+        assert!(permit(Role::Front, &Request::Scanner(ScannerRequest::ScanFinished { scan: 1, files: 1 })).is_err());
+        assert!(permit(Role::Front, &Request::Scanner(ScannerRequest::NextScan)).is_err());
+        assert!(permit(Role::Scanner, &Request::Scanner(ScannerRequest::ScanFinished { scan: 1, files: 1 })).is_ok());
+        assert!(permit(Role::Scanner, &Request::Scanner(ScannerRequest::NextScan)).is_ok());
         assert!(permit(Role::Broker, &Request::Ping).is_err());
     }
 

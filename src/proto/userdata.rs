@@ -49,8 +49,11 @@ pub enum QueueCurrent {
     Index(u32),
 }
 
+/// The calls, in families: the broker answers each family in its own file of
+/// `broker/userdata/`, named in the comment that opens it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum UserDataCall {
+    // Stars and ratings (annotations.rs).
     /// star (true) / unstar (false): songs, albums, artists. `ids` may name any of the three.
     Star {
         star: bool,
@@ -63,6 +66,7 @@ pub enum UserDataCall {
         id: String,
         rating: u8,
     },
+    // Plays and now playing (plays.rs).
     /// `times` in ms since the epoch, paired with `ids` by position.
     Scrobble {
         ids: Vec<String>,
@@ -78,6 +82,7 @@ pub enum UserDataCall {
         ignore_scrobble: bool,
     },
     NowPlaying,
+    // Playlists (playlists.rs).
     /// `username`: admins only (another user's view).
     Playlists {
         username: Option<String>,
@@ -103,6 +108,7 @@ pub enum UserDataCall {
     DeletePlaylist {
         id: String,
     },
+    // The play queue (play_queue.rs).
     PlayQueue {
         by_index: bool,
     },
@@ -111,6 +117,7 @@ pub enum UserDataCall {
         current: QueueCurrent,
         position: i64,
     },
+    // Bookmarks (bookmarks.rs).
     Bookmarks,
     CreateBookmark {
         id: String,
@@ -120,6 +127,7 @@ pub enum UserDataCall {
     DeleteBookmark {
         id: String,
     },
+    // Internet radio stations (radio.rs).
     RadioStations,
     CreateRadioStation {
         name: String,

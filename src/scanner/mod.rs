@@ -1,8 +1,8 @@
 //! The scanner: walks the music folders read-only, reads tags, and reports to the broker in
-//! bounded batches. It never opens the database; a malicious file can at worst crash or hang
-//! this process, and then the broker learns from the shared breadcrumb page which file it was.
+//! bounded batches (the messages, all of them, are in proto/scan.rs). It never opens the
+//! database; a malicious file can at worst crash or hang this process, and then the broker
+//! learns from the shared breadcrumb page which file it was.
 
-pub mod schedule;
 pub mod tags;
 pub mod walk;
 pub mod watch;
@@ -18,7 +18,8 @@ use privsep::breadcrumb::{Breadcrumb, SLOTS};
 use privsep::channel::AsyncChannel;
 use privsep::rpc::Client;
 
-use crate::proto::{FolderSeen, FolderUpdate, PlaylistFile, Reply, Request, Role, ScanJob, ScannedFile, ScannerInit};
+use crate::proto::scan::{FolderSeen, FolderUpdate, PlaylistFile, ScanJob, ScannedFile, ScannerRequest, TrackTags};
+use crate::proto::{Reply, Request, Role, ScannerInit};
 use crate::role::Started;
 use tags::Splitting;
 use walk::{Dir, Walker};
@@ -65,7 +66,7 @@ pub fn run(started: Started) -> Result<(), String> {
             let b = broker.clone();
             tokio::spawn(async move {
                 while rx.recv().await.is_some() {
-                    let _ = b.call(&Request::WatcherTriggered, &[]).await;
+                    let _ = b.call(&Request::Scanner(ScannerRequest::WatcherTriggered), &[]).await;
                 }
             });
         }
@@ -83,7 +84,10 @@ pub fn run(started: Started) -> Result<(), String> {
         };
         let work = async {
             loop {
-                let r = broker.call(&Request::NextScan, &[]).await.map_err(|e| format!("broker: {e}"))?;
+                let r = broker
+                    .call(&Request::Scanner(ScannerRequest::NextScan), &[])
+                    .await
+                    .map_err(|e| format!("broker: {e}"))?;
                 let Reply::Scan(job) = r.body else { return Err("unexpected answer to NextScan".to_string()) };
                 let crumbs = r.fds.into_iter().next().ok_or("no breadcrumb page")?;
                 let crumbs = Arc::new(Breadcrumb::map(&crumbs).map_err(|e| format!("breadcrumb: {e}"))?);
@@ -167,7 +171,7 @@ impl Scanner {
                     .collect();
                 let r = self
                     .broker
-                    .call(&Request::CheckFolders { scan: job.scan, folders: seen }, &[])
+                    .call(&Request::Scanner(ScannerRequest::CheckFolders { scan: job.scan, folders: seen }), &[])
                     .await
                     .map_err(|e| e.to_string())?;
                 let Reply::FoldersToRead(to_read) = r.body else {
@@ -203,7 +207,7 @@ impl Scanner {
         stop.store(true, Ordering::Relaxed);
         let _ = guard.join();
         self.broker
-            .call(&Request::ScanFinished { scan: job.scan, files: files_read }, &[])
+            .call(&Request::Scanner(ScannerRequest::ScanFinished { scan: job.scan, files: files_read }), &[])
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!("scan {} walked in {:.2} s ({files_read} files read)", job.scan, began.elapsed().as_secs_f64());
@@ -223,7 +227,10 @@ impl Scanner {
                 if files >= STORE_BATCH || rest.peek().is_none() {
                     let folders = std::mem::take(&mut chunk);
                     files = 0;
-                    broker.call(&Request::StoreFolders { scan, folders }, &[]).await.map_err(|e| e.to_string())?;
+                    broker
+                        .call(&Request::Scanner(ScannerRequest::StoreFolders { scan, folders }), &[])
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
             }
             Ok(())
@@ -330,7 +337,7 @@ impl Scanner {
                     crate::hooks::scanner_file(&job.entry.name);
                     let r = if walk::NO_TAG_READER.contains(&sfx.as_str()) {
                         // Indexed (and playable through ffmpeg), but without tags.
-                        let tags = crate::proto::TrackTags { codec: sfx.to_uppercase(), ..Default::default() };
+                        let tags = TrackTags { codec: sfx.to_uppercase(), ..Default::default() };
                         Ok((tags, Some(format!("tags of .{sfx} files are not read"))))
                     } else {
                         tags::read(&job.abs, &sfx, split)

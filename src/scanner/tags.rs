@@ -9,7 +9,7 @@ use lofty::prelude::ItemKey;
 use lofty::probe::Probe;
 use lofty::tag::Tag;
 
-use crate::proto::TrackTags;
+use crate::proto::scan::TrackTags;
 
 const MAX_TEXT: usize = 1024;
 const MAX_LONG_TEXT: usize = 64 * 1024;

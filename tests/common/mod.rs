@@ -2,6 +2,7 @@
 //! tests run as root (CI), with fixture folders that uid can use.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod media;
 
 use std::io::{Read, Write};

@@ -1,7 +1,7 @@
 -- Every song has an album. Songs without an album tag belong to an "[Unknown Album]" of their
 -- (first) album artist in their folder (Navidrome's grouping), so that getArtists ->
 -- getArtist -> getAlbum reaches every song. Songs stored from now on get theirs when stored
--- (library::album_id, with the same key: "unknown", the artist's id and the folder's, U+001F
+-- (ingest::album_id, with the same key: "unknown", the artist's id and the folder's, U+001F
 -- between); this gives the songs stored before one, once. Ids are random like every album's
 -- and stay: the key finds the same album on every rescan.
 -- From this version on, artists.album_count (refreshed at the end of each scan) counts every

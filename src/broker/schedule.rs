@@ -1,5 +1,7 @@
-//! The scanner's schedule: parses Navidrome's `Scanner.Schedule` option and computes when the
-//! next scan is due.
+//! The scan schedule: parses Navidrome's `Scanner.Schedule` option and computes when the next
+//! scan is due. It runs in the broker (a task started by `broker::run` asks for a scan when
+//! one is due), not in the scanner, which only does the scans it is handed; `config.rs` checks
+//! the option with the same parser at start.
 //!
 //! Accepted values (compatible with what Navidrome hands to `robfig/cron`):
 //!

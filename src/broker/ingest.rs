@@ -1,4 +1,9 @@
-//! The library in the database: what the scanner reports, stored in bounded transactions.
+//! Ingest: the library's write side, where what the scanner reports becomes rows. Folder
+//! checks (`check_folders`, read-only), the folders' tracks, albums, artists, genres, images
+//! and playlist files (`store_folders`, one bounded transaction per message), the end of a
+//! scan (`finish_scan`: missing and moved files, album figures, imported playlists), and the
+//! record of files that crashed the scanner. Which scan runs, and when, is
+//! [`scan_jobs`](super::scan_jobs) (no SQL there); the read side is [`browse`](super::browse).
 //! Every statement is a constant with `?` parameters; strings from tags are stored as given.
 
 use std::collections::HashMap;
@@ -7,7 +12,7 @@ use std::path::PathBuf;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::db::{new_id, now};
-use crate::proto::{FolderSeen, FolderToRead, FolderUpdate, KnownFile, ScannedFile};
+use crate::proto::scan::{FolderSeen, FolderToRead, FolderUpdate, KnownFile, ScannedFile, TrackTags};
 
 /// Makes the music_folders table match MusicFolder; returns the id of each configured folder,
 /// in order (a Subsonic music folder id).
@@ -150,7 +155,7 @@ fn unknown_album_key(artist_id: &str, folder: i64) -> String {
 fn album_id(
     tx: &Transaction<'_>,
     ids: &mut Ids,
-    t: &crate::proto::TrackTags,
+    t: &TrackTags,
     album_artist: &str,
     artist_id: &str,
     folder: i64,
@@ -631,7 +636,7 @@ mod tests {
             size: 100,
             mtime,
             suffix: "mp3".into(),
-            tags: crate::proto::TrackTags { codec: "MP3".into(), ..Default::default() },
+            tags: TrackTags { codec: "MP3".into(), ..Default::default() },
             sidecar_lyrics: None,
         }
     }

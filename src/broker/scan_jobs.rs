@@ -1,6 +1,10 @@
-//! Scan orchestration in the broker. The scanner long-polls `NextScan`; a scan becomes due at
-//! start (Scanner.ScanOnStartup), on Scanner.Schedule, when the scanner's watcher saw changes,
-//! on `startScan`, or on `redoubt scan` (SIGUSR1/SIGUSR2 to the supervisor). One scan at a time.
+//! Scan jobs: which scan runs and when, its progress, and how it ends, held in memory (and in
+//! the failure record `redoubt scan --problems` reads). No SQL here: what a scan stores in the
+//! database is [`ingest`](super::ingest).
+//!
+//! The scanner long-polls `NextScan`; a scan becomes due at start (Scanner.ScanOnStartup), on
+//! Scanner.Schedule ([`schedule`](super::schedule)), when the scanner's watcher saw changes, on
+//! `startScan`, or on `redoubt scan` (SIGUSR1/SIGUSR2 to the supervisor). One scan at a time.
 //!
 //! Crash policy: each scan hands the scanner a shared breadcrumb page. If the scanner's
 //! channel closes mid-scan (it crashed, or its watchdog aborted it on a hung file), the files

@@ -1,0 +1,291 @@
+//! Playlists: a user's own, public ones, and those imported from playlist files in the
+//! library (read-only here: their file is what changes them).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::{invalid, require_songs, valid_name, valid_text, Ctx};
+use crate::broker::browse::songs_by_ids;
+use crate::broker::db::{new_id, now};
+use crate::broker::store::User;
+use crate::proto::error::{code, internal, missing, not_authorized, not_found};
+use crate::proto::library::SongRec;
+use crate::proto::userdata::{PlaylistRec, UserDataAnswer as A};
+use crate::proto::ApiError;
+
+/// `username`: admins only (another user's view).
+pub(super) fn list(cx: Ctx<'_>, username: Option<&str>) -> Result<A, ApiError> {
+    let Ctx { conn, me, .. } = cx;
+    let (viewer_id, viewer_admin) = match username {
+        Some(name) => {
+            // Resolve the name first, then compare ids: "is this me" never rests on
+            // how two spellings compare (names.rs).
+            let target = conn
+                .prepare_cached("SELECT id, is_admin FROM users WHERE name_key = ?1")
+                .map_err(internal)?
+                .query_row([crate::broker::names::key(name)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))
+                .optional()
+                .map_err(internal)?;
+            match target {
+                Some((id, _)) if id == me.id => (me.id.clone(), me.admin),
+                _ if !me.admin => return Err(not_authorized()),
+                Some(t) => t,
+                None => return Err(not_found("User")),
+            }
+        }
+        None => (me.id.clone(), me.admin),
+    };
+    let sql = format!(
+        "SELECT {PLAYLIST_COLUMNS} {PLAYLIST_FROM} \
+         WHERE p.owner_id = ?1 OR p.public = 1 OR (?2 AND p.owner_id IS NULL) ORDER BY p.name COLLATE NOCASE, p.id"
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(internal)?;
+    let rows = st.query_map(params![viewer_id, viewer_admin], playlist_row).map_err(internal)?;
+    let list = rows.collect::<Result<Vec<_>, _>>().map_err(internal)?;
+    Ok(A::Playlists(list.into_iter().map(|row| row.rec(me)).collect()))
+}
+
+pub(super) fn get(cx: Ctx<'_>, id: &str) -> Result<A, ApiError> {
+    let Ctx { conn, me, .. } = cx;
+    let row = visible_playlist(conn, me, id)?;
+    let songs = playlist_songs(conn, me, id)?;
+    Ok(A::Playlist(Box::new(row.rec(me)), songs))
+}
+
+/// A new playlist (`name`), or `id`'s songs replaced (and renamed if `name` is given).
+pub(super) fn create(cx: Ctx<'_>, id: Option<&str>, name: Option<&str>, songs: &[String]) -> Result<A, ApiError> {
+    let Ctx { conn, me, .. } = cx;
+    if let Some(n) = name {
+        valid_name("playlist name", n, 500)?;
+    }
+    require_songs(conn, songs)?;
+    let tx = conn.unchecked_transaction().map_err(internal)?;
+    let t = now();
+    let id = match id {
+        Some(id) => {
+            let row = visible_playlist(&tx, me, id)?;
+            row.check_edit(me, true)?;
+            if let Some(n) = name {
+                tx.prepare_cached("UPDATE playlists SET name = ?2 WHERE id = ?1")
+                    .map_err(internal)?
+                    .execute(params![id, n])
+                    .map_err(internal)?;
+            }
+            id.to_string()
+        }
+        None => {
+            let n = name.ok_or_else(|| missing("name"))?;
+            let id = new_id();
+            tx.prepare_cached(
+                "INSERT INTO playlists (id, name, owner_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+            )
+            .map_err(internal)?
+            .execute(params![id, n, me.id, t])
+            .map_err(internal)?;
+            id
+        }
+    };
+    write_playlist_tracks(&tx, &id, songs)?;
+    touch_playlist(&tx, &id, t)?;
+    tx.commit().map_err(internal)?;
+    let row = visible_playlist(conn, me, &id)?;
+    let songs = playlist_songs(conn, me, &id)?;
+    Ok(A::Playlist(Box::new(row.rec(me)), songs))
+}
+
+/// `remove`: indexes into the playlist as it was before this update.
+pub(super) fn update(
+    cx: Ctx<'_>,
+    id: &str,
+    name: Option<&str>,
+    comment: Option<&str>,
+    public: Option<bool>,
+    add: &[String],
+    remove: &[u32],
+) -> Result<A, ApiError> {
+    let Ctx { conn, me, .. } = cx;
+    let row = visible_playlist(conn, me, id)?;
+    let contents = name.is_some() || !add.is_empty() || !remove.is_empty();
+    row.check_edit(me, contents)?;
+    if let Some(n) = name {
+        valid_name("playlist name", n, 500)?;
+    }
+    if let Some(c) = comment {
+        valid_text("comment", c, 5000)?;
+    }
+    require_songs(conn, add)?;
+    let tx = conn.unchecked_transaction().map_err(internal)?;
+    if !add.is_empty() || !remove.is_empty() {
+        // Indexes count the songs the client was shown: those present in the library.
+        let mut st = tx
+            .prepare_cached(
+                "SELECT pt.track_id, t.missing = 0 FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id \
+                 WHERE pt.playlist_id = ?1 ORDER BY pt.position",
+            )
+            .map_err(internal)?;
+        let all: Vec<(String, bool)> = st
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(internal)?
+            .collect::<Result<_, _>>()
+            .map_err(internal)?;
+        drop(st);
+        let shown: Vec<usize> = (0..all.len()).filter(|i| all[*i].1).collect();
+        let mut drop_at = vec![false; all.len()];
+        for i in remove {
+            let at = shown.get(*i as usize).ok_or_else(|| invalid("songIndexToRemove is out of range"))?;
+            drop_at[*at] = true;
+        }
+        let mut tracks: Vec<String> =
+            all.into_iter().zip(drop_at).filter(|(_, gone)| !gone).map(|((t, _), _)| t).collect();
+        tracks.extend(add.iter().cloned());
+        if tracks.len() > MAX_PLAYLIST {
+            return Err(invalid(format!("A playlist holds at most {MAX_PLAYLIST} songs")));
+        }
+        write_playlist_tracks(&tx, id, &tracks)?;
+    }
+    if let Some(n) = name {
+        tx.prepare_cached("UPDATE playlists SET name = ?2 WHERE id = ?1")
+            .map_err(internal)?
+            .execute(params![id, n])
+            .map_err(internal)?;
+    }
+    if let Some(c) = comment {
+        tx.prepare_cached("UPDATE playlists SET comment = ?2 WHERE id = ?1")
+            .map_err(internal)?
+            .execute(params![id, c])
+            .map_err(internal)?;
+    }
+    if let Some(p) = public {
+        tx.prepare_cached("UPDATE playlists SET public = ?2 WHERE id = ?1")
+            .map_err(internal)?
+            .execute(params![id, p as i64])
+            .map_err(internal)?;
+    }
+    touch_playlist(&tx, id, now())?;
+    tx.commit().map_err(internal)?;
+    Ok(A::Done)
+}
+
+pub(super) fn delete(cx: Ctx<'_>, id: &str) -> Result<A, ApiError> {
+    let Ctx { conn, me, .. } = cx;
+    let row = visible_playlist(conn, me, id)?;
+    // An imported playlist may go too: it comes back if its file is still there when
+    // its folder is read again.
+    row.check_edit(me, false)?;
+    conn.prepare_cached("DELETE FROM playlists WHERE id = ?1").map_err(internal)?.execute([id]).map_err(internal)?;
+    Ok(A::Done)
+}
+
+/// Most songs in one playlist.
+const MAX_PLAYLIST: usize = 100_000;
+
+const PLAYLIST_COLUMNS: &str = "p.id, p.name, p.comment, coalesce(u.name, ''), p.public, p.created_at, p.updated_at, \
+    p.owner_id, p.source_root IS NOT NULL, \
+    (SELECT count(*) FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 WHERE pt.playlist_id = p.id), \
+    (SELECT coalesce(sum(t.duration_ms), 0) FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 WHERE pt.playlist_id = p.id), \
+    (SELECT t.album_id FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
+       WHERE pt.playlist_id = p.id AND t.album_id IS NOT NULL ORDER BY pt.position LIMIT 1)";
+
+const PLAYLIST_FROM: &str = "FROM playlists p LEFT JOIN users u ON u.id = p.owner_id";
+
+struct PlaylistRow {
+    rec: PlaylistRec,
+    owner_id: Option<String>,
+    imported: bool,
+}
+
+fn playlist_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlaylistRow> {
+    Ok(PlaylistRow {
+        rec: PlaylistRec {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            comment: r.get(2)?,
+            owner: r.get(3)?,
+            public: r.get::<_, i64>(4)? != 0,
+            created: r.get(5)?,
+            changed: r.get(6)?,
+            song_count: r.get(9)?,
+            duration_secs: (r.get::<_, i64>(10)? + 500) / 1000,
+            cover_art: r.get(11)?,
+            readonly: false,
+        },
+        owner_id: r.get(7)?,
+        imported: r.get(8)?,
+    })
+}
+
+impl PlaylistRow {
+    fn owned_by(&self, me: &User) -> bool {
+        self.owner_id.as_deref() == Some(me.id.as_str())
+    }
+
+    fn visible_to(&self, me: &User) -> bool {
+        self.owned_by(me) || self.rec.public || me.admin
+    }
+
+    /// Only the owner, or an admin, changes a playlist; an imported playlist's name and songs
+    /// come from its file (the next scan would undo changes to them).
+    fn check_edit(&self, me: &User, contents: bool) -> Result<(), ApiError> {
+        if !(self.owned_by(me) || me.admin) {
+            return Err(not_authorized());
+        }
+        if contents && self.imported {
+            return Err(ApiError::new(
+                code::NOT_AUTHORIZED,
+                "This playlist is imported from a playlist file in the library: change the file instead.",
+            ));
+        }
+        Ok(())
+    }
+
+    fn rec(self, me: &User) -> PlaylistRec {
+        let readonly = self.imported || !(self.owned_by(me) || me.admin);
+        PlaylistRec { readonly, ..self.rec }
+    }
+}
+
+/// The playlist, if `me` may see it (the owner, anyone for a public one, admins); otherwise
+/// "not found", so that private playlists do not show that they exist.
+fn visible_playlist(conn: &Connection, me: &User, id: &str) -> Result<PlaylistRow, ApiError> {
+    let sql = format!("SELECT {PLAYLIST_COLUMNS} {PLAYLIST_FROM} WHERE p.id = ?1");
+    let row = conn
+        .prepare_cached(&sql)
+        .map_err(internal)?
+        .query_row([id], playlist_row)
+        .optional()
+        .map_err(internal)?
+        .filter(|row| row.visible_to(me));
+    row.ok_or_else(|| not_found("Playlist"))
+}
+
+fn playlist_songs(conn: &Connection, me: &User, id: &str) -> Result<Vec<SongRec>, ApiError> {
+    let ids: Vec<String> = conn
+        .prepare_cached("SELECT track_id FROM playlist_tracks WHERE playlist_id = ?1 ORDER BY position")
+        .map_err(internal)?
+        .query_map([id], |r| r.get(0))
+        .map_err(internal)?
+        .collect::<Result<_, _>>()
+        .map_err(internal)?;
+    songs_by_ids(conn, &me.id, &ids)
+}
+
+fn write_playlist_tracks(conn: &Connection, id: &str, tracks: &[String]) -> Result<(), ApiError> {
+    conn.prepare_cached("DELETE FROM playlist_tracks WHERE playlist_id = ?1")
+        .map_err(internal)?
+        .execute([id])
+        .map_err(internal)?;
+    let mut st = conn
+        .prepare_cached("INSERT INTO playlist_tracks (playlist_id, position, track_id) VALUES (?1, ?2, ?3)")
+        .map_err(internal)?;
+    for (i, t) in tracks.iter().enumerate() {
+        st.execute(params![id, i as i64, t]).map_err(internal)?;
+    }
+    Ok(())
+}
+
+fn touch_playlist(conn: &Connection, id: &str, t: i64) -> Result<(), ApiError> {
+    conn.prepare_cached("UPDATE playlists SET updated_at = ?2 WHERE id = ?1")
+        .map_err(internal)?
+        .execute(params![id, t])
+        .map_err(internal)?;
+    Ok(())
+}
