@@ -7,6 +7,7 @@
 #
 #   bash bench/api.sh [TRACKS] [SECONDS]     # defaults 100000 and 8; needs ffmpeg and wrk
 #   ENCODING=gzip bash bench/api.sh          # the same, asking for compressed answers
+#   REDOUBT_BIN=/path/to/redoubt bash bench/api.sh   # measure another build of the daemon
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
@@ -14,7 +15,7 @@ tracks=${1:-100000}
 secs=${2:-8}
 encoding=${ENCODING:-}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
-cargo build --release --quiet
+[ -n "${REDOUBT_BIN:-}" ] || cargo build --release --quiet
 cargo build --release --quiet --example gen_library
 work=$(mktemp -d /tmp/redoubt-apibench.XXXXXX)
 pid=

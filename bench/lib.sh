@@ -4,7 +4,8 @@
 # the user "bench", waits for the first scan to finish, and sets $pid, $port, $base and $auth
 # (user, password, version and client; no format).
 start_daemon() {
-  cp "$target"/release/redoubt "$work/redoubt"
+  # REDOUBT_BIN: another build to measure (say, the previous commit's) instead of this tree's.
+  cp "${REDOUBT_BIN:-$target/release/redoubt}" "$work/redoubt"
   chmod -R a+rX "$work"
   local as_user=()
   if [ "$(id -u)" = 0 ]; then

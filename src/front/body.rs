@@ -24,6 +24,13 @@ impl Body {
     }
 }
 
+/// Empty (what tower-http's CORS layer answers a preflight with).
+impl Default for Body {
+    fn default() -> Body {
+        Body::empty()
+    }
+}
+
 impl hyper::body::Body for Body {
     type Data = Bytes;
     type Error = std::io::Error;

@@ -1,4 +1,5 @@
-//! The front's HTTP layer: axum routes and the tower-http layers every answer passes through.
+//! The front's HTTP layer: which path is answered by what, and the tower-http layers every
+//! answer passes through.
 //!
 //! | path (below BaseUrl) | answered by | authentication |
 //! |---|---|---|
@@ -6,28 +7,37 @@
 //! | `/auth/<what>` | `auth.rs` | the session cookie and the CSRF token |
 //! | anything else | 404 | |
 //!
-//! Layers, outermost first: security headers on every answer; compression (gzip or brotli,
-//! when the client asks, for text answers only, never media or ranges); on `/rest` only,
-//! permissive CORS (preflight answered 204 without authentication). `/rest` may be permissive
-//! because its credentials travel in parameters, which a foreign page cannot learn; the
-//! cookie-authenticated `/auth` has no CORS at all.
+//! `/rest` is the hot path and already has its own table, so it is not routed by axum: it
+//! runs on a fixed tower stack (security headers, compression, CORS) around the method table,
+//! which costs the front about a third of what the same layers cost behind axum's router
+//! (bench figures in docs/architecture.md). Every other path goes to an axum `Router` with
+//! the same security headers and compression, and no CORS.
+//!
+//! `/rest` may allow every origin because its credentials travel in parameters, which a
+//! foreign page cannot learn; the cookie-authenticated `/auth` has no CORS at all.
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::body::Body as AxumBody;
+use axum::body::{Body as AxumBody, HttpBody};
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::any;
 use axum::{Extension, Router};
+use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use tower_http::compression::predicate::{Predicate, SizeAbove};
-use tower_http::compression::{CompressionLayer, CompressionLevel};
-use tower_http::cors::{AllowHeaders, Any, CorsLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
+use hyper::body::Incoming;
+use tower::util::{MapResponse, MapResponseLayer};
+use tower::{Layer, Service, ServiceExt};
+use tower_http::compression::predicate::{And, Predicate, SizeAbove};
+use tower_http::compression::{Compression, CompressionLayer, CompressionLevel};
+use tower_http::cors::{AllowHeaders, Any, Cors, CorsLayer};
 
 use super::{plain, Front, HttpResponse, Params, MAX_BODY};
 
@@ -47,44 +57,72 @@ const EXPOSED: [HeaderName; 5] = [
     header::RETRY_AFTER,
 ];
 
-pub fn router(front: Arc<Front>) -> Router {
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST, Method::HEAD])
-        // Whatever the client's preflight asks for: no header carries credentials on /rest.
-        .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers(EXPOSED)
-        .max_age(Duration::from_secs(86400));
-    let rest =
-        Router::new().route("/rest/{*method}", any(rest)).layer(cors).layer(middleware::from_fn(preflight_no_content));
-    let routes = rest.route("/auth/{*what}", any(auth));
-    let routes = if front.base_url.is_empty() { routes } else { Router::new().nest(&front.base_url, routes) };
-    routes
-        .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found\n").map(AxumBody::new) })
-        .layer(
-            CompressionLayer::new()
-                .gzip(true)
-                .br(true)
-                .no_deflate()
-                .no_zstd()
-                // Brotli's default (11) is for files compressed once, not for every answer.
-                .quality(CompressionLevel::Precise(4))
-                .compress_when(SizeAbove::new(super::cache::COMPRESS_ABOVE as u64).and(compressible)),
-        )
-        .layer(if_missing(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(if_missing(header::REFERRER_POLICY, "no-referrer"))
-        .layer(if_missing(header::X_FRAME_OPTIONS, "DENY"))
-        // API answers are data, never a page: nothing in them may run or be framed. The UI's
-        // pages set their own policy.
-        .layer(if_missing(
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-        ))
-        .with_state(front)
+/// Set on every answer that does not set its own (the UI's pages set their own policy).
+const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    // API answers are data, never a page: nothing in them may run or be framed.
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    ),
+];
+
+type Compressible = And<SizeAbove, fn(StatusCode, axum::http::Version, &HeaderMap, &axum::http::Extensions) -> bool>;
+type RestStack =
+    MapResponse<Compression<Cors<RestEndpoint>, Compressible>, fn(Response<RestBody>) -> Response<RestBody>>;
+type RestBody = tower_http::compression::CompressionBody<super::Body>;
+
+/// The whole site: cloned for each request (a few reference counts).
+#[derive(Clone)]
+pub struct App {
+    rest: RestStack,
+    site: Router,
+    rest_prefix: Arc<str>,
 }
 
-fn if_missing(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+impl App {
+    pub fn new(front: Arc<Front>) -> App {
+        let cors = CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET, Method::POST, Method::HEAD])
+            // Whatever the client's preflight asks for: no header carries credentials on /rest.
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers(EXPOSED)
+            .max_age(Duration::from_secs(86400));
+        let rest = MapResponseLayer::new(finish_rest as fn(Response<RestBody>) -> Response<RestBody>)
+            .layer(compression().layer(cors.layer(RestEndpoint { front: front.clone() })));
+        let routes = Router::new().route("/auth/{*what}", any(auth));
+        let routes = if front.base_url.is_empty() { routes } else { Router::new().nest(&front.base_url, routes) };
+        let site = routes
+            .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found\n").map(AxumBody::new) })
+            .layer(compression())
+            .layer(MapResponseLayer::new(secure::<AxumBody>))
+            .with_state(front.clone());
+        App { rest, site, rest_prefix: format!("{}/rest/", front.base_url).into() }
+    }
+
+    /// One request, from a connection whose peer is `conn`.
+    pub async fn serve(mut self, mut req: hyper::Request<Incoming>, conn: Conn) -> Result<Response, Infallible> {
+        req.extensions_mut().insert(conn);
+        if req.uri().path().starts_with(&*self.rest_prefix) {
+            let r = self.rest.ready().await?.call(req).await?;
+            return Ok(r.map(AxumBody::new));
+        }
+        self.site.oneshot(req).await
+    }
+}
+
+fn compression() -> CompressionLayer<Compressible> {
+    CompressionLayer::new()
+        .gzip(true)
+        .br(true)
+        .no_deflate()
+        .no_zstd()
+        // Brotli's default (11) is for files compressed once, not for every answer.
+        .quality(CompressionLevel::Precise(4))
+        .compress_when(SizeAbove::new(super::cache::COMPRESS_ABOVE as u64).and(compressible as _))
 }
 
 /// Text answers are compressed; audio, images and anything else are sent as they are.
@@ -93,23 +131,44 @@ fn compressible(_: StatusCode, _: axum::http::Version, headers: &HeaderMap, _: &
     super::cache::compressible(ctype)
 }
 
-/// tower-http answers a preflight 200; the usual answer, and what clients expect, is 204.
-async fn preflight_no_content(req: Request, next: Next) -> Response {
-    let preflight = req.method() == Method::OPTIONS;
-    let mut r = next.run(req).await;
-    if preflight && r.status() == StatusCode::OK {
-        *r.status_mut() = StatusCode::NO_CONTENT;
+fn secure<B>(mut r: Response<B>) -> Response<B> {
+    let h = r.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
     }
     r
 }
 
-async fn rest(
-    State(front): State<Arc<Front>>,
-    Path(method): Path<String>,
-    Extension(conn): Extension<Conn>,
-    req: Request,
-) -> Response {
-    front.rest_request(&method, req, conn.peer).await.map(AxumBody::new)
+/// tower-http answers a preflight 200; the usual answer, and what clients expect, is 204.
+/// (Only a preflight answer carries Access-Control-Allow-Methods.)
+fn finish_rest(mut r: Response<RestBody>) -> Response<RestBody> {
+    if r.status() == StatusCode::OK && r.headers().contains_key(header::ACCESS_CONTROL_ALLOW_METHODS) {
+        *r.status_mut() = StatusCode::NO_CONTENT;
+    }
+    secure(r)
+}
+
+/// `/rest/<method>`, below the CORS and compression layers.
+#[derive(Clone)]
+pub struct RestEndpoint {
+    front: Arc<Front>,
+}
+
+impl Service<hyper::Request<Incoming>> for RestEndpoint {
+    type Response = HttpResponse;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: hyper::Request<Incoming>) -> Self::Future {
+        let front = self.front.clone();
+        Box::pin(async move { Ok(front.rest_request(req).await) })
+    }
 }
 
 async fn auth(
@@ -125,8 +184,9 @@ async fn auth(
 impl Front {
     /// A `/rest/<method>` request: parameters from the query and a form body, then
     /// [`Front::rest`].
-    async fn rest_request(&self, method: &str, req: Request, peer: Option<IpAddr>) -> HttpResponse {
-        let peer = self.peer(peer, req.headers());
+    async fn rest_request(&self, req: hyper::Request<Incoming>) -> HttpResponse {
+        let conn = req.extensions().get::<Conn>().copied().unwrap_or(Conn { peer: None });
+        let peer = self.peer(conn.peer, req.headers());
         // Behind a trusted proxy, one forwarded client may not hold every request slot.
         let _in_flight = if peer.trusted {
             match self.limits.request(&peer.addr) {
@@ -141,6 +201,7 @@ impl Front {
         };
         // Split, so that the headers are borrowed (not copied) while a form body is read.
         let (parts, body) = req.into_parts();
+        let method = parts.uri.path().get(self.base_url.len() + "/rest/".len()..).unwrap_or("");
         let mut params = Params(
             form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -153,7 +214,7 @@ impl Front {
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         let head = parts.method == Method::HEAD;
         // Any body is read whole, within the deadline, so a client trickling one is cut off.
-        if !axum::body::HttpBody::is_end_stream(&body) {
+        if !body.is_end_stream() {
             match self.read_body(body).await {
                 Ok(body) if parts.method == Method::POST && is_form => params.extend_form(&body),
                 Ok(_) => {}
@@ -164,7 +225,11 @@ impl Front {
     }
 
     /// A request body, at most [`MAX_BODY`] bytes, arriving within `Limits.RequestTimeout`.
-    pub async fn read_body(&self, body: AxumBody) -> Result<bytes::Bytes, HttpResponse> {
+    pub async fn read_body<B>(&self, body: B) -> Result<Bytes, HttpResponse>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         match tokio::time::timeout(self.request_timeout, Limited::new(body, MAX_BODY).collect()).await {
             Ok(Ok(b)) => Ok(b.to_bytes()),
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {

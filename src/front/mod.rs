@@ -31,7 +31,6 @@ use hyper_util::rt::TokioIo;
 use privsep::channel::AsyncChannel;
 use privsep::rpc::Client;
 use privsep::spawn::take_layout_fd;
-use tower::ServiceExt;
 
 use crate::net::Source;
 use crate::proto::{fds, Reply, Request, Role};
@@ -96,7 +95,7 @@ pub fn run(started: Started) -> Result<(), String> {
             let (init, front) = (init.clone(), front.clone());
             tokio::spawn(async move { crate::hooks::front_vouches(&init, &front.broker).await });
         }
-        let app = http::router(front.clone());
+        let app = http::App::new(front.clone());
         let accept = async {
             let mut backoff = Backoff::default();
             if init.listener_is_unix {
@@ -200,16 +199,14 @@ impl Backoff {
     }
 }
 
-fn serve_connection<S>(app: axum::Router, io: TokioIo<S>, peer: Option<IpAddr>, admission: Admission, idle: Duration)
+fn serve_connection<S>(app: http::App, io: TokioIo<S>, peer: Option<IpAddr>, admission: Admission, idle: Duration)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
         let _admission = admission;
-        let svc = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(http::Conn { peer });
-            app.clone().oneshot(req)
-        });
+        let svc =
+            service_fn(move |req: hyper::Request<hyper::body::Incoming>| app.clone().serve(req, http::Conn { peer }));
         // hyper's header timer runs whenever the connection waits for a request's headers,
         // so it is also the keep-alive idle timeout (Limits.IdleTimeout). It never runs while
         // an answer (a song) is being sent.
