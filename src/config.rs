@@ -44,6 +44,9 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Limits.MaxConnectionsPerProxy", "2048", "Connections open at once from one proxy in ExtAuth.TrustedSources"),
     ("Limits.RequestTimeout", "30s", "A request's body must arrive within this after its headers; a slower one is answered 408 and its connection closed. Songs being sent are never cut"),
     ("Limits.IdleTimeout", "60s", "A connection must send the headers of its next request within this, or it is closed"),
+    ("Backup.Path", "", "Folder for database backups (created 0700; each backup 0600); empty: no backups"),
+    ("Backup.Schedule", "", "When to back up, in Scanner.Schedule's syntax (cron in UTC, or \"@every 24h\"); empty: only `redoubt backup create`"),
+    ("Backup.Count", "7", "Backups kept in Backup.Path; older ones are removed after each backup; 0 keeps all"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
@@ -109,6 +112,10 @@ pub struct Config {
     pub max_connections_per_proxy: usize,
     pub request_timeout: std::time::Duration,
     pub idle_timeout: std::time::Duration,
+    /// Backup.Path (None: no backups), Backup.Schedule (validated), Backup.Count.
+    pub backup_path: Option<PathBuf>,
+    pub backup_schedule: String,
+    pub backup_count: u32,
     /// Things worth telling the admin (unknown keys, unsupported options).
     pub warnings: Vec<String>,
 }
@@ -149,6 +156,9 @@ impl std::fmt::Debug for Config {
             .field("max_connections_per_proxy", &self.max_connections_per_proxy)
             .field("request_timeout", &self.request_timeout)
             .field("idle_timeout", &self.idle_timeout)
+            .field("backup_path", &self.backup_path)
+            .field("backup_schedule", &self.backup_schedule)
+            .field("backup_count", &self.backup_count)
             .finish_non_exhaustive()
     }
 }
@@ -365,6 +375,16 @@ impl Config {
         }
         let cover_art_priority: Vec<String> =
             get("CoverArtPriority").split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+        let backup_path = Some(get("Backup.Path").trim().to_string()).filter(|p| !p.is_empty()).map(PathBuf::from);
+        let backup_schedule = get("Backup.Schedule").trim().to_string();
+        crate::broker::schedule::Schedule::parse(&backup_schedule).map_err(|e| bad("Backup.Schedule", e))?;
+        if backup_path.is_none() && !backup_schedule.is_empty() {
+            return Err(bad(
+                "Backup.Schedule",
+                "is set but Backup.Path is empty: name the folder backups go to".into(),
+            ));
+        }
+        let backup_count = number("Backup.Count")?;
         let mut base_url = get("BaseUrl").trim_end_matches('/').to_string();
         if !base_url.is_empty() && !base_url.starts_with('/') {
             base_url.insert(0, '/');
@@ -408,6 +428,9 @@ impl Config {
             max_connections_per_proxy,
             request_timeout,
             idle_timeout,
+            backup_path,
+            backup_schedule,
+            backup_count,
             warnings,
         })
     }
@@ -415,7 +438,12 @@ impl Config {
     /// Absolute forms of the folders (landlock rules and child processes need them).
     pub fn absolutize(&mut self) -> std::io::Result<()> {
         let cwd = std::env::current_dir()?;
-        for p in self.music_folders.iter_mut().chain([&mut self.data_folder, &mut self.cache_folder]) {
+        for p in self
+            .music_folders
+            .iter_mut()
+            .chain([&mut self.data_folder, &mut self.cache_folder])
+            .chain(self.backup_path.as_mut())
+        {
             if p.is_relative() {
                 *p = cwd.join(&*p);
             }

@@ -3,6 +3,7 @@
 //! (proto::permit) before anything else.
 
 pub mod art;
+pub mod backup;
 pub mod browse;
 pub mod db;
 pub mod ingest;
@@ -46,6 +47,9 @@ pub struct Broker {
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
     pub schedule: Option<schedule::Schedule>,
+    /// Backup.Path and Backup.Count; Backup.Schedule.
+    pub backups: Option<(std::path::PathBuf, usize)>,
+    pub backup_schedule: Option<schedule::Schedule>,
     pub articles: Vec<String>,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
@@ -161,6 +165,8 @@ impl Broker {
             roots,
             scan_on_startup: init.scan_on_startup,
             schedule,
+            backups: init.backup_path.clone().map(|p| (p, init.backup_count as usize)),
+            backup_schedule: schedule::Schedule::parse(&init.backup_schedule)?,
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
             allowed: Allowed { ext_auth: init.ext_auth },
@@ -412,6 +418,47 @@ impl Broker {
         Ok(Revalidated::Fresh { answer: Box::new(answer), stamp: CacheStamp { user: me.id, generation } })
     }
 
+    /// A backup now (see backup.rs), holding the writer: every write committed before it is in.
+    pub fn backup(&self) -> Result<std::path::PathBuf, String> {
+        let Some((dir, count)) = &self.backups else {
+            return Err("Backup.Path is not set: set it to the folder backups go to, and restart the daemon".into());
+        };
+        let started = Instant::now();
+        let conn = self.store.conn();
+        let path = backup::create(&conn, dir, *count)?;
+        drop(conn);
+        tracing::info!("backup {} made in {} ms", path.display(), started.elapsed().as_millis());
+        Ok(path)
+    }
+
+    /// `redoubt backup create` queues rows while a daemon runs; answers them.
+    fn answer_backup_requests(&self) {
+        let pending: Vec<i64> = {
+            let conn = self.reader();
+            let st = conn.prepare("SELECT id FROM backup_requests WHERE done_at IS NULL ORDER BY id");
+            st.and_then(|mut st| st.query_map([], |r| r.get(0))?.collect()).unwrap_or_default()
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let outcome = self.backup();
+        if let Err(e) = &outcome {
+            tracing::error!("{e}");
+        }
+        let (path, error) = match outcome {
+            Ok(p) => (Some(p.display().to_string()), None),
+            Err(e) => (None, Some(e)),
+        };
+        for id in pending {
+            if let Err(e) = self.store.conn().execute(
+                "UPDATE backup_requests SET done_at = ?1, path = ?2, error = ?3 WHERE id = ?4",
+                rusqlite::params![db::now(), path, error, id],
+            ) {
+                tracing::error!("answering a backup request: {}", self.explain(&e));
+            }
+        }
+    }
+
     /// Tells the supervisor something (see [`Control`]); dropped outside a daemon.
     pub fn tell_supervisor(&self, msg: Control) {
         if let Some(tx) = self.to_supervisor.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
@@ -527,6 +574,31 @@ pub fn run(mut started: Started) -> Result<(), String> {
                     let wait = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
                     tokio::time::sleep(wait).await;
                     b.scans.request(false, "schedule");
+                }
+            });
+        }
+        if let Some(schedule) = broker.backup_schedule.clone() {
+            tracing::info!("backing up on schedule: {schedule}");
+            let b = broker.clone();
+            tokio::spawn(async move {
+                while let Some(next) = schedule.next_after(std::time::SystemTime::now()) {
+                    let wait = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+                    tokio::time::sleep(wait).await;
+                    let b = b.clone();
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || b.backup()).await {
+                        tracing::error!("scheduled {e}");
+                    }
+                }
+            });
+        }
+        {
+            // `redoubt backup create` queues a row; a glance every half second.
+            let b = broker.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    let b = b.clone();
+                    let _ = tokio::task::spawn_blocking(move || b.answer_backup_requests()).await;
                 }
             });
         }
@@ -655,6 +727,9 @@ mod tests {
             scan_schedule: String::new(),
             ignored_articles: String::new(),
             media: Default::default(),
+            backup_path: None,
+            backup_schedule: String::new(),
+            backup_count: 0,
         }
     }
 

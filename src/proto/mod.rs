@@ -107,6 +107,10 @@ pub struct BrokerInit {
     pub scan_schedule: String,
     pub ignored_articles: String,
     pub media: MediaSettings,
+    /// Backup.Path (absolute; None: no backups), Backup.Schedule (validated), Backup.Count.
+    pub backup_path: Option<std::path::PathBuf>,
+    pub backup_schedule: String,
+    pub backup_count: u32,
 }
 
 /// Streaming, transcoding and artwork settings the broker enforces.

@@ -251,7 +251,9 @@ fn prepare_folders(cfg: &Config) -> Result<(), String> {
     for m in &cfg.music_folders {
         std::fs::read_dir(m).map_err(|e| format!("MusicFolder {} is not readable by uid {uid}: {e}", m.display()))?;
     }
-    for (name, dir) in [("DataFolder", &cfg.data_folder), ("CacheFolder", &cfg.cache_folder)] {
+    let mut private = vec![("DataFolder", &cfg.data_folder), ("CacheFolder", &cfg.cache_folder)];
+    private.extend(cfg.backup_path.as_ref().map(|p| ("Backup.Path", p)));
+    for (name, dir) in private {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -304,11 +306,17 @@ fn narrow(cfg: &Config, ffmpeg: Option<&Path>) -> Result<privsep::sandbox::Repor
     let mut fs = vec![
         FsRule { path: cfg.data_folder.clone(), access: FsAccess::ReadWrite },
         FsRule { path: cfg.cache_folder.clone(), access: FsAccess::ReadWrite },
+    ];
+    // The broker writes backups there (policies/landlock.toml, $BackupPath).
+    if let Some(p) = &cfg.backup_path {
+        fs.push(FsRule { path: p.clone(), access: FsAccess::ReadWrite });
+    }
+    fs.extend([
         // Stdio::null() for the roles' stdin.
         FsRule { path: "/dev/null".into(), access: FsAccess::ReadWrite },
         // The transcoder's ffmpeg seeds from it (policies/landlock.toml).
         FsRule { path: "/dev/urandom".into(), access: FsAccess::Read },
-    ];
+    ]);
     for m in &cfg.music_folders {
         fs.push(FsRule { path: m.clone(), access: FsAccess::Read });
     }
@@ -658,6 +666,9 @@ impl Supervisor {
             scan_on_startup: self.cfg.scan_on_startup,
             scan_schedule: self.cfg.scan_schedule.clone(),
             ignored_articles: self.cfg.ignored_articles.clone(),
+            backup_path: self.cfg.backup_path.clone(),
+            backup_schedule: self.cfg.backup_schedule.clone(),
+            backup_count: self.cfg.backup_count,
             media: crate::proto::MediaSettings {
                 enable_downloads: self.cfg.enable_downloads,
                 enable_transcoding_config: self.cfg.enable_transcoding_config,
