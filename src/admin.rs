@@ -522,3 +522,35 @@ pub fn backup(over: Overrides, cmd: BackupCmd) -> ExitCode {
         Err(e) => fail(e),
     }
 }
+
+/// `redoubt config check`: the effective configuration, each value with where it came from
+/// (default, file, env, flag), secrets never shown; warnings on stderr. Exits 2 on an error.
+pub fn config_check(over: Overrides) -> ExitCode {
+    let cfg = match Config::load(&over) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("redoubt: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match &cfg.source {
+        Some(p) => println!("# configuration file: {}", p.display()),
+        None => println!("# no configuration file: defaults, environment and flags"),
+    }
+    let width = cfg.origins.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+    for (name, value, origin) in &cfg.origins {
+        let quoted = toml::Value::String(value.clone()).to_string();
+        println!("{name:<width$} = {quoted}  # {origin}");
+    }
+    if let Some(url) = &cfg.public_url {
+        println!("# BaseUrl is a full URL: requests are served below {:?}; the public URL is {url}", cfg.base_url);
+    }
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Err(e) = cfg.resolve_ffmpeg() {
+        eprintln!("redoubt: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}

@@ -94,6 +94,13 @@ enum Command {
         #[command(subcommand)]
         cmd: BackupCommand,
     },
+    /// Check the configuration: print every option's effective value and where it came from
+    Config {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(subcommand)]
+        cmd: ConfigCommand,
+    },
     /// Internal: a role process, started by `serve`
     #[command(hide = true)]
     Role { name: String },
@@ -152,6 +159,12 @@ enum ApiKeyCommand {
 }
 
 #[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets never shown); exit non-zero on an error
+    Check,
+}
+
+#[derive(Subcommand)]
 enum BackupCommand {
     /// Make a backup now: the running daemon makes it, or this command when none runs
     Create,
@@ -203,6 +216,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Key { cfg, cmd: KeyCommand::Rotate { stdin } } => admin::key_rotate(cfg.into(), stdin),
+        Command::Config { cfg, cmd: ConfigCommand::Check } => admin::config_check(cfg.into()),
         Command::Backup { cfg, cmd } => admin::backup(
             cfg.into(),
             match cmd {
