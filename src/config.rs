@@ -339,7 +339,7 @@ impl Config {
                         path.display()
                     ));
                 } else {
-                    let hint = nearest_option(&name).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+                    let hint = nearest_option(name).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
                     warnings.push(format!("{}: unknown option {name}{hint}; ignored", path.display()));
                 }
             }

@@ -418,7 +418,7 @@ impl Supervisor {
                 pfd.get(1).and_then(|p| p.revents()).is_some_and(|r| !r.is_empty())
             };
             if broker_readable {
-                self.from_broker();
+                self.read_broker();
             }
             if self.next_watchdog.is_some_and(|t| t <= Instant::now()) && stopping.is_none() {
                 self.watchdog_tick();
@@ -521,7 +521,7 @@ impl Supervisor {
     }
 
     /// Reads what the broker tells us (roles up, scan status, liveness answers).
-    fn from_broker(&mut self) {
+    fn read_broker(&mut self) {
         let Some(b) = self.broker_ctl.as_mut() else { return };
         let msg = match b.recv::<Control>() {
             Ok(m) => m.body,
