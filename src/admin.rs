@@ -8,6 +8,7 @@
 //! a key the database no longer uses. `key rotate` and `user rename` need the daemon stopped.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::os::unix::fs::DirBuilderExt;
 use std::process::ExitCode;
 
 use rusqlite::OptionalExtension;
@@ -398,4 +399,158 @@ pub fn scan(over: Overrides, full: bool, problems: bool) -> ExitCode {
         }
         Err(e) => fail(format!("signalling pid {pid}: {e}")),
     }
+}
+
+pub enum BackupCmd {
+    Create,
+    List,
+    Restore { file: std::path::PathBuf },
+}
+
+fn backup_dir(cfg: &Config) -> Result<std::path::PathBuf, String> {
+    let dir = cfg.backup_path.clone().ok_or(
+        "Backup.Path is not set: name the folder for backups in the configuration (Backup.Path = \"/var/lib/redoubt/backups\") or as REDOUBT_BACKUP_PATH",
+    )?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| format!("Backup.Path {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// `redoubt backup create`: with no daemon, the backup is made here (holding the data folder's
+/// lock); while a daemon runs, it is asked to make it (a queued row, answered within a second),
+/// so that the copy is taken while it holds its writer.
+fn backup_create(over: &Overrides) -> Result<String, String> {
+    let cfg = load(over)?;
+    let dir = backup_dir(&cfg)?;
+    let db_path = crate::broker::db::path(&cfg.data_folder);
+    let conn = crate::broker::db::open(&db_path).map_err(|e| e.to_string())?;
+    if let Ok(_lock) = crate::broker::lock_data_folder(&cfg.data_folder) {
+        let path = crate::broker::backup::create(&conn, &dir, cfg.backup_count as usize)?;
+        return Ok(path.display().to_string());
+    }
+    conn.execute("INSERT INTO backup_requests (requested_at) VALUES (?1)", [crate::broker::db::now()])
+        .map_err(|e| e.to_string())?;
+    let id = conn.last_insert_rowid();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let row: Option<(Option<String>, Option<String>)> = conn
+            .query_row("SELECT path, error FROM backup_requests WHERE id = ?1 AND done_at IS NOT NULL", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(|e| e.to_string())?;
+        match row {
+            Some((Some(path), _)) => return Ok(path),
+            Some((None, error)) => return Err(error.unwrap_or_else(|| "the daemon could not make the backup".into())),
+            None => {}
+        }
+    }
+    Err("the running daemon did not make the backup within 120 s; it stays queued".into())
+}
+
+fn backup_list(over: &Overrides) -> Result<String, String> {
+    let cfg = load(over)?;
+    let dir = backup_dir(&cfg)?;
+    let all = crate::broker::backup::list(&dir);
+    if all.is_empty() {
+        return Ok(format!("no backups in {}", dir.display()));
+    }
+    Ok(all.iter().map(|(p, size)| format!("{}\t{size} bytes", p.display())).collect::<Vec<_>>().join("\n"))
+}
+
+/// `redoubt backup restore FILE`: daemon stopped; the backup must pass `PRAGMA
+/// integrity_check` and have been made with the configured password-encryption key. The
+/// database it replaces is kept as `redoubt.db.before-restore`.
+fn backup_restore(over: &Overrides, file: &std::path::Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let cfg = load(over)?;
+    let _lock = crate::broker::lock_data_folder(&cfg.data_folder)
+        .map_err(|e| format!("{e}; a backup is never restored under a running daemon"))?;
+    let db_path = crate::broker::db::path(&cfg.data_folder);
+    let staged = cfg.data_folder.join("redoubt.db.restoring");
+    let _ = std::fs::remove_file(&staged);
+    std::fs::copy(file, &staged).map_err(|e| format!("{}: {e}", file.display()))?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+    let checked = (|| -> Result<(), String> {
+        let mut conn = crate::broker::backup::check(&staged)
+            .map_err(|e| e.replace(&staged.display().to_string(), &file.display().to_string()))?;
+        // Nothing encrypted yet (no fingerprint): any key will do.
+        if crate::broker::db::meta_get(&conn, "key_fingerprint").map_err(|e| e.to_string())?.is_some() {
+            crate::broker::vault::open(&mut conn, &key_config(&cfg)).map_err(|e| {
+                format!("{}: not restored: its key fingerprint does not match the configured key: {e}", file.display())
+            })?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = checked {
+        let _ = std::fs::remove_file(&staged);
+        return Err(e);
+    }
+    let mut kept = String::new();
+    if db_path.exists() {
+        // Its WAL folded in and removed, so that the kept copy is whole by itself.
+        if let Ok(old) = rusqlite::Connection::open(&db_path) {
+            let _ = old.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            let _ = old.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()));
+        }
+        let before = cfg.data_folder.join("redoubt.db.before-restore");
+        std::fs::rename(&db_path, &before).map_err(|e| e.to_string())?;
+        kept = format!("; the database it replaced is kept as {}", before.display());
+    }
+    for side in ["redoubt.db-wal", "redoubt.db-shm"] {
+        let _ = std::fs::remove_file(cfg.data_folder.join(side));
+    }
+    std::fs::rename(&staged, &db_path).map_err(|e| e.to_string())?;
+    Ok(format!("restored {} into {}{kept}", file.display(), db_path.display()))
+}
+
+pub fn backup(over: Overrides, cmd: BackupCmd) -> ExitCode {
+    let r = match &cmd {
+        BackupCmd::Create => backup_create(&over),
+        BackupCmd::List => backup_list(&over),
+        BackupCmd::Restore { file } => backup_restore(&over, file),
+    };
+    match r {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `redoubt config check`: the effective configuration, each value with where it came from
+/// (default, file, env, flag), secrets never shown; warnings on stderr. Exits 2 on an error.
+pub fn config_check(over: Overrides) -> ExitCode {
+    let cfg = match Config::load(&over) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("redoubt: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match &cfg.source {
+        Some(p) => println!("# configuration file: {}", p.display()),
+        None => println!("# no configuration file: defaults, environment and flags"),
+    }
+    let width = cfg.origins.iter().map(|(n, _, _)| n.len()).max().unwrap_or(0);
+    for (name, value, origin) in &cfg.origins {
+        let quoted = toml::Value::String(value.clone()).to_string();
+        println!("{name:<width$} = {quoted}  # {origin}");
+    }
+    if let Some(url) = &cfg.public_url {
+        println!("# BaseUrl is a full URL: requests are served below {:?}; the public URL is {url}", cfg.base_url);
+    }
+    for w in &cfg.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Err(e) = cfg.resolve_ffmpeg() {
+        eprintln!("redoubt: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }

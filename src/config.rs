@@ -44,13 +44,15 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Limits.MaxConnectionsPerProxy", "2048", "Connections open at once from one proxy in ExtAuth.TrustedSources"),
     ("Limits.RequestTimeout", "30s", "A request's body must arrive within this after its headers; a slower one is answered 408 and its connection closed. Songs being sent are never cut"),
     ("Limits.IdleTimeout", "60s", "A connection must send the headers of its next request within this, or it is closed"),
+    ("Backup.Path", "", "Folder for database backups (created 0700; each backup 0600); empty: no backups"),
+    ("Backup.Schedule", "", "When to back up, in Scanner.Schedule's syntax (cron in UTC, or \"@every 24h\"); empty: only `redoubt backup create`"),
+    ("Backup.Count", "7", "Backups kept in Backup.Path; older ones are removed after each backup; 0 keeps all"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
 /// Navidrome options that redoubt recognises but does not (yet) implement.
 pub const NOT_SUPPORTED: &[&str] = &[
     "EnforceNonRootUser", // always enforced
-    "ScanSchedule",
     "LastFM.Enabled",
     "LastFM.ApiKey",
     "LastFM.Secret",
@@ -65,6 +67,19 @@ pub const NOT_SUPPORTED: &[&str] = &[
     "Agents",
     "ImageCacheSize", // the artwork cache has a fixed cap (broker::art::CACHE_CAP)
 ];
+
+/// Navidrome's older names, read as the new ones with a warning (Navidrome does the same).
+pub const DEPRECATED: &[(&str, &str)] = &[
+    ("ReverseProxyWhitelist", "ExtAuth.TrustedSources"),
+    ("ReverseProxyUserHeader", "ExtAuth.UserHeader"),
+    ("ScanSchedule", "Scanner.Schedule"),
+];
+
+/// `ND_…`/`REDOUBT_…` variables that are not options but are read by redoubt (or its tests).
+const OTHER_VARIABLES: &[&str] = &["CONFIGFILE", "TEST_PROBES", "CHROMIUM"];
+
+/// Options whose values are never shown (`redoubt config check`, Debug).
+const SECRETS: &[&str] = &["PasswordEncryptionKey", "PreviousPasswordEncryptionKey"];
 
 /// Debug is written by hand below: it never prints a secret.
 #[derive(Clone)]
@@ -109,6 +124,16 @@ pub struct Config {
     pub max_connections_per_proxy: usize,
     pub request_timeout: std::time::Duration,
     pub idle_timeout: std::time::Duration,
+    /// Backup.Path (None: no backups), Backup.Schedule (validated), Backup.Count.
+    pub backup_path: Option<PathBuf>,
+    pub backup_schedule: String,
+    pub backup_count: u32,
+    /// A full-URL BaseUrl (`https://host/music`), kept for where an absolute URL is needed;
+    /// `base_url` is then its path.
+    pub public_url: Option<String>,
+    /// Each option's effective value (secrets shown only as set or not) and where it came
+    /// from, in OPTIONS order: for `redoubt config check`.
+    pub origins: Vec<(String, String, String)>,
     /// Things worth telling the admin (unknown keys, unsupported options).
     pub warnings: Vec<String>,
 }
@@ -125,6 +150,7 @@ impl std::fmt::Debug for Config {
             .field("port", &self.port)
             .field("unix_socket_perm", &format_args!("{:o}", self.unix_socket_perm))
             .field("base_url", &self.base_url)
+            .field("public_url", &self.public_url)
             .field("log_level", &self.log_level)
             .field("sandbox_require", &self.sandbox_require)
             .field("password_encryption_key", &redacted(&self.password_encryption_key))
@@ -149,6 +175,9 @@ impl std::fmt::Debug for Config {
             .field("max_connections_per_proxy", &self.max_connections_per_proxy)
             .field("request_timeout", &self.request_timeout)
             .field("idle_timeout", &self.idle_timeout)
+            .field("backup_path", &self.backup_path)
+            .field("backup_schedule", &self.backup_schedule)
+            .field("backup_count", &self.backup_count)
             .finish_non_exhaustive()
     }
 }
@@ -211,6 +240,22 @@ pub fn nearest_option(name: &str) -> Option<&'static str> {
         .map(|(n, _)| n)
 }
 
+/// The known variable closest to an unknown `ND_…`/`REDOUBT_…` one (`rest` is the part after
+/// the prefix), as (variable suffix, option name).
+fn nearest_variable(rest: &str) -> Option<(String, &'static str)> {
+    let squash = |s: &str| s.replace(['_', '.'], "").to_ascii_lowercase();
+    OPTIONS
+        .iter()
+        .map(|(n, _, _)| {
+            let env = env_name("", n);
+            let d = edit_distance(rest, &env).min(edit_distance(&squash(rest), &squash(n)));
+            (env, *n, d)
+        })
+        .filter(|(_, _, d)| *d <= 3)
+        .min_by_key(|(_, _, d)| *d)
+        .map(|(e, n, _)| (e, n))
+}
+
 fn value_to_string(v: &toml::Value) -> String {
     match v {
         // A list of paths (MusicFolder): joined as a PATH-like list.
@@ -221,6 +266,10 @@ fn value_to_string(v: &toml::Value) -> String {
         toml::Value::Float(f) => f.to_string(),
         other => other.to_string(),
     }
+}
+
+fn default_of(name: &str) -> &'static str {
+    OPTIONS.iter().find(|(n, _, _)| *n == name).map(|(_, d, _)| *d).unwrap_or("")
 }
 
 fn env_name(prefix: &str, option: &str) -> String {
@@ -244,12 +293,18 @@ impl Config {
     }
 
     pub fn load(over: &Overrides) -> Result<Config, ConfigError> {
-        Self::load_with(over, &|k| std::env::var(k).ok())
+        let vars: BTreeMap<String, String> =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
+        Self::load_with(over, &vars)
     }
 
-    pub fn load_with(over: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    /// Loads with `vars` as the environment.
+    pub fn load_with(over: &Overrides, vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        let env = &|k: &str| vars.get(k).cloned();
         let mut warnings = Vec::new();
         let mut values: BTreeMap<String, String> = OPTIONS.iter().map(|(n, d, _)| (lower(n), d.to_string())).collect();
+        let mut origin: BTreeMap<String, String> =
+            OPTIONS.iter().map(|(n, _, _)| (lower(n), "default".into())).collect();
         let mut cache_given = false;
         let source = Self::locate(over, env);
         if let Some((path, _)) = &source {
@@ -258,18 +313,52 @@ impl Config {
                 text.parse().map_err(|e: toml::de::Error| ConfigError::File(path.clone(), e.to_string()))?;
             let mut flat = BTreeMap::new();
             flatten("", &table, &mut flat);
-            for (key, (name, value)) in flat {
+            for (key, (name, value)) in &flat {
+                let key = key.clone();
                 if let Some(slot) = values.get_mut(&key) {
                     cache_given |= key == "cachefolder";
-                    *slot = value_to_string(&value);
+                    *slot = value_to_string(value);
+                    origin.insert(key, format!("file {}", path.display()));
+                } else if let Some((old, new)) = DEPRECATED.iter().find(|(old, _)| lower(old) == key) {
+                    if flat.contains_key(&lower(new)) {
+                        warnings.push(format!(
+                            "{}: {name} is Navidrome's old name for {new}, which is set too; {name} is ignored: remove it",
+                            path.display()
+                        ));
+                    } else {
+                        warnings.push(format!(
+                            "{}: {name} is Navidrome's old name for {new}; read as {new} (rename it)",
+                            path.display()
+                        ));
+                        values.insert(lower(new), value_to_string(value));
+                        origin.insert(lower(new), format!("file {} (as {old})", path.display()));
+                    }
                 } else if NOT_SUPPORTED.iter().any(|n| lower(n) == key) {
                     warnings.push(format!(
                         "{}: option {name} is understood but not supported by redoubt; ignored",
                         path.display()
                     ));
                 } else {
-                    let hint = nearest_option(&name).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+                    let hint = nearest_option(name).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
                     warnings.push(format!("{}: unknown option {name}{hint}; ignored", path.display()));
+                }
+            }
+        }
+        for (old, new) in DEPRECATED {
+            for prefix in ["ND_", "REDOUBT_"] {
+                let Some(v) = env(&env_name(prefix, old)) else { continue };
+                let var = env_name(prefix, old);
+                if ["ND_", "REDOUBT_"].iter().any(|p| env(&env_name(p, new)).is_some()) {
+                    warnings.push(format!(
+                        "{var} is Navidrome's old name for {new}, which is set too; {var} is ignored: unset it"
+                    ));
+                } else {
+                    warnings.push(format!(
+                        "{var} is Navidrome's old name for {new}; read as {} (rename it)",
+                        env_name(prefix, new)
+                    ));
+                    values.insert(lower(new), v);
+                    origin.insert(lower(new), format!("env {var}"));
                 }
             }
         }
@@ -278,38 +367,85 @@ impl Config {
                 if let Some(v) = env(&env_name(prefix, name)) {
                     cache_given |= *name == "CacheFolder";
                     values.insert(lower(name), v);
+                    origin.insert(lower(name), format!("env {}", env_name(prefix, name)));
                 }
             }
         }
-        for (name, v) in [
-            ("musicfolder", &over.music_folder),
-            ("datafolder", &over.data_folder),
-            ("address", &over.address),
-            ("port", &over.port),
-            ("loglevel", &over.log_level),
+        // Every other ND_/REDOUBT_ variable: a typo would otherwise go unnoticed.
+        for var in vars.keys() {
+            let Some(rest) = var.strip_prefix("ND_").or_else(|| var.strip_prefix("REDOUBT_")) else { continue };
+            let prefix = &var[..var.len() - rest.len()];
+            let known = OPTIONS
+                .iter()
+                .map(|(n, _, _)| *n)
+                .chain(DEPRECATED.iter().map(|(o, _)| *o))
+                .any(|n| env_name("", n) == rest)
+                || OTHER_VARIABLES.contains(&rest);
+            if known {
+                continue;
+            }
+            if let Some(n) = NOT_SUPPORTED.iter().find(|n| env_name("", n) == rest) {
+                warnings.push(format!(
+                    "environment variable {var}: option {n} is understood but not supported by redoubt; ignored"
+                ));
+                continue;
+            }
+            let hint = nearest_variable(rest)
+                .map(|(env, n)| format!(" (did you mean {prefix}{env}, option {n}?)"))
+                .unwrap_or_default();
+            warnings.push(format!("environment variable {var} is not a redoubt option{hint}; ignored"));
+        }
+        for (name, flag, v) in [
+            ("musicfolder", "--music-folder", &over.music_folder),
+            ("datafolder", "--data-folder", &over.data_folder),
+            ("address", "--address", &over.address),
+            ("port", "--port", &over.port),
+            ("loglevel", "--log-level", &over.log_level),
         ] {
             if let Some(v) = v {
                 values.insert(name.into(), v.clone());
+                origin.insert(name.into(), format!("flag {flag}"));
             }
         }
         let get = |k: &str| values[&lower(k)].clone();
         let bad = |name: &str, why: String| ConfigError::Value { name: name.into(), why };
+        let number = |name: &str| {
+            get(name).trim().parse::<u32>().map_err(|_| {
+                bad(name, format!("{:?} is not a whole number: write one like {}", get(name), default_of(name)))
+            })
+        };
         let data_folder = PathBuf::from(get("DataFolder"));
         let cache_folder = if cache_given { PathBuf::from(get("CacheFolder")) } else { data_folder.join("cache") };
-        let port = get("Port").parse::<u16>().map_err(|e| bad("Port", e.to_string()))?;
+        let port = get("Port").trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+            bad("Port", format!("{:?} is not a port: write a number from 1 to 65535, like 4533", get("Port")))
+        })?;
         let perm = get("UnixSocketPerm");
-        let unix_socket_perm = u32::from_str_radix(perm.trim_start_matches("0o"), 8)
+        let unix_socket_perm = u32::from_str_radix(perm.trim().trim_start_matches("0o"), 8)
             .ok()
             .filter(|p| *p <= 0o777)
-            .ok_or_else(|| bad("UnixSocketPerm", format!("{perm:?} is not an octal mode like 0660")))?;
-        let log_level = get("LogLevel").to_ascii_lowercase();
-        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
-            return Err(bad("LogLevel", format!("{log_level:?} is not one of error, warn, info, debug, trace")));
-        }
-        let boolean = |name: &str| match get(name).to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            other => Err(bad(name, format!("{other:?} is not true or false"))),
+            .ok_or_else(|| bad("UnixSocketPerm", format!("{perm:?} is not a mode: write an octal mode like 0660")))?;
+        let log_level = match get("LogLevel").trim().to_ascii_lowercase().as_str() {
+            l @ ("error" | "warn" | "info" | "debug" | "trace") => l.to_string(),
+            "warning" => "warn".to_string(),
+            // Navidrome's (logrus's) levels above error: redoubt logs errors at the least.
+            l @ ("fatal" | "panic" | "critical") => {
+                warnings.push(format!(
+                    "LogLevel = {l:?}: redoubt never logs less than errors; using \"error\" (write that)"
+                ));
+                "error".to_string()
+            }
+            other => {
+                return Err(bad(
+                    "LogLevel",
+                    format!("{other:?} is not a level: write one of error, warn, info, debug or trace"),
+                ))
+            }
+        };
+        // Go's strconv.ParseBool (Navidrome), and yes/no, on/off.
+        let boolean = |name: &str| match get(name).trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" | "yes" | "on" => Ok(true),
+            "false" | "f" | "0" | "no" | "off" => Ok(false),
+            other => Err(bad(name, format!("{other:?} is not a yes-or-no value: write true or false"))),
         };
         let sandbox_require = boolean("Sandbox.Require")?;
         let subsonic_passwords = boolean("Auth.SubsonicPasswords")?;
@@ -317,8 +453,7 @@ impl Config {
         let auth_window = duration("AuthWindowLength")?;
         let session_timeout = duration("SessionTimeout")?;
         let session_max_age = duration("Auth.SessionMaxAge")?;
-        let auth_request_limit =
-            get("AuthRequestLimit").parse::<u32>().map_err(|e| bad("AuthRequestLimit", e.to_string()))?;
+        let auth_request_limit = number("AuthRequestLimit")?;
         let trusted_sources = crate::net::parse_trusted_sources(&get("ExtAuth.TrustedSources"))
             .map_err(|e| bad("ExtAuth.TrustedSources", e))?;
         let scan_on_startup = boolean("Scanner.ScanOnStartup")?;
@@ -332,7 +467,6 @@ impl Config {
         if user_header.is_empty() || !user_header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(bad("ExtAuth.UserHeader", format!("{user_header:?} is not a header name")));
         }
-        let number = |name: &str| get(name).trim().parse::<u32>().map_err(|e| bad(name, e.to_string()));
         let max_transcodes = match number("Transcoding.MaxConcurrent")? {
             0 => 2 * std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
             n => n,
@@ -365,10 +499,32 @@ impl Config {
         }
         let cover_art_priority: Vec<String> =
             get("CoverArtPriority").split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
-        let mut base_url = get("BaseUrl").trim_end_matches('/').to_string();
-        if !base_url.is_empty() && !base_url.starts_with('/') {
-            base_url.insert(0, '/');
+        let backup_path = Some(get("Backup.Path").trim().to_string()).filter(|p| !p.is_empty()).map(PathBuf::from);
+        let backup_schedule = get("Backup.Schedule").trim().to_string();
+        crate::broker::schedule::Schedule::parse(&backup_schedule).map_err(|e| bad("Backup.Schedule", e))?;
+        if backup_path.is_none() && !backup_schedule.is_empty() {
+            return Err(bad(
+                "Backup.Schedule",
+                "is set but Backup.Path is empty: name the folder backups go to".into(),
+            ));
         }
+        let backup_count = number("Backup.Count")?;
+        let (base_url, public_url) = parse_base_url(&get("BaseUrl")).map_err(|e| bad("BaseUrl", e))?;
+        let cache_shown = cache_folder.display().to_string();
+        let origins = OPTIONS
+            .iter()
+            .map(|(n, _, _)| {
+                let raw = get(n);
+                let shown = if SECRETS.contains(n) {
+                    if raw.is_empty() { "(empty)" } else { "(set, not shown)" }.to_string()
+                } else if *n == "CacheFolder" {
+                    cache_shown.clone()
+                } else {
+                    raw
+                };
+                (n.to_string(), shown, origin[&lower(n)].clone())
+            })
+            .collect();
         Ok(Config {
             source: source.map(|(p, _)| p),
             music_folders: std::env::split_paths(&get("MusicFolder")).filter(|p| !p.as_os_str().is_empty()).collect(),
@@ -408,6 +564,11 @@ impl Config {
             max_connections_per_proxy,
             request_timeout,
             idle_timeout,
+            backup_path,
+            backup_schedule,
+            backup_count,
+            public_url,
+            origins,
             warnings,
         })
     }
@@ -415,7 +576,12 @@ impl Config {
     /// Absolute forms of the folders (landlock rules and child processes need them).
     pub fn absolutize(&mut self) -> std::io::Result<()> {
         let cwd = std::env::current_dir()?;
-        for p in self.music_folders.iter_mut().chain([&mut self.data_folder, &mut self.cache_folder]) {
+        for p in self
+            .music_folders
+            .iter_mut()
+            .chain([&mut self.data_folder, &mut self.cache_folder])
+            .chain(self.backup_path.as_mut())
+        {
             if p.is_relative() {
                 *p = cwd.join(&*p);
             }
@@ -451,6 +617,35 @@ impl Config {
     }
 }
 
+/// BaseUrl as Navidrome reads it: a path prefix (`/music`), or a full URL
+/// (`https://host/music`) whose path is the prefix and which is kept as the public URL.
+pub fn parse_base_url(raw: &str) -> Result<(String, Option<String>), String> {
+    let raw = raw.trim();
+    let (path, public) = if let Some((scheme, rest)) = raw.split_once("://") {
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(format!("{raw:?}: write a path like /music, or a full http(s) URL like https://host/music"));
+        }
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if host.is_empty() {
+            return Err(format!("{raw:?} names no host: write a full URL like https://host/music, or only the path"));
+        }
+        (path.to_string(), Some(raw.trim_end_matches('/').to_string()))
+    } else {
+        (raw.to_string(), None)
+    };
+    if path.contains(['?', '#', ' ']) {
+        return Err(format!("{raw:?}: a BaseUrl has no query, fragment or spaces: write a path like /music"));
+    }
+    let mut path = path.trim_end_matches('/').to_string();
+    if !path.is_empty() && !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    Ok((path, public))
+}
+
 /// `Scanner.ArtistSeparators`: separators divided by `|`; spaces are part of a separator
 /// (" feat. "), empty entries are dropped.
 pub fn split_separators(s: &str) -> Vec<String> {
@@ -472,16 +667,19 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(rest.len());
         let (num, tail) = rest.split_at(digits);
-        let value: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration like 20s, 48h or 1h30m"))?;
-        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let value: f64 =
+            num.parse().map_err(|_| format!("{s:?} is not a duration: write one like 20s, 48h or 1h30m"))?;
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let secs = match unit {
+            "ns" => value / 1e9,
+            "us" | "µs" | "μs" => value / 1e6,
             "ms" => value / 1000.0,
             "s" => value,
             "m" => value * 60.0,
             "h" => value * 3600.0,
             "d" => value * 86400.0,
-            _ => return Err(format!("{s:?} is not a duration like 20s, 48h or 1h30m")),
+            _ => return Err(format!("{s:?} is not a duration: write one like 20s, 48h or 1h30m")),
         };
         total += std::time::Duration::from_secs_f64(secs);
         rest = tail;
@@ -492,7 +690,6 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn load(file: Option<&str>, env: &[(&str, &str)], over: Overrides) -> Result<Config, ConfigError> {
         let dir = std::env::temp_dir().join(format!("redoubt-cfg-{}-{}", std::process::id(), rand_suffix()));
@@ -503,8 +700,8 @@ mod tests {
             std::fs::write(&p, text).unwrap();
             over.config = Some(p);
         }
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::load_with(&over, &|k| env.get(k).cloned())
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::load_with(&over, &env)
     }
 
     fn rand_suffix() -> u64 {
@@ -609,5 +806,143 @@ mod tests {
         assert!(load(Some("UnixSocketPerm = '999'"), &[], Overrides::default()).is_err());
         assert!(load(Some("LogLevel = 'loud'"), &[], Overrides::default()).is_err());
         assert!(load(Some("not toml ["), &[], Overrides::default()).is_err());
+    }
+
+    // Navidrome's config as it is written (issue 15 item 6): each trap.
+
+    #[test]
+    fn navidrome_proxy_names_map_to_ext_auth_with_a_warning() {
+        let file = "ReverseProxyWhitelist = '10.0.0.0/8'\nReverseProxyUserHeader = 'X-User'\n";
+        let c = load(Some(file), &[], Overrides::default()).unwrap();
+        assert_eq!(c.trusted_sources.len(), 1, "{:?}", c.trusted_sources);
+        assert_eq!(c.user_header, "X-User");
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("ReverseProxyWhitelist is Navidrome's old name for ExtAuth.TrustedSources")),
+            "{:?}",
+            c.warnings
+        );
+        let c = load(None, &[("ND_REVERSEPROXYWHITELIST", "127.0.0.1")], Overrides::default()).unwrap();
+        assert_eq!(c.trusted_sources.len(), 1);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("ND_REVERSEPROXYWHITELIST is Navidrome's old name")),
+            "{:?}",
+            c.warnings
+        );
+        // The new name wins when both are written.
+        let both = "ReverseProxyUserHeader = 'X-Old'\n[ExtAuth]\nUserHeader = 'X-New'\n";
+        let c = load(Some(both), &[], Overrides::default()).unwrap();
+        assert_eq!(c.user_header, "X-New");
+        assert!(c.warnings.iter().any(|w| w.contains("ReverseProxyUserHeader is ignored")), "{:?}", c.warnings);
+        // Navidrome's older ScanSchedule is Scanner.Schedule.
+        let c = load(Some("ScanSchedule = '@every 2h'"), &[], Overrides::default()).unwrap();
+        assert_eq!(c.scan_schedule, "@every 2h");
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_warned_about_with_the_nearest_name() {
+        let env = [
+            ("ND_SCANER_SCHEDULE", "@daily"),
+            ("REDOUBT_PROT", "1"),
+            ("ND_LASTFM_ENABLED", "true"),
+            ("ND_PORT", "4600"),
+            ("ND_ZZZZZZZZZZZZ", "x"),
+        ];
+        let c = load(None, &env, Overrides::default()).unwrap();
+        let w = c.warnings.join("\n");
+        assert!(w.contains("ND_SCANER_SCHEDULE is not a redoubt option (did you mean ND_SCANNER_SCHEDULE, option Scanner.Schedule?)"), "{w}");
+        assert!(w.contains("REDOUBT_PROT is not a redoubt option (did you mean REDOUBT_PORT, option Port?)"), "{w}");
+        assert!(w.contains("ND_LASTFM_ENABLED: option LastFM.Enabled is understood but not supported"), "{w}");
+        assert!(w.contains("ND_ZZZZZZZZZZZZ is not a redoubt option; ignored"), "{w}");
+        assert!(!w.contains("ND_PORT "), "{w}");
+        assert_eq!(c.port, 4600);
+        // Squashed spellings find their option too.
+        let c = load(None, &[("ND_SCANNERSCHEDULE", "@daily")], Overrides::default()).unwrap();
+        assert!(c.warnings.join("\n").contains("did you mean ND_SCANNER_SCHEDULE"), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn navidrome_log_levels_are_accepted_or_mapped() {
+        for (given, want) in
+            [("fatal", "error"), ("panic", "error"), ("warning", "warn"), ("WARN", "warn"), ("debug", "debug")]
+        {
+            let c = load(Some(&format!("LogLevel = '{given}'")), &[], Overrides::default()).unwrap();
+            assert_eq!(c.log_level, want, "{given}");
+        }
+        let c = load(Some("LogLevel = 'fatal'"), &[], Overrides::default()).unwrap();
+        assert!(c.warnings.iter().any(|w| w.contains("using \"error\"")), "{:?}", c.warnings);
+        let e = load(Some("LogLevel = 'loud'"), &[], Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("write one of error, warn, info, debug or trace"), "{e}");
+    }
+
+    #[test]
+    fn short_schedules_are_refused_with_what_to_write() {
+        let e = load(Some("[Scanner]\nSchedule = '@every 30s'"), &[], Overrides::default()).unwrap_err().to_string();
+        assert!(e.starts_with("option Scanner.Schedule: "), "{e}");
+        assert!(e.contains("write \"@every 1m\" or longer"), "{e}");
+        let c = load(Some("[Scanner]\nSchedule = '@every 1m'"), &[], Overrides::default()).unwrap();
+        assert_eq!(c.scan_schedule, "@every 1m");
+        let c = load(Some("[Scanner]\nSchedule = '1h'"), &[], Overrides::default()).unwrap();
+        assert_eq!(c.scan_schedule, "1h");
+    }
+
+    #[test]
+    fn a_full_url_base_url_gives_its_path_and_keeps_the_url() {
+        let c = load(Some("BaseUrl = 'https://host.example/music/'"), &[], Overrides::default()).unwrap();
+        assert_eq!(c.base_url, "/music");
+        assert_eq!(c.public_url.as_deref(), Some("https://host.example/music"));
+        let c = load(Some("BaseUrl = 'http://host.example'"), &[], Overrides::default()).unwrap();
+        assert_eq!((c.base_url.as_str(), c.public_url.as_deref()), ("", Some("http://host.example")));
+        let c = load(Some("BaseUrl = 'music'"), &[], Overrides::default()).unwrap();
+        assert_eq!((c.base_url.as_str(), c.public_url), ("/music", None));
+        let e = load(Some("BaseUrl = 'ftp://host/music'"), &[], Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("write a path like /music, or a full http(s) URL"), "{e}");
+        let e = load(Some("BaseUrl = 'https:///music'"), &[], Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("names no host"), "{e}");
+    }
+
+    /// Values Navidrome accepts: Go booleans and durations.
+    #[test]
+    fn navidrome_values_are_accepted_or_refused_with_what_to_write() {
+        for (b, want) in [("t", true), ("F", false), ("TRUE", true), ("0", false), ("on", true)] {
+            let c = load(Some(&format!("EnableDownloads = '{b}'")), &[], Overrides::default()).unwrap();
+            assert_eq!(c.enable_downloads, want, "{b}");
+        }
+        let c = load(Some("EnableDownloads = false"), &[], Overrides::default()).unwrap();
+        assert!(!c.enable_downloads);
+        let c = load(Some("SessionTimeout = '1.5h'\nAuthWindowLength = '1m30s'"), &[], Overrides::default()).unwrap();
+        assert_eq!((c.session_timeout.as_secs(), c.auth_window.as_secs()), (5400, 90));
+        assert_eq!(parse_duration("1500us").unwrap().as_micros(), 1500);
+        assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
+        // Each refusal is a sentence that says what to write.
+        for (file, says) in [
+            ("EnableDownloads = 'maybe'", "write true or false"),
+            ("Port = 70000", "write a number from 1 to 65535"),
+            ("Port = 'http'", "write a number from 1 to 65535"),
+            ("SessionTimeout = 'two days'", "write one like 20s, 48h or 1h30m"),
+            ("UnixSocketPerm = '999'", "write an octal mode like 0660"),
+            ("AuthRequestLimit = 'many'", "write one like 5"),
+        ] {
+            let e = load(Some(file), &[], Overrides::default()).unwrap_err().to_string();
+            assert!(e.contains(says), "{file}: {e}");
+        }
+    }
+
+    #[test]
+    fn origins_name_default_file_env_and_flag_and_hide_secrets() {
+        let file = "Port = 1000\nPasswordEncryptionKey = 'hunter2-hunter2'\nReverseProxyUserHeader = 'X-U'\n";
+        let env = [("ND_LOGLEVEL", "debug")];
+        let over = Overrides { address: Some("0.0.0.0".into()), ..Default::default() };
+        let c = load(Some(file), &env, over).unwrap();
+        let of = |n: &str| c.origins.iter().find(|(k, _, _)| k == n).cloned().unwrap();
+        assert_eq!(of("Port").1, "1000");
+        assert!(of("Port").2.starts_with("file "), "{:?}", of("Port"));
+        assert_eq!((of("LogLevel").1, of("LogLevel").2), ("debug".into(), "env ND_LOGLEVEL".into()));
+        assert_eq!(of("Address").2, "flag --address");
+        assert_eq!(of("Scanner.WatcherWait").2, "default");
+        assert!(of("ExtAuth.UserHeader").2.ends_with("(as ReverseProxyUserHeader)"), "{:?}", of("ExtAuth.UserHeader"));
+        assert_eq!(of("PasswordEncryptionKey").1, "(set, not shown)");
+        assert!(!format!("{:?}", c.origins).contains("hunter2"));
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use redoubt::admin::{self, ApiKeyCmd, UserCmd};
+use redoubt::admin::{self, ApiKeyCmd, BackupCmd, UserCmd};
 use redoubt::{config, doctor, proto, role, supervisor};
 
 #[derive(Parser)]
@@ -87,6 +87,20 @@ enum Command {
         #[command(subcommand)]
         cmd: KeyCommand,
     },
+    /// Back up the database (Backup.Path), list the backups, or restore one (daemon stopped)
+    Backup {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(subcommand)]
+        cmd: BackupCommand,
+    },
+    /// Check the configuration: print every option's effective value and where it came from
+    Config {
+        #[command(flatten)]
+        cfg: ConfigArgs,
+        #[command(subcommand)]
+        cmd: ConfigCommand,
+    },
     /// Internal: a role process, started by `serve`
     #[command(hide = true)]
     Role { name: String },
@@ -145,6 +159,22 @@ enum ApiKeyCommand {
 }
 
 #[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (secrets never shown); exit non-zero on an error
+    Check,
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Make a backup now: the running daemon makes it, or this command when none runs
+    Create,
+    /// List the backups in Backup.Path, oldest first
+    List,
+    /// Replace the database with a backup (daemon stopped; checked first)
+    Restore { file: PathBuf },
+}
+
+#[derive(Subcommand)]
 enum KeyCommand {
     /// Re-encrypt every password with a new key, in one transaction (daemon stopped)
     Rotate {
@@ -186,6 +216,15 @@ fn main() -> ExitCode {
             },
         ),
         Command::Key { cfg, cmd: KeyCommand::Rotate { stdin } } => admin::key_rotate(cfg.into(), stdin),
+        Command::Config { cfg, cmd: ConfigCommand::Check } => admin::config_check(cfg.into()),
+        Command::Backup { cfg, cmd } => admin::backup(
+            cfg.into(),
+            match cmd {
+                BackupCommand::Create => BackupCmd::Create,
+                BackupCommand::List => BackupCmd::List,
+                BackupCommand::Restore { file } => BackupCmd::Restore { file },
+            },
+        ),
         Command::Scan { cfg, full, problems } => admin::scan(cfg.into(), full, problems),
         Command::Role { name } => match proto::Role::from_name(&name) {
             Some(role) => role::run(role),

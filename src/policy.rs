@@ -57,6 +57,7 @@ fn substitute(template: &str, init: &RoleInit) -> Result<Vec<PathBuf>, String> {
         "$MusicFolder" => init.music_folders.clone(),
         "$DataFolder" => vec![init.data_folder.clone()],
         "$CacheFolder" => vec![init.cache_folder.clone()],
+        "$BackupPath" => init.broker.as_ref().and_then(|b| b.backup_path.clone()).into_iter().collect(),
         "$FFmpeg" => init.transcoder.ffmpeg.as_deref().map(ffmpeg_executables).unwrap_or_default(),
         "$SystemLibraries" => {
             if init.transcoder.ffmpeg.is_some() {

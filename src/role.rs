@@ -75,6 +75,16 @@ pub fn run(role: Role) -> ExitCode {
     #[cfg(feature = "test-hooks")]
     crate::hooks::run_probes(&init);
 
+    // Sandboxed: say so to the broker with one round trip, which it reports to the supervisor
+    // (READY=1 waits for every role). The transcoder is asked by the broker instead: on its
+    // channel the broker is the one that asks.
+    if matches!(role, Role::Front | Role::Scanner) {
+        if let Err(e) = hello_broker() {
+            tracing::error!("the broker did not answer: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+
     let started = Started { init, control };
     let result = match role {
         Role::Broker => crate::broker::run(started),
@@ -91,8 +101,28 @@ pub fn run(role: Role) -> ExitCode {
     }
 }
 
+/// The broker channel after [`hello_broker`] used it.
+static BROKER_FD: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+/// One blocking `Ping` round trip on the broker channel, before the role's runtime exists.
+fn hello_broker() -> Result<(), String> {
+    let fd = take_layout_fd(fds::BROKER).ok_or_else(|| "no broker channel at fd 4".to_string())?;
+    let mut chan = Channel::new(fd);
+    // Id 0: the role's rpc client numbers its calls from 1.
+    chan.send(0, &crate::proto::Request::Ping, &[]).map_err(|e| e.to_string())?;
+    match chan.recv::<crate::proto::Reply>().map_err(|e| e.to_string())?.body {
+        crate::proto::Reply::Pong { .. } => {}
+        other => return Err(format!("unexpected answer {other:?}")),
+    }
+    *BROKER_FD.lock().unwrap_or_else(|p| p.into_inner()) = Some(chan.into_fd());
+    Ok(())
+}
+
 /// The broker channel every role but the broker has at fd 4.
 pub fn broker_channel() -> Result<OwnedFd, String> {
+    if let Some(fd) = BROKER_FD.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Ok(fd);
+    }
     take_layout_fd(fds::BROKER).ok_or_else(|| "no broker channel at fd 4".to_string())
 }
 

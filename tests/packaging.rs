@@ -172,6 +172,11 @@ fn t14_unit_keeps_what_the_sandbox_depends_on() {
     assert_eq!(one("Group"), "redoubt");
     assert_eq!(one("ExecStart"), "/usr/bin/redoubt serve --config /etc/redoubt/redoubt.toml");
     assert!(values(&d, "IPAddressDeny").is_empty(), "a LAN server: no IPAddressDeny=");
+    // Type=notify (tests/notify.rs checks what the supervisor sends): only the supervisor may
+    // notify, and a stuck broker ends in a restart.
+    assert_eq!(one("Type"), "notify");
+    assert_eq!(one("NotifyAccess"), "main");
+    assert!(!one("WatchdogSec").is_empty());
 
     // SystemCallFilter= lines accumulate in order: a plain line adds to the allow list, a
     // "~" line removes from it (groups included), an empty one resets it. Each sandbox

@@ -3,6 +3,7 @@
 //! (proto::permit) before anything else.
 
 pub mod art;
+pub mod backup;
 pub mod browse;
 pub mod db;
 pub mod ingest;
@@ -46,9 +47,15 @@ pub struct Broker {
     pub roots: Vec<i64>,
     pub scan_on_startup: bool,
     pub schedule: Option<schedule::Schedule>,
+    /// Backup.Path and Backup.Count; Backup.Schedule.
+    pub backups: Option<(std::path::PathBuf, usize)>,
+    pub backup_schedule: Option<schedule::Schedule>,
     pub articles: Vec<String>,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
+    /// Messages for the supervisor (roles up, scan status, liveness answers), sent by
+    /// [`run`]'s control channel; None outside a daemon (tests).
+    to_supervisor: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Control>>>,
     /// Held for the broker's lifetime: one daemon per data folder, and no offline key
     /// rotation under a running one.
     _lock: DataLock,
@@ -158,9 +165,12 @@ impl Broker {
             roots,
             scan_on_startup: init.scan_on_startup,
             schedule,
+            backups: init.backup_path.clone().map(|p| (p, init.backup_count as usize)),
+            backup_schedule: schedule::Schedule::parse(&init.backup_schedule)?,
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
             allowed: Allowed { ext_auth: init.ext_auth },
+            to_supervisor: std::sync::Mutex::new(None),
             _lock: lock,
         }))
     }
@@ -212,7 +222,9 @@ impl Broker {
                 let job = self.scans.next().await;
                 let skip = ingest::skip_list(&self.store.conn(), &self.roots, false).unwrap_or_default();
                 let suspects = ingest::skip_list(&self.store.conn(), &self.roots, true).unwrap_or_default();
-                tracing::info!("scan {} started ({})", job.id, if job.full { "full" } else { "incremental" });
+                let kind = if job.full { "full" } else { "incremental" };
+                tracing::info!("scan {} started ({kind})", job.id);
+                self.tell_supervisor(Control::Status(format!("scan {} running ({kind})", job.id)));
                 let msg = crate::proto::scan::ScanJob { scan: job.id, full: job.full, skip, suspects };
                 Answer { body: Reply::Scan(msg), fds: vec![job.crumbs] }
             }
@@ -297,6 +309,10 @@ impl Broker {
                             st.missing,
                             st.moved
                         );
+                        self.tell_supervisor(Control::Status(format!(
+                            "scan {scan} finished: {} tracks in {} folders",
+                            st.tracks, st.folders
+                        )));
                         self.scans.finished(scan, st.tracks as u64, st.folders as u64);
                         self.scan_record.set(None);
                     }
@@ -402,6 +418,54 @@ impl Broker {
         Ok(Revalidated::Fresh { answer: Box::new(answer), stamp: CacheStamp { user: me.id, generation } })
     }
 
+    /// A backup now (see backup.rs), holding the writer: every write committed before it is in.
+    pub fn backup(&self) -> Result<std::path::PathBuf, String> {
+        let Some((dir, count)) = &self.backups else {
+            return Err("Backup.Path is not set: set it to the folder backups go to, and restart the daemon".into());
+        };
+        let started = Instant::now();
+        let conn = self.store.conn();
+        let path = backup::create(&conn, dir, *count)?;
+        drop(conn);
+        tracing::info!("backup {} made in {} ms", path.display(), started.elapsed().as_millis());
+        Ok(path)
+    }
+
+    /// `redoubt backup create` queues rows while a daemon runs; answers them.
+    fn answer_backup_requests(&self) {
+        let pending: Vec<i64> = {
+            let conn = self.reader();
+            let st = conn.prepare("SELECT id FROM backup_requests WHERE done_at IS NULL ORDER BY id");
+            st.and_then(|mut st| st.query_map([], |r| r.get(0))?.collect()).unwrap_or_default()
+        };
+        if pending.is_empty() {
+            return;
+        }
+        let outcome = self.backup();
+        if let Err(e) = &outcome {
+            tracing::error!("{e}");
+        }
+        let (path, error) = match outcome {
+            Ok(p) => (Some(p.display().to_string()), None),
+            Err(e) => (None, Some(e)),
+        };
+        for id in pending {
+            if let Err(e) = self.store.conn().execute(
+                "UPDATE backup_requests SET done_at = ?1, path = ?2, error = ?3 WHERE id = ?4",
+                rusqlite::params![db::now(), path, error, id],
+            ) {
+                tracing::error!("answering a backup request: {}", self.explain(&e));
+            }
+        }
+    }
+
+    /// Tells the supervisor something (see [`Control`]); dropped outside a daemon.
+    pub fn tell_supervisor(&self, msg: Control) {
+        if let Some(tx) = self.to_supervisor.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = tx.send(msg);
+        }
+    }
+
     /// A database error as a plain sentence ("disk full: …" when it is that).
     fn explain(&self, e: &rusqlite::Error) -> String {
         db::explain(e, &self.data_folder)
@@ -414,6 +478,7 @@ impl Broker {
             return;
         }
         tracing::error!("scan {id} failed: {why}");
+        self.tell_supervisor(Control::Status(format!("scan {id} failed: {why}")));
         let when = crate::dates::iso8601(db::now() as u64);
         self.scan_record.set(Some(&format!("the scan of {when} failed: {why}")));
     }
@@ -452,10 +517,18 @@ impl Broker {
         };
         let me = self.clone();
         let allowed = self.allowed;
+        // The role's first Ping (role::hello_broker, once it has sandboxed itself) is
+        // reported to the supervisor, once per channel.
+        let greeted = Arc::new(std::sync::atomic::AtomicBool::new(false));
         rpc::serve(
             chan,
             move |req: &Request| permit(role, req, allowed),
-            move |req, fds| me.clone().handle(role, req, fds),
+            move |req, fds| {
+                if matches!(req, Request::Ping) && !greeted.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    me.tell_supervisor(Control::Up(role));
+                }
+                me.clone().handle(role, req, fds)
+            },
         )
         .await
     }
@@ -473,7 +546,20 @@ pub fn run(mut started: Started) -> Result<(), String> {
     init.key_previous = None;
     let result = rt.block_on(async move {
         let term = privsep::signals::Termination::register(term).map_err(|e| e.to_string())?;
-        let control = AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?;
+        let control = Arc::new(AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?);
+        {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Control>();
+            *broker.to_supervisor.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+            let control = control.clone();
+            tokio::spawn(async move {
+                while let Some(msg) = rx.recv().await {
+                    if control.send(0, &msg, &[]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        broker.tell_supervisor(Control::Up(Role::Broker));
         let mut buf = vec![0u8; MAX_FRAME];
         // Once per daemon, when the first transcoder attaches: every profile is tried.
         let mut profiles_checked = false;
@@ -488,6 +574,31 @@ pub fn run(mut started: Started) -> Result<(), String> {
                     let wait = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
                     tokio::time::sleep(wait).await;
                     b.scans.request(false, "schedule");
+                }
+            });
+        }
+        if let Some(schedule) = broker.backup_schedule.clone() {
+            tracing::info!("backing up on schedule: {schedule}");
+            let b = broker.clone();
+            tokio::spawn(async move {
+                while let Some(next) = schedule.next_after(std::time::SystemTime::now()) {
+                    let wait = next.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+                    tokio::time::sleep(wait).await;
+                    let b = b.clone();
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || b.backup()).await {
+                        tracing::error!("scheduled {e}");
+                    }
+                }
+            });
+        }
+        {
+            // `redoubt backup create` queues a row; a glance every half second.
+            let b = broker.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    let b = b.clone();
+                    let _ = tokio::task::spawn_blocking(move || b.answer_backup_requests()).await;
                 }
             });
         }
@@ -530,6 +641,19 @@ pub fn run(mut started: Started) -> Result<(), String> {
                     match AsyncChannel::new(fd) {
                         Ok(chan) => {
                             let (client, reader) = rpc::Client::start(chan);
+                            {
+                                // The transcoder is up once it answers (it sandboxes first).
+                                let (b, client) = (broker.clone(), client.clone());
+                                tokio::spawn(async move {
+                                    match client.call(&crate::proto::media::Job::Ping, &[]).await {
+                                        Ok(r) if matches!(r.body, crate::proto::media::JobReply::Pong) => {
+                                            b.tell_supervisor(Control::Up(Role::Transcoder))
+                                        }
+                                        Ok(r) => tracing::warn!("the transcoder answered {:?} to a ping", r.body),
+                                        Err(e) => tracing::warn!("the transcoder did not answer a ping: {e}"),
+                                    }
+                                });
+                            }
                             broker.media.set_transcoder(Some(client));
                             if !profiles_checked {
                                 profiles_checked = true;
@@ -570,6 +694,9 @@ pub fn run(mut started: Started) -> Result<(), String> {
                     });
                 }
                 Control::Scan { full } => broker.scans.request(full, "redoubt scan"),
+                // The watchdog's round trip: answered from this loop, so a stuck broker
+                // (stopped, or its runtime wedged) stops the supervisor's WATCHDOG=1.
+                Control::Probe(n) => broker.tell_supervisor(Control::Alive(n)),
                 other => return Err(format!("unexpected control message {other:?}")),
             }
         }
@@ -600,6 +727,9 @@ mod tests {
             scan_schedule: String::new(),
             ignored_articles: String::new(),
             media: Default::default(),
+            backup_path: None,
+            backup_schedule: String::new(),
+            backup_count: 0,
         }
     }
 

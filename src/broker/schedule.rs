@@ -142,7 +142,11 @@ fn every(arg: &str, whole: &str) -> Result<Schedule, String> {
 
 fn every_duration(d: Duration, text: &str) -> Result<Schedule, String> {
     if d < MIN_INTERVAL {
-        return Err(format!("@every \"{text}\": interval must be at least {}", GoDuration(MIN_INTERVAL)));
+        return Err(format!(
+            "@every \"{text}\": interval must be at least {}; write \"@every 1m\" or longer (changes to the music \
+             are already picked up within seconds by the watcher, Scanner.WatcherWait)",
+            GoDuration(MIN_INTERVAL)
+        ));
     }
     Ok(Schedule::Every(d))
 }
@@ -668,10 +672,10 @@ mod tests {
 
     #[test]
     fn every_errors() {
-        assert_eq!(err("@every 30s"), "@every \"30s\": interval must be at least 1m0s");
-        assert_eq!(err("@every 59.999s"), "@every \"59.999s\": interval must be at least 1m0s");
-        assert_eq!(err("30s"), "@every \"30s\": interval must be at least 1m0s");
-        assert_eq!(err("@every 0"), "@every \"0\": interval must be at least 1m0s");
+        assert!(err("@every 30s").starts_with("@every \"30s\": interval must be at least 1m0s; write \"@every 1m\""));
+        assert!(err("@every 59.999s").starts_with("@every \"59.999s\": interval must be at least 1m0s; write"));
+        assert!(err("30s").starts_with("@every \"30s\": interval must be at least 1m0s; write"));
+        assert!(err("@every 0").starts_with("@every \"0\": interval must be at least 1m0s; write"));
         assert!(err("@every").contains("missing duration"), "{}", err("@every"));
         assert!(err("@every 1x").contains("unknown unit \"x\""), "{}", err("@every 1x"));
         assert!(err("@every 10").contains("missing unit"), "{}", err("@every 10"));

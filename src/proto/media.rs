@@ -122,6 +122,9 @@ pub enum Job {
     /// input: `%s` is `pipe:0`), to its end. Answered by [`JobReply::Checked`], or `Failed`
     /// with the reason. The daemon checks every profile this way once at start.
     Check(ProfileCheck),
+    /// Are you there? Answered [`JobReply::Pong`]: the broker asks once per transcoder start,
+    /// so that the supervisor knows the transcoder is sandboxed and answering.
+    Ping,
 }
 
 /// A transcoding profile to check: what it is called (for the report) and how it runs.
@@ -155,6 +158,8 @@ pub enum JobReply {
     },
     /// The job could not be done; the text says why (for the log and the client).
     Failed(JobError),
+    /// The answer to [`Job::Ping`].
+    Pong,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -182,7 +187,7 @@ impl Message for JobReply {
         match self {
             JobReply::Opened { .. } => 1,
             JobReply::Running { .. } => 2,
-            JobReply::Image { .. } | JobReply::Checked { .. } | JobReply::Failed(_) => 0,
+            JobReply::Image { .. } | JobReply::Checked { .. } | JobReply::Failed(_) | JobReply::Pong => 0,
         }
     }
 }

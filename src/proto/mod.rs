@@ -107,6 +107,10 @@ pub struct BrokerInit {
     pub scan_schedule: String,
     pub ignored_articles: String,
     pub media: MediaSettings,
+    /// Backup.Path (absolute; None: no backups), Backup.Schedule (validated), Backup.Count.
+    pub backup_path: Option<std::path::PathBuf>,
+    pub backup_schedule: String,
+    pub backup_count: u32,
 }
 
 /// Streaming, transcoding and artwork settings the broker enforces.
@@ -157,12 +161,25 @@ pub enum Control {
     Scan {
         full: bool,
     },
+    /// The broker to the supervisor: this role has sandboxed itself and answered the broker
+    /// (the broker itself: its database is open and it serves). READY=1 waits for all four.
+    Up(Role),
+    /// The broker to the supervisor: one line for systemd's `STATUS=` (scans).
+    Status(String),
+    /// The supervisor's liveness check of the broker (the watchdog): answered `Alive(n)`.
+    Probe(u64),
+    Alive(u64),
 }
 
 impl Message for Control {
     fn fd_count(&self) -> usize {
         match self {
-            Control::Init(_) | Control::Scan { .. } => 0,
+            Control::Init(_)
+            | Control::Scan { .. }
+            | Control::Up(_)
+            | Control::Status(_)
+            | Control::Probe(_)
+            | Control::Alive(_) => 0,
             Control::Attach(_) => 1,
         }
     }

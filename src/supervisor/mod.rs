@@ -9,8 +9,9 @@
 //! SIGTERM/SIGINT stop the front, scanner and transcoder, then the broker, then exit 0.
 
 mod listener;
+pub mod notify;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
 use std::os::unix::fs::DirBuilderExt;
@@ -64,6 +65,18 @@ struct Supervisor {
     credential: Option<String>,
     /// The ffmpeg the transcoder may run, resolved before narrowing.
     ffmpeg: Option<std::path::PathBuf>,
+    /// `$NOTIFY_SOCKET`, connected before narrowing (Type=notify).
+    notify: Option<notify::Notify>,
+    /// Roles the broker reported up (sandboxed and answering); READY=1 once all four are.
+    up: HashSet<Role>,
+    ready: bool,
+    /// The watchdog's liveness check of the broker: the last probe sent, and whether the
+    /// broker has answered it.
+    probe: u64,
+    probe_answered: bool,
+    next_watchdog: Option<Instant>,
+    /// Cleared when the broker's control channel ends (no more polling it).
+    broker_ctl_open: bool,
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit (every role inherits it; the front needs
@@ -157,6 +170,21 @@ pub fn serve(over: Overrides) -> ExitCode {
     };
     tracing::info!("redoubt {} listening on {}", env!("CARGO_PKG_VERSION"), listener.describe);
     let credential = read_credential();
+    // Before narrowing: no socket can be made after it.
+    let notify = match notify::Notify::from_env() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("{e}");
+            None
+        }
+    };
+    if let Some(wd) = notify.as_ref().and_then(|n| n.watchdog) {
+        tracing::info!(
+            "systemd watchdog: {} ms, pinged every {} ms while the broker answers",
+            wd.as_millis(),
+            wd.as_millis() / 2
+        );
+    }
     // For `redoubt scan`, which signals us.
     if let Err(e) = std::fs::write(cfg.data_folder.join(PID_FILE), format!("{}\n", std::process::id())) {
         tracing::warn!(
@@ -188,6 +216,13 @@ pub fn serve(over: Overrides) -> ExitCode {
         generation: HashMap::new(),
         credential,
         ffmpeg,
+        notify,
+        up: HashSet::new(),
+        ready: false,
+        probe: 0,
+        probe_answered: false,
+        next_watchdog: None,
+        broker_ctl_open: false,
     };
     match sup.run() {
         Ok(code) => code,
@@ -216,7 +251,9 @@ fn prepare_folders(cfg: &Config) -> Result<(), String> {
     for m in &cfg.music_folders {
         std::fs::read_dir(m).map_err(|e| format!("MusicFolder {} is not readable by uid {uid}: {e}", m.display()))?;
     }
-    for (name, dir) in [("DataFolder", &cfg.data_folder), ("CacheFolder", &cfg.cache_folder)] {
+    let mut private = vec![("DataFolder", &cfg.data_folder), ("CacheFolder", &cfg.cache_folder)];
+    private.extend(cfg.backup_path.as_ref().map(|p| ("Backup.Path", p)));
+    for (name, dir) in private {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -269,11 +306,17 @@ fn narrow(cfg: &Config, ffmpeg: Option<&Path>) -> Result<privsep::sandbox::Repor
     let mut fs = vec![
         FsRule { path: cfg.data_folder.clone(), access: FsAccess::ReadWrite },
         FsRule { path: cfg.cache_folder.clone(), access: FsAccess::ReadWrite },
+    ];
+    // The broker writes backups there (policies/landlock.toml, $BackupPath).
+    if let Some(p) = &cfg.backup_path {
+        fs.push(FsRule { path: p.clone(), access: FsAccess::ReadWrite });
+    }
+    fs.extend([
         // Stdio::null() for the roles' stdin.
         FsRule { path: "/dev/null".into(), access: FsAccess::ReadWrite },
         // The transcoder's ffmpeg seeds from it (policies/landlock.toml).
         FsRule { path: "/dev/urandom".into(), access: FsAccess::Read },
-    ];
+    ]);
     for m in &cfg.music_folders {
         fs.push(FsRule { path: m.clone(), access: FsAccess::Read });
     }
@@ -349,7 +392,13 @@ impl Supervisor {
         let mut broker_signalled = false;
         loop {
             let now = Instant::now();
-            let next = self.restart_at.values().copied().chain(stopping.map(|s| s + STOP_GRACE)).min();
+            let next = self
+                .restart_at
+                .values()
+                .copied()
+                .chain(stopping.map(|s| s + STOP_GRACE))
+                .chain(self.next_watchdog)
+                .min();
             let timeout = match next {
                 Some(t) => nix::poll::PollTimeout::try_from(
                     t.saturating_duration_since(now).as_millis().min(60_000) as i32 + 1,
@@ -357,15 +406,29 @@ impl Supervisor {
                 .unwrap_or(nix::poll::PollTimeout::MAX),
                 None => nix::poll::PollTimeout::NONE,
             };
-            let mut pfd = [nix::poll::PollFd::new(sigfd.as_fd(), nix::poll::PollFlags::POLLIN)];
-            match nix::poll::poll(&mut pfd, timeout) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(format!("poll: {e}")),
+            let broker_readable = {
+                let mut pfd = vec![nix::poll::PollFd::new(sigfd.as_fd(), nix::poll::PollFlags::POLLIN)];
+                if let (Some(b), true) = (&self.broker_ctl, self.broker_ctl_open) {
+                    pfd.push(nix::poll::PollFd::new(b.as_fd(), nix::poll::PollFlags::POLLIN));
+                }
+                match nix::poll::poll(&mut pfd, timeout) {
+                    Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                    Err(e) => return Err(format!("poll: {e}")),
+                }
+                pfd.get(1).and_then(|p| p.revents()).is_some_and(|r| !r.is_empty())
+            };
+            if broker_readable {
+                self.read_broker();
+            }
+            if self.next_watchdog.is_some_and(|t| t <= Instant::now()) && stopping.is_none() {
+                self.watchdog_tick();
             }
             while let Ok(Some(info)) = sigfd.read_signal() {
                 match Signal::try_from(info.ssi_signo as i32) {
                     Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) if stopping.is_none() => {
                         tracing::info!("stopping");
+                        self.notify("STOPPING=1\nSTATUS=stopping");
+                        self.next_watchdog = None;
                         stopping = Some(Instant::now());
                         self.restart_at.clear();
                         self.signal_roles(|r| r != Role::Broker, Signal::SIGTERM);
@@ -451,6 +514,87 @@ impl Supervisor {
         }
     }
 
+    fn notify(&self, msg: &str) {
+        if let Some(n) = &self.notify {
+            n.send(msg);
+        }
+    }
+
+    /// Reads what the broker tells us (roles up, scan status, liveness answers).
+    fn read_broker(&mut self) {
+        let Some(b) = self.broker_ctl.as_mut() else { return };
+        let msg = match b.recv::<Control>() {
+            Ok(m) => m.body,
+            Err(e) => {
+                // The broker is gone or broke the protocol; the reaper ends the daemon.
+                tracing::debug!("broker control channel: {e}");
+                self.broker_ctl_open = false;
+                return;
+            }
+        };
+        match msg {
+            Control::Up(role) => {
+                let pid = self.running.iter().find(|(_, r)| r.role == role).map(|(p, _)| *p).unwrap_or(0);
+                let first = self.up.insert(role);
+                if self.ready || !first {
+                    tracing::debug!("the {} (pid {pid}) is up again", role.name());
+                } else {
+                    tracing::info!("the {} (pid {pid}) is sandboxed and answers", role.name());
+                }
+                if role == Role::Broker && self.next_watchdog.is_none() {
+                    if let Some(wd) = self.notify.as_ref().and_then(|n| n.watchdog) {
+                        self.send_probe();
+                        self.next_watchdog = Some(Instant::now() + wd / 2);
+                    }
+                }
+                if !self.ready && Role::ALL.iter().all(|r| self.up.contains(r)) {
+                    self.ready = true;
+                    tracing::info!("ready: all four roles are sandboxed and answer");
+                    let status = format!("STATUS=serving on {}", self.listener.describe);
+                    self.notify(&format!("READY=1\n{status}"));
+                }
+            }
+            Control::Status(line) => {
+                // One line: systemd reads the datagram as newline-separated assignments.
+                self.notify(&format!("STATUS={}", line.replace('\n', " ")))
+            }
+            Control::Alive(n) if n == self.probe => self.probe_answered = true,
+            Control::Alive(_) => {}
+            other => tracing::warn!("unexpected message from the broker: {other:?}"),
+        }
+    }
+
+    fn send_probe(&mut self) {
+        self.probe += 1;
+        self.probe_answered = false;
+        if let Some(b) = &self.broker_ctl {
+            let _ = b.send(0, &Control::Probe(self.probe), &[]);
+        }
+    }
+
+    /// Half a watchdog interval has passed: WATCHDOG=1 if the broker answered the last probe
+    /// (a round trip over its control channel), then the next probe.
+    fn watchdog_tick(&mut self) {
+        let Some(wd) = self.notify.as_ref().and_then(|n| n.watchdog) else {
+            self.next_watchdog = None;
+            return;
+        };
+        if self.probe_answered {
+            self.notify("WATCHDOG=1");
+        } else {
+            tracing::warn!(
+                "the broker has not answered its liveness check within {} ms; withholding WATCHDOG=1",
+                (wd / 2).as_millis()
+            );
+        }
+        // A probe still unanswered stays the one that counts: a late answer to it resumes
+        // the pings at the next tick.
+        if self.probe_answered {
+            self.send_probe();
+        }
+        self.next_watchdog = Some(Instant::now() + wd / 2);
+    }
+
     fn signal_roles(&self, which: impl Fn(Role) -> bool, sig: Signal) {
         for (pid, r) in &self.running {
             if which(r.role) {
@@ -522,6 +666,9 @@ impl Supervisor {
             scan_on_startup: self.cfg.scan_on_startup,
             scan_schedule: self.cfg.scan_schedule.clone(),
             ignored_articles: self.cfg.ignored_articles.clone(),
+            backup_path: self.cfg.backup_path.clone(),
+            backup_schedule: self.cfg.backup_schedule.clone(),
+            backup_count: self.cfg.backup_count,
             media: crate::proto::MediaSettings {
                 enable_downloads: self.cfg.enable_downloads,
                 enable_transcoding_config: self.cfg.enable_transcoding_config,
@@ -556,6 +703,8 @@ impl Supervisor {
         })
         .map_err(|e| format!("starting the {}: {e}", role.name()))?;
         drop(role_ctl);
+        // A restarted role reports itself up again.
+        self.up.remove(&role);
         let pid = child.id();
         self.running.insert(pid as i32, Running { role, child });
         let ctl = Channel::new(sup_end);
@@ -564,6 +713,7 @@ impl Supervisor {
         match peer {
             None => {
                 self.broker_ctl = Some(ctl);
+                self.broker_ctl_open = true;
                 self.broker_pid = Some(pid);
                 // The broker has the key material now, and a broker is never restarted (its
                 // death ends the daemon): the supervisor keeps no copy.

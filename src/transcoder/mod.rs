@@ -96,6 +96,7 @@ impl Transcoder {
             }
             Job::Art { source, size } => self.art(&source, size),
             Job::Check(check) => self.check(&check),
+            Job::Ping => Ok((JobReply::Pong, Vec::new())),
         })
         .await;
         match result {
