@@ -91,16 +91,21 @@ pub struct Admission {
     key: Key,
 }
 
+/// One place fewer held by `key`; a key holding none is forgotten.
+fn release<K: std::hash::Hash + Eq>(held: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = held.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            held.remove(key);
+        }
+    }
+}
+
 impl Drop for Admission {
     fn drop(&mut self) {
         let mut s = self.limits.lock();
         s.open -= 1;
-        if let Some(n) = s.connections.get_mut(&self.key) {
-            *n -= 1;
-            if *n == 0 {
-                s.connections.remove(&self.key);
-            }
-        }
+        release(&mut s.connections, &self.key);
     }
 }
 
@@ -112,13 +117,7 @@ pub struct InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let mut s = self.limits.lock();
-        if let Some(n) = s.requests.get_mut(&self.client) {
-            *n -= 1;
-            if *n == 0 {
-                s.requests.remove(&self.client);
-            }
-        }
+        release(&mut self.limits.lock().requests, &self.client);
     }
 }
 
