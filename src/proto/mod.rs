@@ -144,6 +144,8 @@ pub struct FrontInit {
     pub trusted_sources: Vec<String>,
     /// ExtAuth.UserHeader.
     pub user_header: String,
+    /// ExtAuth.LogoutURL (empty: none).
+    pub logout_url: String,
     /// Limits.MaxConnections, resolved against the descriptor limit (never 0).
     pub max_connections: usize,
     pub max_connections_per_client: usize,
