@@ -77,6 +77,8 @@ fn library(music: &Path) {
         let mut t = tags(hostile, hostile, hostile, 1, 2020, hostile);
         t.comment = Some(hostile.to_string());
         t.lyrics = Some(hostile.to_string());
+        t.replaygain_track_gain = Some("-4.5 dB".into());
+        t.replaygain_track_peak = Some("0.95".into());
         song(&dir.join("01 hostile.mp3"), 700, 20, t);
     }
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(music).status();
@@ -191,8 +193,10 @@ fn ui_first_run_login_lockout_and_logout() {
 /// search as you type (in-page: the document is never reloaded); play it (the audio element
 /// plays and its time moves on), the next song, a seek, and browsing on while the same element
 /// keeps playing; the queue (play next, add, reorder, remove); keyboard shortcuts and the help;
-/// the playback settings; both stored-XSS songs shown, played and queued as literal text with
-/// no dialog and no CSP violation; a scrobble; keyboard-only use; then every page at desktop
+/// the Media Session's metadata; the playback settings (mp3 at 96 kbps, ReplayGain by song, kept
+/// in the browser and sent with each stream); both stored-XSS songs shown, played (so
+/// transcoded, through the gain node) and queued as literal text with no dialog and no CSP
+/// violation; a scrobble; keyboard-only use; then every page at desktop
 /// and phone width, light and dark: axe-core, no sideways scrolling, the landmarks, a
 /// screenshot, no console error and no CSP violation.
 #[test]

@@ -105,7 +105,12 @@ try {
 
   // Search as you type: no Enter, the results come as the words do.
   await page.locator('#q').pressSequentially('cross or', { delay: 60 });
-  const found = await pageUntil(page, () => document.querySelector('main .card-title')?.textContent === 'Cross Origin');
+  const found = await pageUntil(
+    page,
+    () =>
+      document.querySelector('main h1')?.textContent.includes('cross or') &&
+      document.querySelector('main .card-title')?.textContent === 'Cross Origin',
+  );
   const searchUrl = page.url();
   await page.locator('main .card-title', { hasText: 'Cross Origin' }).click();
   await page.waitForURL(/\/app\/album\//);
@@ -120,7 +125,21 @@ try {
   // Play the album: the audio element plays and its time moves on.
   await page.locator('main [data-action="play-table"]').click();
   const played = await advancing(page, 1);
-  rec.step('plays', played.ok && played.after.title === 'First' && played.after.src.includes('/app/stream/'), played);
+  const session = await page.evaluate(() => ({
+    title: navigator.mediaSession?.metadata?.title ?? null,
+    artist: navigator.mediaSession?.metadata?.artist ?? null,
+    state: navigator.mediaSession?.playbackState ?? null,
+  }));
+  rec.step(
+    'plays',
+    played.ok &&
+      played.after.title === 'First' &&
+      played.after.src.includes('/app/stream/') &&
+      session.title === 'First' &&
+      session.artist === 'Browser Band' &&
+      session.state === 'playing',
+    { ...played, mediaSession: session },
+  );
 
   // Next song.
   const firstSrc = played.after.src;
@@ -199,10 +218,24 @@ try {
   // The playback settings dialog lists the server's formats.
   await page.locator('#settings-toggle').click();
   await pageUntil(page, () => document.querySelectorAll('#set-format option').length > 1);
-  const formats = await page.locator('#set-format option').allTextContents();
+  const formats = await page.locator('#set-format option').evaluateAll((os) => os.map((o) => o.value));
   await sweep(rec, page, 'settings-dialog-desktop-light', b.problems(page));
-  await page.keyboard.press('Escape');
-  rec.step('settings', formats.length > 1, { formats });
+  // This browser asks for mp3 at 96 kbps (a transcode) with ReplayGain by song, from now on.
+  await page.locator('#set-format').selectOption('mp3');
+  await page.locator('#set-rate').selectOption('96');
+  await page.locator('#set-rg').selectOption('track');
+  await page.locator('#settings button[value="save"]').click();
+  const stored = await page.evaluate(() => ({
+    format: localStorage.getItem('redoubt.format'),
+    maxBitRate: localStorage.getItem('redoubt.maxBitRate'),
+    replayGain: localStorage.getItem('redoubt.replayGain'),
+    open: document.getElementById('settings').open,
+  }));
+  rec.step(
+    'settings',
+    formats.includes('mp3') && stored.format === 'mp3' && stored.maxBitRate === '96' && stored.replayGain === 'track' && !stored.open,
+    { formats, stored },
+  );
 
   // Stored XSS: each hostile song's page, found by search, shows its tags as text; played, the
   // player and the queue show them as text too.
@@ -247,8 +280,11 @@ try {
         nowTitle === hostile &&
         nowArtist === hostile &&
         queueText === hostile &&
-        plays.ok,
-      { shown, nowTitle, nowArtist, queueText, injectedAnywhere, plays: plays.ok },
+        plays.ok &&
+        // The settings above: a transcode, through the ReplayGain node.
+        plays.after.src.includes('format=mp3') &&
+        plays.after.src.includes('maxBitRate=96'),
+      { shown, nowTitle, nowArtist, queueText, injectedAnywhere, plays },
     );
   }
 
@@ -263,7 +299,12 @@ try {
   await keys.waitForSelector('main h1');
   await keys.keyboard.press('/');
   await keys.keyboard.type('cross', { delay: 40 });
-  await pageUntil(keys, () => document.querySelector('main .card-title')?.textContent === 'Cross Origin');
+  await pageUntil(
+    keys,
+    () =>
+      document.querySelector('main h1')?.textContent.includes('cross') &&
+      document.querySelector('main .card-title')?.textContent === 'Cross Origin',
+  );
   const focusText = () => keys.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
   let reached = false;
   for (let i = 0; i < 40 && !reached; i++) {

@@ -104,6 +104,7 @@ async function api(method, params, { post = false } = {}) {
 // --- In-page navigation --------------------------------------------------------------------
 
 let navigation = 0;
+let searchTimer;
 
 function isPageUrl(url) {
   if (url.origin !== location.origin || !url.pathname.startsWith(APP)) return false;
@@ -114,8 +115,10 @@ function isPageUrl(url) {
  * Fetches a page and swaps its <main> in. Anything unexpected (another shell, not HTML, a
  * network failure) becomes an ordinary navigation.
  */
-async function navigate(href, { method = 'GET', body = null, history: mode = 'push', focus = true } = {}) {
+async function navigate(href, { method = 'GET', body = null, history: mode = 'push', focus = true, typed = false } = {}) {
   const mine = ++navigation;
+  // A click while a search is still being typed: the click wins.
+  if (!typed) clearTimeout(searchTimer);
   let res;
   try {
     res = await fetch(href, { method, body, headers: { 'X-UI-Partial': '1' }, credentials: 'same-origin' });
@@ -152,6 +155,8 @@ function pageShown({ focus = false, top = false } = {}) {
     if (current && a.dataset.nav === current) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
+  // The search box keeps its words on the search page only.
+  if (searchBox && current !== 'search' && document.activeElement !== searchBox) searchBox.value = '';
   if (top) window.scrollTo(0, 0);
   if (focus) main.focus({ preventScroll: true });
   markRows();
@@ -214,7 +219,6 @@ window.addEventListener('popstate', () => navigate(location.href, { history: 'no
 // --- Search as you type ----------------------------------------------------------------------
 
 const searchBox = $('q');
-let searchTimer;
 searchBox?.addEventListener('input', () => {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => {
@@ -222,7 +226,7 @@ searchBox?.addEventListener('input', () => {
     const text = searchBox.value.trim();
     if (text) url.searchParams.set('q', text);
     const already = location.pathname === url.pathname;
-    navigate(url.href, { history: already ? 'replace' : 'push', focus: false });
+    navigate(url.href, { history: already ? 'replace' : 'push', focus: false, typed: true });
   }, 150);
 });
 
@@ -652,6 +656,11 @@ function setShuffle(on) {
   store.set('shuffle', on ? '1' : '');
 }
 
+async function albumSongs(id) {
+  const answer = await api('getAlbum', { id });
+  return (answer.album?.song ?? []).map(songFromJson);
+}
+
 // The song actions on pages (data-action).
 async function act(el) {
   const what = el.dataset.action;
@@ -673,22 +682,22 @@ async function act(el) {
       if (row) enqueue([songFromRow(row)], false);
       break;
     case 'play-table':
-      playList(rowsOf().map(songFromRow));
-      break;
     case 'shuffle-table':
-      setShuffle(true);
-      playList(rowsOf().map(songFromRow), Math.floor(Math.random() * rowsOf().length));
-      break;
     case 'enqueue-table':
-      enqueue(rowsOf().map(songFromRow), false);
-      break;
     case 'play-album': {
+      // The rows on the page, or (a paged album, a card in a grid) the whole album.
+      let songs;
       try {
-        const answer = await api('getAlbum', { id: el.dataset.album });
-        playList((answer.album?.song ?? []).map(songFromJson));
+        songs = el.dataset.album ? await albumSongs(el.dataset.album) : rowsOf().map(songFromRow);
       } catch {
         announce(fill(S.cannot_play, { title: '' }));
+        return;
       }
+      if (what === 'enqueue-table') enqueue(songs, false);
+      else if (what === 'shuffle-table') {
+        setShuffle(true);
+        playList(songs, Math.floor(Math.random() * songs.length));
+      } else playList(songs);
       break;
     }
     default:

@@ -12,8 +12,8 @@ use super::super::layout::{icon, shortcuts, Nav, Page, Shell};
 use super::super::strings::fill;
 use super::super::{Req, UiError, Viewer};
 use super::parts::{
-    album_grid, album_url, art_url, artist_list, artist_url, duration, pager, q, seg, song_table, Columns,
-    ALBUMS_PER_PAGE, ROWS_PER_PAGE,
+    album_grid, album_url, art_url, artist_list, artist_url, duration, pager, q, seg, song_actions, song_table,
+    Columns, ALBUMS_PER_PAGE, ROWS_PER_PAGE,
 };
 use crate::front::Front;
 use crate::proto::library::{LibraryAnswer as LA, LibraryCall as L, ListKind, Search};
@@ -163,6 +163,15 @@ impl Browse<'_> {
         let LA::Album { album, songs } = self.library(L::Album { id: id.to_string() }).await? else {
             return Err(UiError::Unavailable);
         };
+        // A box set of thousands of songs is paged like any long list; the album's buttons
+        // then play all of it (the script asks for the whole album).
+        let page = self.r.page();
+        let per = ROWS_PER_PAGE as usize * 2;
+        let paged = songs.len() > per;
+        let more = songs.len() > (page as usize + 1) * per;
+        let songs: Vec<_> = songs.into_iter().skip(page as usize * per).take(per).collect();
+        let whole = paged.then_some(album.id.as_str());
+        let here = format!("/app/album/{}", seg(id));
         let mixed = songs.iter().any(|t| t.artist != album.artist);
         let discs: Vec<i64> = {
             let mut d: Vec<i64> = songs.iter().filter_map(|t| t.disc).collect();
@@ -197,13 +206,13 @@ impl Browse<'_> {
                         }
                     }
                     div.actions {
-                        button.primary-button type="button" data-action="play-table" data-table="tracks" {
+                        button.primary-button type="button" data-action="play-table" data-album=[whole] {
                             (icon("play")) (s.play)
                         }
-                        button.text-button type="button" data-action="shuffle-table" data-table="tracks" {
+                        button.text-button type="button" data-action="shuffle-table" data-album=[whole] {
                             (icon("shuffle")) (s.shuffle_album)
                         }
-                        button.text-button type="button" data-action="enqueue-table" data-table="tracks" {
+                        button.text-button type="button" data-action="enqueue-table" data-album=[whole] {
                             (icon("plus")) (s.add_to_queue)
                         }
                     }
@@ -224,6 +233,7 @@ impl Browse<'_> {
                 } @else {
                     (song_table(sh, "tracks", &songs, cols, 0))
                 }
+                (pager(s, page, more, |n| self.page_href(&here, n)))
             }
         };
         Ok(Page { title: album.name.clone(), nav: Nav::None, main })
@@ -275,7 +285,6 @@ impl Browse<'_> {
                 },
                 _ => None,
             };
-        let cols = Columns { artist: true, album: true, track_numbers: false };
         let rate = if song.bitrate > 0 { fill(&s.kbps, &[("n", &song.bitrate.to_string())]) } else { String::new() };
         let main = html! {
             header.album-head {
@@ -295,10 +304,8 @@ impl Browse<'_> {
                         }
                         span.dot { (duration(song.duration_secs)) }
                     }
+                    (song_actions(s, &song))
                 }
-            }
-            section aria-label=(s.tracks) {
-                (song_table(sh, "song", std::slice::from_ref(&*song), cols, 0))
             }
             dl.facts {
                 @if let Some(y) = song.year { dt { (s.year) } dd { (y) } }

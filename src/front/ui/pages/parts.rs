@@ -179,6 +179,22 @@ fn song_row(sh: &Shell, s: &Strings, song: &SongRec, cols: Columns, position: us
     }
 }
 
+/// A song's own Play, Play next and Add to queue buttons (the song page), carrying the same
+/// data as a table row.
+pub fn song_actions(s: &Strings, song: &SongRec) -> Markup {
+    let cover = song.album_id.as_deref().unwrap_or(&song.id);
+    html! {
+        div.actions data-id=(song.id) data-title=(song.title) data-artist=(song.artist) data-album=(song.album)
+            data-album-id=[song.album_id.as_deref()] data-duration=(song.duration_secs) data-cover=(cover)
+            data-tg=[gain(song.rg_track_gain)] data-tp=[gain(song.rg_track_peak)]
+            data-ag=[gain(song.rg_album_gain)] data-ap=[gain(song.rg_album_peak)] {
+            button.primary-button type="button" data-action="play-row" { (icon("play")) (s.play) }
+            button.text-button type="button" data-action="play-next" { (icon("playnext")) (s.play_next) }
+            button.text-button type="button" data-action="enqueue" { (icon("plus")) (s.add_to_queue) }
+        }
+    }
+}
+
 /// Artists as a list with round thumbnails.
 pub fn artist_list(sh: &Shell, artists: &[ArtistRec]) -> Markup {
     let s = sh.s;
