@@ -238,7 +238,7 @@ fn ui_browse_play_and_escape() {
     assert!(names.iter().any(|n| n.starts_with("web-")), "the browser is a player of its own: {names:?}");
 }
 
-/// What every UI page must carry (docs/security.md T23).
+/// What every UI page must carry (docs/security.md T24).
 const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; \
                       connect-src 'self'; font-src 'self'; worker-src 'none'; object-src 'none'; frame-ancestors 'none'; \
                       base-uri 'none'; form-action 'self'; require-trusted-types-for 'script'; trusted-types redoubt";
@@ -312,7 +312,7 @@ fn daemon_with_library(config: Option<&str>) -> Daemon {
     d
 }
 
-/// docs/security.md T22, T23: every page carries the strict policy (no inline script or
+/// docs/security.md T23, T24: every page carries the strict policy (no inline script or
 /// style, Trusted Types), `no-store`, and no CORS; `/` leads to the UI and the UI to the login;
 /// the bridge to the method table takes a change only as a POST with the CSRF token (the
 /// broker refuses a wrong one), the cookie is still nothing on `/rest`; streams answer ranges,

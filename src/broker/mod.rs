@@ -841,7 +841,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
-    /// docs/security.md T22: a web session is a credential the broker checks itself. A front
+    /// docs/security.md T23: a web session is a credential the broker checks itself. A front
     /// that speaks the channel directly, skipping every check the real front makes, can read
     /// with a live session, but changes nothing without the session's CSRF token: not without
     /// one, not with a wrong one; and an ended session is nothing.
