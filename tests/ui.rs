@@ -133,6 +133,14 @@ fn assert_steps_and_pages(run: &ScriptRun, landmarks: bool) {
             })
         });
     }
+    // A song or a cover the page stopped loading itself (the next song, the next page) is
+    // aborted, not failed.
+    if let Some(failed) = result["failedRequests"].as_array_mut() {
+        failed.retain(|f| {
+            let url = f["url"].as_str().unwrap_or("");
+            !(f["error"] == "net::ERR_ABORTED" && (url.contains("/app/stream/") || url.contains("/app/art/")))
+        });
+    }
     let filtered = ScriptRun { result, stdout: String::new(), stderr: String::new() };
     assert_no_page_problems(&filtered, &[]);
 }
