@@ -25,6 +25,7 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Auth.SubsonicPasswords", "true", "Accept Subsonic password (p) and token (t, s) authentication; false leaves API keys and ExtAuth"),
     ("ExtAuth.TrustedSources", "", "Reverse proxies trusted to name the user in ExtAuth.UserHeader and to set X-Forwarded-*: comma-separated IPs or CIDRs, and @ for unix-socket peers"),
     ("ExtAuth.UserHeader", "Remote-User", "The header a trusted proxy names the user in"),
+    ("ExtAuth.LogoutURL", "", "Where the web UI's logout sends the browser behind a trusted proxy (the proxy's own logout), once redoubt's session has ended: an http(s) URL or a path; empty: the login page"),
     ("IgnoredArticles", "The El La Los Las Le Les Os As O A", "Articles ignored when sorting and indexing artist names"),
     ("Scanner.ScanOnStartup", "true", "Scan (incrementally) when the daemon starts"),
     ("Scanner.Schedule", "", "When to scan: cron syntax (UTC) like \"0 3 * * *\", or \"@every 1h\"; empty: no schedule"),
@@ -103,6 +104,8 @@ pub struct Config {
     pub subsonic_passwords: bool,
     pub trusted_sources: Vec<String>,
     pub user_header: String,
+    /// ExtAuth.LogoutURL, checked: empty, an http(s) URL or a path.
+    pub logout_url: String,
     pub scan_on_startup: bool,
     pub scan_schedule: String,
     pub ignored_articles: String,
@@ -162,6 +165,7 @@ impl std::fmt::Debug for Config {
             .field("subsonic_passwords", &self.subsonic_passwords)
             .field("trusted_sources", &self.trusted_sources)
             .field("user_header", &self.user_header)
+            .field("logout_url", &self.logout_url)
             .field("scan_on_startup", &self.scan_on_startup)
             .field("scan_schedule", &self.scan_schedule)
             .field("watcher_wait", &self.watcher_wait)
@@ -467,6 +471,20 @@ impl Config {
         if user_header.is_empty() || !user_header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return Err(bad("ExtAuth.UserHeader", format!("{user_header:?} is not a header name")));
         }
+        let logout_url = get("ExtAuth.LogoutURL").trim().to_string();
+        let url_ok = logout_url.is_empty()
+            || (logout_url.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+                && if logout_url.starts_with('/') {
+                    !logout_url.starts_with("//")
+                } else {
+                    url_origin(&logout_url).is_some()
+                });
+        if !url_ok {
+            return Err(bad(
+                "ExtAuth.LogoutURL",
+                format!("{logout_url:?} is not an http(s) URL or a path starting with /"),
+            ));
+        }
         let max_transcodes = match number("Transcoding.MaxConcurrent")? {
             0 => 2 * std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
             n => n,
@@ -545,6 +563,7 @@ impl Config {
             subsonic_passwords,
             trusted_sources,
             user_header,
+            logout_url,
             scan_on_startup,
             scan_schedule,
             ignored_articles: get("IgnoredArticles"),
@@ -646,6 +665,18 @@ pub fn parse_base_url(raw: &str) -> Result<(String, Option<String>), String> {
     Ok((path, public))
 }
 
+/// The origin (`https://host:port`) of an absolute http(s) URL whose host part holds only
+/// host-name characters (ExtAuth.LogoutURL; the UI's pages allow it in their `form-action`).
+pub fn url_origin(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"))?;
+    let host_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = &rest[..host_len];
+    let ok = !host.is_empty()
+        && !host.contains('@')
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    ok.then(|| &url[..url.len() - rest.len() + host_len])
+}
+
 /// `Scanner.ArtistSeparators`: separators divided by `|`; spaces are part of a separator
 /// (" feat. "), empty entries are dropped.
 pub fn split_separators(s: &str) -> Vec<String> {
@@ -708,6 +739,28 @@ mod tests {
         use std::sync::atomic::{AtomicU64, Ordering};
         static N: AtomicU64 = AtomicU64::new(0);
         N.fetch_add(1, Ordering::Relaxed)
+    }
+
+    #[test]
+    fn logout_urls_are_urls_or_paths() {
+        let with = |v: &str| load(None, &[("REDOUBT_EXTAUTH_LOGOUTURL", v)], Overrides::default());
+        assert_eq!(with("https://sso.example/logout?x=1").unwrap().logout_url, "https://sso.example/logout?x=1");
+        assert_eq!(with("/oauth2/sign_out").unwrap().logout_url, "/oauth2/sign_out");
+        assert_eq!(with("").unwrap().logout_url, "");
+        for bad in [
+            "javascript:alert(1)",
+            "//evil.example/",
+            "ftp://x/",
+            "https://a b/",
+            "https://x; script-src *",
+            "https://u@h/",
+        ] {
+            assert!(with(bad).is_err(), "{bad}");
+        }
+        assert_eq!(url_origin("https://sso.example:8443/logout"), Some("https://sso.example:8443"));
+        assert_eq!(url_origin("http://[::1]/x"), Some("http://[::1]"));
+        assert_eq!(url_origin("https://sso.example"), Some("https://sso.example"));
+        assert_eq!(url_origin("/x"), None);
     }
 
     #[test]

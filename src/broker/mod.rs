@@ -128,7 +128,7 @@ impl Broker {
         if let Some(code) = store.new_setup_code() {
             tracing::warn!(
                 "no user exists yet. Create the first admin with `redoubt user add NAME --admin`, or in the web UI \
-                 (POST /auth/setup) with this one-time setup code: {code}"
+                 (/app/setup, below BaseUrl if one is set; or POST /auth/setup) with this one-time setup code: {code}"
             );
         }
         let roots = ingest::sync_music_folders(&store.conn(), music_folders).map_err(|e| format!("database: {e}"))?;
@@ -183,7 +183,9 @@ impl Broker {
                 uptime_ms: self.started.elapsed().as_millis() as u64,
             }
             .into(),
-            Request::Api { client, creds, call } => Reply::Api(self.api(&client, &creds, &call)).into(),
+            Request::Api { client, creds, call } => {
+                Reply::Api(session_may(&creds, &call).and_then(|()| self.api(&client, &creds, &call))).into()
+            }
             Request::CachedApi { client, creds, call, have } => {
                 Reply::Revalidated(self.revalidate(&client, &creds, &call, have)).into()
             }
@@ -211,6 +213,8 @@ impl Broker {
                     Reply::Who(None).into()
                 }
             }
+            Request::ProxyLogin { client, user } => Reply::Session(self.store.proxy_login(&client, &user)).into(),
+            Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
             Request::Scanner(r) => self.scanner(r).await,
         }
     }
@@ -534,6 +538,19 @@ impl Broker {
     }
 }
 
+/// A web session may make a call that changes state only with its CSRF token (which
+/// [`store::Store::authenticate`] then checks): the broker's half of the rule the front's
+/// method table states, so that a front that forgot it, or a page that tricked it, changes
+/// nothing.
+fn session_may(creds: &crate::proto::Credentials, call: &crate::proto::Call) -> Result<(), crate::proto::ApiError> {
+    match creds {
+        crate::proto::Credentials::Session { csrf: None, .. } if call.changes_state() => {
+            Err(crate::proto::error::csrf_refused())
+        }
+        _ => Ok(()),
+    }
+}
+
 pub fn run(mut started: Started) -> Result<(), String> {
     // Before the runtime's threads exist, so that all of them inherit the blocked mask.
     let term = privsep::signals::Termination::block().map_err(|e| format!("signalfd: {e}"))?;
@@ -820,6 +837,70 @@ mod tests {
             assert!(matches!(client.call(&Request::Ping, &[]).await.unwrap().body, Reply::Pong { .. }));
             assert!(client.call(&Request::Scanner(ScannerRequest::ScanFinished { scan: 1, files: 1 }), &[]).await.is_err());
             assert!(matches!(served.await.unwrap(), ServeEnd::NotPermitted(k) if k.contains("front may not send ScanFinished")));
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// docs/security.md T23: a web session is a credential the broker checks itself. A front
+    /// that speaks the channel directly, skipping every check the real front makes, can read
+    /// with a live session, but changes nothing without the session's CSRF token: not without
+    /// one, not with a wrong one; and an ended session is nothing.
+    #[test]
+    fn a_web_session_changes_nothing_without_its_csrf_token() {
+        use crate::proto::userdata::UserDataCall;
+        let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = Broker::open(&init(), &dir, &dir.join("cache"), &[]).unwrap();
+        broker.store.add_user("alice", Some("alice-password"), true, None).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let (front_end, broker_end) = privsep::channel::pair().unwrap();
+            tokio::spawn(broker.clone().serve_peer(Role::Front, broker_end));
+            let (client, _reader) = RpcClient::<Request, Reply>::start(AsyncChannel::new(front_end).unwrap());
+            let web = Client { addr: "10.0.0.1".into(), name: "web".into() };
+            let login = Request::Login {
+                client: web.clone(),
+                username: "alice".into(),
+                password: Secret("alice-password".into()),
+            };
+            let Reply::Session(Ok(grant)) = client.call(&login, &[]).await.unwrap().body else { panic!("login") };
+            let ask = |csrf: Option<&str>, call: Call| {
+                let req = Request::Api {
+                    client: web.clone(),
+                    creds: Credentials::Session { token: grant.token.clone(), csrf: csrf.map(|c| Secret(c.into())) },
+                    call,
+                };
+                let client = client.clone();
+                async move {
+                    match client.call(&req, &[]).await.unwrap().body {
+                        Reply::Api(Ok(_)) => 200,
+                        Reply::Api(Err(e)) => e.code,
+                        other => panic!("{other:?}"),
+                    }
+                }
+            };
+            let star = || {
+                Call::UserData(UserDataCall::Star {
+                    star: true,
+                    ids: vec![],
+                    album_ids: vec![],
+                    artist_ids: vec!["x".into()],
+                })
+            };
+            assert_eq!(ask(None, Call::TokenInfo).await, 200, "a read needs no token");
+            assert_eq!(ask(None, Call::Library(crate::proto::library::LibraryCall::Genres)).await, 200);
+            for changes in [star(), Call::StartScan { full: false }] {
+                assert_eq!(ask(None, changes.clone()).await, 50, "{changes:?} without the token");
+                assert_eq!(ask(Some("not-the-token"), changes.clone()).await, 50, "{changes:?} with a wrong token");
+            }
+            assert_eq!(ask(Some("not-the-token"), Call::TokenInfo).await, 50, "a wrong token is never ignored");
+            let with = ask(Some(&grant.csrf.0), star()).await;
+            assert!(with == 200 || with == 70, "with the token the call is answered: {with}");
+            assert_eq!(ask(Some(&grant.csrf.0), Call::StartScan { full: false }).await, 200);
+            let logout = Request::Logout { token: grant.token.clone(), csrf: grant.csrf.clone() };
+            assert!(matches!(client.call(&logout, &[]).await.unwrap().body, Reply::Done));
+            assert_eq!(ask(None, Call::TokenInfo).await, 40, "an ended session is no credential");
+            assert_eq!(ask(Some(&grant.csrf.0), star()).await, 40);
         });
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -15,7 +15,9 @@ use super::db::{self, new_id, now};
 use super::limiter::{Attempt, Limiter, Ticket};
 use super::names;
 use super::vault::{self, KeyConfig, Opened, Vault};
-use crate::proto::error::{code, internal, missing, not_authorized, wrong_credentials as wrong};
+use crate::proto::error::{
+    code, csrf_refused, internal, missing, no_session, not_authorized, wrong_credentials as wrong,
+};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Secret, SessionGrant, UserFields, UserInfo};
 
 #[derive(Debug, Clone)]
@@ -210,6 +212,11 @@ impl Store {
         Some(code)
     }
 
+    /// The setup code still creates the first admin: one was logged and no user exists.
+    pub fn setup_open(&self) -> bool {
+        self.setup.lock().unwrap().is_some() && self.user_count() == 0
+    }
+
     // Cached statements: these run on every API request, and parsing them cost more than running them.
     /// The user whose name has this name's key (names.rs), however it is spelled.
     fn user_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
@@ -318,6 +325,13 @@ impl Store {
                 }
                 self.external_user(user)
             }
+            Credentials::Session { token, csrf } => match self.session_user(token) {
+                None => Err(no_session()),
+                Some((user, csrf_hash)) => match csrf {
+                    Some(c) if !bool::from(sha256(c.0.as_bytes()).ct_eq(&csrf_hash[..])) => Err(csrf_refused()),
+                    _ => Ok(user),
+                },
+            },
         }
     }
 
@@ -673,6 +687,18 @@ impl Store {
         })
     }
 
+    /// The web UI behind a trusted ExtAuth proxy: a session for the user it names (created if
+    /// new, as for any vouched request). Refused unless ExtAuth is configured.
+    pub fn proxy_login(&self, client: &Client, user: &str) -> Result<SessionGrant, ApiError> {
+        let user = self.authenticate(client, &Credentials::External { user: user.to_string() })?;
+        tracing::info!(
+            "web session for {} on the word of a trusted proxy ({})",
+            names::for_log(&user.name),
+            client.addr
+        );
+        self.new_session(&user)
+    }
+
     /// Web UI login. The password check ignores `password_auth` (that option is about
     /// Subsonic clients keeping a reusable secret) but is counted and limited the same way.
     pub fn login(&self, client: &Client, username: &str, password: &Secret) -> Result<SessionGrant, ApiError> {
@@ -725,14 +751,22 @@ impl Store {
 
     /// The user of a live session (sliding its expiry); with `csrf`, only if it matches.
     pub fn session(&self, token: &Secret, csrf: Option<&Secret>) -> Option<UserInfo> {
+        let (user, csrf_hash) = self.session_user(token)?;
+        if let Some(c) = csrf {
+            if !bool::from(sha256(c.0.as_bytes()).ct_eq(&csrf_hash[..])) {
+                return None;
+            }
+        }
+        Some(user.info())
+    }
+
+    /// The user of a live session and the hash of its CSRF token, sliding its expiry.
+    fn session_user(&self, token: &Secret) -> Option<(User, Vec<u8>)> {
         let conn = self.conn();
         let hash = sha256(token.0.as_bytes());
         let (csrf_hash, user_id, created, expires): (Vec<u8>, String, i64, i64) = conn
-            .query_row(
-                "SELECT csrf_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1",
-                [&hash[..]],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
+            .prepare_cached("SELECT csrf_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1")
+            .and_then(|mut st| st.query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))))
             .optional()
             .ok()??;
         let t = now();
@@ -742,17 +776,12 @@ impl Store {
             let _ = conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]);
             return None;
         }
-        if let Some(c) = csrf {
-            if !bool::from(sha256(c.0.as_bytes()).ct_eq(&csrf_hash[..])) {
-                return None;
-            }
-        }
         let timeout = self.settings.session_timeout.as_secs() as i64;
         let slid = if max_age > 0 { (t + timeout).min(created + max_age) } else { t + timeout };
         if expires < slid - 60 {
             let _ = conn.execute("UPDATE sessions SET expires_at = ?1 WHERE token_hash = ?2", params![slid, &hash[..]]);
         }
-        Self::user_by_id(&conn, &user_id).ok()?.map(|u| u.info())
+        Some((Self::user_by_id(&conn, &user_id).ok()??, csrf_hash))
     }
 
     pub fn logout(&self, token: &Secret, csrf: &Secret) -> bool {

@@ -1,7 +1,9 @@
 //! `/auth/*`: web sessions for the UI, and the first-admin setup.
 //!
 //! - `POST /auth/login` `{username, password}` (JSON or form): sets the session cookie
-//!   (HttpOnly, SameSite=Strict, Secure behind an HTTPS proxy) and returns the CSRF token.
+//!   (HttpOnly, SameSite=Strict, Secure behind an HTTPS proxy) and returns the CSRF token,
+//!   which it also sets as a second cookie of the same kind, from which the web UI's pages
+//!   (ui/) write it into their forms and for their script: the front keeps no secret.
 //! - `POST /auth/setup` `{code, username, password}`: the first admin, with the setup code
 //!   the daemon logged; logs the new admin in.
 //! - `GET /auth/me`: the session's user (behind a trusted ExtAuth proxy, the header's).
@@ -16,6 +18,9 @@ use super::{cross_site, header, plain, Front, HttpResponse, Peer};
 use crate::proto::{ApiError, Client, Reply, Request, Secret, SessionGrant};
 
 pub const COOKIE_NAME: &str = "redoubt_session";
+/// The session's CSRF token, for the UI's pages to write into their forms. Never a credential
+/// by itself: a request proves itself with the token in a form field or header, not this.
+pub const CSRF_COOKIE: &str = "redoubt_csrf";
 
 fn json(status: StatusCode, v: serde_json::Value) -> HttpResponse {
     let mut r = Response::new(Body::full(Bytes::from(v.to_string())));
@@ -50,13 +55,17 @@ fn field(f: &[(String, String)], k: &str) -> String {
 
 /// The session cookie's value, if exactly one was sent.
 fn session_cookie(req: &axum::extract::Request) -> Option<String> {
-    let values: Vec<&str> = req
-        .headers()
+    cookie(req.headers(), COOKIE_NAME)
+}
+
+/// A cookie's value, if exactly one of that name was sent and it is not empty.
+pub fn cookie(headers: &hyper::HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().strip_prefix(COOKIE_NAME).and_then(|r| r.strip_prefix('=')))
+        .filter_map(|c| c.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')))
         .collect();
     match values.as_slice() {
         [one] if !one.is_empty() => Some(one.to_string()),
@@ -78,17 +87,38 @@ impl Front {
             StatusCode::OK,
             serde_json::json!({ "username": g.user.username, "isAdmin": g.user.admin, "csrfToken": g.csrf.0 }),
         );
-        let cookie = format!(
-            "{COOKIE_NAME}={}; Path={}; Max-Age={}; HttpOnly; SameSite=Strict{}",
-            g.token.0,
-            self.cookie_path(),
-            g.expires_in_secs,
-            if peer.https { "; Secure" } else { "" }
-        );
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            r.headers_mut().insert(SET_COOKIE, v);
-        }
+        self.set_session_cookies(&mut r, g, peer);
         r
+    }
+
+    /// The session cookie, then the CSRF cookie: both HttpOnly and SameSite=Strict, Secure
+    /// behind an HTTPS proxy, for the whole of BaseUrl.
+    pub fn set_session_cookies(&self, r: &mut HttpResponse, g: &SessionGrant, peer: &Peer) {
+        for (name, value) in [(COOKIE_NAME, &g.token.0), (CSRF_COOKIE, &g.csrf.0)] {
+            let cookie = format!(
+                "{name}={value}; Path={}; Max-Age={}; HttpOnly; SameSite=Strict{}",
+                self.cookie_path(),
+                g.expires_in_secs,
+                if peer.https { "; Secure" } else { "" }
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                r.headers_mut().append(SET_COOKIE, v);
+            }
+        }
+    }
+
+    /// Both session cookies, expired.
+    pub fn clear_session_cookies(&self, r: &mut HttpResponse, peer: &Peer) {
+        for name in [COOKIE_NAME, CSRF_COOKIE] {
+            let expire = format!(
+                "{name}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict{}",
+                self.cookie_path(),
+                if peer.https { "; Secure" } else { "" }
+            );
+            if let Ok(v) = HeaderValue::from_str(&expire) {
+                r.headers_mut().append(SET_COOKIE, v);
+            }
+        }
     }
 
     /// `/auth/me` behind a trusted ExtAuth proxy: the broker checks (and, for a new name,
@@ -178,14 +208,7 @@ impl Front {
                 {
                     Ok(Reply::Done) => {
                         let mut r = json(StatusCode::OK, serde_json::json!({}));
-                        let expire = format!(
-                            "{COOKIE_NAME}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict{}",
-                            self.cookie_path(),
-                            if peer.https { "; Secure" } else { "" }
-                        );
-                        if let Ok(v) = HeaderValue::from_str(&expire) {
-                            r.headers_mut().insert(SET_COOKIE, v);
-                        }
+                        self.clear_session_cookies(&mut r, peer);
                         r
                     }
                     Ok(_) => json(StatusCode::FORBIDDEN, serde_json::json!({ "error": "missing or wrong CSRF token" })),

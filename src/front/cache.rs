@@ -175,6 +175,12 @@ pub fn key(creds: &Credentials, method: &str, p: &Params) -> String {
             k.push_str("x:");
             k.push_str(&user.to_lowercase());
         }
+        // The web UI's bridge (ui/bridge.rs): one session, one key; the CSRF token says
+        // nothing about what is asked.
+        Credentials::Session { token, .. } => {
+            k.push_str("w:");
+            k.push_str(&token.0);
+        }
     }
     k.push('\0');
     k.push_str(method);

@@ -5,6 +5,8 @@
 //! |---|---|---|
 //! | `/rest/<method>` | `rest.rs` through the method table (`methods.rs`) | its parameters (or ExtAuth); never the web session cookie |
 //! | `/auth/<what>` | `auth.rs` | the session cookie and the CSRF token |
+//! | `/app/…` | the web UI (`ui/`) | the session cookie (a credential the broker checks), and the CSRF token for every change |
+//! | `/`, `/index.html`, `/login`, `/app` | a redirect to `/app/` | |
 //! | anything else | 404 | |
 //!
 //! `/rest` is the hot path and already has its own table, so it is not routed by axum: it
@@ -14,7 +16,9 @@
 //! the same security headers and compression, and no CORS.
 //!
 //! `/rest` may allow every origin because its credentials travel in parameters, which a
-//! foreign page cannot learn; the cookie-authenticated `/auth` has no CORS at all.
+//! foreign page cannot learn; the cookie-authenticated `/auth` and `/app` have no CORS at all.
+//! The UI's pages set their own, strict Content-Security-Policy (`ui::csp`); the default
+//! below is for everything else.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -93,8 +97,20 @@ impl App {
             .max_age(Duration::from_secs(86400));
         let rest = MapResponseLayer::new(finish_rest as fn(Response<RestBody>) -> Response<RestBody>)
             .layer(compression().layer(cors.layer(RestEndpoint { front: front.clone() })));
-        let routes = Router::new().route("/auth/{*what}", any(auth));
-        let routes = if front.base_url.is_empty() { routes } else { Router::new().nest(&front.base_url, routes) };
+        let to_app = |State(front): State<Arc<Front>>| async move { super::ui::to_app(&front).map(AxumBody::new) };
+        let routes = Router::new()
+            .route("/auth/{*what}", any(auth))
+            .route("/app/", any(app_root))
+            .route("/app/{*rest}", any(app))
+            .route("/app", any(to_app))
+            .route("/index.html", any(to_app))
+            .route("/login", any(to_app));
+        let routes = if front.base_url.is_empty() {
+            routes.route("/", any(to_app))
+        } else {
+            // `/` and `<BaseUrl>/` both lead to the UI.
+            Router::new().nest(&front.base_url, routes.route("/", any(to_app))).route("/", any(to_app))
+        };
         let site = routes
             .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found\n").map(AxumBody::new) })
             .layer(compression())
@@ -179,6 +195,19 @@ async fn auth(
 ) -> Response {
     let peer = front.peer(conn.peer, req.headers());
     front.auth(what, req, &peer).await.map(AxumBody::new)
+}
+
+async fn app(
+    State(front): State<Arc<Front>>,
+    Path(rest): Path<String>,
+    Extension(conn): Extension<Conn>,
+    req: Request,
+) -> Response {
+    front.app(&rest, req, conn.peer).await.map(AxumBody::new)
+}
+
+async fn app_root(State(front): State<Arc<Front>>, Extension(conn): Extension<Conn>, req: Request) -> Response {
+    front.app("", req, conn.peer).await.map(AxumBody::new)
 }
 
 impl Front {

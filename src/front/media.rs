@@ -30,7 +30,9 @@ const PIPE_CHUNK: usize = 64 * 1024;
 const QUEUE: usize = 2;
 
 impl Front {
-    /// stream, download, getCoverArt, once parsed (see `methods`).
+    /// stream, download, getCoverArt, once parsed (see `methods`), with the credentials from
+    /// the parameters, or `given` (the web UI's session).
+    #[allow(clippy::too_many_arguments)]
     pub async fn media(
         &self,
         format: &Format,
@@ -39,8 +41,9 @@ impl Front {
         headers: &HeaderMap,
         peer: &Peer,
         head: bool,
+        given: Option<(crate::proto::Client, crate::proto::Credentials)>,
     ) -> HttpResponse {
-        let (client, creds) = match self.caller(p, headers, peer) {
+        let (client, creds) = match given.map_or_else(|| self.caller(p, headers, peer), Ok) {
             Ok(c) => c,
             Err(e) => return self.failed(format, e),
         };

@@ -57,6 +57,11 @@ pub struct Method {
     pub name: &'static str,
     pub origin: Origin,
     pub kind: Kind,
+    /// It changes something (a row written for the user, a scan started): the web UI's
+    /// bridge (`ui/bridge.rs`) takes it only as a POST with the session's CSRF token, and the
+    /// broker refuses it from a web session without one (`Call::changes_state`, which a test
+    /// keeps in agreement with this flag).
+    pub changes_state: bool,
 }
 
 impl Method {
@@ -83,7 +88,15 @@ pub const EXTENSIONS: &[Extension] = &[
 ];
 
 const fn m(name: &'static str, origin: Origin, kind: Kind) -> Method {
-    Method { name, origin, kind }
+    Method { name, origin, kind, changes_state: false }
+}
+
+impl Method {
+    /// Marks a row as one that changes state.
+    const fn changes(mut self) -> Method {
+        self.changes_state = true;
+        self
+    }
 }
 
 use Kind::{Call as C, Media, NotImplemented as No, Public as Pub};
@@ -98,13 +111,13 @@ pub static METHODS: &[Method] = &[
     m("tokenInfo", Os, C(|_| Ok(Call::TokenInfo))),
     m("getUser", Ss, C(|p| Ok(Call::GetUser { username: required(p, "username")? }))),
     m("getUsers", Ss, C(|_| Ok(Call::GetUsers))),
-    m("createUser", Ss, C(|p| user_fields(p, true).map(Call::CreateUser))),
-    m("updateUser", Ss, C(|p| user_fields(p, false).map(Call::UpdateUser))),
-    m("deleteUser", Ss, C(|p| Ok(Call::DeleteUser { username: required(p, "username")? }))),
-    m("changePassword", Ss, C(change_password)),
+    m("createUser", Ss, C(|p| user_fields(p, true).map(Call::CreateUser))).changes(),
+    m("updateUser", Ss, C(|p| user_fields(p, false).map(Call::UpdateUser))).changes(),
+    m("deleteUser", Ss, C(|p| Ok(Call::DeleteUser { username: required(p, "username")? }))).changes(),
+    m("changePassword", Ss, C(change_password)).changes(),
     // Scanning.
     m("getScanStatus", Ss, C(|_| Ok(Call::GetScanStatus))),
-    m("startScan", Ss, C(|p| Ok(Call::StartScan { full: p.boolean("fullScan")?.unwrap_or(false) }))),
+    m("startScan", Ss, C(|p| Ok(Call::StartScan { full: p.boolean("fullScan")?.unwrap_or(false) }))).changes(),
     // Browsing.
     m("getMusicFolders", Ss, C(|_| lib(L::MusicFolders))),
     m("getIndexes", Ss, C(|p| lib(L::Indexes { folder: folder(p)?, if_modified_since: p.int("ifModifiedSince")? }))),
@@ -132,31 +145,31 @@ pub static METHODS: &[Method] = &[
     m("search2", Ss, C(|p| search(p, 2))),
     m("search3", Ss, C(|p| search(p, 3))),
     // Annotation.
-    m("star", Ss, C(|p| star(p, true))),
-    m("unstar", Ss, C(|p| star(p, false))),
-    m("setRating", Ss, C(set_rating)),
-    m("scrobble", Ss, C(scrobble)),
-    m("reportPlayback", Os, C(report_playback)),
+    m("star", Ss, C(|p| star(p, true))).changes(),
+    m("unstar", Ss, C(|p| star(p, false))).changes(),
+    m("setRating", Ss, C(set_rating)).changes(),
+    m("scrobble", Ss, C(scrobble)).changes(),
+    m("reportPlayback", Os, C(report_playback)).changes(),
     // Playlists.
     m("getPlaylists", Ss, C(|p| user_data(U::Playlists { username: optional(p, "username") }))),
     m("getPlaylist", Ss, C(|p| user_data(U::Playlist { id: required(p, "id")? }))),
-    m("createPlaylist", Ss, C(create_playlist)),
-    m("updatePlaylist", Ss, C(update_playlist)),
-    m("deletePlaylist", Ss, C(|p| user_data(U::DeletePlaylist { id: required(p, "id")? }))),
+    m("createPlaylist", Ss, C(create_playlist)).changes(),
+    m("updatePlaylist", Ss, C(update_playlist)).changes(),
+    m("deletePlaylist", Ss, C(|p| user_data(U::DeletePlaylist { id: required(p, "id")? }))).changes(),
     // Play queue.
     m("getPlayQueue", Ss, C(|_| user_data(U::PlayQueue { by_index: false }))),
-    m("savePlayQueue", Ss, C(save_play_queue)),
+    m("savePlayQueue", Ss, C(save_play_queue)).changes(),
     m("getPlayQueueByIndex", Os, C(|_| user_data(U::PlayQueue { by_index: true }))),
-    m("savePlayQueueByIndex", Os, C(save_play_queue_by_index)),
+    m("savePlayQueueByIndex", Os, C(save_play_queue_by_index)).changes(),
     // Bookmarks.
     m("getBookmarks", Ss, C(|_| user_data(U::Bookmarks))),
-    m("createBookmark", Ss, C(create_bookmark)),
-    m("deleteBookmark", Ss, C(|p| user_data(U::DeleteBookmark { id: required(p, "id")? }))),
+    m("createBookmark", Ss, C(create_bookmark)).changes(),
+    m("deleteBookmark", Ss, C(|p| user_data(U::DeleteBookmark { id: required(p, "id")? }))).changes(),
     // Internet radio.
     m("getInternetRadioStations", Ss, C(|_| user_data(U::RadioStations))),
-    m("createInternetRadioStation", Ss, C(create_radio_station)),
-    m("updateInternetRadioStation", Ss, C(update_radio_station)),
-    m("deleteInternetRadioStation", Ss, C(|p| user_data(U::DeleteRadioStation { id: required(p, "id")? }))),
+    m("createInternetRadioStation", Ss, C(create_radio_station)).changes(),
+    m("updateInternetRadioStation", Ss, C(update_radio_station)).changes(),
+    m("deleteInternetRadioStation", Ss, C(|p| user_data(U::DeleteRadioStation { id: required(p, "id")? }))).changes(),
     // Media: answered with a file, a pipe or an image.
     m("stream", Ss, Media(stream)),
     m("download", Ss, Media(|p| Ok(MediaCall::Download { id: required(p, "id")? }))),
@@ -171,15 +184,16 @@ pub static METHODS: &[Method] = &[
     m("getLyricsBySongId", Os, C(|p| Ok(Call::Lyrics(LyricsCall::BySongId { id: required(p, "id")? })))),
     // redoubt's own: transcoding profiles and players.
     m("getTranscodings", Own, C(|_| admin(MediaAdmin::Transcodings))),
-    m("createTranscoding", Own, C(create_transcoding)),
+    m("createTranscoding", Own, C(create_transcoding)).changes(),
     m(
         "updateTranscoding",
         Own,
         C(|p| admin(MediaAdmin::UpdateTranscoding { id: required(p, "id")?, fields: transcoding_fields(p)? })),
-    ),
-    m("deleteTranscoding", Own, C(|p| admin(MediaAdmin::DeleteTranscoding { id: required(p, "id")? }))),
+    )
+    .changes(),
+    m("deleteTranscoding", Own, C(|p| admin(MediaAdmin::DeleteTranscoding { id: required(p, "id")? }))).changes(),
     m("getPlayers", Own, C(|_| admin(MediaAdmin::Players))),
-    m("updatePlayer", Own, C(update_player)),
+    m("updatePlayer", Own, C(update_player)).changes(),
     // Not implemented: podcasts, jukebox, chat, video, HLS.
     m("getPodcasts", Ss, No),
     m("getNewestPodcasts", Ss, No),
@@ -539,6 +553,46 @@ mod tests {
         assert_eq!(q(&[("currentIndex", "0")]).unwrap_err().code, 10);
         assert!(q(&[]).is_ok());
         assert!(q(&[("id", "a"), ("id", "a"), ("currentIndex", "1")]).is_ok());
+    }
+
+    /// The table's "changes state" flag and the broker's `Call::changes_state` agree for every
+    /// method parsed into a call; media, public and unimplemented methods change nothing.
+    #[test]
+    fn the_changes_state_flag_agrees_with_the_calls() {
+        let all = params(&[
+            ("id", "x"),
+            ("username", "u"),
+            ("password", "p"),
+            ("name", "n"),
+            ("playlistId", "1"),
+            ("rating", "1"),
+            ("type", "newest"),
+            ("genre", "g"),
+            ("fromYear", "1"),
+            ("toYear", "2"),
+            ("mediaId", "m"),
+            ("mediaType", "song"),
+            ("positionMs", "0"),
+            ("state", "playing"),
+            ("songId", "s"),
+            ("streamUrl", "http://radio.example/"),
+            ("position", "0"),
+            ("targetFormat", "mp3"),
+            ("command", "ffmpeg -i %s -f mp3 -"),
+            ("artist", "a"),
+            ("title", "t"),
+            ("query", "q"),
+            ("currentIndex", "0"),
+        ]);
+        for m in METHODS {
+            match m.kind {
+                Kind::Call(parse) => {
+                    let call = parse(&all).unwrap_or_else(|e| panic!("{}: {e:?}", m.name));
+                    assert_eq!(m.changes_state, call.changes_state(), "{}: the table and the call disagree", m.name);
+                }
+                _ => assert!(!m.changes_state, "{} reaches no broker call", m.name),
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! it forwards credentials and the broker answers. The one exception is ExtAuth, where a
 //! proxy listed in ExtAuth.TrustedSources vouches for the user in a header.
 //!
-//! `/rest/<method>` is answered as the method table in `methods.rs` says; `/auth/*` by `auth.rs`.
+//! `/rest/<method>` is answered as the method table in `methods.rs` says; `/auth/*` by
+//! `auth.rs`; the web UI, `/app/…`, by `ui/`.
 
 pub mod auth;
 pub mod body;
@@ -17,6 +18,7 @@ pub mod params;
 pub mod render;
 pub mod rest;
 pub mod subsonic;
+pub mod ui;
 pub mod userdata;
 
 use std::net::IpAddr;
@@ -54,6 +56,8 @@ pub struct Front {
     pub limits: Arc<Limits>,
     /// Limits.RequestTimeout: a request's body must arrive within this.
     pub request_timeout: Duration,
+    /// ExtAuth.LogoutURL ("" for none): where the UI's logout goes behind a trusted proxy.
+    pub logout_url: String,
 }
 
 /// What the front knows about the peer of one request.
@@ -89,7 +93,11 @@ pub fn run(started: Started) -> Result<(), String> {
             user_header: init.front.user_header.to_ascii_lowercase(),
             limits: Limits::new(limits::Caps::from_init(&init.front)),
             request_timeout: Duration::from_millis(init.front.request_timeout_ms),
+            logout_url: init.front.logout_url.clone(),
         });
+        // The UI's catalogue and assets are compiled in; parse and hash them now, so that a
+        // broken catalogue stops the front at start rather than failing a page.
+        ui::warm_up();
         #[cfg(feature = "test-hooks")]
         {
             let (init, front) = (init.clone(), front.clone());

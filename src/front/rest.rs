@@ -100,6 +100,20 @@ impl Front {
 
     /// A `/rest/<method>` request, answered as [`methods::METHODS`] says.
     pub async fn rest(&self, name: &str, p: &Params, headers: &HeaderMap, peer: &Peer, head: bool) -> HttpResponse {
+        self.dispatch(name, p, headers, peer, head, None).await
+    }
+
+    /// A method of the table, with the credentials from the parameters (`/rest`), or `given`
+    /// (the web UI's bridge: the session, `ui/bridge.rs`).
+    pub async fn dispatch(
+        &self,
+        name: &str,
+        p: &Params,
+        headers: &HeaderMap,
+        peer: &Peer,
+        head: bool,
+        given: Option<(Client, Credentials)>,
+    ) -> HttpResponse {
         let format = match subsonic::format(p.get("f"), p.get("callback")) {
             Ok(f) => f,
             Err((f, c, m)) => return self.failed(&f, ApiError::new(c, m)),
@@ -112,7 +126,7 @@ impl Front {
             Kind::Call(parse) => parse,
             Kind::Media(parse) => {
                 return match parse(p) {
-                    Ok(call) => self.media(&format, call, p, headers, peer, head).await,
+                    Ok(call) => self.media(&format, call, p, headers, peer, head, given).await,
                     Err(e) => self.failed(&format, e),
                 }
             }
@@ -125,7 +139,7 @@ impl Front {
             Ok(c) => c,
             Err(e) => return self.failed(&format, e),
         };
-        let (client, creds) = match self.caller(p, headers, peer) {
+        let (client, creds) = match given.map_or_else(|| self.caller(p, headers, peer), Ok) {
             Ok(c) => c,
             Err(e) => return self.failed(&format, e),
         };

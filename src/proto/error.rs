@@ -62,6 +62,17 @@ pub fn wrong_credentials() -> ApiError {
     ApiError::new(code::WRONG_CREDENTIALS, "Wrong username or password.")
 }
 
+/// Error 40 for a web session that is unknown or has ended.
+pub fn no_session() -> ApiError {
+    ApiError::new(code::WRONG_CREDENTIALS, "Not logged in, or the session has ended.")
+}
+
+/// Error 50: a web session's request that changes state without its CSRF token, or with a
+/// wrong one.
+pub fn csrf_refused() -> ApiError {
+    ApiError::new(code::NOT_AUTHORIZED, "This request changes something and needs the session's CSRF token.")
+}
+
 /// Error 10: a parameter that must be there and not empty.
 pub fn missing(name: &str) -> ApiError {
     ApiError::new(code::MISSING_PARAMETER, format!("Required parameter is missing: {name}"))

@@ -144,6 +144,8 @@ pub struct FrontInit {
     pub trusted_sources: Vec<String>,
     /// ExtAuth.UserHeader.
     pub user_header: String,
+    /// ExtAuth.LogoutURL (empty: none).
+    pub logout_url: String,
     /// Limits.MaxConnections, resolved against the descriptor limit (never 0).
     pub max_connections: usize,
     pub max_connections_per_client: usize,
@@ -207,6 +209,12 @@ pub enum Request {
     Session { token: Secret, csrf: Option<Secret> },
     /// Ends a web session (needs its CSRF token).
     Logout { token: Secret, csrf: Secret },
+    /// The web UI behind a trusted ExtAuth proxy: a session for the user the proxy named (the
+    /// front vouches, as with [`Credentials::External`]; permitted only with ExtAuth on).
+    ProxyLogin { client: Client, user: String },
+    /// Whether the first admin may still be created with the setup code (no user exists):
+    /// the web UI's first-run page. Answered [`Reply::SetupOpen`].
+    SetupState,
     /// The scanner's requests: the scan protocol (see scan.rs).
     Scanner(scan::ScannerRequest),
     /// stream, download, getCoverArt: authenticate, then answer with an fd or an image.
@@ -225,6 +233,8 @@ impl Request {
             Request::Setup { .. } => "Setup",
             Request::Session { .. } => "Session",
             Request::Logout { .. } => "Logout",
+            Request::ProxyLogin { .. } => "ProxyLogin",
+            Request::SetupState => "SetupState",
             Request::Scanner(r) => r.kind(),
             Request::Media { .. } => "Media",
         }
@@ -236,7 +246,8 @@ impl Request {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Allowed {
     /// ExtAuth.TrustedSources is set: the front may pass on a user a trusted proxy named
-    /// ([`Credentials::External`]). Without it, such a request closes the front's channel.
+    /// ([`Credentials::External`], [`Request::ProxyLogin`]). Without it, such a request
+    /// closes the front's channel.
     pub ext_auth: bool,
 }
 
@@ -251,9 +262,12 @@ pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String>
             let vouched = matches!(creds, Credentials::External { .. });
             (role == Role::Front && (allowed.ext_auth || !vouched), if vouched { " (ExtAuth is off)" } else { "" })
         }
-        Request::Login { .. } | Request::Setup { .. } | Request::Session { .. } | Request::Logout { .. } => {
-            (role == Role::Front, "")
-        }
+        Request::Login { .. }
+        | Request::Setup { .. }
+        | Request::Session { .. }
+        | Request::Logout { .. }
+        | Request::SetupState => (role == Role::Front, ""),
+        Request::ProxyLogin { .. } => (role == Role::Front && allowed.ext_auth, " (ExtAuth is off)"),
         Request::Scanner(r) => match r {
             scan::ScannerRequest::NextScan
             | scan::ScannerRequest::CheckFolders { .. }
@@ -310,6 +324,12 @@ pub enum Credentials {
     ApiKey { key: Secret },
     /// ExtAuth: a trusted reverse proxy named the user in its header.
     External { user: String },
+    /// The web UI: a web session's token (its cookie), and the session's CSRF token when the
+    /// request carried one. The broker looks the session up like [`Request::Session`]; a
+    /// wrong CSRF token fails the check, and a call that changes state
+    /// ([`Call::changes_state`]) is refused without one. `/rest` never makes these: the
+    /// cookie is not a credential there.
+    Session { token: Secret, csrf: Option<Secret> },
 }
 
 /// The Subsonic methods the broker answers.
@@ -330,6 +350,40 @@ pub enum Call {
     UserData(userdata::UserDataCall),
     MediaAdmin(media::MediaAdmin),
     Lyrics(media::LyricsCall),
+}
+
+impl Call {
+    /// Whether the call changes anything a user could notice (a row written on their behalf,
+    /// a scan started). A web session must prove such a call with its CSRF token; the broker
+    /// checks it (see [`Credentials::Session`]), and the front's method table says the same
+    /// of each method (`front::methods`, tested to agree). Exhaustive on purpose: a new call
+    /// does not compile until it says which it is.
+    pub fn changes_state(&self) -> bool {
+        use media::MediaAdmin as M;
+        match self {
+            Call::Ping
+            | Call::GetLicense
+            | Call::TokenInfo
+            | Call::GetUser { .. }
+            | Call::GetUsers
+            | Call::GetScanStatus
+            | Call::Library(_)
+            | Call::Lyrics(_) => false,
+            Call::CreateUser(_)
+            | Call::UpdateUser(_)
+            | Call::DeleteUser { .. }
+            | Call::ChangePassword { .. }
+            | Call::StartScan { .. } => true,
+            Call::UserData(u) => u.writes(),
+            Call::MediaAdmin(a) => match a {
+                M::Transcodings | M::Players => false,
+                M::CreateTranscoding(_)
+                | M::UpdateTranscoding { .. }
+                | M::DeleteTranscoding { .. }
+                | M::UpdatePlayer { .. } => true,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -410,6 +464,8 @@ pub enum Reply {
     Session(Result<SessionGrant, ApiError>),
     /// Session lookup: the user, or None (unknown, expired, or a CSRF mismatch).
     Who(Option<UserInfo>),
+    /// [`Request::SetupState`]: the setup code still works (no user exists).
+    SetupOpen(bool),
     Done,
     /// With the fd [`media::MediaAnswer::fd_count`] names.
     Media(Result<media::MediaAnswer, ApiError>),
@@ -464,6 +520,26 @@ mod tests {
             call: media::MediaCall::Download { id: "x".into() },
         };
         assert!(permit(Role::Front, &media, Allowed { ext_auth: false }).is_err());
+        let ui = Request::ProxyLogin { client: Client::default(), user: "admin".into() };
+        let err = permit(Role::Front, &ui, Allowed { ext_auth: false }).unwrap_err();
+        assert!(err.contains("ExtAuth is off"), "{err}");
+        assert!(permit(Role::Front, &ui, Allowed { ext_auth: true }).is_ok());
+        assert!(permit(Role::Scanner, &ui, Allowed { ext_auth: true }).is_err());
+    }
+
+    #[test]
+    fn web_sessions_are_a_front_credential_and_setup_state_is_the_fronts_question() {
+        let session = Credentials::Session { token: Secret("t".into()), csrf: None };
+        let api = Request::Api { client: Client::default(), creds: session, call: Call::Ping };
+        assert!(permit(Role::Front, &api, Allowed::default()).is_ok());
+        assert!(permit(Role::Scanner, &api, Allowed::default()).is_err());
+        assert!(permit(Role::Front, &Request::SetupState, Allowed::default()).is_ok());
+        assert!(permit(Role::Scanner, &Request::SetupState, Allowed::default()).is_err());
+        assert!(Call::StartScan { full: false }.changes_state());
+        assert!(!Call::Library(library::LibraryCall::Genres).changes_state());
+        let star = userdata::UserDataCall::Star { star: true, ids: vec![], album_ids: vec![], artist_ids: vec![] };
+        assert!(Call::UserData(star).changes_state());
+        assert!(!Call::UserData(userdata::UserDataCall::NowPlaying).changes_state());
     }
 
     #[test]

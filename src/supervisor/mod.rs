@@ -639,6 +639,7 @@ impl Supervisor {
             front: crate::proto::FrontInit {
                 trusted_sources: self.cfg.trusted_sources.clone(),
                 user_header: self.cfg.user_header.clone(),
+                logout_url: self.cfg.logout_url.clone(),
                 max_connections: self.cfg.max_connections,
                 max_connections_per_client: self.cfg.max_connections_per_client,
                 max_connections_per_proxy: self.cfg.max_connections_per_proxy,

@@ -1,0 +1,285 @@
+//! The UI's string catalogue: every word a page shows (and every word the player's script
+//! shows, which the page hands it) comes from one file per language, `i18n/<lang>.toml`,
+//! compiled into the binary. English is the only one so far; a translation is a copy of
+//! `en.toml` with the same keys, and one more arm in [`for_request`].
+//!
+//! The struct below names every key, so a page cannot ask for a string that does not exist,
+//! and a catalogue that lacks one (or has one too many) fails `tests::catalogues_are_complete`
+//! rather than a page.
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strings {
+    pub lang: String,
+    pub app_name: String,
+    pub skip_to_content: String,
+    pub home: String,
+    pub nav_label: String,
+    pub nav_newest: String,
+    pub nav_recent: String,
+    pub nav_frequent: String,
+    pub nav_random: String,
+    pub nav_starred: String,
+    pub nav_alphabetical: String,
+    pub nav_by_year: String,
+    pub nav_artists: String,
+    pub nav_genres: String,
+    pub nav_folders: String,
+    pub nav_albums_group: String,
+    pub nav_browse_group: String,
+    pub search_label: String,
+    pub search_placeholder: String,
+    pub signed_in_as: String,
+    pub log_out: String,
+    pub keyboard_shortcuts: String,
+    pub account: String,
+    pub setup_title: String,
+    pub setup_intro: String,
+    pub setup_code: String,
+    pub setup_code_hint: String,
+    pub user_name: String,
+    pub password: String,
+    pub password_again: String,
+    pub setup_submit: String,
+    pub setup_closed_title: String,
+    pub setup_closed: String,
+    pub go_to_login: String,
+    pub passwords_differ: String,
+    pub setup_wrong_code: String,
+    pub server_refused: String,
+    pub login_title: String,
+    pub login_intro: String,
+    pub login_submit: String,
+    pub login_wrong: String,
+    pub login_wait: String,
+    pub seconds_one: String,
+    pub seconds_other: String,
+    pub minutes_one: String,
+    pub minutes_other: String,
+    pub logged_out: String,
+    pub log_in_again: String,
+    pub proxy_logged_out: String,
+    pub session_needed: String,
+    pub cross_site_refused: String,
+    pub proxy_refused: String,
+    pub server_unavailable: String,
+    pub error_title: String,
+    pub not_found_title: String,
+    pub not_found: String,
+    pub forbidden_title: String,
+    pub forbidden: String,
+    pub back_home: String,
+    pub list_newest: String,
+    pub list_recent: String,
+    pub list_frequent: String,
+    pub list_random: String,
+    pub list_starred: String,
+    pub list_alphabetical: String,
+    pub list_by_artist: String,
+    pub list_by_year: String,
+    pub list_by_genre: String,
+    pub list_in_folder: String,
+    pub list_kinds: String,
+    pub year_from: String,
+    pub year_to: String,
+    pub show: String,
+    pub more_random: String,
+    pub prev_page: String,
+    pub next_page: String,
+    pub page_n: String,
+    pub pagination: String,
+    pub no_albums: String,
+    pub empty_library: String,
+    pub play: String,
+    pub play_album: String,
+    pub shuffle_album: String,
+    pub add_to_queue: String,
+    pub add_song_to_queue: String,
+    pub play_next: String,
+    pub play_song_next: String,
+    pub play_song: String,
+    pub by_artist: String,
+    pub songs_one: String,
+    pub songs_other: String,
+    pub albums_one: String,
+    pub albums_other: String,
+    pub disc_n: String,
+    pub col_number: String,
+    pub col_title: String,
+    pub col_artist: String,
+    pub col_album: String,
+    pub col_duration: String,
+    pub col_actions: String,
+    pub col_albums: String,
+    pub col_songs: String,
+    pub col_genre: String,
+    pub year: String,
+    pub album_facts: String,
+    pub compilation: String,
+    pub comment: String,
+    pub tracks: String,
+    pub song_details: String,
+    pub lyrics: String,
+    pub no_lyrics: String,
+    pub file: String,
+    pub file_format: String,
+    pub bit_rate: String,
+    pub song_of_album: String,
+    pub details_of: String,
+    pub artists_title: String,
+    pub letters: String,
+    pub no_artists: String,
+    pub artist_albums: String,
+    pub genres_title: String,
+    pub no_genres: String,
+    pub folders_title: String,
+    pub folder_albums: String,
+    pub search_title: String,
+    pub search_results_for: String,
+    pub search_prompt: String,
+    pub search_nothing: String,
+    pub results_artists: String,
+    pub results_albums: String,
+    pub results_songs: String,
+    pub more_results: String,
+    pub player_label: String,
+    pub nothing_playing: String,
+    pub pause: String,
+    pub previous: String,
+    pub next: String,
+    pub seek: String,
+    pub seek_value: String,
+    pub volume: String,
+    pub mute: String,
+    pub unmute: String,
+    pub shuffle: String,
+    pub repeat_off: String,
+    pub repeat_all: String,
+    pub repeat_one: String,
+    pub queue: String,
+    pub queue_empty: String,
+    pub clear_queue: String,
+    pub remove_song: String,
+    pub move_up: String,
+    pub move_down: String,
+    pub queue_more: String,
+    pub added_to_queue: String,
+    pub playing_next: String,
+    pub now_playing: String,
+    pub cannot_play: String,
+    pub queue_cleared: String,
+    pub player_settings: String,
+    pub format: String,
+    pub format_original: String,
+    pub max_bit_rate: String,
+    pub no_limit: String,
+    pub kbps: String,
+    pub replay_gain: String,
+    pub rg_off: String,
+    pub rg_track: String,
+    pub rg_album: String,
+    pub settings_note: String,
+    pub settings_saved: String,
+    pub close: String,
+    pub save: String,
+    pub shortcuts_title: String,
+    pub shortcuts_intro: String,
+    pub col_key: String,
+    pub col_does: String,
+    pub key_space: String,
+    pub key_play_pause: String,
+    pub key_next: String,
+    pub key_previous: String,
+    pub key_forward: String,
+    pub key_back: String,
+    pub key_volume_up: String,
+    pub key_volume_down: String,
+    pub key_mute: String,
+    pub key_shuffle: String,
+    pub key_repeat: String,
+    pub key_queue: String,
+    pub key_search: String,
+    pub key_help: String,
+    pub key_escape: String,
+    pub key_escape_name: String,
+}
+
+static EN: LazyLock<Strings> =
+    LazyLock::new(|| toml::from_str(include_str!("i18n/en.toml")).expect("src/front/ui/i18n/en.toml is complete"));
+
+/// The English catalogue (parsed once, when the front starts).
+pub fn en() -> &'static Strings {
+    &EN
+}
+
+/// The catalogue for a request's `Accept-Language`: English, the only one there is.
+pub fn for_request(_accept_language: Option<&str>) -> &'static Strings {
+    en()
+}
+
+/// `template` with each `{name}` replaced by its value.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+impl Strings {
+    /// "1 song" or "{n} songs".
+    pub fn count(&self, n: i64, one: &str, other: &str) -> String {
+        if n == 1 {
+            one.to_string()
+        } else {
+            fill(other, &[("n", &n.to_string())])
+        }
+    }
+
+    pub fn songs(&self, n: i64) -> String {
+        self.count(n, &self.songs_one, &self.songs_other)
+    }
+
+    pub fn albums(&self, n: i64) -> String {
+        self.count(n, &self.albums_one, &self.albums_other)
+    }
+
+    /// A wait, in seconds up to two minutes and in whole minutes (rounded up) beyond.
+    pub fn wait(&self, secs: u64) -> String {
+        if secs <= 120 {
+            self.count(secs as i64, &self.seconds_one, &self.seconds_other)
+        } else {
+            self.count(secs.div_ceil(60) as i64, &self.minutes_one, &self.minutes_other)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogues_are_complete() {
+        // deny_unknown_fields refuses an extra key; a missing one fails to parse.
+        let en: Strings = toml::from_str(include_str!("i18n/en.toml")).unwrap();
+        assert_eq!(en.lang, "en");
+        for line in include_str!("i18n/en.toml").lines().filter(|l| l.contains(" = ")) {
+            assert!(!line.trim_end().ends_with("\"\""), "an empty string in en.toml: {line}");
+        }
+    }
+
+    #[test]
+    fn counts_waits_and_fills() {
+        let s = en();
+        assert_eq!(s.songs(1), "1 song");
+        assert_eq!(s.songs(12), "12 songs");
+        assert_eq!(s.wait(1), "1 second");
+        assert_eq!(s.wait(20), "20 seconds");
+        assert_eq!(s.wait(121), "3 minutes");
+        assert_eq!(fill("Wait {wait}, then {wait}", &[("wait", "5 s")]), "Wait 5 s, then 5 s");
+    }
+}
