@@ -225,6 +225,8 @@ try {
   await page.locator('#set-rate').selectOption('96');
   await page.locator('#set-rg').selectOption('track');
   await page.locator('#settings button[value="save"]').click();
+  // The dialog's close event, which stores the choice, is a task of its own after the click.
+  await pageUntil(page, () => localStorage.getItem('redoubt.replayGain') === 'track', undefined, 5000);
   const stored = await page.evaluate(() => ({
     format: localStorage.getItem('redoubt.format'),
     maxBitRate: localStorage.getItem('redoubt.maxBitRate'),
