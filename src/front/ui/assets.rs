@@ -1,8 +1,9 @@
-//! The UI's assets: one style sheet, one hand-written ES module, one icon, compiled into the
+//! The UI's assets: one style sheet, hand-written ES modules, one icon, compiled into the
 //! binary (the front opens no file). Each is served under a name that carries a hash of its
 //! content (`app.3f9c…e1.css`), with `Cache-Control: immutable`: a browser fetches it once
 //! per release, and a new release's pages name new files. There is no build step: `cargo
-//! build` is all.
+//! build` is all. A module imports another as `'./player.js'`; that specifier is rewritten
+//! here to the hashed name (so the importer's hash covers the imported file's too).
 
 use std::io::Write;
 use std::sync::{LazyLock, OnceLock};
@@ -19,36 +20,54 @@ pub struct Asset {
     /// The name pages use (`app.css`).
     pub name: &'static str,
     pub content_type: &'static str,
-    pub body: &'static [u8],
+    pub body: Bytes,
     /// `app.<hash>.css`.
     pub hashed: String,
     brotli: OnceLock<Bytes>,
     gzip: OnceLock<Bytes>,
 }
 
+/// A module comes after the modules it imports.
 const FILES: &[(&str, &str, &[u8])] = &[
     ("app.css", "text/css; charset=utf-8", include_bytes!("assets/app.css")),
+    ("player.js", "text/javascript; charset=utf-8", include_bytes!("assets/player.js")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("assets/app.js")),
     ("icon.svg", "image/svg+xml", include_bytes!("assets/icon.svg")),
 ];
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
-    FILES
-        .iter()
-        .map(|(name, content_type, body)| {
-            let hash = hex::encode(&Sha256::digest(body)[..8]);
-            let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
-            Asset {
-                name,
-                content_type,
-                body,
-                hashed: format!("{stem}.{hash}.{ext}"),
-                brotli: OnceLock::new(),
-                gzip: OnceLock::new(),
-            }
-        })
-        .collect()
+    let mut done: Vec<Asset> = Vec::with_capacity(FILES.len());
+    for (name, content_type, body) in FILES {
+        let body = if name.ends_with(".js") { link_imports(body, &done) } else { Bytes::from_static(body) };
+        let hash = hex::encode(&Sha256::digest(&body)[..8]);
+        let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
+        done.push(Asset {
+            name,
+            content_type,
+            body,
+            hashed: format!("{stem}.{hash}.{ext}"),
+            brotli: OnceLock::new(),
+            gzip: OnceLock::new(),
+        });
+    }
+    done
 });
+
+/// A module's text with `'./<module>.js'` of every module before it replaced by its hashed name.
+fn link_imports(body: &'static [u8], before: &[Asset]) -> Bytes {
+    let Ok(text) = std::str::from_utf8(body) else { return Bytes::from_static(body) };
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for a in before.iter().filter(|a| a.name.ends_with(".js")) {
+        let plain = format!("'./{}'", a.name);
+        if text.contains(&plain) {
+            text = text.replace(&plain, &format!("'./{}'", a.hashed)).into();
+        }
+    }
+    match text {
+        std::borrow::Cow::Borrowed(_) => Bytes::from_static(body),
+        std::borrow::Cow::Owned(t) => Bytes::from(t),
+    }
+}
 
 /// Every asset (hashing them is done once, when the front starts).
 pub fn all() -> &'static [Asset] {
@@ -72,7 +91,7 @@ impl Asset {
                         let mut out = Vec::new();
                         {
                             let mut w = brotli::CompressorWriter::new(&mut out, 4096, 11, 22);
-                            w.write_all(self.body).expect("writing to memory");
+                            w.write_all(&self.body).expect("writing to memory");
                         }
                         Bytes::from(out)
                     })
@@ -82,7 +101,7 @@ impl Asset {
                 self.gzip
                     .get_or_init(|| {
                         let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-                        w.write_all(self.body).expect("writing to memory");
+                        w.write_all(&self.body).expect("writing to memory");
                         Bytes::from(w.finish().expect("writing to memory"))
                     })
                     .clone(),
@@ -112,7 +131,7 @@ pub fn serve(hashed: &str, headers: &HeaderMap) -> HttpResponse {
                 }
                 r
             }
-            None => Response::new(Body::full(Bytes::from_static(a.body))),
+            None => Response::new(Body::full(a.body.clone())),
         }
     };
     let h = r.headers_mut();
@@ -139,6 +158,16 @@ mod tests {
         assert_eq!(r.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
         assert_eq!(serve("app.0000000000000000.css", &HeaderMap::new()).status(), StatusCode::NOT_FOUND);
         assert_eq!(serve("app.css", &HeaderMap::new()).status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_module_imports_the_other_under_its_hashed_name() {
+        let app = all().iter().find(|a| a.name == "app.js").unwrap();
+        let player = path("player.js");
+        let hashed = player.rsplit('/').next().unwrap();
+        let text = std::str::from_utf8(&app.body).unwrap();
+        assert!(text.contains(&format!("from './{hashed}'")), "app.js does not import {hashed}");
+        assert!(!text.contains("'./player.js'"));
     }
 
     /// The budget: all the UI's own code and styles under 150 KB compressed.

@@ -441,15 +441,16 @@ mod tests {
                 rest = &body[end..];
             }
         }
-        let js = include_str!("assets/app.js");
-        for bad in ["textContent = '", "textContent = \"", "textContent = `", "'aria-label', '", "title = '"] {
-            for (at, _) in js.match_indices(bad) {
-                // Clearing a text ('') is no word.
-                let quote = bad.chars().last().unwrap();
-                assert!(
-                    js[at + bad.len()..].starts_with(quote),
-                    "app.js writes a literal as text ({bad:?}): its words come from the page"
-                );
+        for js in [include_str!("assets/app.js"), include_str!("assets/player.js")] {
+            for bad in ["textContent = '", "textContent = \"", "textContent = `", "'aria-label', '", "title = '"] {
+                for (at, _) in js.match_indices(bad) {
+                    // Clearing a text ('') is no word.
+                    let quote = bad.chars().last().unwrap();
+                    assert!(
+                        js[at + bad.len()..].starts_with(quote),
+                        "a module writes a literal as text ({bad:?}): its words come from the page"
+                    );
+                }
             }
         }
     }
