@@ -94,7 +94,9 @@ pub fn run(over: Overrides) -> ExitCode {
                 "ABI {v} (TOO OLD: ABI {} needed for signal and abstract-socket scoping)",
                 privsep::sandbox::REQUIRED_ABI
             ),
-            None => "MISSING (not built in, not enabled with lsm=, or blocked by a seccomp filter)".into(),
+            None => "MISSING (not built in, not enabled with lsm=, or blocked by a seccomp filter: systemd's \
+                     SystemCallFilter=, or a container engine's seccomp profile)"
+                .into(),
         }
     );
     println!("seccomp         {}", if seccomp { "available" } else { "MISSING" });

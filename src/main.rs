@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use redoubt::admin::{self, ApiKeyCmd, BackupCmd, UserCmd};
 use redoubt::{config, doctor, proto, role, supervisor};
 
@@ -101,6 +101,11 @@ enum Command {
         #[command(subcommand)]
         cmd: ConfigCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout
+    Completions { shell: clap_complete::Shell },
+    /// Internal: write the manual pages (redoubt.1, redoubt-serve.1, …) into a folder, for packages
+    #[command(hide = true)]
+    Man { dir: PathBuf },
     /// Internal: a role process, started by `serve`
     #[command(hide = true)]
     Role { name: String },
@@ -217,6 +222,17 @@ fn main() -> ExitCode {
         ),
         Command::Key { cfg, cmd: KeyCommand::Rotate { stdin } } => admin::key_rotate(cfg.into(), stdin),
         Command::Config { cfg, cmd: ConfigCommand::Check } => admin::config_check(cfg.into()),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "redoubt", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man { dir } => match clap_mangen::generate_to(Cli::command(), &dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("redoubt: writing the manual page: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Backup { cfg, cmd } => admin::backup(
             cfg.into(),
             match cmd {

@@ -248,3 +248,39 @@ fn packaged_config_uses_only_known_options_with_the_package_paths() {
     assert_eq!(get("Address"), Some("127.0.0.1".into()));
     assert_eq!(get("Port"), Some(toml::Value::Integer(4533)));
 }
+
+/// The container recipe (packaging/container/): its configuration uses only known options
+/// and the image's volumes, and the Containerfile keeps the promises README.md makes of it
+/// (a non-root numeric user, the folders private to it, the binary as the entry point). No
+/// container engine runs in CI, so the image itself is not built here (README.md says so).
+#[test]
+fn container_recipe_runs_redoubt_unprivileged_with_its_volumes() {
+    let known = known_options();
+    let table: toml::Table =
+        read(&packaging("container/redoubt.toml")).parse().expect("packaging/container/redoubt.toml is TOML");
+    let mut set = Vec::new();
+    flatten("", &table, &mut set);
+    for (name, _) in &set {
+        assert!(known.contains(&name.to_ascii_lowercase()), "{name} is not in src/config.rs OPTIONS");
+    }
+    let get = |n: &str| set.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(get("MusicFolder"), Some("/music".into()));
+    assert_eq!(get("DataFolder"), Some("/data".into()));
+    assert_eq!(get("CacheFolder"), Some("/cache".into()));
+
+    let recipe = read(&packaging("container/Containerfile"));
+    let lines: Vec<&str> = recipe.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    let user = lines.iter().rev().find_map(|l| l.strip_prefix("USER ")).expect("a USER line");
+    let uid: u32 = user.split(':').next().unwrap().parse().expect("a numeric USER (runAsNonRoot checks need one)");
+    assert!(uid >= 1000, "USER {user}");
+    assert!(lines.iter().any(|l| l.contains("chmod 0700 /data /cache")), "the data and cache folders are not private");
+    assert!(lines.iter().any(|l| l.starts_with("VOLUME") && l.contains("/data") && l.contains("/cache")));
+    assert!(lines.contains(&r#"ENTRYPOINT ["/usr/bin/redoubt"]"#));
+    assert!(lines.contains(&r#"CMD ["serve", "--config", "/etc/redoubt/redoubt.toml"]"#));
+    assert!(lines.iter().any(|l| l.starts_with("COPY packaging/container/redoubt.toml /etc/redoubt/redoubt.toml")));
+    // The run line README.md documents drops every capability on a read-only root.
+    let readme = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+    for flag in ["--read-only", "--cap-drop=ALL", "--security-opt=no-new-privileges", "/music:ro"] {
+        assert!(readme.contains(flag) && recipe.contains(flag), "{flag} is missing from the documented run line");
+    }
+}

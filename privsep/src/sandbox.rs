@@ -127,8 +127,9 @@ fn apply_landlock(policy: &Policy<'_>) -> Result<(), String> {
     match abi {
         None => {
             return Err("landlock is not available in this kernel (needs Linux 6.12 or later, \
-                        with lsm=landlock); also check that no seccomp filter (e.g. a systemd \
-                        SystemCallFilter=) blocks the landlock_* syscalls"
+                        with lsm=landlock); also check that no seccomp filter (a systemd \
+                        SystemCallFilter=, or a container engine's seccomp profile) blocks the \
+                        landlock_* syscalls"
                 .into())
         }
         Some(v) if v < REQUIRED_ABI => {

@@ -820,6 +820,21 @@ mod tests {
         assert!(g1 > g0, "a new user");
         broker.store.conn().execute("DELETE FROM users WHERE name = 'someone'", []).unwrap();
         assert!(broker.store.generation() > g1, "a delete");
+
+        // A web session's sliding expiry is a write no answer reads: it leaves the generation
+        // (and so the front's answer cache) alone. The slide did happen.
+        broker.store.add_user("listener", Some("pw"), false, None).unwrap();
+        let grant = broker
+            .store
+            .login(&Client { addr: "10.9.0.1".into(), name: "web".into() }, "listener", &Secret("pw".into()))
+            .unwrap();
+        let stale = "UPDATE sessions SET expires_at = expires_at - 3600";
+        broker.store.conn().execute(stale, []).unwrap();
+        let g2 = broker.store.generation();
+        assert!(broker.store.session(&grant.token, None).is_some());
+        assert_eq!(broker.store.generation(), g2, "a session's slide");
+        let expires: i64 = broker.store.conn().query_row("SELECT expires_at FROM sessions", [], |r| r.get(0)).unwrap();
+        assert!(expires > db::now() + 47 * 3600, "the session did not slide: {expires}");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -108,6 +108,21 @@ impl std::ops::DerefMut for Writer<'_> {
     }
 }
 
+impl Writer<'_> {
+    /// Runs writes that no cached answer reads (a session's sliding expiry, an expired
+    /// session's removal): they do not bump the generation, so an active web session does
+    /// not empty the front's answer cache once a minute. Writes made earlier through this
+    /// borrow still bump it on release.
+    fn untracked<T>(&mut self, f: impl FnOnce(&Connection) -> T) -> T {
+        use std::sync::atomic::Ordering;
+        let before = self.conn.total_changes();
+        let out = f(&self.conn);
+        let after = self.conn.total_changes();
+        let _ = self.store.changes_seen.compare_exchange(before, after, Ordering::AcqRel, Ordering::Acquire);
+        out
+    }
+}
+
 impl Drop for Writer<'_> {
     fn drop(&mut self) {
         use std::sync::atomic::Ordering;
@@ -762,7 +777,7 @@ impl Store {
 
     /// The user of a live session and the hash of its CSRF token, sliding its expiry.
     fn session_user(&self, token: &Secret) -> Option<(User, Vec<u8>)> {
-        let conn = self.conn();
+        let mut conn = self.conn();
         let hash = sha256(token.0.as_bytes());
         let (csrf_hash, user_id, created, expires): (Vec<u8>, String, i64, i64) = conn
             .prepare_cached("SELECT csrf_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1")
@@ -773,13 +788,15 @@ impl Store {
         // Sliding expiry, and an absolute one however active the session is.
         let max_age = self.settings.session_max_age.as_secs() as i64;
         if expires <= t || (max_age > 0 && created + max_age <= t) {
-            let _ = conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]);
+            conn.untracked(|c| c.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]).ok());
             return None;
         }
         let timeout = self.settings.session_timeout.as_secs() as i64;
         let slid = if max_age > 0 { (t + timeout).min(created + max_age) } else { t + timeout };
         if expires < slid - 60 {
-            let _ = conn.execute("UPDATE sessions SET expires_at = ?1 WHERE token_hash = ?2", params![slid, &hash[..]]);
+            conn.untracked(|c| {
+                c.execute("UPDATE sessions SET expires_at = ?1 WHERE token_hash = ?2", params![slid, &hash[..]]).ok()
+            });
         }
         Some((Self::user_by_id(&conn, &user_id).ok()??, csrf_hash))
     }
