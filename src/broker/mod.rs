@@ -13,6 +13,7 @@ pub mod media;
 pub mod names;
 pub mod scan_jobs;
 pub mod schedule;
+pub mod security;
 pub mod store;
 pub mod userdata;
 pub mod vault;
@@ -53,6 +54,10 @@ pub struct Broker {
     pub articles: Vec<String>,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
+    /// Each role's sandbox as it last reported it (the admin security page).
+    sandboxes: std::sync::Mutex<std::collections::HashMap<Role, crate::proto::admin::SandboxFacts>>,
+    /// How many of the front's ExtAuth reports are recorded (see security::Budget).
+    front_reports: security::Budget,
     /// Messages for the supervisor (roles up, scan status, liveness answers), sent by
     /// [`run`]'s control channel; None outside a daemon (tests).
     to_supervisor: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Control>>>,
@@ -170,19 +175,40 @@ impl Broker {
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
             allowed: Allowed { ext_auth: init.ext_auth },
+            sandboxes: std::sync::Mutex::new(
+                crate::role::sandbox_facts().map(|f| (Role::Broker, f)).into_iter().collect(),
+            ),
+            front_reports: security::Budget::default(),
             to_supervisor: std::sync::Mutex::new(None),
             _lock: lock,
         }))
     }
 
     /// Answers one permitted request. Runs concurrently with other requests.
-    pub async fn handle(self: Arc<Self>, _role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
+    pub async fn handle(self: Arc<Self>, role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
         match req {
-            Request::Ping => Reply::Pong {
-                server_version: env!("CARGO_PKG_VERSION").to_string(),
-                uptime_ms: self.started.elapsed().as_millis() as u64,
+            Request::Ping => self.pong(),
+            Request::Hello(facts) => {
+                self.sandbox_reported(role, facts);
+                self.pong()
             }
-            .into(),
+            Request::ExtAuthRefused(r) => {
+                if let Some(dropped) = self.front_reports.take(Instant::now()) {
+                    let detail = if dropped > 0 {
+                        format!("{} ({dropped} more refusals in the last minute not recorded)", r.why)
+                    } else {
+                        r.why
+                    };
+                    security::record(
+                        &self.store.conn(),
+                        crate::proto::admin::EventKind::ExtAuthRefused,
+                        "",
+                        &r.addr,
+                        &detail,
+                    );
+                }
+                Reply::Done.into()
+            }
             Request::Api { client, creds, call } => {
                 Reply::Api(session_may(&creds, &call).and_then(|()| self.api(&client, &creds, &call))).into()
             }
@@ -217,6 +243,67 @@ impl Broker {
             Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
             Request::Scanner(r) => self.scanner(r).await,
         }
+    }
+
+    fn pong(&self) -> Answer<Reply> {
+        Reply::Pong {
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+        }
+        .into()
+    }
+
+    /// A role's measured sandbox (its first message after each start).
+    fn sandbox_reported(&self, role: Role, facts: crate::proto::admin::SandboxFacts) {
+        if !facts.confined() {
+            tracing::warn!("the {} reports it is not fully sandboxed: {facts:?}", role.name());
+        }
+        self.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).insert(role, facts);
+    }
+
+    /// The admin pages' reads (proto::admin): admins only.
+    fn admin(
+        &self,
+        client: &crate::proto::Client,
+        creds: &crate::proto::Credentials,
+        call: &crate::proto::admin::AdminCall,
+    ) -> Result<crate::proto::admin::AdminAnswer, crate::proto::ApiError> {
+        use crate::proto::admin::{AdminAnswer, AdminCall, RoleSandbox, ScanProblem};
+        let me = self.store.authenticate(client, creds)?;
+        if !me.admin {
+            return Err(crate::proto::error::not_authorized());
+        }
+        let internal = |e: rusqlite::Error| crate::proto::ApiError::new(0, self.explain(&e));
+        Ok(match call {
+            AdminCall::Sandbox => {
+                let known = self.sandboxes.lock().unwrap_or_else(|p| p.into_inner());
+                AdminAnswer::Sandbox(
+                    crate::proto::admin::table_roles()
+                        .into_iter()
+                        .map(|r| RoleSandbox { role: r.name().to_string(), facts: known.get(&r).cloned() })
+                        .collect(),
+                )
+            }
+            AdminCall::SecurityEvents { limit } => {
+                AdminAnswer::SecurityEvents(security::newest(&self.reader(), *limit).map_err(internal)?)
+            }
+            AdminCall::ScanProblems => AdminAnswer::ScanProblems(
+                ingest::problems(&self.reader())
+                    .map_err(internal)?
+                    .into_iter()
+                    .map(|(folder, path, crashes, reason)| ScanProblem {
+                        folder,
+                        path: String::from_utf8_lossy(&path).into_owned(),
+                        crashes,
+                        reason,
+                    })
+                    .collect(),
+            ),
+            AdminCall::TranscodingSettings => AdminAnswer::TranscodingSettings {
+                editable: self.media.settings.enable_transcoding_config,
+                program: self.media.settings.ffmpeg.as_ref().map(|p| p.display().to_string()),
+            },
+        })
     }
 
     /// Answers one of the scanner's requests (the scan protocol, proto/scan.rs).
@@ -378,8 +465,24 @@ impl Broker {
             }
             Call::MediaAdmin(a) => {
                 let me = self.store.authenticate(client, creds)?;
-                self.media.admin(&self.store.conn(), &me, a).map(|x| A::MediaAdmin(Box::new(x)))
+                let answer = self.media.admin(&self.store.conn(), &me, a);
+                use crate::proto::media::MediaAdmin as M;
+                let edit = match a {
+                    M::CreateTranscoding(_) | M::UpdateTranscoding { .. } => Some("save"),
+                    M::DeleteTranscoding { .. } => Some("delete"),
+                    M::Transcodings | M::Players | M::UpdatePlayer { .. } => None,
+                };
+                if let (Err(e), Some(what)) = (&answer, edit) {
+                    // A refused edit, not a profile that is simply gone.
+                    if e.code != crate::proto::error::code::NOT_FOUND {
+                        let kind = crate::proto::admin::EventKind::TranscodingRefused;
+                        let detail = format!("{what}: {}", e.message);
+                        security::record(&self.store.conn(), kind, &me.name, &client.addr, &detail);
+                    }
+                }
+                answer.map(|x| A::MediaAdmin(Box::new(x)))
             }
+            Call::Admin(a) => self.admin(client, creds, a).map(|x| A::Admin(Box::new(x))),
             Call::Lyrics(l) => {
                 self.store.authenticate(client, creds)?;
                 lyrics::answer(&self.reader(), l).map(|x| A::Lyrics(Box::new(x)))
@@ -528,7 +631,9 @@ impl Broker {
             chan,
             move |req: &Request| permit(role, req, allowed),
             move |req, fds| {
-                if matches!(req, Request::Ping) && !greeted.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                if matches!(req, Request::Ping | Request::Hello(_))
+                    && !greeted.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
                     me.tell_supervisor(Control::Up(role));
                 }
                 me.clone().handle(role, req, fds)
@@ -663,10 +768,13 @@ pub fn run(mut started: Started) -> Result<(), String> {
                                 let (b, client) = (broker.clone(), client.clone());
                                 tokio::spawn(async move {
                                     match client.call(&crate::proto::media::Job::Ping, &[]).await {
-                                        Ok(r) if matches!(r.body, crate::proto::media::JobReply::Pong) => {
-                                            b.tell_supervisor(Control::Up(Role::Transcoder))
-                                        }
-                                        Ok(r) => tracing::warn!("the transcoder answered {:?} to a ping", r.body),
+                                        Ok(r) => match r.body {
+                                            crate::proto::media::JobReply::Pong(facts) => {
+                                                b.sandbox_reported(Role::Transcoder, *facts);
+                                                b.tell_supervisor(Control::Up(Role::Transcoder))
+                                            }
+                                            other => tracing::warn!("the transcoder answered {other:?} to a ping"),
+                                        },
                                         Err(e) => tracing::warn!("the transcoder did not answer a ping: {e}"),
                                     }
                                 });
@@ -711,6 +819,13 @@ pub fn run(mut started: Started) -> Result<(), String> {
                     });
                 }
                 Control::Scan { full } => broker.scans.request(full, "redoubt scan"),
+                Control::Restarted { role, how } => security::record(
+                    &broker.store.conn(),
+                    crate::proto::admin::EventKind::RoleRestarted,
+                    "",
+                    role.name(),
+                    &how,
+                ),
                 // The watchdog's round trip: answered from this loop, so a stuck broker
                 // (stopped, or its runtime wedged) stops the supervisor's WATCHDOG=1.
                 Control::Probe(n) => broker.tell_supervisor(Control::Alive(n)),
