@@ -59,24 +59,22 @@ pub fn newest(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<SecurityEve
 /// exposed, and a compromised one could otherwise push every other event out of the table.
 pub const FRONT_REPORTS_PER_MINUTE: u32 = 20;
 
-/// The budget of the front's reports: [`FRONT_REPORTS_PER_MINUTE`] per fixed minute; those
-/// beyond it are counted, and the next recorded one says how many were dropped.
+/// The budget of the front's reports: [`FRONT_REPORTS_PER_MINUTE`] in the minute from the
+/// first report of a window; those beyond it are counted, and the next recorded one says how
+/// many were dropped.
+#[derive(Default)]
 pub struct Budget {
-    state: Mutex<(Instant, u32, u64)>,
-}
-
-impl Default for Budget {
-    fn default() -> Budget {
-        Budget { state: Mutex::new((Instant::now(), 0, 0)) }
-    }
+    /// The window's start, the reports recorded in it, the reports dropped since the last one
+    /// recorded.
+    state: Mutex<(Option<Instant>, u32, u64)>,
 }
 
 impl Budget {
     /// Some(dropped since the last recorded report) if this one may be recorded.
     pub fn take(&self, now: Instant) -> Option<u64> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if now.duration_since(s.0) >= Duration::from_secs(60) {
-            s.0 = now;
+        if s.0.is_none_or(|start| now.duration_since(start) >= Duration::from_secs(60)) {
+            s.0 = Some(now);
             s.1 = 0;
         }
         if s.1 >= FRONT_REPORTS_PER_MINUTE {
