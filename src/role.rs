@@ -59,15 +59,10 @@ pub fn run(role: Role) -> ExitCode {
             return ExitCode::from(EXIT_SANDBOX);
         }
     };
-    // Opened now: the sandbox refuses the open, not the read (see admin::SandboxFacts).
-    let mut status = std::fs::File::open("/proc/self/status");
     match privsep::sandbox::enter(&policy) {
         Ok(report) => {
-            let facts = match status.as_mut() {
-                Ok(f) => SandboxFacts::measure(f, &report),
-                Err(_) => SandboxFacts::measure(&mut std::io::empty(), &report),
-            };
-            let _ = SANDBOX.set(facts);
+            // Before anything from outside is read: what is measured now is the sandbox itself.
+            let _ = SANDBOX.set(SandboxFacts::measure(&report));
             for w in &report.warnings {
                 tracing::warn!("{w}");
             }
@@ -87,8 +82,6 @@ pub fn run(role: Role) -> ExitCode {
             return ExitCode::from(EXIT_SANDBOX);
         }
     }
-
-    drop(status);
 
     #[cfg(feature = "test-hooks")]
     crate::hooks::run_probes(&init);

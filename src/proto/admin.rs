@@ -44,74 +44,61 @@ pub struct RoleSandbox {
     pub facts: Option<SandboxFacts>,
 }
 
-/// One process's sandbox, measured by the process itself on the running kernel: the
-/// landlock outcome from entering it, the rest from `/proc/self/status`.
+/// One process's sandbox, measured by the process itself on the running kernel right after
+/// entering it: the landlock outcome of entering it, and the kernel's answers to asking
+/// (privsep::sandbox::measure: seccomp mode, no_new_privs, capabilities, ids, and whether a
+/// landlock domain refuses to open `/proc/self/status`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct SandboxFacts {
     pub pid: u32,
-    /// Effective uid and gid (from `/proc/self/status`).
+    /// Effective uid and gid.
     pub uid: u32,
     pub gid: u32,
     /// The kernel's landlock ABI (None: no landlock).
     pub landlock_abi: Option<i32>,
-    /// The landlock ruleset was fully enforced on this process.
+    /// The landlock ruleset was fully enforced on this process (restrict_self's answer).
     pub landlock_enforced: bool,
-    /// `Seccomp:` 0 off, 1 strict, 2 filter.
-    pub seccomp_mode: u8,
-    /// `Seccomp_filters:` (0 on kernels that do not say).
+    /// Opening `/proc/self/status` was refused (EACCES): the domain is in force.
+    pub landlock_denies: bool,
+    /// `PR_GET_SECCOMP`: 0 off, 2 filter.
+    pub seccomp_mode: i32,
+    /// The filters the process installed itself (the supervisor's, inherited, come on top).
     pub seccomp_filters: u32,
-    /// `NoNewPrivs:`.
     pub no_new_privs: bool,
-    /// `CapEff:` and `CapPrm:` (bit sets; 0 is none).
+    /// Effective and permitted capabilities (bit sets; 0 is none).
     pub cap_eff: u64,
     pub cap_prm: u64,
-    /// Seconds since the epoch, when the role measured itself.
+    /// Seconds since the epoch, when the process measured itself.
     pub measured_at: i64,
 }
 
 impl SandboxFacts {
-    /// Reads an already-open `/proc/self/status` (opened before the sandbox, which would refuse
-    /// the open: the text is produced when it is read, so it describes the process now).
-    pub fn measure(status: &mut impl std::io::Read, report: &privsep::sandbox::Report) -> SandboxFacts {
-        let mut text = String::new();
-        let _ = status.read_to_string(&mut text);
-        let mut f = SandboxFacts::parse(&text);
-        f.pid = std::process::id();
-        f.landlock_abi = report.landlock_abi;
-        f.landlock_enforced = report.landlock_enforced;
-        f.measured_at =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-        f
-    }
-
-    /// The `/proc/<pid>/status` fields this cares about.
-    pub fn parse(text: &str) -> SandboxFacts {
-        // A field that is missing reads as the worst case, never as "confined".
-        let mut f =
-            SandboxFacts { uid: u32::MAX, gid: u32::MAX, cap_eff: u64::MAX, cap_prm: u64::MAX, ..Default::default() };
-        for line in text.lines() {
-            let Some((key, value)) = line.split_once(':') else { continue };
-            let value = value.trim();
-            let first = value.split_whitespace();
-            match key {
-                // Real, effective, saved, filesystem: the second is the one that counts.
-                "Uid" => f.uid = first.clone().nth(1).and_then(|v| v.parse().ok()).unwrap_or(u32::MAX),
-                "Gid" => f.gid = first.clone().nth(1).and_then(|v| v.parse().ok()).unwrap_or(u32::MAX),
-                "Seccomp" => f.seccomp_mode = value.parse().unwrap_or(0),
-                "Seccomp_filters" => f.seccomp_filters = value.parse().unwrap_or(0),
-                "NoNewPrivs" => f.no_new_privs = value == "1",
-                "CapEff" => f.cap_eff = u64::from_str_radix(value, 16).unwrap_or(u64::MAX),
-                "CapPrm" => f.cap_prm = u64::from_str_radix(value, 16).unwrap_or(u64::MAX),
-                _ => {}
-            }
+    /// Measures this process now, with what entering the sandbox reported.
+    pub fn measure(report: &privsep::sandbox::Report) -> SandboxFacts {
+        let m = privsep::sandbox::measure();
+        SandboxFacts {
+            pid: std::process::id(),
+            uid: m.euid,
+            gid: m.egid,
+            landlock_abi: report.landlock_abi,
+            landlock_enforced: report.landlock_enforced,
+            landlock_denies: m.landlock_denies_proc,
+            seccomp_mode: m.seccomp_mode,
+            seccomp_filters: report.seccomp_filters as u32,
+            no_new_privs: m.no_new_privs,
+            cap_eff: m.cap_eff,
+            cap_prm: m.cap_prm,
+            measured_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
         }
-        f
     }
 
-    /// Whether everything the policy promises is in force: landlock enforced, a seccomp
-    /// filter, no_new_privs, no capabilities, not root.
+    /// Whether everything the policy promises is in force: landlock enforced (and refusing),
+    /// a seccomp filter, no_new_privs, no capabilities, not root.
     pub fn confined(&self) -> bool {
         self.landlock_enforced
+            && self.landlock_denies
             && self.seccomp_mode == 2
             && self.no_new_privs
             && self.cap_eff == 0
@@ -200,23 +187,31 @@ pub fn table_roles() -> [Role; 4] {
 mod tests {
     use super::*;
 
+    /// A process outside any sandbox (this test) measures as not confined, and each missing
+    /// layer alone makes a measured sandbox not confined.
     #[test]
-    fn proc_status_fields_are_read() {
-        let text = "Name:\tredoubt-front\nUid:\t0\t65534\t65534\t65534\nGid:\t65534\t65534\t65534\t65534\n\
-                    CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nNoNewPrivs:\t1\nSeccomp:\t2\n\
-                    Seccomp_filters:\t3\n";
-        let f = SandboxFacts::parse(text);
-        assert_eq!((f.uid, f.gid, f.seccomp_mode, f.seccomp_filters), (65534, 65534, 2, 3));
-        assert!(f.no_new_privs && f.cap_eff == 0 && f.cap_prm == 0);
-        assert!(!f.confined(), "landlock was not reported enforced");
-        let full = SandboxFacts { landlock_enforced: true, ..f.clone() };
+    fn only_every_layer_together_is_confined() {
+        let here = SandboxFacts::measure(&privsep::sandbox::Report::default());
+        assert!(!here.confined(), "{here:?}");
+        assert_eq!(here.pid, std::process::id());
+        let full = SandboxFacts {
+            uid: 65534,
+            landlock_enforced: true,
+            landlock_denies: true,
+            seccomp_mode: 2,
+            no_new_privs: true,
+            ..SandboxFacts::default()
+        };
         assert!(full.confined());
-        let root = SandboxFacts { uid: 0, ..full.clone() };
-        assert!(!root.confined());
-        let caps = SandboxFacts::parse("CapEff:\t000001ffffffffff\n");
-        assert_eq!(caps.cap_eff, 0x1ff_ffff_ffff);
-        // A missing or garbled field never reads as "confined".
-        assert_eq!(SandboxFacts::parse("Uid:\tx\n").uid, u32::MAX);
+        for broken in [
+            SandboxFacts { uid: 0, ..full.clone() },
+            SandboxFacts { landlock_denies: false, ..full.clone() },
+            SandboxFacts { seccomp_mode: 0, ..full.clone() },
+            SandboxFacts { no_new_privs: false, ..full.clone() },
+            SandboxFacts { cap_eff: 1 << 21, ..full.clone() },
+        ] {
+            assert!(!broken.confined(), "{broken:?}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 // `dialogs`, and the page problems lib.mjs collects.
 
 import { openBrowser, report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, pageUntil } from './ui-lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, pageUntil, shot } from './ui-lib.mjs';
 
 const { base, admin, adminPassword, user, userPassword, mode } = args([
   'base',
@@ -36,6 +36,7 @@ async function browser(options) {
 
 async function open(b) {
   const page = await b.newPage();
+  current = page;
   page.on('dialog', (d) => {
     dialogs += 1;
     d.dismiss().catch(() => {});
@@ -113,7 +114,7 @@ async function editable(b) {
   await sweep(rec, page, 'admin-users-created-desktop', b.problems(page));
 
   // The last admin cannot lose the role: the broker refuses, and the page says why.
-  r = await submit(page, page.getByRole('button', { name: `Remove the admin role from ${admin}` }), '/app/admin/users');
+  r = await submit(page, page.getByRole('button', { name: `Remove admin: ${admin}` }), '/app/admin/users');
   rec.step('last-admin-kept', r.status() === 400, {
     status: r.status(),
     outcome: await text(page, '#admin-outcome'),
@@ -233,13 +234,13 @@ async function notAdmin() {
     await sweep(rec, page, 'admin-forbidden-desktop', b.problems(page));
     await page.goto(`${base}/app/`);
     const actions = [
-      ['/app/admin/users', { action: 'create', username: 'mallory', password: 'mallory-password-1', admin: '1' }],
-      ['/app/admin/users', { action: 'admin', username: user, admin: '1' }],
-      ['/app/admin/users', { action: 'password', username: admin, password: 'taken-over-1' }],
-      ['/app/admin/users', { action: 'delete', username: admin }],
-      ['/app/admin/library', { action: 'scan', full: '1' }],
-      ['/app/admin/transcoding', { action: 'save', id: '', name: 'x', format: 'x', bitrate: '128', command: 'ffmpeg -i %s -f mp3 -' }],
-      ['/app/admin/transcoding', { action: 'delete', id: 'mp3' }],
+      ['/app/admin/users', { do: 'create', username: 'mallory', password: 'mallory-password-1', admin: '1' }],
+      ['/app/admin/users', { do: 'admin', username: user, admin: '1' }],
+      ['/app/admin/users', { do: 'password', username: admin, password: 'taken-over-1' }],
+      ['/app/admin/users', { do: 'delete', username: admin }],
+      ['/app/admin/library', { do: 'scan', full: '1' }],
+      ['/app/admin/transcoding', { do: 'save', id: '', name: 'x', format: 'x', bitrate: '128', command: 'ffmpeg -i %s -f mp3 -' }],
+      ['/app/admin/transcoding', { do: 'delete', id: 'mp3' }],
       ['/app/api/createUser', { username: 'mallory', password: 'mallory-password-1', adminRole: 'true' }],
       ['/app/api/updateUser', { username: user, adminRole: 'true' }],
       ['/app/api/deleteUser', { username: admin }],
@@ -256,7 +257,7 @@ async function notAdmin() {
       } catch {
         /* a page, not JSON */
       }
-      tried.push({ path, action: fields.action ?? '', status: r.status, error });
+      tried.push({ path, action: fields.do ?? '', status: r.status, error });
     }
     rec.step('not-admin', navEntries === 0, { navEntries, visits, tried });
   } finally {
@@ -275,7 +276,7 @@ async function readOnly(b) {
   await sweep(rec, page, 'admin-transcoding-read-only-desktop', b.problems(page));
   // Sent anyway (a hand-made request): the broker refuses, and the page says why.
   const r = await post(page, `${base}/app/admin/transcoding`, {
-    action: 'save',
+    do: 'save',
     id: '',
     name: 'extra',
     format: 'ogg',
@@ -295,6 +296,7 @@ async function readOnly(b) {
 
 let b;
 let fatal;
+let current = null;
 try {
   b = await browser({ viewport: DESKTOP });
   if (mode === 'editable') {
@@ -305,7 +307,8 @@ try {
     await readOnly(b);
   }
 } catch (e) {
-  fatal = `driving the pages failed: ${e.stack ?? e}`;
+  fatal = `driving the pages failed at ${current?.url()}: ${e.stack ?? e}`;
+  if (current) await shot(current, 'admin-failure').catch(() => {});
 } finally {
   if (b) await b.close().catch(() => {});
 }

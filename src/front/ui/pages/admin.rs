@@ -10,7 +10,7 @@
 //! broker checks. A refusal of the broker's is shown as its sentence, with a 400; "not an
 //! admin" is the forbidden page, with a 403.
 //!
-//! | page | GET shows | POST `action=` |
+//! | page | GET shows | POST `do=` (not `action`, which would shadow the form's own) |
 //! |---|---|---|
 //! | `users` | every user, their role | `create`, `admin` (`admin=1/0`), `password`, `delete` |
 //! | `library` | the scan status (live), the problems | `scan` (`full=1/0`) |
@@ -174,7 +174,7 @@ fn action(a: &AdminStrings, page: &str, f: &Params) -> Option<(Call, String)> {
     let field = |k: &str| f.get(k).unwrap_or("").trim().to_string();
     let user = field("username");
     let said = |template: &str| fill(template, &[("user", &user)]);
-    Some(match (page, f.get("action")?) {
+    Some(match (page, f.get("do")?) {
         ("users", "create") => (
             Call::CreateUser(UserFields {
                 username: user.clone(),
@@ -262,7 +262,7 @@ impl AdminPages<'_> {
                     td.admin-actions {
                         form.row-form method="post" action=(action) {
                             (csrf_field(self.v))
-                            input type="hidden" name="action" value="admin";
+                            input type="hidden" name="do" value="admin";
                             input type="hidden" name="username" value=(name);
                             input type="hidden" name="admin" value=(if u.admin { "0" } else { "1" });
                             button.text-button type="submit"
@@ -272,7 +272,7 @@ impl AdminPages<'_> {
                         }
                         form.row-form method="post" action=(action) {
                             (csrf_field(self.v))
-                            input type="hidden" name="action" value="password";
+                            input type="hidden" name="do" value="password";
                             input type="hidden" name="username" value=(name);
                             label.visually-hidden for=(pw_id) { (its(&a.new_password_label)) }
                             input.small-input id=(pw_id) type="password" name="password" autocomplete="new-password"
@@ -282,7 +282,7 @@ impl AdminPages<'_> {
                         @if name != me {
                             form.row-form method="post" action=(action) {
                                 (csrf_field(self.v))
-                                input type="hidden" name="action" value="delete";
+                                input type="hidden" name="do" value="delete";
                                 input type="hidden" name="username" value=(name);
                                 button.danger-button type="submit" aria-label=(its(&a.delete_user_label)) { (a.delete) }
                             }
@@ -312,7 +312,7 @@ impl AdminPages<'_> {
                     h2 #create-heading { (a.create_heading) }
                     form.admin-form #create-user method="post" action=(action) {
                         (csrf_field(self.v))
-                        input type="hidden" name="action" value="create";
+                        input type="hidden" name="do" value="create";
                         div.field {
                             label for="new-username" { (s.user_name) }
                             input #new-username type="text" name="username" required autocomplete="off"
@@ -368,7 +368,7 @@ impl AdminPages<'_> {
             html! {
                 form.scan-form method="post" action=(action) {
                     (csrf_field(self.v))
-                    input type="hidden" name="action" value="scan";
+                    input type="hidden" name="do" value="scan";
                     input type="hidden" name="full" value=(if full { "1" } else { "0" });
                     button.primary-button[!full].text-button[full] type="submit" aria-describedby=(id) { (label) }
                     p.hint id=(id) { (hint) }
@@ -451,7 +451,7 @@ impl AdminPages<'_> {
                     fieldset {
                         legend { (legend) }
                         (csrf_field(self.v))
-                        input type="hidden" name="action" value="save";
+                        input type="hidden" name="do" value="save";
                         input type="hidden" name="id" value=(p.map_or("", |p| p.id.as_str()));
                         div.field-row {
                             div.field {
@@ -494,7 +494,7 @@ impl AdminPages<'_> {
                 @if let Some(p) = p {
                     form.hidden-form id=(fid("delete")) method="post" action=(action) {
                         (csrf_field(self.v))
-                        input type="hidden" name="action" value="delete";
+                        input type="hidden" name="do" value="delete";
                         input type="hidden" name="id" value=(p.id);
                     }
                 }
@@ -624,7 +624,7 @@ fn sandbox_row(a: &AdminStrings, role: &RoleSandbox) -> Markup {
     };
     let yes_no = |b: bool| if b { &a.yes } else { &a.no };
     let abi = f.landlock_abi.map(|v| v.to_string()).unwrap_or_default();
-    let landlock = match (f.landlock_abi, f.landlock_enforced) {
+    let landlock = match (f.landlock_abi, f.landlock_enforced && f.landlock_denies) {
         (Some(_), true) => fill(&a.landlock_enforced, &[("abi", &abi)]),
         (Some(_), false) => fill(&a.landlock_partial, &[("abi", &abi)]),
         (None, _) => a.landlock_none.clone(),
