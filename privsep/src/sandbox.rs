@@ -101,9 +101,8 @@ pub fn measure() -> Measured {
     // SAFETY: PR_GET_SECCOMP takes no pointer and only returns the calling thread's mode;
     // it kills only a thread in strict mode, which no role uses.
     let seccomp_mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
-    let bits = |set| {
-        caps::read(None, set).map(|c| c.iter().fold(0u64, |acc, cap| acc | cap.bitmask())).unwrap_or(u64::MAX)
-    };
+    let bits =
+        |set| caps::read(None, set).map(|c| c.iter().fold(0u64, |acc, cap| acc | cap.bitmask())).unwrap_or(u64::MAX);
     let denied = matches!(
         std::fs::File::open("/proc/self/status"),
         Err(e) if e.raw_os_error() == Some(libc::EACCES)

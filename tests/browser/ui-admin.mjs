@@ -78,7 +78,7 @@ const post = (page, path, fields) =>
         headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf },
         credentials: 'same-origin',
       });
-      return { status: r.status, text: (await r.text()).slice(0, 4000) };
+      return { status: r.status, text: await r.text() };
     },
     { path, fields },
   );
@@ -284,7 +284,7 @@ async function readOnly(b) {
     command: 'ffmpeg -i %s -f ogg -',
   });
   const reason = (r.text.match(/id="admin-outcome"[^>]*>([^<]*)</) ?? [])[1] ?? null;
-  rec.step('transcoding-read-only', mode === 'false' && inputs === 0 && rows >= 1 && r.status === 400, {
+  rec.step('transcoding-read-only', mode === 'false' && inputs === 0 && rows >= 1 && r.status === 403, {
     mode,
     inputs,
     rows,

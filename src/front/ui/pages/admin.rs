@@ -7,8 +7,9 @@
 //! The front checks nothing about who may: every read and every change is a typed call the
 //! broker authenticates and refuses to a non-admin (`GetUsers`, `Call::Admin`, `StartScan`,
 //! the user and transcoding calls), and a change needs the session's CSRF token, which the
-//! broker checks. A refusal of the broker's is shown as its sentence, with a 400; "not an
-//! admin" is the forbidden page, with a 403.
+//! broker checks. A refusal of the broker's is shown as its sentence, with a 400 (403 when it
+//! is "not authorized", such as read-only profiles); to a user who is not an admin it is the
+//! forbidden page, with a 403.
 //!
 //! | page | GET shows | POST `do=` (not `action`, which would shadow the form's own) |
 //! |---|---|---|
@@ -61,7 +62,7 @@ pub fn nav_entries(shell: &Shell, current: Nav) -> Markup {
 enum Outcome {
     None,
     Done(String),
-    Refused(String),
+    Refused(String, StatusCode),
 }
 
 fn outcome(o: &Outcome) -> Markup {
@@ -69,7 +70,7 @@ fn outcome(o: &Outcome) -> Markup {
         @match o {
             Outcome::None => {}
             Outcome::Done(text) => p.notice #admin-outcome role="status" { (text) },
-            Outcome::Refused(text) => p.error #admin-outcome role="alert" { (text) },
+            Outcome::Refused(text, _) => p.error #admin-outcome role="alert" { (text) },
         }
     }
 }
@@ -129,11 +130,18 @@ impl Front {
             let csrf = f.get("_csrf").filter(|c| !c.is_empty()).map(|c| Secret(c.to_string()));
             match self.admin_call(r, &v, call, csrf).await {
                 Ok(_) => done = Outcome::Done(success),
-                // Not an admin, a wrong token, an ended session: the page's usual answers.
-                Err(UiError::Api(e)) if matches!(e.code, code::NOT_AUTHORIZED | code::WRONG_CREDENTIALS) => {
+                // Not an admin, a wrong token, an ended session: the page's usual answers. An
+                // admin refused (profiles read-only) reads the broker's reason on the page.
+                Err(UiError::Api(e))
+                    if e.code == code::WRONG_CREDENTIALS || (e.code == code::NOT_AUTHORIZED && !v.user.admin) =>
+                {
                     return self.respond(r, Some(&v), Err(UiError::Api(e)))
                 }
-                Err(UiError::Api(e)) => done = Outcome::Refused(fill(&a.refused, &[("reason", &e.message)])),
+                Err(UiError::Api(e)) => {
+                    let status =
+                        if e.code == code::NOT_AUTHORIZED { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
+                    done = Outcome::Refused(fill(&a.refused, &[("reason", &e.message)]), status)
+                }
                 Err(other) => return self.respond(r, Some(&v), Err(other)),
             }
         }
@@ -147,7 +155,7 @@ impl Front {
         };
         match page {
             Ok(page) => {
-                let status = if matches!(done, Outcome::Refused(_)) { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+                let status = if let Outcome::Refused(_, status) = done { status } else { StatusCode::OK };
                 self.page_response(r, Some(&v), status, page)
             }
             Err(e) => self.respond(r, Some(&v), Err(e)),
