@@ -531,6 +531,12 @@ mod tests {
         assert!(permit(Role::Scanner, &Request::Scanner(ScannerRequest::ScanFinished { scan: 1, files: 1 })).is_ok());
         assert!(permit(Role::Scanner, &Request::Scanner(ScannerRequest::NextScan)).is_ok());
         assert!(permit(Role::Broker, &Request::Ping).is_err());
+        let hello = Request::Hello(admin::SandboxFacts::default());
+        assert!(permit(Role::Front, &hello).is_ok() && permit(Role::Scanner, &hello).is_ok());
+        assert!(permit(Role::Transcoder, &hello).is_err(), "the transcoder answers the broker's ping instead");
+        let refused = Request::ExtAuthRefused(admin::ExtAuthRefusal { addr: "x".into(), why: "y".into() });
+        assert!(permit(Role::Front, &refused).is_ok());
+        assert!(permit(Role::Scanner, &refused).is_err(), "only the front reports ExtAuth refusals");
     }
 
     #[test]
