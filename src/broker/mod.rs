@@ -956,6 +956,67 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// docs/security.md T26, T27: the admin pages' reads are the broker's to refuse: a plain
+    /// user's call, made on the channel directly, gets error 50 for each; an admin's gets the
+    /// four roles (only the front reported, by its `Hello`) and the event its
+    /// `ExtAuthRefused` recorded.
+    #[test]
+    fn admin_reads_are_for_admins_and_the_fronts_reports_reach_them() {
+        use crate::proto::admin::{AdminAnswer, AdminCall, EventKind, ExtAuthRefusal, SandboxFacts};
+        let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = Broker::open(&init(), &dir, &dir.join("cache"), &[]).unwrap();
+        broker.store.add_user("alice", Some("alice-password"), true, None).unwrap();
+        broker.store.add_user("bob", Some("bob-password"), false, None).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let (front_end, broker_end) = privsep::channel::pair().unwrap();
+            tokio::spawn(broker.clone().serve_peer(Role::Front, broker_end));
+            let (client, _reader) = RpcClient::<Request, Reply>::start(AsyncChannel::new(front_end).unwrap());
+            let facts = SandboxFacts { pid: 42, seccomp_mode: 2, ..SandboxFacts::default() };
+            let r = client.call(&Request::Hello(facts.clone()), &[]).await.unwrap().body;
+            assert!(matches!(r, Reply::Pong { .. }), "{r:?}");
+            let refusal = ExtAuthRefusal { addr: "10.0.0.9".into(), why: "header from elsewhere".into() };
+            client.call(&Request::ExtAuthRefused(refusal), &[]).await.unwrap();
+            let web = Client { addr: "10.0.0.1".into(), name: "web".into() };
+            let ask = |user: &str, call: AdminCall| {
+                let req = Request::Api {
+                    client: web.clone(),
+                    creds: Credentials::Password { user: user.into(), password: Secret(format!("{user}-password")) },
+                    call: Call::Admin(call),
+                };
+                let client = client.clone();
+                async move {
+                    match client.call(&req, &[]).await.unwrap().body {
+                        Reply::Api(Ok(crate::proto::Answer::Admin(a))) => Ok(*a),
+                        Reply::Api(Err(e)) => Err(e.code),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            };
+            for call in [
+                AdminCall::Sandbox,
+                AdminCall::SecurityEvents { limit: 10 },
+                AdminCall::ScanProblems,
+                AdminCall::TranscodingSettings,
+            ] {
+                assert_eq!(ask("bob", call.clone()).await.err(), Some(50), "{call:?}");
+                assert!(ask("alice", call).await.is_ok());
+            }
+            let Ok(AdminAnswer::Sandbox(rows)) = ask("alice", AdminCall::Sandbox).await else { panic!() };
+            let front = rows.iter().find(|r| r.role == "front").unwrap();
+            assert_eq!(front.facts.as_ref(), Some(&facts));
+            assert!(rows.iter().filter(|r| r.role != "front").all(|r| r.facts.is_none()), "{rows:?}");
+            let Ok(AdminAnswer::SecurityEvents(events)) = ask("alice", AdminCall::SecurityEvents { limit: 10 }).await
+            else {
+                panic!()
+            };
+            assert_eq!(events[0].kind, EventKind::ExtAuthRefused);
+            assert_eq!((events[0].source.as_str(), events[0].detail.as_str()), ("10.0.0.9", "header from elsewhere"));
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// docs/security.md T23: a web session is a credential the broker checks itself. A front
     /// that speaks the channel directly, skipping every check the real front makes, can read
     /// with a live session, but changes nothing without the session's CSRF token: not without
