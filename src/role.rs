@@ -7,7 +7,16 @@ use std::process::ExitCode;
 use privsep::channel::Channel;
 use privsep::spawn::take_layout_fd;
 
+use crate::proto::admin::SandboxFacts;
 use crate::proto::{fds, Control, Role, RoleInit};
+
+/// This process's sandbox, measured right after entering it.
+static SANDBOX: std::sync::OnceLock<SandboxFacts> = std::sync::OnceLock::new();
+
+/// This process's sandbox as measured when it entered it (None before that: not a role).
+pub fn sandbox_facts() -> Option<SandboxFacts> {
+    SANDBOX.get().cloned()
+}
 
 /// Exit status of a role that could not sandbox itself. The supervisor treats it as fatal
 /// for the whole daemon (no restart loop on a kernel that cannot enforce the policy).
@@ -52,6 +61,8 @@ pub fn run(role: Role) -> ExitCode {
     };
     match privsep::sandbox::enter(&policy) {
         Ok(report) => {
+            // Before anything from outside is read: what is measured now is the sandbox itself.
+            let _ = SANDBOX.set(SandboxFacts::measure(&report));
             for w in &report.warnings {
                 tracing::warn!("{w}");
             }
@@ -109,7 +120,7 @@ fn hello_broker() -> Result<(), String> {
     let fd = take_layout_fd(fds::BROKER).ok_or_else(|| "no broker channel at fd 4".to_string())?;
     let mut chan = Channel::new(fd);
     // Id 0: the role's rpc client numbers its calls from 1.
-    chan.send(0, &crate::proto::Request::Ping, &[]).map_err(|e| e.to_string())?;
+    chan.send(0, &crate::proto::Request::Hello(sandbox_facts().unwrap_or_default()), &[]).map_err(|e| e.to_string())?;
     match chan.recv::<crate::proto::Reply>().map_err(|e| e.to_string())?.body {
         crate::proto::Reply::Pong { .. } => {}
         other => return Err(format!("unexpected answer {other:?}")),

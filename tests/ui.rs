@@ -94,6 +94,12 @@ fn step<'a>(run: &'a ScriptRun, name: &str) -> &'a Value {
 /// Every recorded step passed, every page had no serious or critical axe-core violation, no
 /// horizontal overflow, its landmarks, and no console error or CSP violation.
 fn assert_steps_and_pages(run: &ScriptRun, landmarks: bool) {
+    assert_steps_and_pages_allowing(run, landmarks, &[]);
+}
+
+/// As [`assert_steps_and_pages`], with more refusals the test asks for: (status, a path the
+/// failed load's URL contains).
+fn assert_steps_and_pages_allowing(run: &ScriptRun, landmarks: bool, more: &[(&str, &str)]) {
     let failed: Vec<&Value> =
         run.result["steps"].as_array().into_iter().flatten().filter(|s| s["ok"] != true).collect();
     assert!(failed.is_empty(), "steps failed: {failed:#?}");
@@ -127,10 +133,11 @@ fn assert_steps_and_pages(run: &ScriptRun, landmarks: bool) {
                 ("429 (Too Many Requests)", "/app/login"),
                 ("404 (Not Found)", "/app/album/no-such-album"),
             ];
-            !asked.iter().any(|(status, path)| {
+            let failed = |status: &str| {
                 text == format!("Failed to load resource: the server responded with a status of {status}")
-                    && url.ends_with(path)
-            })
+            };
+            !asked.iter().any(|(status, path)| failed(status) && url.ends_with(path))
+                && !more.iter().any(|(status, path)| failed(status) && url.contains(path))
         });
     }
     // A song or a cover the page stopped loading itself (the next song, the next page) is
@@ -524,4 +531,172 @@ fn ui_behind_a_trusted_proxy_logs_in_without_a_form_and_logs_out_to_the_logout_u
     let r = get_with(&d, "/app/genres", &[("Cookie", &cookie)]);
     assert_eq!(r.status, 303, "the session ended: {:?}", r.headers);
     assert!(r.header("location").unwrap().starts_with("/app/login"), "{:?}", r.headers);
+}
+
+/// The signed-in cookies of a web login as `user`, and its CSRF token.
+fn web_login_as(d: &Daemon, user: &str, password: &str) -> (String, String) {
+    let body = format!(r#"{{"username":"{user}","password":"{password}"}}"#);
+    let r = http(d.port, "POST", "/auth/login", &[("Content-Type", "application/json")], body.as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cookies: Vec<String> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.split(';').next().unwrap().to_string())
+        .collect();
+    let csrf = serde_json::from_slice::<Value>(&r.body).unwrap()["csrfToken"].as_str().unwrap().to_string();
+    (cookies.join("; "), csrf)
+}
+
+/// The plain user of the admin test.
+const PLAIN: &str = "bob";
+const PLAIN_PASSWORD: &str = "bob-password-1";
+
+/// Issue 13, item 7, and docs/security.md T26, T27: the admin pages against the real daemon.
+/// With EnableTranscodingConfig: a user created and deleted (the last admin kept, with the
+/// broker's reason), a full scan requested and its status followed live, `/bin/sh` refused as
+/// a transcoding command with the reason and a real change saved, the security page with one
+/// row per process, each measured confined, and the events the run caused; every page at
+/// desktop and phone width through axe-core, with screenshots, no console error or CSP
+/// violation; a plain user refused every admin page and action (by URL and by request), by
+/// the broker. Then a crashed process's restart and its new measurement on the security page.
+/// Without EnableTranscodingConfig: the page is read-only, says why, and the broker refuses
+/// a change sent anyway; refused ExtAuth headers are recorded, a flood only up to the budget.
+#[test]
+fn ui_admin_pages() {
+    if !browser_stack("web UI admin pages") {
+        return;
+    }
+    let fx = Fixture::new();
+    library(&fx.music);
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    fx.add_user(PLAIN, PLAIN_PASSWORD, false);
+    let mut d =
+        Daemon::spawn(fx, Options { config: Some("EnableTranscodingConfig = true\n".into()), ..Options::default() });
+    d.wait_ready();
+    d.wait_scans(1);
+    let base = format!("http://127.0.0.1:{}", d.port);
+    let run = run_script(
+        "ui-admin.mjs",
+        &[&base, ADMIN, ADMIN_PASSWORD, PLAIN, PLAIN_PASSWORD, "editable"],
+        Duration::from_secs(400),
+        || format!("daemon log:\n{}", d.log()),
+    );
+    eprintln!("{}", serde_json::to_string_pretty(&run.result["steps"]).unwrap());
+    assert_eq!(step(&run, "user-created")["outcome"], "User carol added.");
+    let kept = step(&run, "last-admin-kept");
+    assert_eq!(kept["outcome"], "Refused: The last admin cannot lose the admin role.", "{kept}");
+    assert_eq!(kept["role"], "alert");
+    assert_eq!(step(&run, "user-deleted")["outcome"], "User carol deleted.");
+    let scan = step(&run, "scan-status-live");
+    assert_eq!(scan["outcome"], "Scan requested.");
+    assert!(scan["state"].as_str().unwrap().starts_with("Not scanning. The library holds "), "{scan}");
+    let shell = step(&run, "shell-refused");
+    let reason = shell["outcome"].as_str().unwrap();
+    assert!(reason.starts_with("Refused: Invalid command") && reason.contains("ffmpeg"), "{shell}");
+    assert_eq!(shell["role"], "alert");
+    assert_eq!(step(&run, "profile-saved")["bitrate"], "160");
+    let security = step(&run, "security-page");
+    let rows = security["rows"].as_array().unwrap();
+    let roles: Vec<&str> = rows.iter().filter_map(|r| r["role"].as_str()).collect();
+    assert_eq!(roles, ["front", "broker", "scanner", "transcoder"], "{security}");
+    for r in rows {
+        assert_eq!(r["confined"], "true", "measured on this kernel: {r}");
+        assert!(r["cells"][2].as_str().unwrap().contains("enforced"), "{r}");
+        assert!(r["cells"][3].as_str().unwrap().starts_with("filter ("), "{r}");
+        assert_eq!(r["cells"][6], "65534", "the unprivileged uid: {r}");
+    }
+    let kinds: Vec<&str> = security["events"].as_array().unwrap().iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert!(kinds.contains(&"failed_login") && kinds.contains(&"transcoding_refused"), "{security}");
+    assert!(!run.stdout.contains("-wrong"), "no password in any event");
+    let refused = security["events"].as_array().unwrap().iter().find(|e| e["kind"] == "transcoding_refused").unwrap();
+    assert_eq!(refused["cells"][2], ADMIN, "{refused}");
+    let plain = step(&run, "not-admin");
+    for v in plain["visits"].as_array().unwrap() {
+        assert_eq!(v["status"], 403, "a plain user reached an admin page: {v}");
+    }
+    for t in plain["tried"].as_array().unwrap() {
+        let path = t["path"].as_str().unwrap();
+        if path.starts_with("/app/admin/") {
+            assert_eq!(t["status"], 403, "{t}");
+        } else {
+            assert_eq!(t["error"], 50, "the broker refuses it: {t}");
+        }
+    }
+    assert_steps_and_pages_allowing(
+        &run,
+        false,
+        &[("400 (Bad Request)", "/app/admin/"), ("403 (Forbidden)", "/app/admin/")],
+    );
+    let names: Vec<String> = d.rest("getUsers", "")["users"]["user"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| format!("{}:{}", u["username"].as_str().unwrap(), u["adminRole"]))
+        .collect();
+    assert_eq!(names, [format!("{ADMIN}:true"), format!("{PLAIN}:false")], "nothing the plain user tried happened");
+
+    // A process killed: the supervisor restarts it, the broker records it, and the new one
+    // measures itself again.
+    let (cookie, _) = web_login_as(&d, ADMIN, ADMIN_PASSWORD);
+    let old = d.role_pid("scanner");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(old), nix::sys::signal::Signal::SIGKILL).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (page, row) = loop {
+        let page = get_with(&d, "/app/admin/security", &[("Cookie", &cookie)]).text();
+        let row =
+            page.split("data-role=\"scanner\"").nth(1).unwrap_or("").split("</tr>").next().unwrap_or("").to_string();
+        let restarted = page.contains("data-kind=\"role_restarted\"") && !row.contains(&format!(">{old}</td>"));
+        if restarted && row.contains("data-confined") {
+            break (page, row);
+        }
+        assert!(std::time::Instant::now() < deadline, "no restart on the security page: {page}");
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(page.contains("killed by SIGKILL"), "{page}");
+    let new = d.role_pid("scanner");
+    assert_ne!(new, old);
+    assert!(row.contains(&format!("<td class=\"num\">{new}</td>")) && row.contains("data-confined=\"true\""), "{row}");
+    drop(d);
+
+    // Without EnableTranscodingConfig, and with ExtAuth trusting another address.
+    let fx = Fixture::new();
+    library(&fx.music);
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let config = "[ExtAuth]\nTrustedSources = \"10.99.0.1/32\"\n";
+    let mut d = Daemon::spawn(fx, Options { config: Some(config.into()), ..Options::default() });
+    d.wait_ready();
+    d.wait_scans(1);
+    let base = format!("http://127.0.0.1:{}", d.port);
+    let run = run_script(
+        "ui-admin.mjs",
+        &[&base, ADMIN, ADMIN_PASSWORD, PLAIN, PLAIN_PASSWORD, "read-only"],
+        Duration::from_secs(200),
+        || format!("daemon log:\n{}", d.log()),
+    );
+    eprintln!("{}", serde_json::to_string_pretty(&run.result["steps"]).unwrap());
+    let ro = step(&run, "transcoding-read-only");
+    assert!(ro["note"].as_str().unwrap().contains("EnableTranscodingConfig is off"), "{ro}");
+    assert_eq!(
+        ro["reason"], "Refused: Transcoding profiles are read-only on this server (EnableTranscodingConfig = false)",
+        "{ro}"
+    );
+    assert_steps_and_pages_allowing(&run, false, &[("403 (Forbidden)", "/app/admin/")]);
+    // A header only the proxy may set, from anyone else: recorded, up to the budget a minute.
+    for _ in 0..40 {
+        let r = get_with(&d, "/app/genres", &[("Remote-User", "admin")]);
+        assert_eq!(r.status, 303, "to the login page, the header ignored");
+    }
+    let (cookie, _) = web_login_as(&d, ADMIN, ADMIN_PASSWORD);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let count = loop {
+        let page = get_with(&d, "/app/admin/security", &[("Cookie", &cookie)]).text();
+        let n = page.matches("data-kind=\"extauth_refused\"").count();
+        if n >= 20 || std::time::Instant::now() > deadline {
+            assert!(page.contains("not in TrustedSources, ignored"), "{page}");
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(count, 20, "the front's reports are bounded per minute");
 }

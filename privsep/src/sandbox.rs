@@ -78,6 +78,46 @@ fn thread_count() -> Option<usize> {
     std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
 }
 
+/// What the kernel says of this process's confinement now, asked with syscalls only (a
+/// landlocked process cannot open `/proc`, which is itself one of the facts).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Measured {
+    /// `PR_GET_SECCOMP`: 0 off, 2 filter (-1: the kernel would not say).
+    pub seccomp_mode: i32,
+    pub no_new_privs: bool,
+    /// Effective and permitted capabilities, as bit sets (`u64::MAX`: unreadable).
+    pub cap_eff: u64,
+    pub cap_prm: u64,
+    pub euid: u32,
+    pub egid: u32,
+    /// Opening `/proc/self/status` for reading was refused with EACCES: a landlock domain
+    /// denies what file permissions allow.
+    pub landlock_denies_proc: bool,
+}
+
+/// Measures this process's confinement (see [`Measured`]). Each call is one the roles'
+/// seccomp policies allow.
+pub fn measure() -> Measured {
+    // SAFETY: PR_GET_SECCOMP takes no pointer and only returns the calling thread's mode;
+    // it kills only a thread in strict mode, which no role uses.
+    let seccomp_mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    let bits =
+        |set| caps::read(None, set).map(|c| c.iter().fold(0u64, |acc, cap| acc | cap.bitmask())).unwrap_or(u64::MAX);
+    let denied = matches!(
+        std::fs::File::open("/proc/self/status"),
+        Err(e) if e.raw_os_error() == Some(libc::EACCES)
+    );
+    Measured {
+        seccomp_mode,
+        no_new_privs: nix::sys::prctl::get_no_new_privs().unwrap_or(false),
+        cap_eff: bits(caps::CapSet::Effective),
+        cap_prm: bits(caps::CapSet::Permitted),
+        euid: nix::unistd::geteuid().as_raw(),
+        egid: nix::unistd::getegid().as_raw(),
+        landlock_denies_proc: denied,
+    }
+}
+
 pub fn enter(policy: &Policy<'_>) -> Result<Report, SandboxError> {
     let role = policy.role.to_string();
     let fail = |what: String| SandboxError::Failed { role: role.clone(), what };

@@ -13,6 +13,7 @@ pub mod media;
 pub mod names;
 pub mod scan_jobs;
 pub mod schedule;
+pub mod security;
 pub mod store;
 pub mod userdata;
 pub mod vault;
@@ -53,6 +54,10 @@ pub struct Broker {
     pub articles: Vec<String>,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
+    /// Each role's sandbox as it last reported it (the admin security page).
+    sandboxes: std::sync::Mutex<std::collections::HashMap<Role, crate::proto::admin::SandboxFacts>>,
+    /// How many of the front's ExtAuth reports are recorded (see security::Budget).
+    front_reports: security::Budget,
     /// Messages for the supervisor (roles up, scan status, liveness answers), sent by
     /// [`run`]'s control channel; None outside a daemon (tests).
     to_supervisor: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Control>>>,
@@ -170,19 +175,40 @@ impl Broker {
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
             allowed: Allowed { ext_auth: init.ext_auth },
+            sandboxes: std::sync::Mutex::new(
+                crate::role::sandbox_facts().map(|f| (Role::Broker, f)).into_iter().collect(),
+            ),
+            front_reports: security::Budget::default(),
             to_supervisor: std::sync::Mutex::new(None),
             _lock: lock,
         }))
     }
 
     /// Answers one permitted request. Runs concurrently with other requests.
-    pub async fn handle(self: Arc<Self>, _role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
+    pub async fn handle(self: Arc<Self>, role: Role, req: Request, _fds: Vec<OwnedFd>) -> Answer<Reply> {
         match req {
-            Request::Ping => Reply::Pong {
-                server_version: env!("CARGO_PKG_VERSION").to_string(),
-                uptime_ms: self.started.elapsed().as_millis() as u64,
+            Request::Ping => self.pong(),
+            Request::Hello(facts) => {
+                self.sandbox_reported(role, facts);
+                self.pong()
             }
-            .into(),
+            Request::ExtAuthRefused(r) => {
+                if let Some(dropped) = self.front_reports.take(Instant::now()) {
+                    let detail = if dropped > 0 {
+                        format!("{} ({dropped} more refusals in the last minute not recorded)", r.why)
+                    } else {
+                        r.why
+                    };
+                    security::record(
+                        &self.store.conn(),
+                        crate::proto::admin::EventKind::ExtAuthRefused,
+                        "",
+                        &r.addr,
+                        &detail,
+                    );
+                }
+                Reply::Done.into()
+            }
             Request::Api { client, creds, call } => {
                 Reply::Api(session_may(&creds, &call).and_then(|()| self.api(&client, &creds, &call))).into()
             }
@@ -217,6 +243,67 @@ impl Broker {
             Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
             Request::Scanner(r) => self.scanner(r).await,
         }
+    }
+
+    fn pong(&self) -> Answer<Reply> {
+        Reply::Pong {
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+        }
+        .into()
+    }
+
+    /// A role's measured sandbox (its first message after each start).
+    fn sandbox_reported(&self, role: Role, facts: crate::proto::admin::SandboxFacts) {
+        if !facts.confined() {
+            tracing::warn!("the {} reports it is not fully sandboxed: {facts:?}", role.name());
+        }
+        self.sandboxes.lock().unwrap_or_else(|p| p.into_inner()).insert(role, facts);
+    }
+
+    /// The admin pages' reads (proto::admin): admins only.
+    fn admin(
+        &self,
+        client: &crate::proto::Client,
+        creds: &crate::proto::Credentials,
+        call: &crate::proto::admin::AdminCall,
+    ) -> Result<crate::proto::admin::AdminAnswer, crate::proto::ApiError> {
+        use crate::proto::admin::{AdminAnswer, AdminCall, RoleSandbox, ScanProblem};
+        let me = self.store.authenticate(client, creds)?;
+        if !me.admin {
+            return Err(crate::proto::error::not_authorized());
+        }
+        let internal = |e: rusqlite::Error| crate::proto::ApiError::new(0, self.explain(&e));
+        Ok(match call {
+            AdminCall::Sandbox => {
+                let known = self.sandboxes.lock().unwrap_or_else(|p| p.into_inner());
+                AdminAnswer::Sandbox(
+                    crate::proto::admin::table_roles()
+                        .into_iter()
+                        .map(|r| RoleSandbox { role: r.name().to_string(), facts: known.get(&r).cloned() })
+                        .collect(),
+                )
+            }
+            AdminCall::SecurityEvents { limit } => {
+                AdminAnswer::SecurityEvents(security::newest(&self.reader(), *limit).map_err(internal)?)
+            }
+            AdminCall::ScanProblems => AdminAnswer::ScanProblems(
+                ingest::problems(&self.reader())
+                    .map_err(internal)?
+                    .into_iter()
+                    .map(|(folder, path, crashes, reason)| ScanProblem {
+                        folder,
+                        path: String::from_utf8_lossy(&path).into_owned(),
+                        crashes,
+                        reason,
+                    })
+                    .collect(),
+            ),
+            AdminCall::TranscodingSettings => AdminAnswer::TranscodingSettings {
+                editable: self.media.settings.enable_transcoding_config,
+                program: self.media.settings.ffmpeg.as_ref().map(|p| p.display().to_string()),
+            },
+        })
     }
 
     /// Answers one of the scanner's requests (the scan protocol, proto/scan.rs).
@@ -378,8 +465,24 @@ impl Broker {
             }
             Call::MediaAdmin(a) => {
                 let me = self.store.authenticate(client, creds)?;
-                self.media.admin(&self.store.conn(), &me, a).map(|x| A::MediaAdmin(Box::new(x)))
+                let answer = self.media.admin(&self.store.conn(), &me, a);
+                use crate::proto::media::MediaAdmin as M;
+                let edit = match a {
+                    M::CreateTranscoding(_) | M::UpdateTranscoding { .. } => Some("save"),
+                    M::DeleteTranscoding { .. } => Some("delete"),
+                    M::Transcodings | M::Players | M::UpdatePlayer { .. } => None,
+                };
+                if let (Err(e), Some(what)) = (&answer, edit) {
+                    // A refused edit, not a profile that is simply gone.
+                    if e.code != crate::proto::error::code::NOT_FOUND {
+                        let kind = crate::proto::admin::EventKind::TranscodingRefused;
+                        let detail = format!("{what}: {}", e.message);
+                        security::record(&self.store.conn(), kind, &me.name, &client.addr, &detail);
+                    }
+                }
+                answer.map(|x| A::MediaAdmin(Box::new(x)))
             }
+            Call::Admin(a) => self.admin(client, creds, a).map(|x| A::Admin(Box::new(x))),
             Call::Lyrics(l) => {
                 self.store.authenticate(client, creds)?;
                 lyrics::answer(&self.reader(), l).map(|x| A::Lyrics(Box::new(x)))
@@ -528,7 +631,9 @@ impl Broker {
             chan,
             move |req: &Request| permit(role, req, allowed),
             move |req, fds| {
-                if matches!(req, Request::Ping) && !greeted.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                if matches!(req, Request::Ping | Request::Hello(_))
+                    && !greeted.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
                     me.tell_supervisor(Control::Up(role));
                 }
                 me.clone().handle(role, req, fds)
@@ -663,10 +768,13 @@ pub fn run(mut started: Started) -> Result<(), String> {
                                 let (b, client) = (broker.clone(), client.clone());
                                 tokio::spawn(async move {
                                     match client.call(&crate::proto::media::Job::Ping, &[]).await {
-                                        Ok(r) if matches!(r.body, crate::proto::media::JobReply::Pong) => {
-                                            b.tell_supervisor(Control::Up(Role::Transcoder))
-                                        }
-                                        Ok(r) => tracing::warn!("the transcoder answered {:?} to a ping", r.body),
+                                        Ok(r) => match r.body {
+                                            crate::proto::media::JobReply::Pong(facts) => {
+                                                b.sandbox_reported(Role::Transcoder, *facts);
+                                                b.tell_supervisor(Control::Up(Role::Transcoder))
+                                            }
+                                            other => tracing::warn!("the transcoder answered {other:?} to a ping"),
+                                        },
                                         Err(e) => tracing::warn!("the transcoder did not answer a ping: {e}"),
                                     }
                                 });
@@ -711,6 +819,13 @@ pub fn run(mut started: Started) -> Result<(), String> {
                     });
                 }
                 Control::Scan { full } => broker.scans.request(full, "redoubt scan"),
+                Control::Restarted { role, how } => security::record(
+                    &broker.store.conn(),
+                    crate::proto::admin::EventKind::RoleRestarted,
+                    "",
+                    role.name(),
+                    &how,
+                ),
                 // The watchdog's round trip: answered from this loop, so a stuck broker
                 // (stopped, or its runtime wedged) stops the supervisor's WATCHDOG=1.
                 Control::Probe(n) => broker.tell_supervisor(Control::Alive(n)),
@@ -852,6 +967,67 @@ mod tests {
             assert!(matches!(client.call(&Request::Ping, &[]).await.unwrap().body, Reply::Pong { .. }));
             assert!(client.call(&Request::Scanner(ScannerRequest::ScanFinished { scan: 1, files: 1 }), &[]).await.is_err());
             assert!(matches!(served.await.unwrap(), ServeEnd::NotPermitted(k) if k.contains("front may not send ScanFinished")));
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// docs/security.md T26, T27: the admin pages' reads are the broker's to refuse: a plain
+    /// user's call, made on the channel directly, gets error 50 for each; an admin's gets the
+    /// four roles (only the front reported, by its `Hello`) and the event its
+    /// `ExtAuthRefused` recorded.
+    #[test]
+    fn admin_reads_are_for_admins_and_the_fronts_reports_reach_them() {
+        use crate::proto::admin::{AdminAnswer, AdminCall, EventKind, ExtAuthRefusal, SandboxFacts};
+        let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = Broker::open(&init(), &dir, &dir.join("cache"), &[]).unwrap();
+        broker.store.add_user("alice", Some("alice-password"), true, None).unwrap();
+        broker.store.add_user("bob", Some("bob-password"), false, None).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let (front_end, broker_end) = privsep::channel::pair().unwrap();
+            tokio::spawn(broker.clone().serve_peer(Role::Front, broker_end));
+            let (client, _reader) = RpcClient::<Request, Reply>::start(AsyncChannel::new(front_end).unwrap());
+            let facts = SandboxFacts { pid: 42, seccomp_mode: 2, ..SandboxFacts::default() };
+            let r = client.call(&Request::Hello(facts.clone()), &[]).await.unwrap().body;
+            assert!(matches!(r, Reply::Pong { .. }), "{r:?}");
+            let refusal = ExtAuthRefusal { addr: "10.0.0.9".into(), why: "header from elsewhere".into() };
+            client.call(&Request::ExtAuthRefused(refusal), &[]).await.unwrap();
+            let web = Client { addr: "10.0.0.1".into(), name: "web".into() };
+            let ask = |user: &str, call: AdminCall| {
+                let req = Request::Api {
+                    client: web.clone(),
+                    creds: Credentials::Password { user: user.into(), password: Secret(format!("{user}-password")) },
+                    call: Call::Admin(call),
+                };
+                let client = client.clone();
+                async move {
+                    match client.call(&req, &[]).await.unwrap().body {
+                        Reply::Api(Ok(crate::proto::Answer::Admin(a))) => Ok(*a),
+                        Reply::Api(Err(e)) => Err(e.code),
+                        other => panic!("{other:?}"),
+                    }
+                }
+            };
+            for call in [
+                AdminCall::Sandbox,
+                AdminCall::SecurityEvents { limit: 10 },
+                AdminCall::ScanProblems,
+                AdminCall::TranscodingSettings,
+            ] {
+                assert_eq!(ask("bob", call.clone()).await.err(), Some(50), "{call:?}");
+                assert!(ask("alice", call).await.is_ok());
+            }
+            let Ok(AdminAnswer::Sandbox(rows)) = ask("alice", AdminCall::Sandbox).await else { panic!() };
+            let front = rows.iter().find(|r| r.role == "front").unwrap();
+            assert_eq!(front.facts.as_ref(), Some(&facts));
+            assert!(rows.iter().filter(|r| r.role != "front").all(|r| r.facts.is_none()), "{rows:?}");
+            let Ok(AdminAnswer::SecurityEvents(events)) = ask("alice", AdminCall::SecurityEvents { limit: 10 }).await
+            else {
+                panic!()
+            };
+            assert_eq!(events[0].kind, EventKind::ExtAuthRefused);
+            assert_eq!((events[0].source.as_str(), events[0].detail.as_str()), ("10.0.0.9", "header from elsewhere"));
         });
         let _ = std::fs::remove_dir_all(dir);
     }

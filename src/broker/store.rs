@@ -15,6 +15,7 @@ use super::db::{self, new_id, now};
 use super::limiter::{Attempt, Limiter, Ticket};
 use super::names;
 use super::vault::{self, KeyConfig, Opened, Vault};
+use crate::proto::admin::EventKind;
 use crate::proto::error::{
     code, csrf_refused, internal, missing, no_session, not_authorized, wrong_credentials as wrong,
 };
@@ -318,6 +319,7 @@ impl Store {
                     drop(conn);
                     let _ = self.limiter.lock().unwrap().failed(ticket);
                     tracing::info!("invalid API key from {}", client.addr);
+                    self.event(EventKind::FailedLogin, "", client, "invalid API key");
                     return Err(ApiError::new(code::INVALID_API_KEY, "Invalid API key."));
                 };
                 self.limiter.lock().unwrap().succeeded(ticket);
@@ -392,7 +394,10 @@ impl Store {
             _ => {
                 let lockout = self.limiter.lock().unwrap().failed(ticket);
                 tracing::info!("failed authentication for {} from {}", names::for_log(user), client.addr);
+                self.event(EventKind::FailedLogin, user, client, "wrong password or token");
                 if let Some(d) = lockout {
+                    let detail = format!("password and token logins refused for {} s", d.as_secs());
+                    self.event(EventKind::Lockout, user, client, &detail);
                     tracing::warn!(
                         "user {} is locked out of password and token logins for {} s after too many failures \
                          from any address; API keys and open sessions keep working (`redoubt user unlock` lifts it)",
@@ -403,6 +408,11 @@ impl Store {
                 Err(wrong())
             }
         }
+    }
+
+    /// A security event (see broker/security.rs), with the writer for a moment.
+    fn event(&self, kind: EventKind, user: &str, client: &Client, detail: &str) {
+        super::security::record(&self.conn(), kind, user, &client.addr, detail);
     }
 
     /// Lifts the rate limit on a user's password and token logins (`redoubt user unlock`,
@@ -509,7 +519,8 @@ impl Store {
             | Call::Library(_)
             | Call::UserData(_)
             | Call::MediaAdmin(_)
-            | Call::Lyrics(_) => {
+            | Call::Lyrics(_)
+            | Call::Admin(_) => {
                 unreachable!("answered by the broker")
             }
             Call::ChangePassword { username, password } => {
@@ -735,6 +746,7 @@ impl Store {
         if !ok {
             let _ = self.limiter.lock().unwrap().failed(ticket);
             tracing::info!("wrong or expired setup code from {}", client.addr);
+            self.event(EventKind::FailedLogin, username, client, "wrong or expired setup code");
             return Err(ApiError::new(code::WRONG_CREDENTIALS, "Wrong or expired setup code."));
         }
         self.limiter.lock().unwrap().succeeded(ticket);

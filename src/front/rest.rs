@@ -22,14 +22,34 @@ impl Front {
     /// The user a trusted proxy names in ExtAuth.UserHeader (None from anyone else, or when
     /// the header is absent or empty). The header repeated, or holding a list, is refused and
     /// logged: a proxy that appends rather than replaces would let the client choose.
+    /// Tells the broker, without waiting, that an ExtAuth header was refused (a security
+    /// event; the header's value is not sent). The broker bounds how many it records.
+    fn report_ext_auth(&self, peer: &Peer, why: String) {
+        let broker = self.broker.clone();
+        let report = crate::proto::admin::ExtAuthRefusal { addr: peer.addr.clone(), why };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = broker.call(&Request::ExtAuthRefused(report), &[]).await;
+            });
+        }
+    }
+
     pub(super) fn proxy_user<'h>(&self, headers: &'h HeaderMap, peer: &Peer) -> Result<Option<&'h str>, String> {
         if !peer.trusted {
+            // With ExtAuth on, the header from anyone but the proxy is someone trying it.
+            if !self.trusted.is_empty() && headers.contains_key(self.user_header.as_str()) {
+                self.report_ext_auth(
+                    peer,
+                    format!("{} header from an address not in TrustedSources, ignored", self.user_header),
+                );
+            }
             return Ok(None);
         }
         let mut values = headers.get_all(self.user_header.as_str()).iter();
         let Some(first) = values.next() else { return Ok(None) };
         let refuse = |why: String| {
             tracing::warn!("refused a request from {}: {why}", peer.addr);
+            self.report_ext_auth(peer, why.clone());
             Err(why)
         };
         if values.next().is_some() {
@@ -61,6 +81,10 @@ impl Front {
                     "refused {}'s user header on a request from another site ({})",
                     self.user_header,
                     peer.addr
+                );
+                self.report_ext_auth(
+                    peer,
+                    format!("{} header on a request from another site's page", self.user_header),
                 );
                 return Err(ApiError::new(
                     code::NOT_AUTHORIZED,
@@ -330,6 +354,8 @@ fn render(a: &Answer) -> Option<Node<'_>> {
         Answer::UserData(a) => super::userdata::render(a),
         Answer::MediaAdmin(a) => super::media::render_admin(a),
         Answer::Lyrics(a) => super::media::render_lyrics(a),
+        // No method of the table makes the admin pages' calls (they are rendered as pages).
+        Answer::Admin(_) => None,
         Answer::ScanStatus { scanning, count, folder_count, last_scan, error } => {
             let mut n = Node::new("scanStatus")
                 .attr("scanning", *scanning)

@@ -158,8 +158,8 @@ pub enum JobReply {
     },
     /// The job could not be done; the text says why (for the log and the client).
     Failed(JobError),
-    /// The answer to [`Job::Ping`].
-    Pong,
+    /// The answer to [`Job::Ping`], with the transcoder's sandbox as it measured it.
+    Pong(Box<super::admin::SandboxFacts>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -187,7 +187,7 @@ impl Message for JobReply {
         match self {
             JobReply::Opened { .. } => 1,
             JobReply::Running { .. } => 2,
-            JobReply::Image { .. } | JobReply::Checked { .. } | JobReply::Failed(_) | JobReply::Pong => 0,
+            JobReply::Image { .. } | JobReply::Checked { .. } | JobReply::Failed(_) | JobReply::Pong(_) => 0,
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - the transcoder's fd 4 is the one channel that runs the other way: the broker sends
 //!   [`media::Job`]s and the transcoder answers (see media.rs); it may ask the broker nothing.
 
+pub mod admin;
 pub mod error;
 pub mod library;
 pub mod media;
@@ -168,6 +169,12 @@ pub enum Control {
     Up(Role),
     /// The broker to the supervisor: one line for systemd's `STATUS=` (scans).
     Status(String),
+    /// The supervisor to the broker: a role died (`how`: its exit status or signal) and is
+    /// being restarted; recorded as a security event.
+    Restarted {
+        role: Role,
+        how: String,
+    },
     /// The supervisor's liveness check of the broker (the watchdog): answered `Alive(n)`.
     Probe(u64),
     Alive(u64),
@@ -180,6 +187,7 @@ impl Message for Control {
             | Control::Scan { .. }
             | Control::Up(_)
             | Control::Status(_)
+            | Control::Restarted { .. }
             | Control::Probe(_)
             | Control::Alive(_) => 0,
             Control::Attach(_) => 1,
@@ -194,6 +202,12 @@ impl Message for Control {
 pub enum Request {
     /// Liveness and version.
     Ping,
+    /// A role's first message once sandboxed (instead of a Ping, answered the same): its
+    /// sandbox as it measured it, for the admin security page.
+    Hello(admin::SandboxFacts),
+    /// The front refused or ignored an ExtAuth user header: a security event. The broker
+    /// records a bounded number of these per minute, so a flood cannot fill its table.
+    ExtAuthRefused(admin::ExtAuthRefusal),
     /// One Subsonic API call: authenticate, then answer. One round trip per HTTP request.
     Api { client: Client, creds: Credentials, call: Call },
     /// A deterministic library call the front may answer from its cache: authenticate, then
@@ -227,6 +241,8 @@ impl Request {
     pub fn kind(&self) -> &'static str {
         match self {
             Request::Ping => "Ping",
+            Request::Hello(_) => "Hello",
+            Request::ExtAuthRefused(_) => "ExtAuthRefused",
             Request::Api { .. } => "Api",
             Request::CachedApi { .. } => "CachedApi",
             Request::Login { .. } => "Login",
@@ -257,7 +273,8 @@ pub struct Allowed {
 /// request kind does not compile until it says who may send it.
 pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String> {
     let (ok, why) = match req {
-        Request::Ping => (matches!(role, Role::Front | Role::Scanner), ""),
+        Request::Ping | Request::Hello(_) => (matches!(role, Role::Front | Role::Scanner), ""),
+        Request::ExtAuthRefused(_) => (role == Role::Front, ""),
         Request::Api { creds, .. } | Request::CachedApi { creds, .. } | Request::Media { creds, .. } => {
             let vouched = matches!(creds, Credentials::External { .. });
             (role == Role::Front && (allowed.ext_auth || !vouched), if vouched { " (ExtAuth is off)" } else { "" })
@@ -338,18 +355,29 @@ pub enum Call {
     Ping,
     GetLicense,
     TokenInfo,
-    GetUser { username: String },
+    GetUser {
+        username: String,
+    },
     GetUsers,
     CreateUser(UserFields),
     UpdateUser(UserFields),
-    DeleteUser { username: String },
-    ChangePassword { username: String, password: Secret },
+    DeleteUser {
+        username: String,
+    },
+    ChangePassword {
+        username: String,
+        password: Secret,
+    },
     GetScanStatus,
-    StartScan { full: bool },
+    StartScan {
+        full: bool,
+    },
     Library(library::LibraryCall),
     UserData(userdata::UserDataCall),
     MediaAdmin(media::MediaAdmin),
     Lyrics(media::LyricsCall),
+    /// The web UI's admin pages (admins only; see admin.rs).
+    Admin(admin::AdminCall),
 }
 
 impl Call {
@@ -368,7 +396,8 @@ impl Call {
             | Call::GetUsers
             | Call::GetScanStatus
             | Call::Library(_)
-            | Call::Lyrics(_) => false,
+            | Call::Lyrics(_)
+            | Call::Admin(_) => false,
             Call::CreateUser(_)
             | Call::UpdateUser(_)
             | Call::DeleteUser { .. }
@@ -422,6 +451,7 @@ pub enum Answer {
     UserData(Box<userdata::UserDataAnswer>),
     MediaAdmin(Box<media::MediaAdminAnswer>),
     Lyrics(Box<media::LyricsAnswer>),
+    Admin(Box<admin::AdminAnswer>),
 }
 
 /// Who an answer was computed for, and the database generation it was computed at (the
@@ -501,6 +531,12 @@ mod tests {
         assert!(permit(Role::Scanner, &Request::Scanner(ScannerRequest::ScanFinished { scan: 1, files: 1 })).is_ok());
         assert!(permit(Role::Scanner, &Request::Scanner(ScannerRequest::NextScan)).is_ok());
         assert!(permit(Role::Broker, &Request::Ping).is_err());
+        let hello = Request::Hello(admin::SandboxFacts::default());
+        assert!(permit(Role::Front, &hello).is_ok() && permit(Role::Scanner, &hello).is_ok());
+        assert!(permit(Role::Transcoder, &hello).is_err(), "the transcoder answers the broker's ping instead");
+        let refused = Request::ExtAuthRefused(admin::ExtAuthRefusal { addr: "x".into(), why: "y".into() });
+        assert!(permit(Role::Front, &refused).is_ok());
+        assert!(permit(Role::Scanner, &refused).is_err(), "only the front reports ExtAuth refusals");
     }
 
     #[test]

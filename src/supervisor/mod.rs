@@ -486,6 +486,10 @@ impl Supervisor {
                     crashes.len()
                 );
                 self.restart_at.insert(role, Instant::now() + delay);
+                if let Some(b) = &self.broker_ctl {
+                    let how = format!("{}; restarted after {} ms", describe(&status), delay.as_millis());
+                    let _ = b.send(0, &Control::Restarted { role, how }, &[]);
+                }
             }
             if let Some(since) = stopping {
                 let others_alive = self.running.values().any(|r| r.role != Role::Broker);

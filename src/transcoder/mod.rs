@@ -96,7 +96,7 @@ impl Transcoder {
             }
             Job::Art { source, size } => self.art(&source, size),
             Job::Check(check) => self.check(&check),
-            Job::Ping => Ok((JobReply::Pong, Vec::new())),
+            Job::Ping => Ok((JobReply::Pong(Box::new(crate::role::sandbox_facts().unwrap_or_default())), Vec::new())),
         })
         .await;
         match result {

@@ -33,6 +33,9 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ("player.js", "text/javascript; charset=utf-8", include_bytes!("assets/player.js")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("assets/app.js")),
     ("icon.svg", "image/svg+xml", include_bytes!("assets/icon.svg")),
+    // The admin pages' own style and script, loaded by those pages only.
+    ("admin.css", "text/css; charset=utf-8", include_bytes!("assets/admin.css")),
+    ("admin.js", "text/javascript; charset=utf-8", include_bytes!("assets/admin.js")),
 ];
 
 static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {

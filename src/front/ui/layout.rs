@@ -28,6 +28,12 @@ pub enum Nav {
     Genres,
     Folders,
     Search,
+    /// The admin pages (pages/admin.rs): their own shell (`data-shell="admin"`), so that
+    /// in-page navigation to or from them is a full load, which brings or drops admin.js.
+    AdminUsers,
+    AdminLibrary,
+    AdminTranscoding,
+    AdminSecurity,
     None,
 }
 
@@ -45,8 +51,16 @@ impl Nav {
             Nav::Genres => "genres",
             Nav::Folders => "folders",
             Nav::Search => "search",
+            Nav::AdminUsers => "admin-users",
+            Nav::AdminLibrary => "admin-library",
+            Nav::AdminTranscoding => "admin-transcoding",
+            Nav::AdminSecurity => "admin-security",
             Nav::None => "",
         }
+    }
+
+    pub fn is_admin(self) -> bool {
+        matches!(self, Nav::AdminUsers | Nav::AdminLibrary | Nav::AdminTranscoding | Nav::AdminSecurity)
     }
 }
 
@@ -69,6 +83,9 @@ pub struct Shell<'a> {
     pub partial: bool,
     /// The search box's text (the search page keeps it).
     pub query: &'a str,
+    /// The user is an admin: the navigation lists the admin pages (the broker still checks
+    /// every admin call itself).
+    pub admin: bool,
 }
 
 impl Shell<'_> {
@@ -85,12 +102,14 @@ pub fn document(shell: &Shell, page: Page) -> Markup {
     let main = html! {
         main #main tabindex="-1" data-nav=(page.nav.name()) { (page.main) }
     };
+    let admin_page = page.nav.is_admin() && shell.user.is_some();
+    let app_shell = if admin_page { "admin" } else { "app" };
     if shell.partial {
         return html! {
             (DOCTYPE)
             html lang=(s.lang) {
                 head { meta charset="utf-8"; title { (title) } }
-                body data-shell=(if shell.user.is_some() { "app" } else { "bare" }) { (main) }
+                body data-shell=(if shell.user.is_some() { app_shell } else { "bare" }) { (main) }
             }
         };
     }
@@ -108,10 +127,14 @@ pub fn document(shell: &Shell, page: Page) -> Markup {
                     meta name="csrf-token" content=(csrf);
                 }
                 script type="module" src=(shell.url(&assets::path("app.js"))) {}
+                @if admin_page {
+                    link rel="stylesheet" href=(shell.url(&assets::path("admin.css")));
+                    script type="module" src=(shell.url(&assets::path("admin.js"))) {}
+                }
             }
             @match shell.user {
                 Some((user, csrf)) => {
-                    body.app data-shell="app" {
+                    body.app data-shell=(app_shell) {
                         a.skip href="#main" { (s.skip_to_content) }
                         (header(shell, Some((user, csrf))))
                         (nav(shell, page.nav))
@@ -189,6 +212,9 @@ fn nav(shell: &Shell, current: Nav) -> Markup {
                 (entry(Nav::Artists, "/app/artists", "artist", &s.nav_artists))
                 (entry(Nav::Genres, "/app/genres", "tag", &s.nav_genres))
                 (entry(Nav::Folders, "/app/folders", "folder", &s.nav_folders))
+            }
+            @if shell.admin {
+                (super::pages::admin::nav_entries(shell, current))
             }
         }
     }

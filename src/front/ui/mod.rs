@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `` (empty), `albums`, `album/<id>`, `artists`, `artist/<id>`, `song/<id>`, `genres`, `folders`, `search`, `shortcuts` | pages (pages/browse.rs) |
 //! | `setup`, `login`, `logout` | first run and sessions (pages/session.rs) |
+//! | `admin/users`, `admin/library`, `admin/transcoding`, `admin/security` | admin pages, GET and their forms' POST (pages/admin.rs) |
 //! | `api/<method>`, `stream/<id>`, `art/<id>` | the method table with the session as credentials (bridge.rs) |
 //! | `assets/<name>.<hash>.<ext>` | the style sheet, the script, the icon (assets.rs) |
 //!
@@ -19,6 +20,7 @@
 //! A page asked for by the UI's own script (in-page navigation, header `X-UI-Partial: 1`) is
 //! rendered as its title and `<main>` only: the player around it keeps playing.
 
+pub mod admin_strings;
 pub mod assets;
 pub mod bridge;
 pub mod layout;
@@ -161,6 +163,7 @@ impl Front {
             ("login", true) => self.login_page(&r).await,
             ("login", false) if r.method == Method::POST => self.login_post(&r, body).await,
             ("logout", false) if r.method == Method::POST => self.logout_post(&r, body).await,
+            ("admin", _) if get || r.method == Method::POST => self.admin_page(&r, tail, body).await,
             (_, true) => {
                 let v = match self.viewer(&r).await {
                     Ok(v) => v,
@@ -319,6 +322,7 @@ impl Front {
             user: v.map(|v| (v.user.username.as_str(), v.csrf.as_str())),
             partial: r.partial,
             query: if page.nav == Nav::Search { r.param("q").unwrap_or("") } else { "" },
+            admin: v.is_some_and(|v| v.user.admin),
         };
         self.html(status, layout::document(&shell, page))
     }
@@ -404,6 +408,7 @@ mod tests {
             ("pages/browse.rs", include_str!("pages/browse.rs")),
             ("pages/parts.rs", include_str!("pages/parts.rs")),
             ("pages/session.rs", include_str!("pages/session.rs")),
+            ("pages/admin.rs", include_str!("pages/admin.rs")),
         ];
         for (file, src) in sources {
             let mut rest = src;
@@ -441,7 +446,7 @@ mod tests {
                 rest = &body[end..];
             }
         }
-        for js in [include_str!("assets/app.js"), include_str!("assets/player.js")] {
+        for js in [include_str!("assets/app.js"), include_str!("assets/player.js"), include_str!("assets/admin.js")] {
             for bad in ["textContent = '", "textContent = \"", "textContent = `", "'aria-label', '", "title = '"] {
                 for (at, _) in js.match_indices(bad) {
                     // Clearing a text ('') is no word.

@@ -3,6 +3,7 @@
 //! pagers). A later family (your music, settings, admin) is one more module here and one more
 //! arm in `browse::page` or `ui::Front::app`.
 
+pub mod admin;
 pub mod browse;
 pub mod parts;
 pub mod session;
