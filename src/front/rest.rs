@@ -330,6 +330,8 @@ fn render(a: &Answer) -> Option<Node<'_>> {
         Answer::UserData(a) => super::userdata::render(a),
         Answer::MediaAdmin(a) => super::media::render_admin(a),
         Answer::Lyrics(a) => super::media::render_lyrics(a),
+        // Only the UI's settings page asks for these, and reads them itself.
+        Answer::Account(_) => None,
         Answer::ScanStatus { scanning, count, folder_count, last_scan, error } => {
             let mut n = Node::new("scanStatus")
                 .attr("scanning", *scanning)

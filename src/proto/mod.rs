@@ -10,6 +10,7 @@
 //! - the transcoder's fd 4 is the one channel that runs the other way: the broker sends
 //!   [`media::Job`]s and the transcoder answers (see media.rs); it may ask the broker nothing.
 
+pub mod account;
 pub mod error;
 pub mod library;
 pub mod media;
@@ -338,18 +339,29 @@ pub enum Call {
     Ping,
     GetLicense,
     TokenInfo,
-    GetUser { username: String },
+    GetUser {
+        username: String,
+    },
     GetUsers,
     CreateUser(UserFields),
     UpdateUser(UserFields),
-    DeleteUser { username: String },
-    ChangePassword { username: String, password: Secret },
+    DeleteUser {
+        username: String,
+    },
+    ChangePassword {
+        username: String,
+        password: Secret,
+    },
     GetScanStatus,
-    StartScan { full: bool },
+    StartScan {
+        full: bool,
+    },
     Library(library::LibraryCall),
     UserData(userdata::UserDataCall),
     MediaAdmin(media::MediaAdmin),
     Lyrics(media::LyricsCall),
+    /// The web UI's settings: one's own password and API keys (no Subsonic method).
+    Account(account::AccountCall),
 }
 
 impl Call {
@@ -375,6 +387,7 @@ impl Call {
             | Call::ChangePassword { .. }
             | Call::StartScan { .. } => true,
             Call::UserData(u) => u.writes(),
+            Call::Account(a) => a.writes(),
             Call::MediaAdmin(a) => match a {
                 M::Transcodings | M::Players => false,
                 M::CreateTranscoding(_)
@@ -422,6 +435,7 @@ pub enum Answer {
     UserData(Box<userdata::UserDataAnswer>),
     MediaAdmin(Box<media::MediaAdminAnswer>),
     Lyrics(Box<media::LyricsAnswer>),
+    Account(Box<account::AccountAnswer>),
 }
 
 /// Who an answer was computed for, and the database generation it was computed at (the
@@ -540,6 +554,15 @@ mod tests {
         let star = userdata::UserDataCall::Star { star: true, ids: vec![], album_ids: vec![], artist_ids: vec![] };
         assert!(Call::UserData(star).changes_state());
         assert!(!Call::UserData(userdata::UserDataCall::NowPlaying).changes_state());
+        use account::AccountCall as A;
+        assert!(!Call::Account(A::ApiKeys).changes_state());
+        for changes in [
+            A::CreateApiKey { name: "n".into() },
+            A::RevokeApiKey { id: "k".into() },
+            A::ChangeOwnPassword { current: Secret("a".into()), new: Secret("b".into()) },
+        ] {
+            assert!(Call::Account(changes).changes_state());
+        }
     }
 
     #[test]

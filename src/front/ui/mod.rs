@@ -9,6 +9,8 @@
 //! |---|---|
 //! | `` (empty), `albums`, `album/<id>`, `artists`, `artist/<id>`, `song/<id>`, `genres`, `folders`, `search`, `shortcuts` | pages (pages/browse.rs) |
 //! | `setup`, `login`, `logout` | first run and sessions (pages/session.rs) |
+//! | `playlists`, `playlist/<id>` | your playlists: list, create, rename, reorder, remove, delete (pages/music.rs) |
+//! | `settings`, `settings/{password,keys,revoke,player}` | password, API keys, players, theme (pages/settings.rs) |
 //! | `api/<method>`, `stream/<id>`, `art/<id>` | the method table with the session as credentials (bridge.rs) |
 //! | `assets/<name>.<hash>.<ext>` | the style sheet, the script, the icon (assets.rs) |
 //!
@@ -35,6 +37,9 @@ use super::{Body, Front, HttpResponse, Params, Peer};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Secret, UserInfo};
 use layout::{Nav, Page, Shell};
 use strings::Strings;
+
+/// The cookie the script keeps the chosen theme in (not a secret: "light" or "dark").
+pub const THEME_COOKIE: &str = "redoubt_theme";
 
 /// The name of the one Trusted Types policy the pages allow (created by app.js).
 pub const TRUSTED_TYPES_POLICY: &str = "redoubt";
@@ -161,6 +166,8 @@ impl Front {
             ("login", true) => self.login_page(&r).await,
             ("login", false) if r.method == Method::POST => self.login_post(&r, body).await,
             ("logout", false) if r.method == Method::POST => self.logout_post(&r, body).await,
+            ("settings", _) if get || r.method == Method::POST => self.settings(&r, tail, body).await,
+            ("playlists" | "playlist", _) if get || r.method == Method::POST => self.music(&r, first, tail, body).await,
             (_, true) => {
                 let v = match self.viewer(&r).await {
                     Ok(v) => v,
@@ -258,8 +265,23 @@ impl Front {
         }
     }
 
+    /// One call that changes state, as the viewer, proven with the CSRF token the form sent
+    /// back (the broker checks it against the session's).
+    pub async fn ui_change(&self, r: &Req, v: &Viewer, csrf: &str, call: Call) -> Result<Answer, UiError> {
+        let client = Client { addr: r.peer.addr.clone(), name: "web".into() };
+        let creds = Credentials::Session { token: v.token.clone(), csrf: Some(Secret(csrf.to_string())) };
+        match self.broker.call(&Request::Api { client, creds, call }, &[]).await {
+            Ok(reply) => match reply.body {
+                Reply::Api(Ok(a)) => Ok(a),
+                Reply::Api(Err(e)) => Err(UiError::Api(e)),
+                _ => Err(UiError::Unavailable),
+            },
+            Err(_) => Err(UiError::Unavailable),
+        }
+    }
+
     /// A page's answer: the document, or the error page its failure calls for.
-    fn respond(&self, r: &Req, v: Option<&Viewer>, page: Result<Page, UiError>) -> HttpResponse {
+    pub fn respond(&self, r: &Req, v: Option<&Viewer>, page: Result<Page, UiError>) -> HttpResponse {
         let s = r.s;
         match page {
             Ok(p) => self.page_response(r, v, StatusCode::OK, p),
@@ -300,7 +322,7 @@ impl Front {
         }
     }
 
-    fn unavailable(&self, r: &Req) -> HttpResponse {
+    pub fn unavailable(&self, r: &Req) -> HttpResponse {
         let mut resp = self.page_response(
             r,
             None,
@@ -319,6 +341,11 @@ impl Front {
             user: v.map(|v| (v.user.username.as_str(), v.csrf.as_str())),
             partial: r.partial,
             query: if page.nav == Nav::Search { r.param("q").unwrap_or("") } else { "" },
+            theme: match cookie(&r.headers, THEME_COOKIE).as_deref() {
+                Some("light") => Some("light"),
+                Some("dark") => Some("dark"),
+                _ => None,
+            },
         };
         self.html(status, layout::document(&shell, page))
     }
@@ -404,6 +431,8 @@ mod tests {
             ("pages/browse.rs", include_str!("pages/browse.rs")),
             ("pages/parts.rs", include_str!("pages/parts.rs")),
             ("pages/session.rs", include_str!("pages/session.rs")),
+            ("pages/music.rs", include_str!("pages/music.rs")),
+            ("pages/settings.rs", include_str!("pages/settings.rs")),
         ];
         for (file, src) in sources {
             let mut rest = src;

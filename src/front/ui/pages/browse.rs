@@ -22,7 +22,7 @@ use crate::proto::{Answer, Call};
 
 /// The page at `/app/<first>/<tail>`.
 pub async fn page(front: &Front, r: &Req, v: &Viewer, first: &str, tail: &str) -> Result<Page, UiError> {
-    let sh = Shell { s: r.s, base: &front.base_url, user: None, partial: false, query: "" };
+    let sh = Shell { s: r.s, base: &front.base_url, user: None, partial: false, query: "", theme: None };
     let b = Browse { front, r, v, sh: &sh };
     match (first, tail) {
         ("", "") => b.albums("newest").await,

@@ -4,8 +4,10 @@
 //! arm in `browse::page` or `ui::Front::app`.
 
 pub mod browse;
+pub mod music;
 pub mod parts;
 pub mod session;
+pub mod settings;
 
 use maud::html;
 
