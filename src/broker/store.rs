@@ -15,7 +15,7 @@ use super::db::{self, new_id, now};
 use super::limiter::{Attempt, Limiter, Ticket};
 use super::names;
 use super::vault::{self, KeyConfig, Opened, Vault};
-use crate::proto::account::{AccountAnswer, AccountCall, ApiKeyRec, MAX_KEY_NAME};
+use crate::proto::account::{AccountAnswer, AccountCall, ApiKeyRec, CURRENT_PASSWORD_WRONG, MAX_KEY_NAME};
 use crate::proto::error::{
     code, csrf_refused, internal, missing, no_session, not_authorized, not_found, wrong_credentials as wrong,
 };
@@ -512,7 +512,13 @@ impl Store {
             AccountCall::ChangeOwnPassword { current, new } => {
                 // Checked here, not only by the form: a session alone (a browser left open)
                 // does not change the password. A wrong one counts as a failed login.
-                let checked = self.verify_password(client, &me.name, current)?;
+                let checked = self.verify_password(client, &me.name, current).map_err(|e| {
+                    if e.code == code::WRONG_CREDENTIALS && e.retry_after.is_none() {
+                        ApiError::new(code::WRONG_CREDENTIALS, CURRENT_PASSWORD_WRONG)
+                    } else {
+                        e
+                    }
+                })?;
                 if checked.id != me.id {
                     return Err(not_authorized());
                 }

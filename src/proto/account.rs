@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Secret;
 
+/// The broker's refusal of a wrong current password (error 40, with this message, which the
+/// settings page tells from an ended session).
+pub const CURRENT_PASSWORD_WRONG: &str = "The current password is wrong.";
+
 /// Longest name an API key may have (characters).
 pub const MAX_KEY_NAME: usize = 100;
 

@@ -269,7 +269,9 @@ impl Front {
     /// back (the broker checks it against the session's).
     pub async fn ui_change(&self, r: &Req, v: &Viewer, csrf: &str, call: Call) -> Result<Answer, UiError> {
         let client = Client { addr: r.peer.addr.clone(), name: "web".into() };
-        let creds = Credentials::Session { token: v.token.clone(), csrf: Some(Secret(csrf.to_string())) };
+        // No token is no token (the broker refuses the change), not an empty one.
+        let csrf = Some(csrf).filter(|c| !c.is_empty()).map(|c| Secret(c.to_string()));
+        let creds = Credentials::Session { token: v.token.clone(), csrf };
         match self.broker.call(&Request::Api { client, creds, call }, &[]).await {
             Ok(reply) => match reply.body {
                 Reply::Api(Ok(a)) => Ok(a),

@@ -21,10 +21,10 @@ use super::super::layout::{icon, Nav, Page};
 use super::super::strings::{fill, Strings};
 use super::super::{form_fields, redirect, Req, UiError, Viewer};
 use crate::front::{cross_site, Front, HttpResponse};
-use crate::proto::account::{AccountAnswer, AccountCall, ApiKeyRec, MAX_KEY_NAME};
+use crate::proto::account::{AccountAnswer, AccountCall, ApiKeyRec, CURRENT_PASSWORD_WRONG, MAX_KEY_NAME};
 use crate::proto::error::code;
 use crate::proto::media::{MediaAdmin, MediaAdminAnswer, PlayerInfo};
-use crate::proto::{Answer, Call, Secret};
+use crate::proto::{Answer, ApiError, Call, Secret};
 
 /// The bit rates a player may be held to (0: no limit).
 const RATES: [u32; 8] = [0, 320, 256, 192, 160, 128, 96, 64];
@@ -46,6 +46,12 @@ fn said(at: &str, what: &Said) -> Markup {
             _ => {}
         }
     }
+}
+
+/// Whether a refusal is about the form's values (said next to it), rather than the session
+/// (ended: the login; no CSRF token: forbidden), which the usual error pages answer.
+fn said_here(e: &ApiError) -> bool {
+    e.code != code::NOT_AUTHORIZED && e.code != code::WRONG_CREDENTIALS
 }
 
 /// `2026-12-01 17:40` (UTC).
@@ -113,10 +119,10 @@ impl Front {
                                 fill(&s.login_wait, &[("wait", &s.wait(e.retry_after.unwrap_or(1)))]),
                             ),
                         ),
-                        Err(UiError::Api(e)) if e.code == code::WRONG_CREDENTIALS => {
+                        Err(UiError::Api(e)) if e.message == CURRENT_PASSWORD_WRONG => {
                             (StatusCode::UNAUTHORIZED, Said::Error("password", s.password_wrong_current.clone()))
                         }
-                        Err(UiError::Api(e)) => (
+                        Err(UiError::Api(e)) if said_here(&e) => (
                             StatusCode::BAD_REQUEST,
                             Said::Error("password", fill(&s.server_refused, &[("reason", &e.message)])),
                         ),
@@ -132,7 +138,7 @@ impl Front {
                         _ => return self.unavailable(r),
                     },
                     Ok(_) => return self.unavailable(r),
-                    Err(UiError::Api(e)) => (
+                    Err(UiError::Api(e)) if said_here(&e) => (
                         StatusCode::BAD_REQUEST,
                         Said::Error("keys", fill(&s.server_refused, &[("reason", &e.message)])),
                     ),
@@ -153,7 +159,7 @@ impl Front {
                 let call = MediaAdmin::UpdatePlayer { id, format: Some(format), max_bit_rate: Some(rate) };
                 match self.ui_change(r, &v, &csrf, Call::MediaAdmin(call)).await {
                     Ok(_) => return redirect(&self.base_url, "/app/settings?done=player"),
-                    Err(UiError::Api(e)) if e.code != code::NOT_FOUND && e.code != code::WRONG_CREDENTIALS => (
+                    Err(UiError::Api(e)) if said_here(&e) && e.code != code::NOT_FOUND => (
                         StatusCode::BAD_REQUEST,
                         Said::Error("players", fill(&s.server_refused, &[("reason", &e.message)])),
                     ),
