@@ -602,6 +602,12 @@ fn assert_music_steps_and_pages(run: &ScriptRun) {
                 && (url.ends_with("/app/settings/password") || url.ends_with("/app/login")))
         });
     }
+    // A saved queue still being fetched when the test moves on (a reload, the next page).
+    if let Some(failed) = result["failedRequests"].as_array_mut() {
+        failed.retain(|f| {
+            !(f["error"] == "net::ERR_ABORTED" && f["url"].as_str().unwrap_or("").contains("/app/api/getPlayQueueByIndex"))
+        });
+    }
     let filtered = ScriptRun { result, stdout: String::new(), stderr: String::new() };
     assert_steps_and_pages(&filtered, true);
 }

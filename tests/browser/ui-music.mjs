@@ -132,7 +132,14 @@ try {
   await albumPage(page);
   for (const title of ['First', 'Third']) {
     await page.locator(`#main tr[data-title="${title}"] [data-action="add-to-playlist"]`).click();
-    await pageUntil(page, () => document.getElementById('add-to-playlist')?.open && document.getElementById('atp-target').options.length > 1);
+    const opened = await pageUntil(page, () => document.getElementById('add-to-playlist')?.open && document.getElementById('atp-target').options.length > 1);
+    if (!opened) {
+      const seen = await page.evaluate(() => ({
+        open: document.getElementById('add-to-playlist')?.open,
+        options: Array.from(document.getElementById('atp-target')?.options ?? [], (o) => o.textContent),
+      }));
+      rec.step(`dialog-for-${title}`, false, seen);
+    }
     if (title === 'Third') await sweep(rec, page, 'add-to-playlist-dialog-desktop', b.problems(page));
     const chosen = await page.locator('#atp-target option:checked').textContent();
     await posting(page, '/app/api/updatePlaylist', () => page.locator('#add-to-playlist button[value="add"]').click());
@@ -354,5 +361,9 @@ try {
 }
 const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };
 for (const p of problems) for (const k of Object.keys(merged)) merged[k].push(...p[k]);
-if (fatal) fail(fatal, { steps: rec.steps, pages: rec.pages, rest, ...merged });
+if (fatal) {
+  // The Rust side prints standard error with a fatal result: say what was seen so far.
+  process.stderr.write(`${JSON.stringify({ steps: rec.steps, ...merged }, null, 1)}\n`);
+  fail(fatal, { steps: rec.steps, pages: rec.pages, rest, ...merged });
+}
 report({ steps: rec.steps, pages: rec.pages, dialogs, rest, ...merged });

@@ -342,7 +342,7 @@ async function openAddToPlaylist(song) {
     }
     target.replaceChildren(...options);
     const last = store.get('lastPlaylist', '');
-    target.value = options.some((o) => o.value === last) ? last : options.length > 1 ? options[1].value : '';
+    target.value = last && options.some((o) => o.value === last) ? last : options.length > 1 ? options[1].value : '';
   } catch {
     /* only a new playlist then */
   }
