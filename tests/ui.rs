@@ -544,7 +544,19 @@ fn ui_music_playlists_queue_and_settings() {
     if !browser_stack("web UI: your music and settings") {
         return;
     }
-    let d = daemon_with_library(None);
+    let fx = Fixture::new();
+    library(&fx.music);
+    // A playlist file in the library: imported, read-only.
+    std::fs::write(
+        fx.music.join("mix.m3u"),
+        "#EXTM3U\n#PLAYLIST:Imported mix\nBrowser Band/Cross Origin/02 Second.mp3\n",
+    )
+    .unwrap();
+    let _ = std::process::Command::new("chmod").args(["a+r"]).arg(fx.music.join("mix.m3u")).status();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let mut d = Daemon::spawn(fx, Options::default());
+    d.wait_ready();
+    d.wait_scans(1);
     let base = format!("http://127.0.0.1:{}", d.port);
     let new_password = "a new password, long enough";
     let run = run_script(
@@ -569,7 +581,7 @@ fn ui_music_playlists_queue_and_settings() {
     let lists = as_new("getPlaylists", "");
     let names: Vec<&str> =
         lists["playlists"]["playlist"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
-    for name in ["Night drive", HOSTILE_1, HOSTILE_2] {
+    for name in ["Night drive", "Imported mix", HOSTILE_1, HOSTILE_2] {
         assert!(names.contains(&name), "{name:?} in {names:?}");
     }
     assert!(!names.contains(&"To delete") && !names.contains(&"Road trip"), "{names:?}");
@@ -590,22 +602,27 @@ fn q(s: &str) -> String {
 }
 
 /// As [`assert_steps_and_pages`], with the refusals this script asks for: the wrong current
-/// password (401 from `/app/settings/password`) and the old password after the change (401
-/// from `/app/login`).
+/// password (401 from `/app/settings/password`), the old password after the change (401
+/// from `/app/login`) and a change to the imported playlist (403 from `/app/playlist/<id>`).
 fn assert_music_steps_and_pages(run: &ScriptRun) {
     let mut result = run.result.clone();
     if let Some(errors) = result["consoleErrors"].as_array_mut() {
         errors.retain(|e| {
             let text = e["text"].as_str().unwrap_or("");
             let url = e["url"].as_str().unwrap_or("");
-            !(text == "Failed to load resource: the server responded with a status of 401 (Unauthorized)"
+            let refused = |status: &str| {
+                text == format!("Failed to load resource: the server responded with a status of {status}")
+            };
+            !((refused("401 (Unauthorized)")
                 && (url.ends_with("/app/settings/password") || url.ends_with("/app/login")))
+                || (refused("403 (Forbidden)") && url.contains("/app/playlist/")))
         });
     }
     // A saved queue still being fetched when the test moves on (a reload, the next page).
     if let Some(failed) = result["failedRequests"].as_array_mut() {
         failed.retain(|f| {
-            !(f["error"] == "net::ERR_ABORTED" && f["url"].as_str().unwrap_or("").contains("/app/api/getPlayQueueByIndex"))
+            !(f["error"] == "net::ERR_ABORTED"
+                && f["url"].as_str().unwrap_or("").contains("/app/api/getPlayQueueByIndex"))
         });
     }
     let filtered = ScriptRun { result, stdout: String::new(), stderr: String::new() };

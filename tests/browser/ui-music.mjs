@@ -109,7 +109,13 @@ try {
     starredAfterReload,
     starred: (starred.starred2?.song ?? []).map((s) => s.title),
   });
-  shots.push(['album-starred', `${base}/app/albums?list=alphabeticalByName`]);
+  // Star the album too: it is on the starred albums' list.
+  await posting(page, '/app/api/star', () => page.locator('main .album-head .star-toggle').click());
+  await page.goto(`${base}/app/albums?list=starred`);
+  const starredAlbums = await page.locator('main a.card-title').allTextContents();
+  rec.step('star-album', starredAlbums.includes('Cross Origin'), { starredAlbums });
+  shots.push(['albums-starred', `${base}/app/albums?list=starred`]);
+  await albumPage(page);
 
   // Rate a song on its page.
   await page.locator('#main tr[data-title="Second"] a.song-link').click();
@@ -142,6 +148,8 @@ try {
     }
     if (title === 'Third') await sweep(rec, page, 'add-to-playlist-dialog-desktop', b.problems(page));
     const chosen = await page.locator('#atp-target option:checked').textContent();
+    const offered = await page.locator('#atp-target option').allTextContents();
+    if (offered.includes('Imported mix')) rec.step('dialog-offers-no-read-only-playlist', false, { offered });
     await posting(page, '/app/api/updatePlaylist', () => page.locator('#add-to-playlist button[value="add"]').click());
     rec.step(`added-${title}`, chosen === 'Road trip', { chosen });
   }
@@ -190,6 +198,30 @@ try {
   );
   await sweep(rec, page, 'playlists-desktop', b.problems(page));
   shots.push(['playlists', `${base}/app/playlists`], ['playlist', playlistUrl]);
+
+  // The playlist imported from a file: shown as read-only, with nothing to change it, not
+  // offered by the add dialog; a change posted anyway is refused by the broker.
+  await page.locator('main a.playlist-name', { hasText: 'Imported mix' }).click();
+  await page.waitForSelector('main h1');
+  const imported = {
+    url: page.url(),
+    badge: await text(page, 'main .page-head .badge'),
+    note: await text(page, 'main .page-head .note'),
+    forms: await page.locator('#pl-edit, form.rename, details.danger').count(),
+    rows: (await rowTitles(page)).length,
+    refused: await page.evaluate(async () => {
+      const body = new URLSearchParams({ _csrf: document.querySelector('meta[name="csrf-token"]').content, op: 'remove:0' });
+      const answer = await fetch(location.pathname, { method: 'POST', body });
+      await answer.text();
+      return answer.status;
+    }),
+  };
+  await page.reload();
+  imported.rowsAfter = (await rowTitles(page)).length;
+  await sweep(rec, page, 'playlist-imported-desktop', b.problems(page));
+  shots.push(['playlist-imported', imported.url]);
+  rec.step('imported-playlist-is-read-only', imported.badge === 'Read-only' && imported.forms === 0 && imported.rows === 1 && imported.rowsAfter === 1 && imported.refused === 403, imported);
+  await page.goto(`${base}/app/playlists`);
 
   // Delete a playlist (two steps, no browser dialog).
   await page.fill('#new-playlist', 'To delete');
@@ -276,6 +308,7 @@ try {
   await posting(page, '/app/settings/keys', () => page.locator('#keys form.inline-form button[type="submit"]').click());
   await page.waitForSelector('#new-key');
   const key = await page.inputValue('#new-key');
+  await page.locator('#new-key').scrollIntoViewIfNeeded();
   await sweep(rec, page, 'settings-new-key-desktop', b.problems(page));
   const ping = async () => {
     const r = await fetch(`${base}/rest/getUser?apiKey=${encodeURIComponent(key)}&username=${encodeURIComponent(user)}&f=json&c=test&v=1.16.1`);
