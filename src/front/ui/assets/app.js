@@ -402,7 +402,9 @@ function saveQueue({ now = false } = {}) {
     fetch(`${APP}api/savePlayQueueByIndex`, {
       method: 'POST',
       body,
-      keepalive: now,
+      // A save in flight outlives the page (a full navigation would abort it otherwise);
+      // browsers limit such bodies to 64 KiB, so a very long queue is sent plainly.
+      keepalive: body.length < 60000,
       credentials: 'same-origin',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf() },
     }).catch(() => {

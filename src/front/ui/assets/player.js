@@ -744,7 +744,8 @@ export function queueState() {
   return {
     ids: state.queue.map((song) => song.id),
     index: state.index,
-    position: state.index >= 0 ? position() : 0,
+    // A restored song not played yet is still where it was saved.
+    position: state.index >= 0 ? (pendingSeek ?? position()) : 0,
   };
 }
 
