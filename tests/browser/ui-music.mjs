@@ -13,7 +13,7 @@
 // JSON line: `steps`, `pages`, `dialogs`, `rest` (the /rest answers to the API key) and the page
 // problems lib.mjs collects.
 
-import { openBrowser, report, fail, args } from './lib.mjs';
+import { openBrowser, report, fail, args, screenshot } from './lib.mjs';
 import { DESKTOP, PHONE, recorder, sweep, pageUntil, audioState } from './ui-lib.mjs';
 
 const { base, user, password, newPassword, hostile1, hostile2 } = args([
@@ -310,6 +310,8 @@ try {
   const key = await page.inputValue('#new-key');
   await page.locator('#new-key').scrollIntoViewIfNeeded();
   await sweep(rec, page, 'settings-new-key-desktop', b.problems(page));
+  // The whole page once (the sweep's screenshots show the viewport).
+  await screenshot(page, 'ui-settings-new-key-desktop-full');
   const ping = async () => {
     const r = await fetch(`${base}/rest/getUser?apiKey=${encodeURIComponent(key)}&username=${encodeURIComponent(user)}&f=json&c=test&v=1.16.1`);
     return (await r.json())['subsonic-response'];
