@@ -1080,7 +1080,8 @@ mod tests {
             };
             assert_eq!(ask(None, Call::TokenInfo).await, 200, "a read needs no token");
             assert_eq!(ask(None, Call::Library(crate::proto::library::LibraryCall::Genres)).await, 200);
-            for changes in [star(), Call::StartScan { full: false }] {
+            let new_key = || Call::Account(crate::proto::account::AccountCall::CreateApiKey { name: "k".into() });
+            for changes in [star(), Call::StartScan { full: false }, new_key()] {
                 assert_eq!(ask(None, changes.clone()).await, 50, "{changes:?} without the token");
                 assert_eq!(ask(Some("not-the-token"), changes.clone()).await, 50, "{changes:?} with a wrong token");
             }
@@ -1088,6 +1089,7 @@ mod tests {
             let with = ask(Some(&grant.csrf.0), star()).await;
             assert!(with == 200 || with == 70, "with the token the call is answered: {with}");
             assert_eq!(ask(Some(&grant.csrf.0), Call::StartScan { full: false }).await, 200);
+            assert_eq!(ask(Some(&grant.csrf.0), new_key()).await, 200, "an API key with the token");
             let logout = Request::Logout { token: grant.token.clone(), csrf: grant.csrf.clone() };
             assert!(matches!(client.call(&logout, &[]).await.unwrap().body, Reply::Done));
             assert_eq!(ask(None, Call::TokenInfo).await, 40, "an ended session is no credential");

@@ -16,8 +16,9 @@ use super::limiter::{Attempt, Limiter, Ticket};
 use super::names;
 use super::vault::{self, KeyConfig, Opened, Vault};
 use crate::proto::admin::EventKind;
+use crate::proto::account::{AccountAnswer, AccountCall, ApiKeyRec, CURRENT_PASSWORD_WRONG, MAX_KEY_NAME};
 use crate::proto::error::{
-    code, csrf_refused, internal, missing, no_session, not_authorized, wrong_credentials as wrong,
+    code, csrf_refused, internal, missing, no_session, not_authorized, not_found, wrong_credentials as wrong,
 };
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Secret, SessionGrant, UserFields, UserInfo};
 
@@ -526,6 +527,78 @@ impl Store {
             Call::ChangePassword { username, password } => {
                 let u = self.target(&me, username)?;
                 self.set_password_of(&u, &password.0).map(|_| Answer::Empty)
+            }
+            Call::Account(a) => self.account(client, &me, a).map(|a| Answer::Account(Box::new(a))),
+        }
+    }
+
+    /// The caller's own password and API keys (the web UI's settings page).
+    fn account(&self, client: &Client, me: &User, call: &AccountCall) -> Result<AccountAnswer, ApiError> {
+        match call {
+            AccountCall::ChangeOwnPassword { current, new } => {
+                // Checked here, not only by the form: a session alone (a browser left open)
+                // does not change the password. A wrong one counts as a failed login.
+                let checked = self.verify_password(client, &me.name, current).map_err(|e| {
+                    if e.code == code::WRONG_CREDENTIALS && e.retry_after.is_none() {
+                        ApiError::new(code::WRONG_CREDENTIALS, CURRENT_PASSWORD_WRONG)
+                    } else {
+                        e
+                    }
+                })?;
+                if checked.id != me.id {
+                    return Err(not_authorized());
+                }
+                self.set_password_of(me, &new.0)?;
+                tracing::info!("{} changed their password from the web UI ({})", names::for_log(&me.name), client.addr);
+                Ok(AccountAnswer::Done)
+            }
+            AccountCall::ApiKeys => {
+                let conn = self.conn();
+                let mut st = conn
+                    .prepare_cached(
+                        "SELECT id, name, created_at, last_used FROM api_keys WHERE user_id = ?1 ORDER BY created_at, name",
+                    )
+                    .map_err(internal)?;
+                let rows = st
+                    .query_map([&me.id], |r| {
+                        Ok(ApiKeyRec { id: r.get(0)?, name: r.get(1)?, created: r.get(2)?, last_used: r.get(3)? })
+                    })
+                    .map_err(internal)?;
+                Ok(AccountAnswer::ApiKeys(rows.collect::<Result<_, _>>().map_err(internal)?))
+            }
+            AccountCall::CreateApiKey { name } => {
+                let name = name.trim();
+                if name.is_empty() {
+                    return Err(missing("name"));
+                }
+                if name.chars().count() > MAX_KEY_NAME || name.chars().any(char::is_control) {
+                    return Err(ApiError::new(
+                        code::GENERIC,
+                        format!("An API key's name has 1 to {MAX_KEY_NAME} characters and no control characters."),
+                    ));
+                }
+                let key = format!("rdt_{}", random_hex(32));
+                let id = new_id();
+                self.conn()
+                    .execute(
+                        "INSERT INTO api_keys (id, user_id, name, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![id, me.id, name, &sha256(key.as_bytes())[..], now()],
+                    )
+                    .map_err(internal)?;
+                tracing::info!("{} created API key {id} from the web UI", names::for_log(&me.name));
+                Ok(AccountAnswer::NewApiKey { id, key: Secret(key) })
+            }
+            AccountCall::RevokeApiKey { id } => {
+                // Only one's own: another user's key is not found (admins use `redoubt apikey`).
+                let n = self
+                    .conn()
+                    .execute("DELETE FROM api_keys WHERE id = ?1 AND user_id = ?2", params![id, me.id])
+                    .map_err(internal)?;
+                if n == 0 {
+                    return Err(not_found("API key"));
+                }
+                tracing::info!("{} revoked API key {id} from the web UI", names::for_log(&me.name));
+                Ok(AccountAnswer::Done)
             }
         }
     }

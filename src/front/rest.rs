@@ -356,6 +356,8 @@ fn render(a: &Answer) -> Option<Node<'_>> {
         Answer::Lyrics(a) => super::media::render_lyrics(a),
         // No method of the table makes the admin pages' calls (they are rendered as pages).
         Answer::Admin(_) => None,
+        // Only the UI's settings page asks for these, and reads them itself.
+        Answer::Account(_) => None,
         Answer::ScanStatus { scanning, count, folder_count, last_scan, error } => {
             let mut n = Node::new("scanStatus")
                 .attr("scanning", *scanning)

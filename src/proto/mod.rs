@@ -11,6 +11,7 @@
 //!   [`media::Job`]s and the transcoder answers (see media.rs); it may ask the broker nothing.
 
 pub mod admin;
+pub mod account;
 pub mod error;
 pub mod library;
 pub mod media;
@@ -378,6 +379,8 @@ pub enum Call {
     Lyrics(media::LyricsCall),
     /// The web UI's admin pages (admins only; see admin.rs).
     Admin(admin::AdminCall),
+    /// The web UI's settings: one's own password and API keys (no Subsonic method).
+    Account(account::AccountCall),
 }
 
 impl Call {
@@ -404,6 +407,7 @@ impl Call {
             | Call::ChangePassword { .. }
             | Call::StartScan { .. } => true,
             Call::UserData(u) => u.writes(),
+            Call::Account(a) => a.writes(),
             Call::MediaAdmin(a) => match a {
                 M::Transcodings | M::Players => false,
                 M::CreateTranscoding(_)
@@ -452,6 +456,7 @@ pub enum Answer {
     MediaAdmin(Box<media::MediaAdminAnswer>),
     Lyrics(Box<media::LyricsAnswer>),
     Admin(Box<admin::AdminAnswer>),
+    Account(Box<account::AccountAnswer>),
 }
 
 /// Who an answer was computed for, and the database generation it was computed at (the
@@ -576,6 +581,15 @@ mod tests {
         let star = userdata::UserDataCall::Star { star: true, ids: vec![], album_ids: vec![], artist_ids: vec![] };
         assert!(Call::UserData(star).changes_state());
         assert!(!Call::UserData(userdata::UserDataCall::NowPlaying).changes_state());
+        use account::AccountCall as A;
+        assert!(!Call::Account(A::ApiKeys).changes_state());
+        for changes in [
+            A::CreateApiKey { name: "n".into() },
+            A::RevokeApiKey { id: "k".into() },
+            A::ChangeOwnPassword { current: Secret("a".into()), new: Secret("b".into()) },
+        ] {
+            assert!(Call::Account(changes).changes_state());
+        }
     }
 
     #[test]

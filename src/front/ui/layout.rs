@@ -34,6 +34,8 @@ pub enum Nav {
     AdminLibrary,
     AdminTranscoding,
     AdminSecurity,
+    Playlists,
+    Settings,
     None,
 }
 
@@ -55,6 +57,8 @@ impl Nav {
             Nav::AdminLibrary => "admin-library",
             Nav::AdminTranscoding => "admin-transcoding",
             Nav::AdminSecurity => "admin-security",
+            Nav::Playlists => "playlists",
+            Nav::Settings => "settings",
             Nav::None => "",
         }
     }
@@ -86,6 +90,9 @@ pub struct Shell<'a> {
     /// The user is an admin: the navigation lists the admin pages (the broker still checks
     /// every admin call itself).
     pub admin: bool,
+    /// The theme chosen in the settings ("light", "dark"; None: as the system), from the
+    /// cookie the script keeps, so that a page is rendered in it without a flash.
+    pub theme: Option<&'static str>,
 }
 
 impl Shell<'_> {
@@ -115,7 +122,7 @@ pub fn document(shell: &Shell, page: Page) -> Markup {
     }
     html! {
         (DOCTYPE)
-        html lang=(s.lang) {
+        html lang=(s.lang) data-theme=[shell.theme] {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -213,6 +220,11 @@ fn nav(shell: &Shell, current: Nav) -> Markup {
                 (entry(Nav::Genres, "/app/genres", "tag", &s.nav_genres))
                 (entry(Nav::Folders, "/app/folders", "folder", &s.nav_folders))
             }
+            h2.nav-group #nav-music { (s.nav_music_group) }
+            ul aria-labelledby="nav-music" {
+                (entry(Nav::Playlists, "/app/playlists", "listadd", &s.nav_playlists))
+                (entry(Nav::Settings, "/app/settings", "sliders", &s.nav_settings))
+            }
             @if shell.admin {
                 (super::pages::admin::nav_entries(shell, current))
             }
@@ -244,6 +256,11 @@ fn script_strings(s: &Strings) -> String {
         "format_original": s.format_original,
         "settings_saved": s.settings_saved,
         "seek_value": s.seek_value,
+        "added_to_playlist": s.added_to_playlist,
+        "change_failed": s.change_failed,
+        "rating_saved": s.rating_saved,
+        "starred_done": s.starred_done,
+        "unstarred_done": s.unstarred_done,
     })
     .to_string()
 }
@@ -347,6 +364,7 @@ fn player(shell: &Shell) -> Markup {
                 div.dialog-buttons { button.primary-button type="submit" { (s.close) } }
             }
         }
+        (super::pages::music::add_to_playlist_dialog(s))
         div.visually-hidden #status role="status" aria-live="polite" {}
     }
 }
@@ -420,6 +438,9 @@ pub fn icon(name: &str) -> Markup {
         }
         "search" => r#"<circle cx="11" cy="11" r="6.5"/><path d="M20 20l-4.2-4.2"/>"#,
         "plus" => r#"<path d="M12 5v14M5 12h14"/>"#,
+        "listadd" => {
+            r#"<path d="M3 6h12M3 11h12M3 16h7M17 13v8M13 17h8"/><circle class="fill" cx="19.5" cy="6" r="1.5"/>"#
+        }
         "playnext" => r#"<path d="M3 6h12M3 11h12M3 16h6M17 13v8M13 17h8"/>"#,
         "x" => r#"<path d="M6 6l12 12M18 6L6 18"/>"#,
         "up" => r#"<path d="M6 15l6-6 6 6"/>"#,

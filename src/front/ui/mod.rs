@@ -10,6 +10,8 @@
 //! | `` (empty), `albums`, `album/<id>`, `artists`, `artist/<id>`, `song/<id>`, `genres`, `folders`, `search`, `shortcuts` | pages (pages/browse.rs) |
 //! | `setup`, `login`, `logout` | first run and sessions (pages/session.rs) |
 //! | `admin/users`, `admin/library`, `admin/transcoding`, `admin/security` | admin pages, GET and their forms' POST (pages/admin.rs) |
+//! | `playlists`, `playlist/<id>` | your playlists: list, create, rename, reorder, remove, delete (pages/music.rs) |
+//! | `settings`, `settings/{password,keys,revoke,player}` | password, API keys, players, theme (pages/settings.rs) |
 //! | `api/<method>`, `stream/<id>`, `art/<id>` | the method table with the session as credentials (bridge.rs) |
 //! | `assets/<name>.<hash>.<ext>` | the style sheet, the script, the icon (assets.rs) |
 //!
@@ -37,6 +39,9 @@ use super::{Body, Front, HttpResponse, Params, Peer};
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Secret, UserInfo};
 use layout::{Nav, Page, Shell};
 use strings::Strings;
+
+/// The cookie the script keeps the chosen theme in (not a secret: "light" or "dark").
+pub const THEME_COOKIE: &str = "redoubt_theme";
 
 /// The name of the one Trusted Types policy the pages allow (created by app.js).
 pub const TRUSTED_TYPES_POLICY: &str = "redoubt";
@@ -164,6 +169,8 @@ impl Front {
             ("login", false) if r.method == Method::POST => self.login_post(&r, body).await,
             ("logout", false) if r.method == Method::POST => self.logout_post(&r, body).await,
             ("admin", _) if get || r.method == Method::POST => self.admin_page(&r, tail, body).await,
+            ("settings", _) if get || r.method == Method::POST => self.settings(&r, tail, body).await,
+            ("playlists" | "playlist", _) if get || r.method == Method::POST => self.music(&r, first, tail, body).await,
             (_, true) => {
                 let v = match self.viewer(&r).await {
                     Ok(v) => v,
@@ -261,8 +268,25 @@ impl Front {
         }
     }
 
+    /// One call that changes state, as the viewer, proven with the CSRF token the form sent
+    /// back (the broker checks it against the session's).
+    pub async fn ui_change(&self, r: &Req, v: &Viewer, csrf: &str, call: Call) -> Result<Answer, UiError> {
+        let client = Client { addr: r.peer.addr.clone(), name: "web".into() };
+        // No token is no token (the broker refuses the change), not an empty one.
+        let csrf = Some(csrf).filter(|c| !c.is_empty()).map(|c| Secret(c.to_string()));
+        let creds = Credentials::Session { token: v.token.clone(), csrf };
+        match self.broker.call(&Request::Api { client, creds, call }, &[]).await {
+            Ok(reply) => match reply.body {
+                Reply::Api(Ok(a)) => Ok(a),
+                Reply::Api(Err(e)) => Err(UiError::Api(e)),
+                _ => Err(UiError::Unavailable),
+            },
+            Err(_) => Err(UiError::Unavailable),
+        }
+    }
+
     /// A page's answer: the document, or the error page its failure calls for.
-    fn respond(&self, r: &Req, v: Option<&Viewer>, page: Result<Page, UiError>) -> HttpResponse {
+    pub fn respond(&self, r: &Req, v: Option<&Viewer>, page: Result<Page, UiError>) -> HttpResponse {
         let s = r.s;
         match page {
             Ok(p) => self.page_response(r, v, StatusCode::OK, p),
@@ -303,7 +327,7 @@ impl Front {
         }
     }
 
-    fn unavailable(&self, r: &Req) -> HttpResponse {
+    pub fn unavailable(&self, r: &Req) -> HttpResponse {
         let mut resp = self.page_response(
             r,
             None,
@@ -323,6 +347,11 @@ impl Front {
             partial: r.partial,
             query: if page.nav == Nav::Search { r.param("q").unwrap_or("") } else { "" },
             admin: v.is_some_and(|v| v.user.admin),
+            theme: match cookie(&r.headers, THEME_COOKIE).as_deref() {
+                Some("light") => Some("light"),
+                Some("dark") => Some("dark"),
+                _ => None,
+            },
         };
         self.html(status, layout::document(&shell, page))
     }
@@ -409,6 +438,8 @@ mod tests {
             ("pages/parts.rs", include_str!("pages/parts.rs")),
             ("pages/session.rs", include_str!("pages/session.rs")),
             ("pages/admin.rs", include_str!("pages/admin.rs")),
+            ("pages/music.rs", include_str!("pages/music.rs")),
+            ("pages/settings.rs", include_str!("pages/settings.rs")),
         ];
         for (file, src) in sources {
             let mut rest = src;

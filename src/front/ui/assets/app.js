@@ -7,6 +7,9 @@
 // - search as you type, in the header's search box;
 // - the player (player.js, shared with the share pages), fed from /app/stream and /app/art,
 //   scrobbling through the bridge; the song actions of the pages (play, play next, queue);
+// - your music: stars, ratings, adding a song to a playlist (a dialog), and the play queue saved
+//   on the server (savePlayQueueByIndex) and restored on a page with an empty queue, so that
+//   another device's queue appears; the theme chosen in the settings;
 // - keyboard shortcuts (the help dialog lists them; the player's own are in player.js).
 //
 // Rules it keeps: data from the server becomes text (textContent, attributes), never markup;
@@ -15,9 +18,38 @@
 // hands it its strings, from the server's catalogue); every request that changes something
 // carries the session's CSRF token.
 
-import { $, announce, enqueue, fill, markRows, playList, S, setShuffle, songFromJson, songFromRow, startPlayer } from './player.js';
+import {
+  $,
+  announce,
+  enqueue,
+  fill,
+  markRows,
+  playList,
+  queueState,
+  restoreQueue,
+  S,
+  setShuffle,
+  songFromJson,
+  songFromRow,
+  startPlayer,
+  store,
+} from './player.js';
 
 const APP = new URL('../', import.meta.url).pathname; // "<BaseUrl>/app/"
+
+// --- The theme: as the system, light or dark, kept in this browser -----------------------------
+// Applied first, as a data- attribute on <html>; a cookie tells the server too, so that the
+// next page is rendered in it without a flash (no inline script is allowed to do it earlier).
+
+const THEMES = ['system', 'light', 'dark'];
+
+function applyTheme(theme) {
+  const t = THEMES.includes(theme) ? theme : 'system';
+  if (t === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = t;
+  document.cookie = `redoubt_theme=${t}; path=${APP}; max-age=${t === 'system' ? 0 : 31536000}; SameSite=Strict`;
+}
+applyTheme(store.get('theme', 'system'));
 
 // --- Trusted Types -------------------------------------------------------------------------
 
@@ -121,6 +153,15 @@ function pageShown({ focus = false, top = false } = {}) {
   if (searchBox && current !== 'search' && document.activeElement !== searchBox) searchBox.value = '';
   if (top) window.scrollTo(0, 0);
   if (focus) main.focus({ preventScroll: true });
+  // A page that says where the focus goes (the song just moved in a playlist).
+  const keep = main.querySelector('[data-focus]');
+  if (focus && keep) {
+    const up = keep.value?.startsWith('up:');
+    const other = keep.parentElement?.querySelector(up ? 'button[value^="down:"]' : 'button[value^="up:"]');
+    (keep.disabled ? other : keep)?.focus();
+  }
+  const themeChoice = main.querySelector('#theme-choice');
+  if (themeChoice) themeChoice.value = store.get('theme', 'system');
   markRows();
   // The rate limiter's wait: the form stays disabled until it has passed.
   const wait = main.querySelector('[data-wait]');
@@ -163,7 +204,8 @@ document.addEventListener('submit', (e) => {
   const action = new URL(form.action, location.href);
   if (!isPageUrl(action)) return;
   e.preventDefault();
-  const data = new URLSearchParams(new FormData(form));
+  // The button that submitted the form says what to do (a playlist's up, down, remove).
+  const data = new URLSearchParams(new FormData(form, e.submitter ?? undefined));
   if (form.method === 'get') {
     action.search = data.toString();
     navigate(action.href);
@@ -238,8 +280,158 @@ async function act(el) {
       } else playList(songs);
       break;
     }
+    case 'star':
+      star(el);
+      break;
+    case 'add-to-playlist':
+      if (row) openAddToPlaylist(songFromRow(row));
+      break;
     default:
       break;
+  }
+}
+
+// --- Your music: stars, ratings, playlists ---------------------------------------------------
+
+async function star(button) {
+  const on = button.getAttribute('aria-pressed') !== 'true';
+  const title = button.closest('[data-title]')?.dataset.title ?? '';
+  try {
+    await api(on ? 'star' : 'unstar', { [button.dataset.starParam || 'id']: button.dataset.starId }, { post: true });
+    button.setAttribute('aria-pressed', String(on));
+    announce(fill(on ? S.starred_done : S.unstarred_done, { title }));
+  } catch (e) {
+    announce(fill(S.change_failed, { reason: e.message }));
+  }
+}
+
+document.addEventListener('change', async (e) => {
+  const select = e.target;
+  if (select.id === 'theme-choice') {
+    store.set('theme', select.value);
+    applyTheme(select.value);
+    return;
+  }
+  if (!(select instanceof HTMLSelectElement) || !select.dataset.rate) return;
+  try {
+    await api('setRating', { id: select.dataset.rate, rating: select.value }, { post: true });
+    announce(S.rating_saved);
+  } catch (err) {
+    announce(fill(S.change_failed, { reason: err.message }));
+  }
+});
+
+let adding = null;
+const addDialog = $('add-to-playlist');
+
+async function openAddToPlaylist(song) {
+  if (!addDialog) return;
+  adding = song;
+  $('atp-song').textContent = song.title;
+  const target = $('atp-target');
+  try {
+    const lists = (await api('getPlaylists', {})).playlists?.playlist ?? [];
+    const me = document.querySelector('.user-name')?.textContent ?? '';
+    const options = [target.options[0]];
+    for (const p of lists) {
+      if (p.readonly || (p.owner && p.owner !== me)) continue;
+      const option = document.createElement('option');
+      option.value = p.id;
+      option.textContent = p.name;
+      options.push(option);
+    }
+    target.replaceChildren(...options);
+    const last = store.get('lastPlaylist', '');
+    target.value = last && options.some((o) => o.value === last) ? last : options.length > 1 ? options[1].value : '';
+  } catch {
+    /* only a new playlist then */
+  }
+  $('atp-name').value = '';
+  showNameField();
+  addDialog.showModal();
+}
+
+function showNameField() {
+  const isNew = $('atp-target').value === '';
+  $('atp-name').hidden = !isNew;
+  $('atp-name').labels[0].hidden = !isNew;
+  $('atp-name').required = isNew;
+}
+
+if (addDialog) {
+  $('atp-target').addEventListener('change', showNameField);
+  addDialog.addEventListener('close', async () => {
+    const song = adding;
+    adding = null;
+    if (!song || addDialog.returnValue !== 'add') return;
+    const id = $('atp-target').value;
+    const name = id ? $('atp-target').selectedOptions[0].textContent : $('atp-name').value.trim();
+    try {
+      if (id) await api('updatePlaylist', { playlistId: id, songIdToAdd: song.id }, { post: true });
+      else {
+        const made = await api('createPlaylist', { name, songId: song.id }, { post: true });
+        if (made.playlist?.id) store.set('lastPlaylist', made.playlist.id);
+      }
+      if (id) store.set('lastPlaylist', id);
+      announce(fill(S.added_to_playlist, { title: song.title, playlist: name }));
+    } catch (e) {
+      announce(fill(S.change_failed, { reason: e.message }));
+    }
+  });
+}
+
+// --- The play queue, kept on the server ------------------------------------------------------
+// Saved a second after it changes and when the page goes away; restored on a page whose queue
+// is empty (a reload, another device). The share pages' player never saves: it has no hook.
+
+let saveTimer;
+let lastSaved = '';
+
+function saveQueue({ now = false } = {}) {
+  clearTimeout(saveTimer);
+  const send = () => {
+    const q = queueState();
+    const params = q.ids.map((id) => ['id', id]);
+    if (q.ids.length) {
+      params.push(['currentIndex', String(Math.max(0, q.index))]);
+      params.push(['position', String(Math.floor(q.position * 1000))]);
+    }
+    const body = new URLSearchParams(params).toString();
+    if (body === lastSaved) return;
+    lastSaved = body;
+    fetch(`${APP}api/savePlayQueueByIndex`, {
+      method: 'POST',
+      body,
+      // A save in flight outlives the page (a full navigation would abort it otherwise);
+      // browsers limit such bodies to 64 KiB, so a very long queue is sent plainly.
+      keepalive: body.length < 60000,
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-CSRF-Token': csrf() },
+    }).catch(() => {
+      lastSaved = '';
+    });
+  };
+  if (now) send();
+  else saveTimer = setTimeout(send, 1000);
+}
+
+let restoring = true;
+
+async function restoreSavedQueue() {
+  try {
+    const q = (await api('getPlayQueueByIndex', {})).playQueueByIndex;
+    const songs = (q?.entry ?? []).map(songFromJson);
+    if (songs.length && restoreQueue(songs, Number(q.currentIndex ?? 0), Number(q.position ?? 0) / 1000)) {
+      lastSaved = new URLSearchParams([
+        ...songs.map((s) => ['id', s.id]),
+        ['currentIndex', String(Number(q.currentIndex ?? 0))],
+        ['position', String(Number(q.position ?? 0))],
+      ]).toString();
+    }
+  } catch {
+    /* nothing saved, or the server is restarting: start empty */
+  } finally {
+    restoring = false;
   }
 }
 
@@ -250,7 +442,17 @@ startPlayer({
     song.albumId ? `${APP}album/${encodeURIComponent(song.albumId)}` : `${APP}song/${encodeURIComponent(song.id)}`,
   scrobble: (fields) => api('scrobble', fields, { post: true }).catch(() => {}),
   transcodings: async () => (await api('getTranscodings', {})).transcodings?.transcoding ?? [],
+  onChange: () => {
+    if (!restoring) saveQueue();
+  },
 });
+
+if (hasPlayer) {
+  restoreSavedQueue();
+  window.addEventListener('pagehide', () => {
+    if (!restoring) saveQueue({ now: true });
+  });
+}
 
 // --- Keyboard shortcuts of the UI (the player's own are in player.js) ------------------------
 

@@ -82,6 +82,9 @@ let lastTick = null;
 let reported = { now: false, done: false };
 let startedAt = 0;
 
+/** Tells the page the queue, the current song or the position changed (it may save them). */
+const changed = () => host?.onChange?.();
+
 const num = (v) => (v === undefined || v === '' || v === null ? null : Number(v));
 const current = () => state.queue[state.index] ?? null;
 
@@ -191,6 +194,7 @@ function load(index, autoplay) {
   renderQueue();
   markRows();
   if (autoplay) play();
+  changed();
 }
 
 function stop() {
@@ -224,6 +228,7 @@ export function enqueue(songs, next) {
     load(0, true);
   } else {
     renderQueue();
+    changed();
   }
   const title = songs.length === 1 ? songs[0].title : songs[0].album;
   announce(fill(next ? S.playing_next : S.added_to_queue, { title }));
@@ -418,6 +423,7 @@ function move(from, to) {
   else if (from > state.index && to <= state.index) state.index++;
   if (state.shuffle) reshuffle();
   renderQueue();
+  changed();
 }
 
 function remove(i) {
@@ -432,6 +438,7 @@ function remove(i) {
   } else {
     renderQueue();
   }
+  changed();
 }
 
 function clearQueue() {
@@ -439,6 +446,7 @@ function clearQueue() {
   state.order = [];
   stop();
   announce(S.queue_cleared);
+  changed();
 }
 
 function toggleQueue(open) {
@@ -592,7 +600,11 @@ function initPlayer() {
   }
 
   audio.addEventListener('play', showPlaying);
-  audio.addEventListener('pause', showPlaying);
+  audio.addEventListener('pause', () => {
+    showPlaying();
+    changed();
+  });
+  audio.addEventListener('seeked', changed);
   audio.addEventListener('volumechange', showMuted);
   audio.addEventListener('loadedmetadata', () => {
     if (pendingSeek !== null) {
@@ -727,13 +739,41 @@ function onKey(e) {
   e.preventDefault();
 }
 
+/** The queue as it is: the songs' ids, the current index (-1: none), the position (s). */
+export function queueState() {
+  return {
+    ids: state.queue.map((song) => song.id),
+    index: state.index,
+    // A restored song not played yet is still where it was saved.
+    position: state.index >= 0 ? (pendingSeek ?? position()) : 0,
+  };
+}
+
+/**
+ * Puts a saved queue back (another device's, or this one's before a reload) without playing:
+ * the current song is loaded at `at` seconds. Does nothing if the queue is not empty.
+ */
+export function restoreQueue(songs, index, at = 0) {
+  if (!playerEl || state.queue.length || !songs.length) return false;
+  state.queue = songs.slice();
+  const i = Math.min(Math.max(0, index), songs.length - 1);
+  if (state.shuffle) reshuffle();
+  load(i, false);
+  if (at > 0) pendingSeek = at;
+  // Metadata only when asked for: the seek happens once the user presses play.
+  audio.preload = 'metadata';
+  return true;
+}
+
 /**
  * Starts the player on this page's #player, if it has one. `host` says:
  * - `stream(song, params)`: the URL of a song's stream, given the player's query parameters;
  * - `art(song, size)`: the URL of its cover;
  * - `songHref(song)` (optional): where its title links to;
  * - `scrobble(fields)` (optional): reports "now playing" and submissions;
- * - `transcodings()` (optional): the formats the settings dialog offers.
+ * - `transcodings()` (optional): the formats the settings dialog offers;
+ * - `onChange()` (optional): the queue, the current song or the position changed
+ *   (`queueState()` says how it is now).
  * Returns whether there is a player.
  */
 export function startPlayer(options) {

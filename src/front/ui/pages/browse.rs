@@ -13,7 +13,7 @@ use super::super::strings::fill;
 use super::super::{Req, UiError, Viewer};
 use super::parts::{
     album_grid, album_url, art_url, artist_list, artist_url, duration, pager, q, seg, song_actions, song_table,
-    Columns, ALBUMS_PER_PAGE, ROWS_PER_PAGE,
+    star_button, Columns, ALBUMS_PER_PAGE, ROWS_PER_PAGE,
 };
 use crate::front::Front;
 use crate::proto::library::{LibraryAnswer as LA, LibraryCall as L, ListKind, Search};
@@ -22,7 +22,7 @@ use crate::proto::{Answer, Call};
 
 /// The page at `/app/<first>/<tail>`.
 pub async fn page(front: &Front, r: &Req, v: &Viewer, first: &str, tail: &str) -> Result<Page, UiError> {
-    let sh = Shell { s: r.s, base: &front.base_url, user: None, partial: false, query: "", admin: false };
+    let sh = Shell { s: r.s, base: &front.base_url, user: None, partial: false, query: "", admin: false, theme: None };
     let b = Browse { front, r, v, sh: &sh };
     match (first, tail) {
         ("", "") => b.albums("newest").await,
@@ -215,6 +215,7 @@ impl Browse<'_> {
                         button.text-button type="button" data-action="enqueue-table" data-album=[whole] {
                             (icon("plus")) (s.add_to_queue)
                         }
+                        (star_button(s, "albumId", &album.id, album.annotation.starred.is_some(), &s.star_album))
                     }
                 }
             }

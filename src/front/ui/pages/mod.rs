@@ -5,8 +5,10 @@
 
 pub mod admin;
 pub mod browse;
+pub mod music;
 pub mod parts;
 pub mod session;
+pub mod settings;
 
 use maud::html;
 

@@ -101,6 +101,19 @@ pub struct Columns {
 /// A table of songs. The first cell's button plays the table from that row; each row can be
 /// queued next or last. `id` names the table for the album page's "Play" buttons.
 pub fn song_table(sh: &Shell, id: &str, songs: &[SongRec], cols: Columns, first_position: usize) -> Markup {
+    song_table_with(sh, id, songs, cols, first_position, |_, _| html! {})
+}
+
+/// A song table whose rows end with more buttons (a playlist's reorder and remove):
+/// `extra(index, song)`.
+pub fn song_table_with(
+    sh: &Shell,
+    id: &str,
+    songs: &[SongRec],
+    cols: Columns,
+    first_position: usize,
+    extra: impl Fn(usize, &SongRec) -> Markup,
+) -> Markup {
     let s = sh.s;
     html! {
         table.songs #(id) data-songs {
@@ -116,7 +129,7 @@ pub fn song_table(sh: &Shell, id: &str, songs: &[SongRec], cols: Columns, first_
             }
             tbody {
                 @for (i, song) in songs.iter().enumerate() {
-                    (song_row(sh, s, song, cols, first_position + i + 1))
+                    (song_row(sh, s, song, cols, first_position + i + 1, extra(i, song)))
                 }
             }
         }
@@ -127,7 +140,7 @@ fn gain(v: Option<f64>) -> Option<String> {
     v.filter(|g| g.is_finite()).map(|g| format!("{g}"))
 }
 
-fn song_row(sh: &Shell, s: &Strings, song: &SongRec, cols: Columns, position: usize) -> Markup {
+fn song_row(sh: &Shell, s: &Strings, song: &SongRec, cols: Columns, position: usize, extra: Markup) -> Markup {
     let number = match (cols.track_numbers, song.track) {
         (true, Some(t)) => t.to_string(),
         (true, None) => String::new(),
@@ -170,10 +183,16 @@ fn song_row(sh: &Shell, s: &Strings, song: &SongRec, cols: Columns, position: us
             }
             td.dur { (duration(song.duration_secs)) }
             td.acts {
-                button.icon-button type="button" data-action="play-next"
+                button.icon-button.row-queue type="button" data-action="play-next"
                     aria-label=(fill(&s.play_song_next, &[("title", title)])) title=(s.play_next) { (icon("playnext")) }
-                button.icon-button type="button" data-action="enqueue"
+                button.icon-button.row-queue type="button" data-action="enqueue"
                     aria-label=(fill(&s.add_song_to_queue, &[("title", title)])) title=(s.add_to_queue) { (icon("plus")) }
+                (star_button(s, "id", &song.id, song.annotation.starred.is_some(), &fill(&s.star_song, &[("title", title)])))
+                button.icon-button.row-more type="button" data-action="add-to-playlist"
+                    aria-label=(fill(&s.add_song_to_playlist, &[("title", title)])) title=(s.add_to_playlist) {
+                    (icon("listadd"))
+                }
+                (extra)
             }
         }
     }
@@ -191,6 +210,26 @@ pub fn song_actions(s: &Strings, song: &SongRec) -> Markup {
             button.primary-button type="button" data-action="play-row" { (icon("play")) (s.play) }
             button.text-button type="button" data-action="play-next" { (icon("playnext")) (s.play_next) }
             button.text-button type="button" data-action="enqueue" { (icon("plus")) (s.add_to_queue) }
+            button.text-button type="button" data-action="add-to-playlist" { (icon("listadd")) (s.add_to_playlist) }
+            (star_button(s, "id", &song.id, song.annotation.starred.is_some(), &fill(&s.star_song, &[("title", &song.title)])))
+            label.rating for="rating" { (s.your_rating) }
+            select #rating data-rate=(song.id) {
+                option value="0" selected[song.annotation.rating == 0] { (s.rating_none) }
+                @for n in 1..=5u8 {
+                    option value=(n) selected[song.annotation.rating == n] { (fill(&s.rating_n, &[("n", &n.to_string())])) }
+                }
+            }
+        }
+    }
+}
+
+/// A star that toggles (`star`/`unstar` of `param`=`id` through the bridge): pressed when
+/// starred. `label` names what it stars.
+pub fn star_button(s: &Strings, param: &str, id: &str, starred: bool, label: &str) -> Markup {
+    html! {
+        button.icon-button.star-toggle.row-more type="button" data-action="star" data-star-param=(param) data-star-id=(id)
+            aria-pressed=(if starred { "true" } else { "false" }) aria-label=(label) title=(s.star) {
+            (icon("star"))
         }
     }
 }

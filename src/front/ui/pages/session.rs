@@ -251,6 +251,8 @@ impl Front {
         }
         let n = if logged_out {
             Note::Info(&s.logged_out)
+        } else if r.param("changed").is_some() {
+            Note::Info(&s.password_changed)
         } else if r.param("next").is_some() {
             Note::Info(&s.session_needed)
         } else {
