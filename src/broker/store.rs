@@ -15,8 +15,8 @@ use super::db::{self, new_id, now};
 use super::limiter::{Attempt, Limiter, Ticket};
 use super::names;
 use super::vault::{self, KeyConfig, Opened, Vault};
-use crate::proto::admin::EventKind;
 use crate::proto::account::{AccountAnswer, AccountCall, ApiKeyRec, CURRENT_PASSWORD_WRONG, MAX_KEY_NAME};
+use crate::proto::admin::EventKind;
 use crate::proto::error::{
     code, csrf_refused, internal, missing, no_session, not_authorized, not_found, wrong_credentials as wrong,
 };

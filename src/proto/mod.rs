@@ -10,8 +10,8 @@
 //! - the transcoder's fd 4 is the one channel that runs the other way: the broker sends
 //!   [`media::Job`]s and the transcoder answers (see media.rs); it may ask the broker nothing.
 
-pub mod admin;
 pub mod account;
+pub mod admin;
 pub mod error;
 pub mod library;
 pub mod media;

@@ -70,7 +70,8 @@ impl Front {
             Ok(v) => v,
             Err(resp) => return resp,
         };
-        let sh = Shell { s: r.s, base: &self.base_url, user: None, partial: false, query: "", admin: false, theme: None };
+        let sh =
+            Shell { s: r.s, base: &self.base_url, user: None, partial: false, query: "", admin: false, theme: None };
         let get = r.method != hyper::Method::POST;
         let page = match (first, tail, get) {
             ("playlists", "", true) => self.playlists_page(r, &v, &sh).await,
