@@ -13,6 +13,7 @@ pub mod media;
 pub mod names;
 pub mod scan_jobs;
 pub mod schedule;
+pub mod signer;
 pub mod store;
 pub mod userdata;
 pub mod vault;
@@ -53,6 +54,8 @@ pub struct Broker {
     pub articles: Vec<String>,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
+    /// TLSKey, when HTTPS is on: signs the front's handshakes.
+    pub signer: signer::Signer,
     /// Messages for the supervisor (roles up, scan status, liveness answers), sent by
     /// [`run`]'s control channel; None outside a daemon (tests).
     to_supervisor: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Control>>>,
@@ -150,6 +153,10 @@ impl Broker {
             );
         }
         let schedule = schedule::Schedule::parse(&init.scan_schedule)?;
+        let signer = signer::Signer::default();
+        if let Some(key) = &init.tls {
+            signer.install(key.clone()).map_err(|e| format!("TLSKey: {e}"))?;
+        }
         let readers = (0..READERS)
             .map(|_| db::open_reader(&db::path(data_folder)).map(std::sync::Mutex::new))
             .collect::<Result<Vec<_>, _>>()
@@ -169,7 +176,8 @@ impl Broker {
             backup_schedule: schedule::Schedule::parse(&init.backup_schedule)?,
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
-            allowed: Allowed { ext_auth: init.ext_auth },
+            allowed: Allowed { ext_auth: init.ext_auth, tls: init.tls.is_some() },
+            signer,
             to_supervisor: std::sync::Mutex::new(None),
             _lock: lock,
         }))
@@ -216,6 +224,13 @@ impl Broker {
             Request::ProxyLogin { client, user } => Reply::Session(self.store.proxy_login(&client, &user)).into(),
             Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
             Request::Scanner(r) => self.scanner(r).await,
+            Request::TlsSign { leaf, scheme, message } => {
+                let signed = self.signer.sign(&leaf, scheme, &message);
+                if let Err(e) = &signed {
+                    tracing::warn!("refused to sign for the front: {e}");
+                }
+                Reply::Signature(signed.map(serde_bytes::ByteBuf::from)).into()
+            }
         }
     }
 
@@ -561,6 +576,7 @@ pub fn run(mut started: Started) -> Result<(), String> {
     // The vault holds the key now; the passphrases are wiped (Secret zeroes itself on drop).
     init.key_passphrase = None;
     init.key_previous = None;
+    init.tls = None;
     let result = rt.block_on(async move {
         let term = privsep::signals::Termination::register(term).map_err(|e| e.to_string())?;
         let control = Arc::new(AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?);
@@ -714,6 +730,16 @@ pub fn run(mut started: Started) -> Result<(), String> {
                 // The watchdog's round trip: answered from this loop, so a stuck broker
                 // (stopped, or its runtime wedged) stops the supervisor's WATCHDOG=1.
                 Control::Probe(n) => broker.tell_supervisor(Control::Alive(n)),
+                // SIGHUP re-read TLSCert/TLSKey; the supervisor checked the pair.
+                Control::TlsKey(key) if broker.allowed.tls => {
+                    let leaf = key.leaf;
+                    match broker.signer.install(*key) {
+                        Ok(()) => broker.tell_supervisor(Control::TlsKeyHeld(leaf)),
+                        Err(e) => tracing::error!("TLS key from the supervisor refused: {e}"),
+                    }
+                    // The frame carried the key: no copy stays in the receive buffer.
+                    zeroize::Zeroize::zeroize(&mut buf[..]);
+                }
                 other => return Err(format!("unexpected control message {other:?}")),
             }
         }
@@ -747,6 +773,7 @@ mod tests {
             backup_path: None,
             backup_schedule: String::new(),
             backup_count: 0,
+            tls: None,
         }
     }
 
