@@ -186,6 +186,13 @@ fn https_with_a_private_key_the_front_never_holds() {
     wait_https(&mut d, &first.cert);
     assert!(d.log().contains(&format!("certificate SHA-256 {}", first.fingerprint())), "{}", d.log());
     assert_eq!(served_fingerprint(d.port), first.fingerprint());
+    // T32: TLS 1.3 only; a TLS 1.2 client gets no handshake (and no signature).
+    let tls12 = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{}", d.port), "-servername", "localhost", "-tls1_2"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!tls12.status.success(), "a TLS 1.2 handshake succeeded: {}", String::from_utf8_lossy(&tls12.stdout));
     // Plain HTTP on the HTTPS port is not served.
     assert!(d.get("/rest/ping").map(|r| r.status != 200).unwrap_or(true));
 

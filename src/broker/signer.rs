@@ -78,3 +78,64 @@ impl Signer {
         signer.sign(message).map_err(|e| format!("signing: {e}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real P-256 key and its self-signed certificate, made by the openssl CLI and loaded as
+    /// the supervisor loads them.
+    fn pair(name: &str) -> crate::supervisor::tls::Pair {
+        let dir = std::env::temp_dir().join(format!("redoubt-test-signer-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = crate::config::TlsFiles { cert: dir.join("c.pem"), key: dir.join("k.pem") };
+        let out = std::process::Command::new("openssl")
+            .args(["req", "-x509", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-newkey", "ec"])
+            .args(["-pkeyopt", "ec_paramgen_curve:P-256", "-keyout"])
+            .arg(&files.key)
+            .arg("-out")
+            .arg(&files.cert)
+            .output()
+            .expect("the openssl CLI");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let pair = crate::supervisor::tls::load(&files).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        pair
+    }
+
+    fn verify_input() -> Vec<u8> {
+        let mut m = vec![b' '; 64];
+        m.extend_from_slice(b"TLS 1.3, server CertificateVerify\0");
+        m.extend_from_slice(&[7; 32]);
+        m
+    }
+
+    /// docs/security.md T32: the oracle signs a TLS 1.3 server CertificateVerify input with the
+    /// named certificate's key, and nothing else.
+    #[test]
+    fn signs_tls13_server_handshakes_and_nothing_else() {
+        let (old, new) = (pair("old"), pair("new"));
+        let signer = Signer::default();
+        assert!(signer.sign(&old.key.leaf, 0x0403, &verify_input()).is_err(), "no key yet");
+        signer.install(old.key.clone()).unwrap();
+        let sig = signer.sign(&old.key.leaf, 0x0403, &verify_input()).unwrap();
+        assert!(sig.len() > 64 && sig[0] == 0x30, "a DER ECDSA signature");
+        let e = signer.sign(&old.key.leaf, 0x0403, b"a certificate to sign, or any document").unwrap_err();
+        assert!(e.contains("not a TLS 1.3 server CertificateVerify"), "{e}");
+        let mut client = verify_input();
+        client[64..64 + 16].copy_from_slice(b"TLS 1.3, client ");
+        assert!(signer.sign(&old.key.leaf, 0x0403, &client).is_err(), "the client's context");
+        let e = signer.sign(&old.key.leaf, 0x0401, &verify_input()).unwrap_err();
+        assert!(e.contains("not a TLS 1.3 one"), "rsa_pkcs1_sha256: {e}");
+        assert!(signer.sign(&old.key.leaf, 0x0503, &verify_input()).is_err(), "a P-256 key has no P-384 scheme");
+        assert!(signer.sign(&new.key.leaf, 0x0403, &verify_input()).is_err(), "another certificate");
+        // A reload: both keys serve (handshakes begun on the old chain finish), then the
+        // oldest goes.
+        signer.install(new.key.clone()).unwrap();
+        assert!(signer.sign(&old.key.leaf, 0x0403, &verify_input()).is_ok());
+        assert!(signer.sign(&new.key.leaf, 0x0403, &verify_input()).is_ok());
+        signer.install(pair("third").key).unwrap();
+        assert!(signer.sign(&old.key.leaf, 0x0403, &verify_input()).is_err(), "two reloads ago");
+        assert!(signer.sign(&new.key.leaf, 0x0403, &verify_input()).is_ok());
+    }
+}
