@@ -270,3 +270,36 @@ fn a_mismatched_pair_refuses_to_start() {
     assert_eq!(status.code(), Some(2), "{}", d.log());
     assert!(d.log().contains("is not the key of TLSCert"), "{}", d.log());
 }
+
+/// `redoubt config check` knows TLSCert and TLSKey, and makes the checks `serve` makes.
+#[test]
+fn config_check_checks_the_pair() {
+    let fx = Fixture::new();
+    let tls = fx.dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let (a, b) = (Pair::make(&tls, "a"), Pair::make(&tls, "b"));
+    if is_root() {
+        chown_tree(&tls, UNPRIVILEGED);
+    }
+    let check = |toml: String| {
+        let path = fx.dir.join("check.toml");
+        std::fs::write(&path, toml).unwrap();
+        let out = fx.command(&["config", "check", "--config", path.to_str().unwrap()]).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = check(format!("TLSCert = '{}'\nTLSKey = '{}'\n", a.cert.display(), a.key.display()));
+    assert_eq!(code, Some(0), "{err}");
+    let shown = format!("\"{}\"  # file", a.cert.display());
+    assert!(out.lines().any(|l| l.starts_with("TLSCert ") && l.contains(&shown)), "{out}");
+    assert!(out.contains(&format!("certificate SHA-256 {}", a.fingerprint())), "{out}");
+    let (code, _, err) = check(format!("TLSCert = '{}'\n", a.cert.display()));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("HTTPS needs both"), "{err}");
+    let (code, _, err) = check(format!("TLSCert = '{}'\nTLSKey = '{}'\n", a.cert.display(), b.key.display()));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is not the key of TLSCert"), "{err}");
+}

@@ -57,13 +57,13 @@ pub fn load(files: &TlsFiles) -> Result<Pair, String> {
         return Err(format!("TLSCert {}: no CERTIFICATE block in it", files.cert.display()));
     }
     let key_pem = zeroize::Zeroizing::new(read("TLSKey", &files.key)?);
-    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map(zeroize::Zeroizing::new).map_err(|e| {
         format!(
             "TLSKey {}: no private key in it ({e}); PKCS#8 (PRIVATE KEY), SEC1 (EC PRIVATE KEY) and PKCS#1 (RSA PRIVATE KEY) PEM are read",
             files.key.display()
         )
     })?;
-    let (format, der) = match &key_der {
+    let (format, der) = match &*key_der {
         PrivateKeyDer::Pkcs8(k) => (KeyFormat::Pkcs8, k.secret_pkcs8_der()),
         PrivateKeyDer::Sec1(k) => (KeyFormat::Sec1, k.secret_sec1_der()),
         PrivateKeyDer::Pkcs1(k) => (KeyFormat::Pkcs1, k.secret_pkcs1_der()),
