@@ -186,6 +186,19 @@ fn https_with_a_private_key_the_front_never_holds() {
     wait_https(&mut d, &first.cert);
     assert!(d.log().contains(&format!("certificate SHA-256 {}", first.fingerprint())), "{}", d.log());
     assert_eq!(served_fingerprint(d.port), first.fingerprint());
+    // Many handshakes at once, each signed by the broker while others wait their turn
+    // (front::tls::HANDSHAKES): all complete.
+    let port = d.port;
+    let ca = first.cert.clone();
+    let many: Vec<_> = (0..24)
+        .map(|_| {
+            let ca = ca.clone();
+            std::thread::spawn(move || curl_ping(port, &ca))
+        })
+        .collect();
+    for h in many {
+        assert_eq!(h.join().unwrap().as_deref(), Ok("ok"));
+    }
     // T32: TLS 1.3 only; a TLS 1.2 client gets no handshake (and no signature).
     let tls12 = Command::new("openssl")
         .args(["s_client", "-connect", &format!("127.0.0.1:{}", d.port), "-servername", "localhost", "-tls1_2"])
