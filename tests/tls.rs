@@ -316,3 +316,85 @@ fn config_check_checks_the_pair() {
     assert_eq!(code, Some(2));
     assert!(err.contains("is not the key of TLSCert"), "{err}");
 }
+
+/// While the broker is slow to sign (test hook: it holds every signature while a file is in
+/// DataFolder), the handshakes waiting for it take their places (front::tls::HANDSHAKES) and
+/// more wait for one, yet a connection already open is answered: a signature never stalls
+/// the front's runtime. Once the broker signs, every waiting handshake completes.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_slow_signature_does_not_stall_other_connections() {
+    use std::io::Write;
+    let fx = Fixture::new();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let tls = fx.dir.join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    let pair = Pair::make(&tls, "server");
+    if is_root() {
+        chown_tree(&tls, UNPRIVILEGED);
+    }
+    let config = format!("TLSCert = '{}'\nTLSKey = '{}'\n", pair.cert.display(), pair.key.display());
+    let mut d = Daemon::spawn(fx, Options { config: Some(config), ..Default::default() });
+    wait_https(&mut d, &pair.cert);
+
+    // One connection, open and answered, kept alive.
+    let mut open = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", &format!("127.0.0.1:{}", d.port), "-servername", "localhost"])
+        .args(["-verify_return_error", "-CAfile", pair.cert.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut to_server = open.stdin.take().unwrap();
+    let (answers_tx, answers) = std::sync::mpsc::channel::<String>();
+    let mut from_server = open.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        // The answers carry no newline: each body is found by its closing status.
+        let (mut seen, mut sent, mut buf) = (String::new(), 0, [0u8; 4096]);
+        while let Ok(n @ 1..) = from_server.read(&mut buf) {
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let answers = seen.matches("\"status\":\"ok\"").count();
+            while sent < answers {
+                sent += 1;
+                if answers_tx.send(seen.clone()).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let request = format!(
+        "GET /rest/ping?u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=test&f=json HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    );
+    to_server.write_all(request.as_bytes()).unwrap();
+    let first = answers.recv_timeout(Duration::from_secs(20)).expect("an answer on the open connection");
+    assert!(first.contains("\"status\":\"ok\""), "{first}");
+
+    let hold = d.fx.data.join("redoubt-test-hold-signatures");
+    std::fs::write(&hold, b"").unwrap();
+    let (port, ca) = (d.port, pair.cert.clone());
+    let waiting: Vec<_> = (0..6)
+        .map(|_| {
+            let ca = ca.clone();
+            std::thread::spawn(move || curl_ping(port, &ca))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while d.log().matches("broker holding a signature").count() < 4 {
+        assert!(Instant::now() < deadline, "handshakes never reached the broker:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    to_server.write_all(request.as_bytes()).unwrap();
+    let second = answers.recv_timeout(Duration::from_secs(20)).expect("an answer while signatures are held");
+    assert!(second.contains("\"status\":\"ok\""), "{second}");
+    assert!(waiting.iter().all(|h| !h.is_finished()), "a handshake finished without its signature");
+    assert_eq!(d.log().matches("broker holding a signature").count(), 4, "more handshakes than places");
+
+    std::fs::remove_file(&hold).unwrap();
+    for h in waiting {
+        assert_eq!(h.join().unwrap().as_deref(), Ok("ok"));
+    }
+    drop(to_server);
+    let _ = open.kill();
+    let _ = open.wait();
+}

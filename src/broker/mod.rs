@@ -225,6 +225,8 @@ impl Broker {
             Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
             Request::Scanner(r) => self.scanner(r).await,
             Request::TlsSign { leaf, scheme, message } => {
+                #[cfg(feature = "test-hooks")]
+                crate::hooks::hold_signature(&self.data_folder).await;
                 let signed = self.signer.sign(&leaf, scheme, &message);
                 if let Err(e) = &signed {
                     tracing::warn!("refused to sign for the front: {e}");
