@@ -552,5 +552,16 @@ pub fn config_check(over: Overrides) -> ExitCode {
         eprintln!("redoubt: {e}");
         return ExitCode::from(2);
     }
+    // The checks `serve` makes at start: readable, parsable, and the key is the certificate's.
+    match cfg.tls.as_ref().map(crate::supervisor::tls::load).transpose() {
+        Ok(Some(pair)) => {
+            println!("# HTTPS (TLS 1.3): TLSCert and TLSKey match; certificate SHA-256 {}", pair.fingerprint())
+        }
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("redoubt: {e}");
+            return ExitCode::from(2);
+        }
+    }
     ExitCode::SUCCESS
 }

@@ -48,6 +48,8 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Backup.Path", "", "Folder for database backups (created 0700; each backup 0600); empty: no backups"),
     ("Backup.Schedule", "", "When to back up, in Scanner.Schedule's syntax (cron in UTC, or \"@every 24h\"); empty: only `redoubt backup create`"),
     ("Backup.Count", "7", "Backups kept in Backup.Path; older ones are removed after each backup; 0 keeps all"),
+    ("TLSCert", "", "PEM certificate chain (leaf first) to serve HTTPS with (TLS 1.3 only); needs TLSKey. Re-read on SIGHUP"),
+    ("TLSKey", "", "PEM private key of TLSCert (PKCS#8, SEC1 EC or PKCS#1 RSA); read by the supervisor and held by the broker only, never by the network-facing front. Re-read on SIGHUP"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
@@ -131,6 +133,8 @@ pub struct Config {
     pub backup_path: Option<PathBuf>,
     pub backup_schedule: String,
     pub backup_count: u32,
+    /// TLSCert and TLSKey (both or neither): HTTPS on the listener.
+    pub tls: Option<TlsFiles>,
     /// A full-URL BaseUrl (`https://host/music`), kept for where an absolute URL is needed;
     /// `base_url` is then its path.
     pub public_url: Option<String>,
@@ -182,8 +186,16 @@ impl std::fmt::Debug for Config {
             .field("backup_path", &self.backup_path)
             .field("backup_schedule", &self.backup_schedule)
             .field("backup_count", &self.backup_count)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
+}
+
+/// TLSCert and TLSKey: paths the supervisor reads at start and on SIGHUP (supervisor::tls).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Values given on the command line; `None` means not given.
@@ -528,6 +540,13 @@ impl Config {
         }
         let backup_count = number("Backup.Count")?;
         let (base_url, public_url) = parse_base_url(&get("BaseUrl")).map_err(|e| bad("BaseUrl", e))?;
+        let path_of = |name: &str| Some(get(name).trim().to_string()).filter(|p| !p.is_empty()).map(PathBuf::from);
+        let tls = match (path_of("TLSCert"), path_of("TLSKey")) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => return Err(bad("TLSKey", "is empty but TLSCert is set: HTTPS needs both".into())),
+            (None, Some(_)) => return Err(bad("TLSCert", "is empty but TLSKey is set: HTTPS needs both".into())),
+        };
         let cache_shown = cache_folder.display().to_string();
         let origins = OPTIONS
             .iter()
@@ -586,6 +605,7 @@ impl Config {
             backup_path,
             backup_schedule,
             backup_count,
+            tls,
             public_url,
             origins,
             warnings,
@@ -600,6 +620,7 @@ impl Config {
             .iter_mut()
             .chain([&mut self.data_folder, &mut self.cache_folder])
             .chain(self.backup_path.as_mut())
+            .chain(self.tls.iter_mut().flat_map(|t| [&mut t.cert, &mut t.key]))
         {
             if p.is_relative() {
                 *p = cwd.join(&*p);
@@ -820,6 +841,23 @@ mod tests {
             "{:?}",
             c.warnings
         );
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let c =
+            load(Some("TLSCert = '/etc/redoubt/cert.pem'\nTLSKey = '/etc/redoubt/key.pem'"), &[], Overrides::default())
+                .unwrap();
+        let files = c.tls.unwrap();
+        assert_eq!(
+            (files.cert.to_str(), files.key.to_str()),
+            (Some("/etc/redoubt/cert.pem"), Some("/etc/redoubt/key.pem"))
+        );
+        assert!(load(None, &[], Overrides::default()).unwrap().tls.is_none());
+        let e = load(Some("TLSCert = '/c.pem'"), &[], Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("TLSKey") && e.contains("needs both"), "{e}");
+        let e = load(None, &[("ND_TLSKEY", "/k.pem")], Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("TLSCert") && e.contains("needs both"), "{e}");
     }
 
     #[test]

@@ -99,3 +99,18 @@ pub async fn front_vouches(init: &RoleInit, broker: &privsep::rpc::Client<crate:
         line(format!("{MARKER} front {VOUCH_PREFIX}{name} => {result}\n"));
     }
 }
+
+/// Test-only: while DataFolder holds a file of this name, the broker holds every TLS handshake
+/// signature back (as a loaded key holder would be slow), so that a test can see the front go
+/// on serving other connections meanwhile.
+pub const HOLD_SIGNATURES: &str = "redoubt-test-hold-signatures";
+
+pub async fn hold_signature(data_folder: &std::path::Path) {
+    let hold = data_folder.join(HOLD_SIGNATURES);
+    if hold.exists() {
+        line(format!("{MARKER} broker holding a signature\n"));
+        while hold.exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}

@@ -14,6 +14,7 @@ pub mod names;
 pub mod scan_jobs;
 pub mod schedule;
 pub mod security;
+pub mod signer;
 pub mod store;
 pub mod userdata;
 pub mod vault;
@@ -58,6 +59,8 @@ pub struct Broker {
     sandboxes: std::sync::Mutex<std::collections::HashMap<Role, crate::proto::admin::SandboxFacts>>,
     /// How many of the front's ExtAuth reports are recorded (see security::Budget).
     front_reports: security::Budget,
+    /// TLSKey, when HTTPS is on: signs the front's handshakes.
+    pub signer: signer::Signer,
     /// Messages for the supervisor (roles up, scan status, liveness answers), sent by
     /// [`run`]'s control channel; None outside a daemon (tests).
     to_supervisor: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Control>>>,
@@ -155,6 +158,10 @@ impl Broker {
             );
         }
         let schedule = schedule::Schedule::parse(&init.scan_schedule)?;
+        let signer = signer::Signer::default();
+        if let Some(key) = &init.tls {
+            signer.install(key.clone()).map_err(|e| format!("TLSKey: {e}"))?;
+        }
         let readers = (0..READERS)
             .map(|_| db::open_reader(&db::path(data_folder)).map(std::sync::Mutex::new))
             .collect::<Result<Vec<_>, _>>()
@@ -174,11 +181,12 @@ impl Broker {
             backup_schedule: schedule::Schedule::parse(&init.backup_schedule)?,
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
-            allowed: Allowed { ext_auth: init.ext_auth },
+            allowed: Allowed { ext_auth: init.ext_auth, tls: init.tls.is_some() },
             sandboxes: std::sync::Mutex::new(
                 crate::role::sandbox_facts().map(|f| (Role::Broker, f)).into_iter().collect(),
             ),
             front_reports: security::Budget::default(),
+            signer,
             to_supervisor: std::sync::Mutex::new(None),
             _lock: lock,
         }))
@@ -242,6 +250,15 @@ impl Broker {
             Request::ProxyLogin { client, user } => Reply::Session(self.store.proxy_login(&client, &user)).into(),
             Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
             Request::Scanner(r) => self.scanner(r).await,
+            Request::TlsSign { leaf, scheme, message } => {
+                #[cfg(feature = "test-hooks")]
+                crate::hooks::hold_signature(&self.data_folder).await;
+                let signed = self.signer.sign(&leaf, scheme, &message);
+                if let Err(e) = &signed {
+                    tracing::warn!("refused to sign for the front: {e}");
+                }
+                Reply::Signature(signed.map(serde_bytes::ByteBuf::from)).into()
+            }
         }
     }
 
@@ -666,6 +683,7 @@ pub fn run(mut started: Started) -> Result<(), String> {
     // The vault holds the key now; the passphrases are wiped (Secret zeroes itself on drop).
     init.key_passphrase = None;
     init.key_previous = None;
+    init.tls = None;
     let result = rt.block_on(async move {
         let term = privsep::signals::Termination::register(term).map_err(|e| e.to_string())?;
         let control = Arc::new(AsyncChannel::new(started.control.into_fd()).map_err(|e| e.to_string())?);
@@ -829,6 +847,16 @@ pub fn run(mut started: Started) -> Result<(), String> {
                 // The watchdog's round trip: answered from this loop, so a stuck broker
                 // (stopped, or its runtime wedged) stops the supervisor's WATCHDOG=1.
                 Control::Probe(n) => broker.tell_supervisor(Control::Alive(n)),
+                // SIGHUP re-read TLSCert/TLSKey; the supervisor checked the pair.
+                Control::TlsKey(key) if broker.allowed.tls => {
+                    let leaf = key.leaf;
+                    match broker.signer.install(*key) {
+                        Ok(()) => broker.tell_supervisor(Control::TlsKeyHeld(leaf)),
+                        Err(e) => tracing::error!("TLS key from the supervisor refused: {e}"),
+                    }
+                    // The frame carried the key: no copy stays in the receive buffer.
+                    zeroize::Zeroize::zeroize(&mut buf[..]);
+                }
                 other => return Err(format!("unexpected control message {other:?}")),
             }
         }
@@ -862,6 +890,7 @@ mod tests {
             backup_path: None,
             backup_schedule: String::new(),
             backup_count: 0,
+            tls: None,
         }
     }
 

@@ -18,6 +18,7 @@ pub mod params;
 pub mod render;
 pub mod rest;
 pub mod subsonic;
+pub mod tls;
 pub mod ui;
 pub mod userdata;
 
@@ -58,6 +59,8 @@ pub struct Front {
     pub request_timeout: Duration,
     /// ExtAuth.LogoutURL ("" for none): where the UI's logout goes behind a trusted proxy.
     pub logout_url: String,
+    /// TLSCert/TLSKey: the listener itself serves HTTPS.
+    pub https: bool,
 }
 
 /// What the front knows about the peer of one request.
@@ -74,7 +77,8 @@ pub struct Peer {
 
 pub fn run(started: Started) -> Result<(), String> {
     let init = started.init;
-    drop(started.control);
+    // With HTTPS, the supervisor sends new certificate chains on it (SIGHUP).
+    let control = init.front.tls.is_some().then(|| started.control.into_fd());
     let broker_fd = crate::role::broker_channel()?;
     let listener_fd = take_layout_fd(fds::LISTENER).ok_or("no listening socket at fd 5")?;
     let trusted = init.front.trusted_sources.iter().map(|s| Source::parse(s)).collect::<Result<Vec<_>, _>>()?;
@@ -94,7 +98,19 @@ pub fn run(started: Started) -> Result<(), String> {
             limits: Limits::new(limits::Caps::from_init(&init.front)),
             request_timeout: Duration::from_millis(init.front.request_timeout_ms),
             logout_url: init.front.logout_url.clone(),
+            https: init.front.tls.is_some(),
         });
+        let tls = match &init.front.tls {
+            Some(chain) => {
+                let tls = tls::Tls::new(chain, front.broker.clone(), front.request_timeout)?;
+                if let Some(fd) = control {
+                    let chan = AsyncChannel::new(fd).map_err(|e| e.to_string())?;
+                    tokio::spawn(new_chains(chan, tls.clone()));
+                }
+                Some(tls)
+            }
+            None => None,
+        };
         // The UI's catalogue and assets are compiled in; parse and hash them now, so that a
         // broken catalogue stops the front at start rather than failing a page.
         ui::warm_up();
@@ -115,7 +131,7 @@ pub fn run(started: Started) -> Result<(), String> {
                         Ok((s, _)) => {
                             backoff.reset();
                             match front.limits.admit(None, front.is_trusted(None)) {
-                                Ok(a) => serve_connection(app.clone(), TokioIo::new(s), None, a, idle),
+                                Ok(a) => serve_connection(app.clone(), tls.clone(), s, None, a, idle),
                                 Err(why) => {
                                     refuse(&s);
                                     front.limits.refused("unix", &why);
@@ -137,7 +153,7 @@ pub fn run(started: Started) -> Result<(), String> {
                             match front.limits.admit(ip, front.is_trusted(ip)) {
                                 Ok(a) => {
                                     let _ = s.set_nodelay(true);
-                                    serve_connection(app.clone(), TokioIo::new(s), ip, a, idle)
+                                    serve_connection(app.clone(), tls.clone(), s, ip, a, idle)
                                 }
                                 Err(why) => {
                                     refuse(&s);
@@ -207,12 +223,51 @@ impl Backoff {
     }
 }
 
-fn serve_connection<S>(app: http::App, io: TokioIo<S>, peer: Option<IpAddr>, admission: Admission, idle: Duration)
-where
+/// The supervisor's messages after start: a new certificate chain after each SIGHUP reload.
+async fn new_chains(chan: AsyncChannel, tls: Arc<tls::Tls>) {
+    let mut buf = vec![0u8; privsep::channel::MAX_FRAME];
+    loop {
+        match chan.recv::<crate::proto::Control>(&mut buf).await.map(|m| m.body) {
+            Ok(crate::proto::Control::TlsChain(chain)) => match tls.replace(&chain) {
+                Ok(()) => tracing::info!("serving a new certificate chain"),
+                Err(e) => tracing::error!("new certificate chain refused: {e}"),
+            },
+            Ok(other) => tracing::warn!("unexpected control message {other:?}"),
+            Err(e) => {
+                tracing::debug!("control channel: {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn serve_connection<S>(
+    app: http::App,
+    tls: Option<Arc<tls::Tls>>,
+    stream: S,
+    peer: Option<IpAddr>,
+    admission: Admission,
+    idle: Duration,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
         let _admission = admission;
+        match tls {
+            None => serve_http(app, TokioIo::new(stream), peer, idle).await,
+            Some(tls) => match tls.accept(stream).await {
+                Ok(stream) => serve_http(app, TokioIo::new(stream), peer, idle).await,
+                Err(e) => tracing::debug!("TLS from {}: {e}", peer.map(|p| p.to_string()).unwrap_or("unix".into())),
+            },
+        }
+    });
+}
+
+async fn serve_http<S>(app: http::App, io: TokioIo<S>, peer: Option<IpAddr>, idle: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    {
         let svc =
             service_fn(move |req: hyper::Request<hyper::body::Incoming>| app.clone().serve(req, http::Conn { peer }));
         // hyper's header timer runs whenever the connection waits for a request's headers,
@@ -223,7 +278,7 @@ where
             .header_read_timeout(idle)
             .serve_connection(io, svc)
             .await;
-    });
+    }
 }
 
 pub fn plain(status: StatusCode, text: &str) -> HttpResponse {
@@ -265,7 +320,7 @@ impl Front {
         let trusted = self.is_trusted(peer);
         let direct = peer.map(|p| p.to_string()).unwrap_or_else(|| "unix".into());
         if !trusted {
-            return Peer { addr: direct, trusted, https: false };
+            return Peer { addr: direct, trusted, https: self.https };
         }
         // The client is the rightmost X-Forwarded-For entry that is not itself a trusted proxy.
         let forwarded: Vec<IpAddr> = headers
@@ -282,7 +337,7 @@ impl Front {
             .or(forwarded.first())
             .map(|a| a.to_string())
             .unwrap_or(direct);
-        let https = header(headers, "x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
+        let https = self.https || header(headers, "x-forwarded-proto").is_some_and(|p| p.eq_ignore_ascii_case("https"));
         Peer { addr, trusted, https }
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod library;
 pub mod media;
 pub mod scan;
+pub mod tls;
 pub mod userdata;
 
 use std::path::PathBuf;
@@ -113,6 +114,8 @@ pub struct BrokerInit {
     pub backup_path: Option<std::path::PathBuf>,
     pub backup_schedule: String,
     pub backup_count: u32,
+    /// TLSKey, when HTTPS is on: the broker signs the front's TLS 1.3 handshakes with it.
+    pub tls: Option<tls::TlsKey>,
 }
 
 /// Streaming, transcoding and artwork settings the broker enforces.
@@ -154,6 +157,8 @@ pub struct FrontInit {
     pub max_connections_per_proxy: usize,
     pub request_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    /// TLSCert, when HTTPS is on: the chain only; the key stays with the broker.
+    pub tls: Option<tls::TlsChain>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -179,6 +184,13 @@ pub enum Control {
     /// The supervisor's liveness check of the broker (the watchdog): answered `Alive(n)`.
     Probe(u64),
     Alive(u64),
+    /// The supervisor to the broker, after SIGHUP re-read a good TLSCert/TLSKey pair: the new
+    /// key (the broker keeps the one before too, for handshakes begun with the old chain).
+    TlsKey(Box<tls::TlsKey>),
+    /// The broker to the supervisor: it holds the key of this leaf certificate now.
+    TlsKeyHeld(tls::LeafId),
+    /// The supervisor to the front, after the broker has the new key: the new chain.
+    TlsChain(tls::TlsChain),
 }
 
 impl Message for Control {
@@ -190,7 +202,10 @@ impl Message for Control {
             | Control::Status(_)
             | Control::Restarted { .. }
             | Control::Probe(_)
-            | Control::Alive(_) => 0,
+            | Control::Alive(_)
+            | Control::TlsKey(_)
+            | Control::TlsKeyHeld(_)
+            | Control::TlsChain(_) => 0,
             Control::Attach(_) => 1,
         }
     }
@@ -234,6 +249,11 @@ pub enum Request {
     Scanner(scan::ScannerRequest),
     /// stream, download, getCoverArt: authenticate, then answer with an fd or an image.
     Media { client: Client, creds: Credentials, call: media::MediaCall },
+    /// HTTPS: sign a TLS 1.3 server CertificateVerify input with the key of the leaf
+    /// certificate `leaf` ([`tls::leaf_id`]), in TLS signature scheme `scheme`. The broker
+    /// refuses any other message ([`tls::is_tls13_server_verify`]) and any scheme outside
+    /// [`tls::TLS13_SCHEMES`]. Answered [`Reply::Signature`]; never the key.
+    TlsSign { leaf: tls::LeafId, scheme: u16, message: serde_bytes::ByteBuf },
 }
 
 impl Message for Request {}
@@ -254,6 +274,7 @@ impl Request {
             Request::SetupState => "SetupState",
             Request::Scanner(r) => r.kind(),
             Request::Media { .. } => "Media",
+            Request::TlsSign { .. } => "TlsSign",
         }
     }
 }
@@ -266,6 +287,9 @@ pub struct Allowed {
     /// ([`Credentials::External`], [`Request::ProxyLogin`]). Without it, such a request
     /// closes the front's channel.
     pub ext_auth: bool,
+    /// TLSCert/TLSKey are set: the front may ask for handshake signatures
+    /// ([`Request::TlsSign`]).
+    pub tls: bool,
 }
 
 /// The permit table (OpenSSH's MON_PERMIT): what each role may send. The broker checks it for
@@ -286,6 +310,7 @@ pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String>
         | Request::Logout { .. }
         | Request::SetupState => (role == Role::Front, ""),
         Request::ProxyLogin { .. } => (role == Role::Front && allowed.ext_auth, " (ExtAuth is off)"),
+        Request::TlsSign { .. } => (role == Role::Front && allowed.tls, " (HTTPS is off)"),
         Request::Scanner(r) => match r {
             scan::ScannerRequest::NextScan
             | scan::ScannerRequest::CheckFolders { .. }
@@ -505,6 +530,8 @@ pub enum Reply {
     /// With the fd [`media::MediaAnswer::fd_count`] names.
     Media(Result<media::MediaAnswer, ApiError>),
     Revalidated(Result<Revalidated, ApiError>),
+    /// [`Request::TlsSign`]: the signature, or why the broker refused.
+    Signature(Result<serde_bytes::ByteBuf, String>),
 }
 
 impl Message for Reply {
@@ -551,21 +578,21 @@ mod tests {
             creds: Credentials::External { user: "admin".into() },
             call: Call::Ping,
         };
-        let err = permit(Role::Front, &vouched, Allowed { ext_auth: false }).unwrap_err();
+        let err = permit(Role::Front, &vouched, Allowed { ext_auth: false, tls: false }).unwrap_err();
         assert!(err.contains("ExtAuth is off"), "{err}");
-        assert!(permit(Role::Front, &vouched, Allowed { ext_auth: true }).is_ok());
-        assert!(permit(Role::Scanner, &vouched, Allowed { ext_auth: true }).is_err());
+        assert!(permit(Role::Front, &vouched, Allowed { ext_auth: true, tls: false }).is_ok());
+        assert!(permit(Role::Scanner, &vouched, Allowed { ext_auth: true, tls: false }).is_err());
         let media = Request::Media {
             client: Client::default(),
             creds: Credentials::External { user: "admin".into() },
             call: media::MediaCall::Download { id: "x".into() },
         };
-        assert!(permit(Role::Front, &media, Allowed { ext_auth: false }).is_err());
+        assert!(permit(Role::Front, &media, Allowed { ext_auth: false, tls: false }).is_err());
         let ui = Request::ProxyLogin { client: Client::default(), user: "admin".into() };
-        let err = permit(Role::Front, &ui, Allowed { ext_auth: false }).unwrap_err();
+        let err = permit(Role::Front, &ui, Allowed { ext_auth: false, tls: false }).unwrap_err();
         assert!(err.contains("ExtAuth is off"), "{err}");
-        assert!(permit(Role::Front, &ui, Allowed { ext_auth: true }).is_ok());
-        assert!(permit(Role::Scanner, &ui, Allowed { ext_auth: true }).is_err());
+        assert!(permit(Role::Front, &ui, Allowed { ext_auth: true, tls: false }).is_ok());
+        assert!(permit(Role::Scanner, &ui, Allowed { ext_auth: true, tls: false }).is_err());
     }
 
     #[test]
@@ -589,6 +616,18 @@ mod tests {
             A::ChangeOwnPassword { current: Secret("a".into()), new: Secret("b".into()) },
         ] {
             assert!(Call::Account(changes).changes_state());
+        }
+    }
+
+    #[test]
+    fn only_the_front_may_ask_for_handshake_signatures_and_only_with_https_on() {
+        let sign = Request::TlsSign { leaf: [0; 32], scheme: 0x0403, message: Default::default() };
+        let on = Allowed { tls: true, ..Allowed::default() };
+        assert!(permit(Role::Front, &sign, on).is_ok());
+        let err = permit(Role::Front, &sign, Allowed::default()).unwrap_err();
+        assert!(err.contains("HTTPS is off"), "{err}");
+        for role in [Role::Scanner, Role::Transcoder, Role::Broker] {
+            assert!(permit(role, &sign, on).is_err(), "{role:?}");
         }
     }
 

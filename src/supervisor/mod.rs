@@ -10,6 +10,7 @@
 
 mod listener;
 pub mod notify;
+pub mod tls;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::OsStr;
@@ -77,6 +78,14 @@ struct Supervisor {
     next_watchdog: Option<Instant>,
     /// Cleared when the broker's control channel ends (no more polling it).
     broker_ctl_open: bool,
+    /// The front's control channel (non-blocking): new TLS chains after SIGHUP.
+    front_ctl: Option<Channel>,
+    /// HTTPS: the chain the front serves (and a restarted front gets).
+    tls_chain: Option<crate::proto::tls::TlsChain>,
+    /// The key, only until the broker has it.
+    tls_key: Option<crate::proto::tls::TlsKey>,
+    /// A reloaded chain, sent to the front once the broker says it holds its key.
+    tls_pending: Option<crate::proto::tls::TlsChain>,
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit (every role inherits it; the front needs
@@ -161,6 +170,13 @@ pub fn serve(over: Overrides) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tls = match cfg.tls.as_ref().map(tls::load).transpose() {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let listener = match listener::open(&cfg) {
         Ok(l) => l,
         Err(e) => {
@@ -168,7 +184,12 @@ pub fn serve(over: Overrides) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    tracing::info!("redoubt {} listening on {}", env!("CARGO_PKG_VERSION"), listener.describe);
+    tracing::info!(
+        "redoubt {} listening on {}{}",
+        env!("CARGO_PKG_VERSION"),
+        listener.describe,
+        tls.as_ref().map(|p| format!(" (HTTPS, TLS 1.3; certificate SHA-256 {})", p.fingerprint())).unwrap_or_default()
+    );
     let credential = read_credential();
     // Before narrowing: no socket can be made after it.
     let notify = match notify::Notify::from_env() {
@@ -223,6 +244,10 @@ pub fn serve(over: Overrides) -> ExitCode {
         probe_answered: false,
         next_watchdog: None,
         broker_ctl_open: false,
+        front_ctl: None,
+        tls_chain: tls.as_ref().map(|p| p.chain.clone()),
+        tls_key: tls.map(|p| p.key),
+        tls_pending: None,
     };
     match sup.run() {
         Ok(code) => code,
@@ -319,6 +344,12 @@ fn narrow(cfg: &Config, ffmpeg: Option<&Path>) -> Result<privsep::sandbox::Repor
     ]);
     for m in &cfg.music_folders {
         fs.push(FsRule { path: m.clone(), access: FsAccess::Read });
+    }
+    // SIGHUP re-reads TLSCert and TLSKey. A renewal usually writes new files (certbot: new
+    // files behind the same symlinks), which a rule on the old files would not cover: the
+    // folders holding them, as named and as resolved. No role's own domain grants these.
+    for dir in cfg.tls.iter().flat_map(tls::folders) {
+        fs.push(FsRule { path: dir, access: FsAccess::Read });
     }
     if Path::new("/etc/ld.so.cache").exists() {
         fs.push(FsRule { path: "/etc/ld.so.cache".into(), access: FsAccess::Read });
@@ -433,9 +464,7 @@ impl Supervisor {
                         self.restart_at.clear();
                         self.signal_roles(|r| r != Role::Broker, Signal::SIGTERM);
                     }
-                    Ok(Signal::SIGHUP) => {
-                        tracing::info!("SIGHUP ignored: restart the service to apply configuration changes")
-                    }
+                    Ok(Signal::SIGHUP) => self.reload_tls(),
                     // `redoubt scan` (SIGUSR1) and `redoubt scan --full` (SIGUSR2).
                     Ok(sig @ (Signal::SIGUSR1 | Signal::SIGUSR2)) if stopping.is_none() => {
                         if let Some(b) = &self.broker_ctl {
@@ -562,10 +591,52 @@ impl Supervisor {
                 // One line: systemd reads the datagram as newline-separated assignments.
                 self.notify(&format!("STATUS={}", line.replace('\n', " ")))
             }
+            Control::TlsKeyHeld(leaf) => self.send_pending_chain(leaf),
             Control::Alive(n) if n == self.probe => self.probe_answered = true,
             Control::Alive(_) => {}
             other => tracing::warn!("unexpected message from the broker: {other:?}"),
         }
+    }
+
+    /// SIGHUP: TLSCert and TLSKey again. A good new pair goes to the broker (the key), then,
+    /// once the broker holds it, to the front (the chain); a bad one is refused and the old
+    /// pair stays. Other options are read only at start.
+    fn reload_tls(&mut self) {
+        let Some(files) = self.cfg.tls.clone() else {
+            tracing::info!("SIGHUP ignored: HTTPS is off, and other changes need a restart of the service");
+            return;
+        };
+        let pair = match tls::load(&files) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("SIGHUP: {e}; the current certificate stays");
+                return;
+            }
+        };
+        if self.tls_chain.as_ref() == Some(&pair.chain) {
+            tracing::info!("SIGHUP: TLSCert and TLSKey are unchanged (SHA-256 {})", pair.fingerprint());
+            return;
+        }
+        tracing::info!("SIGHUP: new certificate SHA-256 {}; handing its key to the broker", pair.fingerprint());
+        let Some(b) = &self.broker_ctl else { return };
+        if let Err(e) = b.send(0, &Control::TlsKey(Box::new(pair.key)), &[]) {
+            tracing::error!("SIGHUP: cannot send the broker the new key: {e}; the current certificate stays");
+            return;
+        }
+        self.tls_pending = Some(pair.chain);
+    }
+
+    /// The broker holds the key of `leaf`: the front may serve its chain now.
+    fn send_pending_chain(&mut self, leaf: crate::proto::tls::LeafId) {
+        let Some(chain) = self.tls_pending.take_if(|c| c.leaf() == leaf) else { return };
+        if let Some(f) = &self.front_ctl {
+            if let Err(e) = f.send(0, &Control::TlsChain(chain.clone()), &[]) {
+                // A front that does not read its control channel: its restart gets the chain.
+                tracing::warn!("the front did not take the new certificate chain: {e}");
+            }
+        }
+        tracing::info!("serving the new certificate");
+        self.tls_chain = Some(chain);
     }
 
     fn send_probe(&mut self) {
@@ -649,6 +720,7 @@ impl Supervisor {
                 max_connections_per_proxy: self.cfg.max_connections_per_proxy,
                 request_timeout_ms: self.cfg.request_timeout.as_millis() as u64,
                 idle_timeout_ms: self.cfg.idle_timeout.as_millis() as u64,
+                tls: if role == Role::Front { self.tls_chain.clone() } else { None },
             },
             transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone(), checks: Vec::new() },
         }
@@ -674,6 +746,7 @@ impl Supervisor {
             backup_path: self.cfg.backup_path.clone(),
             backup_schedule: self.cfg.backup_schedule.clone(),
             backup_count: self.cfg.backup_count,
+            tls: self.tls_key.clone(),
             media: crate::proto::MediaSettings {
                 enable_downloads: self.cfg.enable_downloads,
                 enable_transcoding_config: self.cfg.enable_transcoding_config,
@@ -732,9 +805,19 @@ impl Supervisor {
                     }
                     *s = None;
                 }
+                // SecretBytes zeroes itself; SIGHUP reads TLSKey afresh.
+                self.tls_key = None;
             }
             Some((role_end, broker_end)) => {
                 drop(role_end);
+                if role == Role::Front {
+                    // Sends only, never waiting on a front that does not read.
+                    let _ = nix::fcntl::fcntl(
+                        std::os::fd::AsRawFd::as_raw_fd(&ctl.as_fd()),
+                        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+                    );
+                    self.front_ctl = Some(ctl);
+                }
                 if let Some(b) = &self.broker_ctl {
                     let _ = b.send(0, &Control::Attach(role), &[broker_end.as_fd()]);
                 }
