@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod limiter;
 pub mod lyrics;
 pub mod media;
+pub mod metrics;
 pub mod names;
 pub mod scan_jobs;
 pub mod schedule;
@@ -53,6 +54,8 @@ pub struct Broker {
     pub articles: Vec<String>,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
+    /// Counts only the broker hears of (role restarts), for the metrics endpoint.
+    pub metrics: metrics::Counts,
     /// Messages for the supervisor (roles up, scan status, liveness answers), sent by
     /// [`run`]'s control channel; None outside a daemon (tests).
     to_supervisor: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Control>>>,
@@ -170,6 +173,7 @@ impl Broker {
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
             allowed: Allowed { ext_auth: init.ext_auth },
+            metrics: metrics::Counts::default(),
             to_supervisor: std::sync::Mutex::new(None),
             _lock: lock,
         }))
@@ -216,6 +220,7 @@ impl Broker {
             Request::ProxyLogin { client, user } => Reply::Session(self.store.proxy_login(&client, &user)).into(),
             Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
             Request::Scanner(r) => self.scanner(r).await,
+            Request::Metrics => Reply::Metrics(Box::new(self.metrics.snapshot(&self))).into(),
         }
     }
 
@@ -261,6 +266,7 @@ impl Broker {
                 if self.scans.running(scan).is_none_or(|c| c.failure.is_some()) {
                     return Reply::Done.into();
                 }
+                self.scans.problems(scan, folders.iter().map(|f| f.problems.len() as u64).sum());
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
                     ingest::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders)
@@ -317,7 +323,7 @@ impl Broker {
                             "scan {scan} finished: {} tracks in {} folders",
                             st.tracks, st.folders
                         )));
-                        self.scans.finished(scan, st.tracks as u64, st.folders as u64);
+                        self.scans.finished(scan, files, st.tracks as u64, st.folders as u64);
                         self.scan_record.set(None);
                     }
                     Ok(Err(e)) => {
@@ -714,6 +720,7 @@ pub fn run(mut started: Started) -> Result<(), String> {
                 // The watchdog's round trip: answered from this loop, so a stuck broker
                 // (stopped, or its runtime wedged) stops the supervisor's WATCHDOG=1.
                 Control::Probe(n) => broker.tell_supervisor(Control::Alive(n)),
+                Control::Restarted { role, cause } => broker.metrics.restarted(role, &cause),
                 other => return Err(format!("unexpected control message {other:?}")),
             }
         }

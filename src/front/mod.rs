@@ -14,6 +14,7 @@ pub mod http;
 pub mod limits;
 pub mod media;
 pub mod methods;
+pub mod metrics;
 pub mod params;
 pub mod render;
 pub mod rest;
@@ -58,6 +59,8 @@ pub struct Front {
     pub request_timeout: Duration,
     /// ExtAuth.LogoutURL ("" for none): where the UI's logout goes behind a trusted proxy.
     pub logout_url: String,
+    /// Prometheus.Enabled: the counters and the endpoint (`metrics.rs`); None: nothing counted.
+    pub metrics: Option<metrics::Metrics>,
 }
 
 /// What the front knows about the peer of one request.
@@ -94,6 +97,7 @@ pub fn run(started: Started) -> Result<(), String> {
             limits: Limits::new(limits::Caps::from_init(&init.front)),
             request_timeout: Duration::from_millis(init.front.request_timeout_ms),
             logout_url: init.front.logout_url.clone(),
+            metrics: init.front.metrics.clone().map(metrics::Metrics::new),
         });
         // The UI's catalogue and assets are compiled in; parse and hash them now, so that a
         // broken catalogue stops the front at start rather than failing a page.

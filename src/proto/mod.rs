@@ -13,6 +13,7 @@
 pub mod error;
 pub mod library;
 pub mod media;
+pub mod metrics;
 pub mod scan;
 pub mod userdata;
 
@@ -152,6 +153,8 @@ pub struct FrontInit {
     pub max_connections_per_proxy: usize,
     pub request_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    /// Prometheus.Enabled: the metrics endpoint's path and credentials; None: no endpoint.
+    pub metrics: Option<metrics::MetricsInit>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -171,6 +174,11 @@ pub enum Control {
     /// The supervisor's liveness check of the broker (the watchdog): answered `Alive(n)`.
     Probe(u64),
     Alive(u64),
+    /// The supervisor to the broker: a role died and is being restarted (for the metrics).
+    Restarted {
+        role: Role,
+        cause: String,
+    },
 }
 
 impl Message for Control {
@@ -181,7 +189,8 @@ impl Message for Control {
             | Control::Up(_)
             | Control::Status(_)
             | Control::Probe(_)
-            | Control::Alive(_) => 0,
+            | Control::Alive(_)
+            | Control::Restarted { .. } => 0,
             Control::Attach(_) => 1,
         }
     }
@@ -219,6 +228,9 @@ pub enum Request {
     Scanner(scan::ScannerRequest),
     /// stream, download, getCoverArt: authenticate, then answer with an fd or an image.
     Media { client: Client, creds: Credentials, call: media::MediaCall },
+    /// The front's metrics endpoint: the broker's counts (plain numbers, no user data; the
+    /// front has checked the scraper's credential). Answered [`Reply::Metrics`].
+    Metrics,
 }
 
 impl Message for Request {}
@@ -237,6 +249,7 @@ impl Request {
             Request::SetupState => "SetupState",
             Request::Scanner(r) => r.kind(),
             Request::Media { .. } => "Media",
+            Request::Metrics => "Metrics",
         }
     }
 }
@@ -266,7 +279,8 @@ pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String>
         | Request::Setup { .. }
         | Request::Session { .. }
         | Request::Logout { .. }
-        | Request::SetupState => (role == Role::Front, ""),
+        | Request::SetupState
+        | Request::Metrics => (role == Role::Front, ""),
         Request::ProxyLogin { .. } => (role == Role::Front && allowed.ext_auth, " (ExtAuth is off)"),
         Request::Scanner(r) => match r {
             scan::ScannerRequest::NextScan
@@ -470,6 +484,7 @@ pub enum Reply {
     /// With the fd [`media::MediaAnswer::fd_count`] names.
     Media(Result<media::MediaAnswer, ApiError>),
     Revalidated(Result<Revalidated, ApiError>),
+    Metrics(Box<metrics::BrokerMetrics>),
 }
 
 impl Message for Reply {
@@ -535,6 +550,10 @@ mod tests {
         assert!(permit(Role::Scanner, &api, Allowed::default()).is_err());
         assert!(permit(Role::Front, &Request::SetupState, Allowed::default()).is_ok());
         assert!(permit(Role::Scanner, &Request::SetupState, Allowed::default()).is_err());
+        assert!(permit(Role::Front, &Request::Metrics, Allowed::default()).is_ok());
+        for role in [Role::Scanner, Role::Transcoder, Role::Broker] {
+            assert!(permit(role, &Request::Metrics, Allowed::default()).is_err(), "only the front serves metrics");
+        }
         assert!(Call::StartScan { full: false }.changes_state());
         assert!(!Call::Library(library::LibraryCall::Genres).changes_state());
         let star = userdata::UserDataCall::Star { star: true, ids: vec![], album_ids: vec![], artist_ids: vec![] };

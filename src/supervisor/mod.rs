@@ -486,6 +486,14 @@ impl Supervisor {
                     crashes.len()
                 );
                 self.restart_at.insert(role, Instant::now() + delay);
+                if let Some(b) = &self.broker_ctl {
+                    let signal = match status {
+                        WaitStatus::Signaled(_, sig, _) => Some(sig.as_str()),
+                        _ => None,
+                    };
+                    let cause = crate::proto::metrics::restart_cause(signal);
+                    let _ = b.send(0, &Control::Restarted { role, cause }, &[]);
+                }
             }
             if let Some(since) = stopping {
                 let others_alive = self.running.values().any(|r| r.role != Role::Broker);
@@ -645,6 +653,7 @@ impl Supervisor {
                 max_connections_per_proxy: self.cfg.max_connections_per_proxy,
                 request_timeout_ms: self.cfg.request_timeout.as_millis() as u64,
                 idle_timeout_ms: self.cfg.idle_timeout.as_millis() as u64,
+                metrics: self.cfg.metrics.clone().filter(|_| role == Role::Front),
             },
             transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone(), checks: Vec::new() },
         }
