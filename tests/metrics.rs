@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::media::{self, ffmpeg, Tags};
@@ -37,6 +37,19 @@ fn basic(user: &str, password: &str) -> String {
         }
     }
     format!("Basic {out}")
+}
+
+/// A connection to the daemon from another loopback address (a client of its own for the
+/// rate limits).
+fn connect_from(src: Ipv4Addr, port: u16) -> std::io::Result<TcpStream> {
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
+    use std::os::fd::AsRawFd;
+    let fd =
+        socket(AddressFamily::Inet, SockType::Stream, SockFlag::SOCK_CLOEXEC, None).map_err(std::io::Error::from)?;
+    let [a, b, c, d] = src.octets();
+    bind(fd.as_raw_fd(), &SockaddrIn::new(a, b, c, d, 0)).map_err(std::io::Error::from)?;
+    connect(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).map_err(std::io::Error::from)?;
+    Ok(TcpStream::from(fd))
 }
 
 fn scrape(d: &Daemon, authorization: Option<&str>) -> HttpResponse {
@@ -160,7 +173,8 @@ fn t33_metrics_need_their_credential_and_count_what_happened() {
     media::random_bytes(&album.join("04 broken.ogg"), 10_000, 7);
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
     fx.add_user(ADMIN, ADMIN_PASSWORD, true);
-    let opts = Options { config: Some(config("[Transcoding]\nMaxConcurrentPerUser = 1\n")), ..Options::default() };
+    let extra = "[Transcoding]\nMaxConcurrentPerUser = 1\n";
+    let opts = Options { config: Some(format!("AuthRequestLimit = 1\n{}", config(extra))), ..Options::default() };
     let mut d = Daemon::spawn(fx, opts);
     d.wait_ready();
     let finished = d.wait_scans(1);
@@ -184,8 +198,19 @@ fn t33_metrics_need_their_credential_and_count_what_happened() {
         assert_eq!(d.rest("ping", "")["status"], "ok");
     }
     assert_eq!(d.rest("noSuchMethod", "")["status"], "failed");
-    let wrong = http(d.port, "GET", "/rest/ping?u=admin&p=wrong&v=1.16.1&c=test&f=json", &[], b"").unwrap();
-    assert!(wrong.text().contains("\"code\":40"), "{}", wrong.text());
+    // Failed logins for one user from four addresses: with AuthRequestLimit = 1 its
+    // per-user bucket (4) fills, a lockout, and a fifth attempt is refused unchecked.
+    let ghost = |last_octet: u8| {
+        let mut s = connect_from(Ipv4Addr::new(127, 0, 0, last_octet), d.port).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        http_on(&mut s, "GET", "/rest/ping?u=ghost&p=wrong&v=1.16.1&c=test&f=json", &[], b"").unwrap().text()
+    };
+    for i in 10..14 {
+        let answer = ghost(i);
+        assert!(answer.contains("\"code\":40"), "{answer}");
+    }
+    d.wait_log("user \"ghost\" is locked out", Duration::from_secs(10));
+    assert!(!ghost(14).contains("\"status\":\"ok\""));
     for _ in 0..2 {
         assert_eq!(d.rest("getMusicFolders", "")["status"], "ok");
     }
@@ -228,7 +253,7 @@ fn t33_metrics_need_their_credential_and_count_what_happened() {
     m.family("redoubt_rest_requests", "counter");
     let pings = m.value("redoubt_rest_requests_total", &[("method", "ping"), ("status", "200"), ("error", "none")]);
     assert!(pings >= 3.0, "{pings}");
-    assert_eq!(m.value("redoubt_rest_requests_total", &[("method", "ping"), ("error", "40")]), 1.0);
+    assert_eq!(m.value("redoubt_rest_requests_total", &[("method", "ping"), ("error", "40")]), 4.0);
     assert_eq!(m.value("redoubt_rest_requests_total", &[("method", "unknown")]), 1.0);
     assert!(!r.text().contains("noSuchMethod"), "unknown names are not labels");
     m.family("redoubt_rest_request_duration_seconds", "histogram");
@@ -250,12 +275,13 @@ fn t33_metrics_need_their_credential_and_count_what_happened() {
     assert_eq!(m.value("redoubt_last_scan_problems", &[]), 1.0);
     let secs = m.value("redoubt_last_scan_duration_seconds", &[]);
     assert!(secs > 0.0 && secs == m.value("redoubt_scan_duration_seconds_total", &[]), "{secs}");
-    // Logins: the wrong password.
+    // Logins: four failures, the lockout they caused, the attempt refused after it.
     m.family("redoubt_auth_failures", "counter");
-    assert!(m.value("redoubt_auth_failures_total", &[]) >= 1.0);
+    assert_eq!(m.value("redoubt_auth_failures_total", &[]), 4.0);
     m.family("redoubt_auth_lockouts", "counter");
-    assert_eq!(m.value("redoubt_auth_lockouts_total", &[]), 0.0);
+    assert_eq!(m.value("redoubt_auth_lockouts_total", &[]), 1.0);
     m.family("redoubt_auth_refused", "counter");
+    assert_eq!(m.value("redoubt_auth_refused_total", &[]), 1.0);
     // Transcodes: one running (the held stream), one refused at the per-user cap.
     m.family("redoubt_transcodes_running", "gauge");
     assert_eq!(m.value("redoubt_transcodes_running", &[]), 1.0);
@@ -268,6 +294,22 @@ fn t33_metrics_need_their_credential_and_count_what_happened() {
     // The database's size.
     m.family("redoubt_database_size_bytes", "gauge");
     assert!(m.value("redoubt_database_size_bytes", &[]) > 4096.0);
+
+    // Guessing is slow: after 10 wrong credentials from one address, even the right one is
+    // answered 429 unchecked there, while another address still scrapes.
+    let from = |octet: u8, auth: &str| {
+        let mut s = connect_from(Ipv4Addr::new(127, 0, 0, octet), d.port).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        http_on(&mut s, "GET", "/metrics", &[("Authorization", auth)], b"").unwrap()
+    };
+    for i in 0..10 {
+        assert_eq!(from(3, &basic("prometheus", &format!("guess{i}"))).status, 401);
+    }
+    let limited = from(3, &basic("prometheus", PASSWORD));
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert!(limited.header("retry-after").is_some());
+    assert!(!limited.text().contains("redoubt_"));
+    assert_eq!(from(4, &basic("prometheus", PASSWORD)).status, 200);
     assert_eq!(d.get("/rest/ping").unwrap().status, 200);
 }
 
