@@ -41,6 +41,9 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// Addresses whose failures are remembered at most (the map is emptied past it).
 const MAX_TRACKED: usize = 4096;
 
+/// Refusals are logged at most once a second, with a count.
+static REFUSALS: super::limits::Throttle = super::limits::Throttle::new();
+
 const CONTENT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -133,6 +136,8 @@ impl Metrics {
 
     /// Whether `headers` carry the endpoint's credential; failures from `addr` are limited.
     fn check(&self, headers: &HeaderMap, addr: &str) -> Result<(), Refusal> {
+        // An IPv6 client by its /64, as the broker's limiter counts it.
+        let addr = &crate::broker::limiter::address_group(addr);
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((since, n)) = failures.get(addr) {
@@ -155,7 +160,10 @@ impl Metrics {
             *entry = (now, 0);
         }
         entry.1 += 1;
-        tracing::info!("metrics: refused a request from {addr} without the right credential");
+        REFUSALS.note(|held| {
+            let more = if held == 0 { String::new() } else { format!(" (and {held} more since the last line)") };
+            tracing::info!("metrics: refused a request from {addr} without the right credential{more}");
+        });
         Err(Refusal::Unauthorized)
     }
 
@@ -373,6 +381,12 @@ mod tests {
         assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(limited.headers().contains_key(RETRY_AFTER));
         assert!(m.check(&basic("x:sesame"), "c").is_ok(), "another address is not affected");
+        // IPv6 clients count by their /64: inventing addresses in it does not help.
+        for i in 0..FAILURES_ALLOWED {
+            assert_eq!(m.check(&basic("x:wrong"), &format!("2001:db8::{i:x}")).unwrap_err(), Refusal::Unauthorized);
+        }
+        let limited = m.check(&basic("x:sesame"), "2001:db8::ffff").unwrap_err();
+        assert!(matches!(limited, Refusal::Limited { .. }), "{limited:?}");
     }
 
     #[test]
