@@ -50,6 +50,10 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Backup.Count", "7", "Backups kept in Backup.Path; older ones are removed after each backup; 0 keeps all"),
     ("TLSCert", "", "PEM certificate chain (leaf first) to serve HTTPS with (TLS 1.3 only); needs TLSKey. Re-read on SIGHUP"),
     ("TLSKey", "", "PEM private key of TLSCert (PKCS#8, SEC1 EC or PKCS#1 RSA); read by the supervisor and held by the broker only, never by the network-facing front. Re-read on SIGHUP"),
+    ("Prometheus.Enabled", "false", "Serve Prometheus metrics at Prometheus.MetricsPath (below BaseUrl); refuses to start unless Prometheus.Password or Prometheus.BearerToken is set"),
+    ("Prometheus.MetricsPath", "/metrics", "Where the metrics are served, below BaseUrl; outside /rest, /app and /auth"),
+    ("Prometheus.Password", "", "The metrics endpoint's password, sent with HTTP Basic authentication (any user name)"),
+    ("Prometheus.BearerToken", "", "The metrics endpoint's bearer token (Authorization: Bearer ...), instead of or as well as Prometheus.Password"),
     ("Sandbox.Require", "true", "Refuse to start unless every sandbox layer is enforced; false runs degraded on old kernels, with a warning at every start"),
 ];
 
@@ -82,7 +86,8 @@ pub const DEPRECATED: &[(&str, &str)] = &[
 const OTHER_VARIABLES: &[&str] = &["CONFIGFILE", "TEST_PROBES", "CHROMIUM"];
 
 /// Options whose values are never shown (`redoubt config check`, Debug).
-const SECRETS: &[&str] = &["PasswordEncryptionKey", "PreviousPasswordEncryptionKey"];
+const SECRETS: &[&str] =
+    &["PasswordEncryptionKey", "PreviousPasswordEncryptionKey", "Prometheus.Password", "Prometheus.BearerToken"];
 
 /// Debug is written by hand below: it never prints a secret.
 #[derive(Clone)]
@@ -135,6 +140,8 @@ pub struct Config {
     pub backup_count: u32,
     /// TLSCert and TLSKey (both or neither): HTTPS on the listener.
     pub tls: Option<TlsFiles>,
+    /// Prometheus.*: the metrics endpoint (None: not enabled); only digests of its credentials.
+    pub metrics: Option<crate::proto::metrics::MetricsInit>,
     /// A full-URL BaseUrl (`https://host/music`), kept for where an absolute URL is needed;
     /// `base_url` is then its path.
     pub public_url: Option<String>,
@@ -187,6 +194,7 @@ impl std::fmt::Debug for Config {
             .field("backup_schedule", &self.backup_schedule)
             .field("backup_count", &self.backup_count)
             .field("tls", &self.tls)
+            .field("metrics_path", &self.metrics.as_ref().map(|m| &m.path))
             .finish_non_exhaustive()
     }
 }
@@ -539,6 +547,13 @@ impl Config {
             ));
         }
         let backup_count = number("Backup.Count")?;
+        let metrics = prometheus(
+            boolean("Prometheus.Enabled")?,
+            &get("Prometheus.MetricsPath"),
+            &get("Prometheus.Password"),
+            &get("Prometheus.BearerToken"),
+        )
+        .map_err(|(name, why)| bad(name, why))?;
         let (base_url, public_url) = parse_base_url(&get("BaseUrl")).map_err(|e| bad("BaseUrl", e))?;
         let path_of = |name: &str| Some(get(name).trim().to_string()).filter(|p| !p.is_empty()).map(PathBuf::from);
         let tls = match (path_of("TLSCert"), path_of("TLSKey")) {
@@ -606,6 +621,7 @@ impl Config {
             backup_schedule,
             backup_count,
             tls,
+            metrics,
             public_url,
             origins,
             warnings,
@@ -655,6 +671,47 @@ impl Config {
     pub fn unix_socket_path(&self) -> Option<&Path> {
         self.address.strip_prefix("unix:").map(Path::new)
     }
+}
+
+/// Prometheus.*: None when disabled. Enabled without a credential is refused: the endpoint
+/// is never open. Only the credentials' SHA-256 digests are kept (the front compares those).
+fn prometheus(
+    enabled: bool,
+    path: &str,
+    password: &str,
+    token: &str,
+) -> Result<Option<crate::proto::metrics::MetricsInit>, (&'static str, String)> {
+    use sha2::{Digest, Sha256};
+    if !enabled {
+        return Ok(None);
+    }
+    let digest = |v: &str| Some(v).filter(|v| !v.is_empty()).map(|v| <[u8; 32]>::from(Sha256::digest(v.as_bytes())));
+    let (password_sha256, token_sha256) = (digest(password), digest(token));
+    if password_sha256.is_none() && token_sha256.is_none() {
+        return Err((
+            "Prometheus.Enabled",
+            "is true but neither Prometheus.Password nor Prometheus.BearerToken is set: the metrics endpoint is \
+             never served without a credential"
+                .into(),
+        ));
+    }
+    let path = path.trim().trim_end_matches('/');
+    let reserved = ["/rest", "/app", "/auth", "/index.html", "/login"];
+    let ok = path.starts_with('/')
+        && !path.contains("//")
+        && path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/-_.".contains(&b))
+        && !path.split('/').any(|seg| seg == "." || seg == "..")
+        && !reserved.iter().any(|r| path == *r || path.starts_with(&format!("{r}/")));
+    if !ok {
+        return Err((
+            "Prometheus.MetricsPath",
+            format!(
+                "{path:?} is not a usable path: write one like /metrics (letters, digits, -, _, ., /), outside /rest, \
+                 /app and /auth"
+            ),
+        ));
+    }
+    Ok(Some(crate::proto::metrics::MetricsInit { path: path.to_string(), password_sha256, token_sha256 }))
 }
 
 /// BaseUrl as Navidrome reads it: a path prefix (`/music`), or a full URL
@@ -869,6 +926,31 @@ mod tests {
         for name in NOT_SUPPORTED {
             let family = name.split('.').next().unwrap();
             assert!(doc.contains(family), "docs/configuration.md lacks {name}");
+        }
+    }
+
+    #[test]
+    fn prometheus_is_off_by_default_and_never_open() {
+        assert!(load(None, &[], Overrides::default()).unwrap().metrics.is_none());
+        let err = load(Some("[Prometheus]\nEnabled = true\n"), &[], Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("Prometheus.Enabled") && err.contains("credential"), "{err}");
+        let on = load(
+            Some("[Prometheus]\nEnabled = true\nPassword = \"pw\"\nMetricsPath = \"/m/\"\n"),
+            &[],
+            Overrides::default(),
+        )
+        .unwrap();
+        let m = on.metrics.unwrap();
+        assert_eq!(m.path, "/m");
+        assert!(m.password_sha256.is_some() && m.token_sha256.is_none());
+        let shown = on.origins.iter().find(|(n, _, _)| n == "Prometheus.Password").unwrap();
+        assert!(!shown.1.contains("pw"), "the password is never shown: {shown:?}");
+        let env = [("ND_PROMETHEUS_ENABLED", "true"), ("ND_PROMETHEUS_BEARERTOKEN", "t")];
+        assert!(load(None, &env, Overrides::default()).unwrap().metrics.unwrap().token_sha256.is_some());
+        for bad in ["metrics", "/rest/metrics", "/app", "/a/../b", "/", "/x y"] {
+            let file = format!("[Prometheus]\nEnabled = true\nPassword = \"pw\"\nMetricsPath = {bad:?}\n");
+            let err = load(Some(&file), &[], Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("Prometheus.MetricsPath"), "{bad}: {err}");
         }
     }
 

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use crate::proto::metrics::AuthMetrics;
+
 /// How much more the per-user and per-address buckets allow than (address, user).
 pub const USER_FACTOR: u32 = 4;
 /// Buckets kept at most (about 10 MB when full: `a_million_long_names_…` measures it).
@@ -85,6 +87,8 @@ pub struct Limiter {
     stamps: usize,
     /// Users an admin unlocked (`redoubt user unlock`): failures before that time are forgotten.
     unlocked: HashMap<Key, u64>,
+    /// Totals for the metrics endpoint: failures, refusals, lockouts.
+    counts: AuthMetrics,
 }
 
 /// Addresses as buckets see them: IPv6 clients by their /64 (one host usually has a whole
@@ -115,7 +119,14 @@ impl Limiter {
             seq: 0,
             stamps: 0,
             unlocked: HashMap::new(),
+            counts: AuthMetrics::default(),
         }
+    }
+
+    /// Failed checks, refused attempts and lockouts since the start (counted even when
+    /// limiting is disabled, lockouts excepted: there are none then).
+    pub fn counts(&self) -> AuthMetrics {
+        self.counts.clone()
     }
 
     fn disabled(&self) -> bool {
@@ -201,6 +212,7 @@ impl Limiter {
             }
         }
         if wait_ms > 0 {
+            self.counts.refused += 1;
             return Err(Refusal { wait: Duration::from_millis(wait_ms).max(Duration::from_secs(1)), user_locked });
         }
         for (key, _, allowed) in &buckets {
@@ -224,9 +236,12 @@ impl Limiter {
     /// The attempt failed (it is already counted). Returns how long the user is now locked
     /// out for, if this failure filled the user's bucket (for the log: a lockout starts).
     pub fn failed(&mut self, ticket: Ticket) -> Option<Duration> {
+        self.counts.failures += 1;
         let (key, _, allowed) = ticket.buckets.iter().find(|(_, s, _)| *s == Scope::User)?;
         let b = self.buckets.get(key)?;
-        (b.times.len() == *allowed as usize).then(|| Duration::from_millis(self.window_ms))
+        let locked = b.times.len() == *allowed as usize;
+        self.counts.lockouts += locked as u64;
+        locked.then(|| Duration::from_millis(self.window_ms))
     }
 
     /// Forgets the failures counted against `user` so far (an admin's `redoubt user unlock`).
@@ -381,6 +396,8 @@ mod tests {
         assert_eq!(started, 1);
         let r = l.begin("10.9.9.9", Attempt::User("bob"), t0).err().unwrap();
         assert!(r.user_locked);
+        let counts = l.counts();
+        assert_eq!((counts.failures, counts.refused, counts.lockouts), (5 * USER_FACTOR as u64, 1, 1), "{counts:?}");
         assert!(l.begin("10.9.9.9", Attempt::User("carol"), t0).is_ok());
         // API keys do not go through the user's bucket.
         assert!(l.begin("10.9.9.9", Attempt::ApiKey, t0).is_ok());

@@ -35,6 +35,10 @@ pub struct Media {
 struct Slots {
     total: u32,
     per_user: HashMap<String, u32>,
+    /// Transcodes admitted and refused since the start (the metrics endpoint).
+    started: u64,
+    refused_server_cap: u64,
+    refused_user_cap: u64,
 }
 
 /// One running transcode; dropping it frees the slot.
@@ -315,12 +319,25 @@ impl Media {
         }
     }
 
+    /// Transcodes running, admitted and refused, for the metrics endpoint.
+    pub fn transcode_counts(&self) -> crate::proto::metrics::TranscodeMetrics {
+        let s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        crate::proto::metrics::TranscodeMetrics {
+            running: s.total as u64,
+            started: s.started,
+            refused_server_cap: s.refused_server_cap,
+            refused_user_cap: s.refused_user_cap,
+        }
+    }
+
     fn take_slot(&self, user: &User) -> Result<Slot, ApiError> {
         let mut s = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         let mine = s.per_user.get(&user.id).copied().unwrap_or(0);
         let why = if s.total >= self.settings.max_transcodes {
+            s.refused_server_cap += 1;
             Some(format!("{} transcodes are running, the most this server runs at once", s.total))
         } else if mine >= self.settings.max_transcodes_per_user {
+            s.refused_user_cap += 1;
             Some(format!("you have {mine} transcodes running, the most one user may"))
         } else {
             None
@@ -332,6 +349,7 @@ impl Media {
             return Err(e);
         }
         s.total += 1;
+        s.started += 1;
         *s.per_user.entry(user.id.clone()).or_insert(0) += 1;
         Ok(Slot { slots: self.slots.clone(), user: user.id.clone() })
     }

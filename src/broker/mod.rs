@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod limiter;
 pub mod lyrics;
 pub mod media;
+pub mod metrics;
 pub mod names;
 pub mod scan_jobs;
 pub mod schedule;
@@ -61,6 +62,8 @@ pub struct Broker {
     front_reports: security::Budget,
     /// TLSKey, when HTTPS is on: signs the front's handshakes.
     pub signer: signer::Signer,
+    /// Counts only the broker hears of (role restarts), for the metrics endpoint.
+    pub metrics: metrics::Counts,
     /// Messages for the supervisor (roles up, scan status, liveness answers), sent by
     /// [`run`]'s control channel; None outside a daemon (tests).
     to_supervisor: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Control>>>,
@@ -187,6 +190,7 @@ impl Broker {
             ),
             front_reports: security::Budget::default(),
             signer,
+            metrics: metrics::Counts::default(),
             to_supervisor: std::sync::Mutex::new(None),
             _lock: lock,
         }))
@@ -259,6 +263,7 @@ impl Broker {
                 }
                 Reply::Signature(signed.map(serde_bytes::ByteBuf::from)).into()
             }
+            Request::Metrics => Reply::Metrics(Box::new(self.metrics.snapshot(&self))).into(),
         }
     }
 
@@ -365,6 +370,7 @@ impl Broker {
                 if self.scans.running(scan).is_none_or(|c| c.failure.is_some()) {
                     return Reply::Done.into();
                 }
+                self.scans.problems(scan, folders.iter().map(|f| f.problems.len() as u64).sum());
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
                     ingest::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders)
@@ -421,7 +427,7 @@ impl Broker {
                             "scan {scan} finished: {} tracks in {} folders",
                             st.tracks, st.folders
                         )));
-                        self.scans.finished(scan, st.tracks as u64, st.folders as u64);
+                        self.scans.finished(scan, files, st.tracks as u64, st.folders as u64);
                         self.scan_record.set(None);
                     }
                     Ok(Err(e)) => {
@@ -837,13 +843,16 @@ pub fn run(mut started: Started) -> Result<(), String> {
                     });
                 }
                 Control::Scan { full } => broker.scans.request(full, "redoubt scan"),
-                Control::Restarted { role, how } => security::record(
-                    &broker.store.conn(),
-                    crate::proto::admin::EventKind::RoleRestarted,
-                    "",
-                    role.name(),
-                    &how,
-                ),
+                Control::Restarted { role, how, cause } => {
+                    broker.metrics.restarted(role, &cause);
+                    security::record(
+                        &broker.store.conn(),
+                        crate::proto::admin::EventKind::RoleRestarted,
+                        "",
+                        role.name(),
+                        &how,
+                    );
+                }
                 // The watchdog's round trip: answered from this loop, so a stuck broker
                 // (stopped, or its runtime wedged) stops the supervisor's WATCHDOG=1.
                 Control::Probe(n) => broker.tell_supervisor(Control::Alive(n)),

@@ -13,10 +13,12 @@
 //! continues: folders already stored are unchanged and skipped.
 
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use privsep::breadcrumb::Breadcrumb;
 use tokio::sync::Notify;
+
+use crate::proto::metrics::ScanMetrics;
 
 /// What getScanStatus answers. While a scan runs, `count` is the files it has stored so far;
 /// otherwise the library's tracks. A failed scan changes neither the counts nor `last_scan`
@@ -44,12 +46,17 @@ struct State {
     last_scan: Option<SystemTime>,
     /// Why the last scan failed, until one completes.
     error: Option<String>,
+    /// Totals for the metrics endpoint.
+    counts: ScanMetrics,
 }
 
 struct Running {
     id: u64,
     full: bool,
     started: i64,
+    /// For the metrics: the scan's duration, and the files it could not read.
+    began: Instant,
+    problems: u64,
     crumbs: Breadcrumb,
     /// Folders seen unchanged so far (marked seen in the database at the end).
     unchanged: Vec<i64>,
@@ -106,6 +113,8 @@ impl Scans {
                                     id,
                                     full,
                                     started: super::db::now(),
+                                    began: Instant::now(),
+                                    problems: 0,
                                     crumbs,
                                     unchanged: Vec::new(),
                                     failure: None,
@@ -165,11 +174,24 @@ impl Scans {
         self.state.lock().unwrap().progress += files;
     }
 
-    /// The scan completed: the library now holds `tracks` in `folders`.
-    pub fn finished(&self, id: u64, tracks: u64, folders: u64) {
+    /// Scan `id` met `n` more files it could not read (or read with a warning).
+    pub fn problems(&self, id: u64, n: u64) {
+        if let Some(r) = self.state.lock().unwrap().running.as_mut().filter(|r| r.id == id) {
+            r.problems += n;
+        }
+    }
+
+    /// The scan completed, having read `files`: the library now holds `tracks` in `folders`.
+    pub fn finished(&self, id: u64, files: u64, tracks: u64, folders: u64) {
         let mut s = self.state.lock().unwrap();
-        if s.running.as_ref().is_some_and(|r| r.id == id) {
-            s.running = None;
+        if let Some(r) = s.running.take_if(|r| r.id == id) {
+            let seconds = r.began.elapsed().as_secs_f64();
+            let c = &mut s.counts;
+            c.completed += 1;
+            c.files += files;
+            c.problems += r.problems;
+            c.seconds += seconds;
+            c.last = Some((seconds, files, r.problems));
         }
         s.tracks = tracks;
         s.folders = folders;
@@ -182,8 +204,8 @@ impl Scans {
     /// The scan ended without completing: the counts and the last scan's time stay.
     pub fn ended_failed(&self, id: u64, reason: String) {
         let mut s = self.state.lock().unwrap();
-        if s.running.as_ref().is_some_and(|r| r.id == id) {
-            s.running = None;
+        if s.running.take_if(|r| r.id == id).is_some() {
+            s.counts.failed += 1;
         }
         s.error = Some(reason);
         drop(s);
@@ -195,6 +217,7 @@ impl Scans {
     pub fn scanner_gone(&self) -> Vec<(u32, Vec<u8>)> {
         let mut s = self.state.lock().unwrap();
         let Some(r) = s.running.take() else { return Vec::new() };
+        s.counts.interrupted += 1;
         let suspects = r.crumbs.get_all();
         s.requested = Some(s.requested.unwrap_or(false) || r.full);
         suspects
@@ -210,6 +233,12 @@ impl Scans {
             last_scan: s.last_scan,
             error: s.error.clone(),
         }
+    }
+
+    /// Scans since the start, for the metrics endpoint.
+    pub fn counts(&self) -> ScanMetrics {
+        let s = self.state.lock().unwrap();
+        ScanMetrics { running: s.running.is_some(), ..s.counts.clone() }
     }
 
     /// The library's size and the last scan's outcome, as found at start.

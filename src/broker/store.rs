@@ -416,6 +416,11 @@ impl Store {
         super::security::record(&self.conn(), kind, user, &client.addr, detail);
     }
 
+    /// Failed credential checks, refusals and lockouts so far (the metrics endpoint).
+    pub fn auth_counts(&self) -> crate::proto::metrics::AuthMetrics {
+        self.limiter.lock().unwrap().counts()
+    }
+
     /// Lifts the rate limit on a user's password and token logins (`redoubt user unlock`,
     /// delivered through the `unlocks` table: see [`Store::apply_unlocks`]).
     pub fn unlock(&self, name: &str) {

@@ -7,6 +7,7 @@
 //! | `/auth/<what>` | `auth.rs` | the session cookie and the CSRF token |
 //! | `/app/…` | the web UI (`ui/`) | the session cookie (a credential the broker checks), and the CSRF token for every change |
 //! | `/`, `/index.html`, `/login`, `/app` | a redirect to `/app/` | |
+//! | Prometheus.MetricsPath (`/metrics`), only with Prometheus.Enabled | `metrics.rs` | its own credential (Basic or bearer), never a Subsonic one |
 //! | anything else | 404 | |
 //!
 //! `/rest` is the hot path and already has its own table, so it is not routed by axum: it
@@ -105,6 +106,10 @@ impl App {
             .route("/app", any(to_app))
             .route("/index.html", any(to_app))
             .route("/login", any(to_app));
+        let routes = match &front.metrics {
+            Some(m) => routes.route(&m.path, any(metrics)),
+            None => routes,
+        };
         let routes = if front.base_url.is_empty() {
             routes.route("/", any(to_app))
         } else {
@@ -183,7 +188,14 @@ impl Service<hyper::Request<Incoming>> for RestEndpoint {
 
     fn call(&mut self, req: hyper::Request<Incoming>) -> Self::Future {
         let front = self.front.clone();
-        Box::pin(async move { Ok(front.rest_request(req).await) })
+        Box::pin(async move {
+            let Some(metrics) = &front.metrics else { return Ok(front.rest_request(req).await) };
+            let started = std::time::Instant::now();
+            let method = req.uri().path().get(front.base_url.len() + "/rest/".len()..).unwrap_or("").to_string();
+            let r = front.rest_request(req).await;
+            metrics.record(&method, &r, started.elapsed());
+            Ok(r)
+        })
     }
 }
 
@@ -195,6 +207,13 @@ async fn auth(
 ) -> Response {
     let peer = front.peer(conn.peer, req.headers());
     front.auth(what, req, &peer).await.map(AxumBody::new)
+}
+
+/// Prometheus.MetricsPath (only routed when Prometheus.Enabled): see metrics.rs.
+async fn metrics(State(front): State<Arc<Front>>, Extension(conn): Extension<Conn>, req: Request) -> Response {
+    let Some(m) = &front.metrics else { return plain(StatusCode::NOT_FOUND, "not found\n").map(AxumBody::new) };
+    let peer = front.peer(conn.peer, req.headers());
+    m.serve(&front, req.method(), req.headers(), &peer.addr).await.map(AxumBody::new)
 }
 
 async fn app(

@@ -14,6 +14,7 @@ pub mod http;
 pub mod limits;
 pub mod media;
 pub mod methods;
+pub mod metrics;
 pub mod params;
 pub mod render;
 pub mod rest;
@@ -61,6 +62,8 @@ pub struct Front {
     pub logout_url: String,
     /// TLSCert/TLSKey: the listener itself serves HTTPS.
     pub https: bool,
+    /// Prometheus.Enabled: the counters and the endpoint (`metrics.rs`); None: nothing counted.
+    pub metrics: Option<metrics::Metrics>,
 }
 
 /// What the front knows about the peer of one request.
@@ -99,6 +102,7 @@ pub fn run(started: Started) -> Result<(), String> {
             request_timeout: Duration::from_millis(init.front.request_timeout_ms),
             logout_url: init.front.logout_url.clone(),
             https: init.front.tls.is_some(),
+            metrics: init.front.metrics.clone().map(metrics::Metrics::new),
         });
         let tls = match &init.front.tls {
             Some(chain) => {

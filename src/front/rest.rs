@@ -222,10 +222,14 @@ impl Front {
         };
         match reply {
             Reply::Revalidated(Ok(Revalidated::NotModified)) => match have {
-                Some(e) => self.cached(&key, &e, enc),
+                Some(e) => {
+                    self.cache_lookup(true);
+                    self.cached(&key, &e, enc)
+                }
                 None => self.broker_trouble(format),
             },
             Reply::Revalidated(Ok(Revalidated::Fresh { answer, stamp })) => {
+                self.cache_lookup(false);
                 let answer = Answer::Library(answer);
                 let (ctype, text) = subsonic::render(
                     format,
@@ -263,6 +267,12 @@ impl Front {
         r
     }
 
+    fn cache_lookup(&self, hit: bool) {
+        if let Some(m) = &self.metrics {
+            m.cache_lookup(hit);
+        }
+    }
+
     pub fn ok(&self, format: &Format, body: Option<&Node>) -> HttpResponse {
         respond(format, body, None)
     }
@@ -286,6 +296,9 @@ fn respond(format: &Format, body: Option<&Node>, error: Option<(i64, &str)>) -> 
     let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), body, error, super::render::record);
     let mut r = Response::new(Body::full(Bytes::from(text)));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if let Some((code, _)) = error {
+        r.extensions_mut().insert(super::metrics::SubsonicError(code));
+    }
     r
 }
 

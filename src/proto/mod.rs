@@ -15,6 +15,7 @@ pub mod admin;
 pub mod error;
 pub mod library;
 pub mod media;
+pub mod metrics;
 pub mod scan;
 pub mod tls;
 pub mod userdata;
@@ -159,6 +160,8 @@ pub struct FrontInit {
     pub idle_timeout_ms: u64,
     /// TLSCert, when HTTPS is on: the chain only; the key stays with the broker.
     pub tls: Option<tls::TlsChain>,
+    /// Prometheus.Enabled: the metrics endpoint's path and credentials; None: no endpoint.
+    pub metrics: Option<metrics::MetricsInit>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -175,11 +178,13 @@ pub enum Control {
     Up(Role),
     /// The broker to the supervisor: one line for systemd's `STATUS=` (scans).
     Status(String),
-    /// The supervisor to the broker: a role died (`how`: its exit status or signal) and is
-    /// being restarted; recorded as a security event.
+    /// The supervisor to the broker: a role died (`how`: its exit status or signal, and the
+    /// delay) and is being restarted; recorded as a security event, and counted for the
+    /// metrics by `cause` (`exit` or the signal's name, a bounded label).
     Restarted {
         role: Role,
         how: String,
+        cause: String,
     },
     /// The supervisor's liveness check of the broker (the watchdog): answered `Alive(n)`.
     Probe(u64),
@@ -254,6 +259,9 @@ pub enum Request {
     /// refuses any other message ([`tls::is_tls13_server_verify`]) and any scheme outside
     /// [`tls::TLS13_SCHEMES`]. Answered [`Reply::Signature`]; never the key.
     TlsSign { leaf: tls::LeafId, scheme: u16, message: serde_bytes::ByteBuf },
+    /// The front's metrics endpoint: the broker's counts (plain numbers, no user data; the
+    /// front has checked the scraper's credential). Answered [`Reply::Metrics`].
+    Metrics,
 }
 
 impl Message for Request {}
@@ -275,6 +283,7 @@ impl Request {
             Request::Scanner(r) => r.kind(),
             Request::Media { .. } => "Media",
             Request::TlsSign { .. } => "TlsSign",
+            Request::Metrics => "Metrics",
         }
     }
 }
@@ -308,7 +317,8 @@ pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String>
         | Request::Setup { .. }
         | Request::Session { .. }
         | Request::Logout { .. }
-        | Request::SetupState => (role == Role::Front, ""),
+        | Request::SetupState
+        | Request::Metrics => (role == Role::Front, ""),
         Request::ProxyLogin { .. } => (role == Role::Front && allowed.ext_auth, " (ExtAuth is off)"),
         Request::TlsSign { .. } => (role == Role::Front && allowed.tls, " (HTTPS is off)"),
         Request::Scanner(r) => match r {
@@ -532,6 +542,7 @@ pub enum Reply {
     Revalidated(Result<Revalidated, ApiError>),
     /// [`Request::TlsSign`]: the signature, or why the broker refused.
     Signature(Result<serde_bytes::ByteBuf, String>),
+    Metrics(Box<metrics::BrokerMetrics>),
 }
 
 impl Message for Reply {
@@ -603,6 +614,10 @@ mod tests {
         assert!(permit(Role::Scanner, &api, Allowed::default()).is_err());
         assert!(permit(Role::Front, &Request::SetupState, Allowed::default()).is_ok());
         assert!(permit(Role::Scanner, &Request::SetupState, Allowed::default()).is_err());
+        assert!(permit(Role::Front, &Request::Metrics, Allowed::default()).is_ok());
+        for role in [Role::Scanner, Role::Transcoder, Role::Broker] {
+            assert!(permit(role, &Request::Metrics, Allowed::default()).is_err(), "only the front serves metrics");
+        }
         assert!(Call::StartScan { full: false }.changes_state());
         assert!(!Call::Library(library::LibraryCall::Genres).changes_state());
         let star = userdata::UserDataCall::Star { star: true, ids: vec![], album_ids: vec![], artist_ids: vec![] };

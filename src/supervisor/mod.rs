@@ -517,7 +517,12 @@ impl Supervisor {
                 self.restart_at.insert(role, Instant::now() + delay);
                 if let Some(b) = &self.broker_ctl {
                     let how = format!("{}; restarted after {} ms", describe(&status), delay.as_millis());
-                    let _ = b.send(0, &Control::Restarted { role, how }, &[]);
+                    let signal = match status {
+                        WaitStatus::Signaled(_, sig, _) => Some(sig.as_str()),
+                        _ => None,
+                    };
+                    let cause = crate::proto::metrics::restart_cause(signal);
+                    let _ = b.send(0, &Control::Restarted { role, how, cause }, &[]);
                 }
             }
             if let Some(since) = stopping {
@@ -721,6 +726,7 @@ impl Supervisor {
                 request_timeout_ms: self.cfg.request_timeout.as_millis() as u64,
                 idle_timeout_ms: self.cfg.idle_timeout.as_millis() as u64,
                 tls: if role == Role::Front { self.tls_chain.clone() } else { None },
+                metrics: self.cfg.metrics.clone().filter(|_| role == Role::Front),
             },
             transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone(), checks: Vec::new() },
         }
