@@ -6,6 +6,7 @@ pub mod art;
 pub mod backup;
 pub mod browse;
 pub mod db;
+pub mod downloads;
 pub mod ingest;
 pub mod limiter;
 pub mod lyrics;
@@ -13,6 +14,7 @@ pub mod media;
 pub mod names;
 pub mod scan_jobs;
 pub mod schedule;
+pub mod shares;
 pub mod store;
 pub mod userdata;
 pub mod vault;
@@ -51,6 +53,8 @@ pub struct Broker {
     pub backups: Option<(std::path::PathBuf, usize)>,
     pub backup_schedule: Option<schedule::Schedule>,
     pub articles: Vec<String>,
+    /// EnableSharing and the share defaults.
+    pub shares: crate::proto::ShareSettings,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
     /// Messages for the supervisor (roles up, scan status, liveness answers), sent by
@@ -169,6 +173,7 @@ impl Broker {
             backup_schedule: schedule::Schedule::parse(&init.backup_schedule)?,
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
+            shares: init.shares.clone(),
             allowed: Allowed { ext_auth: init.ext_auth },
             to_supervisor: std::sync::Mutex::new(None),
             _lock: lock,
@@ -215,6 +220,15 @@ impl Broker {
             }
             Request::ProxyLogin { client, user } => Reply::Session(self.store.proxy_login(&client, &user)).into(),
             Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
+            Request::SharePage { client, page } => {
+                let me = self.clone();
+                let r = tokio::task::spawn_blocking(move || shares::page(&me, &client, &page)).await;
+                Reply::SharePage(r.unwrap_or(Err(crate::proto::share::ShareRefusal::NotFound)).map(Box::new)).into()
+            }
+            Request::ShareMedia { client: _, media } => match shares::media(&self, &media).await {
+                Ok((answer, fds)) => Answer { body: Reply::Media(Ok(answer)), fds },
+                Err(e) => Reply::Media(Err(e)).into(),
+            },
             Request::Scanner(r) => self.scanner(r).await,
         }
     }
@@ -379,6 +393,10 @@ impl Broker {
             Call::MediaAdmin(a) => {
                 let me = self.store.authenticate(client, creds)?;
                 self.media.admin(&self.store.conn(), &me, a).map(|x| A::MediaAdmin(Box::new(x)))
+            }
+            Call::Share(c) => {
+                let me = self.store.authenticate(client, creds)?;
+                shares::api(self, &me, c).map(|x| A::Share(Box::new(x)))
             }
             Call::Lyrics(l) => {
                 self.store.authenticate(client, creds)?;
@@ -747,6 +765,7 @@ mod tests {
             backup_path: None,
             backup_schedule: String::new(),
             backup_count: 0,
+            shares: Default::default(),
         }
     }
 

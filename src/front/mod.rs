@@ -17,6 +17,7 @@ pub mod methods;
 pub mod params;
 pub mod render;
 pub mod rest;
+pub mod share;
 pub mod subsonic;
 pub mod ui;
 pub mod userdata;
@@ -58,6 +59,10 @@ pub struct Front {
     pub request_timeout: Duration,
     /// ExtAuth.LogoutURL ("" for none): where the UI's logout goes behind a trusted proxy.
     pub logout_url: String,
+    /// EnableSharing: `/share/` is served, users have shareRole.
+    pub sharing: bool,
+    /// ShareURL ("" to derive share links from the request).
+    pub share_url: String,
 }
 
 /// What the front knows about the peer of one request.
@@ -94,6 +99,8 @@ pub fn run(started: Started) -> Result<(), String> {
             limits: Limits::new(limits::Caps::from_init(&init.front)),
             request_timeout: Duration::from_millis(init.front.request_timeout_ms),
             logout_url: init.front.logout_url.clone(),
+            sharing: init.front.enable_sharing,
+            share_url: init.front.share_url.clone(),
         });
         // The UI's catalogue and assets are compiled in; parse and hash them now, so that a
         // broken catalogue stops the front at start rather than failing a page.

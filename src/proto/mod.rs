@@ -14,6 +14,7 @@ pub mod error;
 pub mod library;
 pub mod media;
 pub mod scan;
+pub mod share;
 pub mod userdata;
 
 use std::path::PathBuf;
@@ -111,6 +112,15 @@ pub struct BrokerInit {
     pub backup_path: Option<std::path::PathBuf>,
     pub backup_schedule: String,
     pub backup_count: u32,
+    pub shares: ShareSettings,
+}
+
+/// EnableSharing, DefaultShareExpiration (0: never), DefaultDownloadableShare.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ShareSettings {
+    pub enabled: bool,
+    pub default_expiration_secs: u64,
+    pub default_downloadable: bool,
 }
 
 /// Streaming, transcoding and artwork settings the broker enforces.
@@ -152,6 +162,10 @@ pub struct FrontInit {
     pub max_connections_per_proxy: usize,
     pub request_timeout_ms: u64,
     pub idle_timeout_ms: u64,
+    /// EnableSharing: off, `/share/` is a 404 and users have no shareRole.
+    pub enable_sharing: bool,
+    /// ShareURL (empty: derived from the request).
+    pub share_url: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -219,6 +233,11 @@ pub enum Request {
     Scanner(scan::ScannerRequest),
     /// stream, download, getCoverArt: authenticate, then answer with an fd or an image.
     Media { client: Client, creds: Credentials, call: media::MediaCall },
+    /// A share's public page: no credentials; the broker checks the share (and its password).
+    SharePage { client: Client, page: share::SharePageRequest },
+    /// A link of a share's page: the broker checks the token it minted, then answers like
+    /// [`Request::Media`].
+    ShareMedia { client: Client, media: share::ShareMediaRequest },
 }
 
 impl Message for Request {}
@@ -237,6 +256,8 @@ impl Request {
             Request::SetupState => "SetupState",
             Request::Scanner(r) => r.kind(),
             Request::Media { .. } => "Media",
+            Request::SharePage { .. } => "SharePage",
+            Request::ShareMedia { .. } => "ShareMedia",
         }
     }
 }
@@ -266,7 +287,9 @@ pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String>
         | Request::Setup { .. }
         | Request::Session { .. }
         | Request::Logout { .. }
-        | Request::SetupState => (role == Role::Front, ""),
+        | Request::SetupState
+        | Request::SharePage { .. }
+        | Request::ShareMedia { .. } => (role == Role::Front, ""),
         Request::ProxyLogin { .. } => (role == Role::Front && allowed.ext_auth, " (ExtAuth is off)"),
         Request::Scanner(r) => match r {
             scan::ScannerRequest::NextScan
@@ -350,6 +373,7 @@ pub enum Call {
     UserData(userdata::UserDataCall),
     MediaAdmin(media::MediaAdmin),
     Lyrics(media::LyricsCall),
+    Share(share::ShareCall),
 }
 
 impl Call {
@@ -375,6 +399,7 @@ impl Call {
             | Call::ChangePassword { .. }
             | Call::StartScan { .. } => true,
             Call::UserData(u) => u.writes(),
+            Call::Share(s) => s.writes(),
             Call::MediaAdmin(a) => match a {
                 M::Transcodings | M::Players => false,
                 M::CreateTranscoding(_)
@@ -422,6 +447,7 @@ pub enum Answer {
     UserData(Box<userdata::UserDataAnswer>),
     MediaAdmin(Box<media::MediaAdminAnswer>),
     Lyrics(Box<media::LyricsAnswer>),
+    Share(Box<share::ShareAnswer>),
 }
 
 /// Who an answer was computed for, and the database generation it was computed at (the
@@ -470,6 +496,7 @@ pub enum Reply {
     /// With the fd [`media::MediaAnswer::fd_count`] names.
     Media(Result<media::MediaAnswer, ApiError>),
     Revalidated(Result<Revalidated, ApiError>),
+    SharePage(Result<Box<share::SharePage>, share::ShareRefusal>),
 }
 
 impl Message for Reply {

@@ -645,6 +645,8 @@ impl Supervisor {
                 max_connections_per_proxy: self.cfg.max_connections_per_proxy,
                 request_timeout_ms: self.cfg.request_timeout.as_millis() as u64,
                 idle_timeout_ms: self.cfg.idle_timeout.as_millis() as u64,
+                enable_sharing: self.cfg.enable_sharing,
+                share_url: self.cfg.share_url.clone(),
             },
             transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone(), checks: Vec::new() },
         }
@@ -670,6 +672,11 @@ impl Supervisor {
             backup_path: self.cfg.backup_path.clone(),
             backup_schedule: self.cfg.backup_schedule.clone(),
             backup_count: self.cfg.backup_count,
+            shares: crate::proto::ShareSettings {
+                enabled: self.cfg.enable_sharing,
+                default_expiration_secs: self.cfg.default_share_expiration.as_secs(),
+                default_downloadable: self.cfg.default_downloadable_share,
+            },
             media: crate::proto::MediaSettings {
                 enable_downloads: self.cfg.enable_downloads,
                 enable_transcoding_config: self.cfg.enable_transcoding_config,
