@@ -48,7 +48,14 @@ fn library(config: &str) -> Lib {
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     let t = |title: &'static str, album: &'static str, track: &'static str, disc: &'static str| {
-        [("title", title), ("artist", "Tester"), ("album_artist", "Tester"), ("album", album), ("track", track), ("disc", disc)]
+        [
+            ("title", title),
+            ("artist", "Tester"),
+            ("album_artist", "Tester"),
+            ("album", album),
+            ("track", track),
+            ("disc", disc),
+        ]
     };
     tone(&a.join("1-01.flac"), 2, &t("First", "Album", "1", "1"));
     tone(&a.join("1-02.flac"), 3, &t("<img src=x onerror=alert(1)>Second", "Album", "2", "1"));
@@ -163,7 +170,8 @@ fn share_methods_follow_the_xsd_and_the_openapi_spec_and_their_owners() {
     let user = lib.ok("alice", "getUser", "username=alice");
     assert_eq!(user["user"]["shareRole"], true, "sharing is on by default");
     let album = &lib.albums["Album"];
-    let expires = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() + 86_400_000)
+    let expires = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+        + 86_400_000)
         .to_string();
     let r = lib.raw("alice", "createShare", &format!("id={album}&description=Mine&expires={expires}"));
     let xml = r.text();
@@ -403,7 +411,15 @@ fn album_artist_and_playlist_downloads_are_zips_of_the_files_in_order() {
     assert_eq!(r.header("content-type"), Some("application/zip"), "{}", r.text());
     let mut z = zip_names(&r.body, &lib.d.fx.dir);
     z.sort();
-    assert_eq!(z, ["Album/Disc 1/01 - First.flac", "Album/Disc 1/02 - _img src=x onerror=alert(1)_Second.flac", "Album/Disc 2/01 - Third.flac", "Other/01 - Elsewhere.flac"]);
+    assert_eq!(
+        z,
+        [
+            "Album/Disc 1/01 - First.flac",
+            "Album/Disc 1/02 - _img src=x onerror=alert(1)_Second.flac",
+            "Album/Disc 2/01 - Third.flac",
+            "Other/01 - Elsewhere.flac"
+        ]
+    );
     assert_eq!(lib.err(ADMIN, "download", "id=nothing"), 70);
 }
 
@@ -506,7 +522,19 @@ fn a_2_gb_zip_leaves_the_front_and_the_transcoder_flat() {
     std::fs::create_dir_all(&a).unwrap();
     // 44.1 kHz, 16-bit stereo: 176,400 bytes a second; 1,150 s is about 203 MB.
     let first = a.join("01.wav");
-    ffmpeg(&["-f", "lavfi", "-i", "anoisesrc=sample_rate=44100:duration=1150", "-ac", "2", "-metadata", "title=T1", "-metadata", "album=Big", first.to_str().unwrap()]);
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "anoisesrc=sample_rate=44100:duration=1150",
+        "-ac",
+        "2",
+        "-metadata",
+        "title=T1",
+        "-metadata",
+        "album=Big",
+        first.to_str().unwrap(),
+    ]);
     for i in 2..=10 {
         std::fs::copy(&first, a.join(format!("{i:02}.wav"))).unwrap();
     }
@@ -522,7 +550,8 @@ fn a_2_gb_zip_leaves_the_front_and_the_transcoder_flat() {
     let (front0, trans0) = (rss_kib(front), rss_kib(transcoder));
     let mut s = std::net::TcpStream::connect(("127.0.0.1", lib.d.port)).unwrap();
     use std::io::Write;
-    write!(s, "GET /rest/download?{}&id={album} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", auth_for(ADMIN)).unwrap();
+    write!(s, "GET /rest/download?{}&id={album} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", auth_for(ADMIN))
+        .unwrap();
     let (mut total, mut peak_front, mut peak_trans) = (0u64, front0, trans0);
     let mut buf = vec![0u8; 1 << 20];
     let mut n = 0u64;
@@ -533,7 +562,7 @@ fn a_2_gb_zip_leaves_the_front_and_the_transcoder_flat() {
         }
         total += k as u64;
         n += 1;
-        if n % 64 == 0 {
+        if n.is_multiple_of(16) {
             peak_front = peak_front.max(rss_kib(front));
             peak_trans = peak_trans.max(rss_kib(transcoder));
         }

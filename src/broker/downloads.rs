@@ -38,7 +38,17 @@ fn tracks(conn: &Connection, roots: &[i64], filter: &str, order: &str, arg: &str
             let folder: i64 = r.get(0)?;
             let dir: Vec<u8> = r.get(1)?;
             let name: Vec<u8> = r.get(2)?;
-            Ok((folder, super::ingest::join_path(&dir, &name), r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+            Ok((
+                folder,
+                super::ingest::join_path(&dir, &name),
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                r.get(8)?,
+                r.get(9)?,
+            ))
         })
         .map_err(internal)?;
     let mut out = Vec::new();
@@ -109,10 +119,16 @@ pub fn collection(
 /// A name part safe in a zip on any system: no separators, control characters or leading
 /// dots, and not too long.
 pub fn clean(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') { '_' } else { c })
-        .collect();
+    let mut out: String =
+        s.chars()
+            .map(|c| {
+                if c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|') {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
     out = out.trim().trim_start_matches('.').trim().to_string();
     if out.chars().count() > 120 {
         out = out.chars().take(120).collect();
@@ -188,9 +204,10 @@ mod tests {
 
     #[test]
     fn names_are_readable_unique_and_safe() {
-        let album = [t("One", Some(1), Some(1), "a"), t("One", Some(1), Some(2), "a"), t("../x", Some(2), Some(2), "a")];
+        let album =
+            [t("One", Some(1), Some(1), "a"), t("One", Some(1), Some(2), "a"), t("../x", Some(2), Some(2), "a")];
         let names: Vec<String> = entries(&album, &Collection::Album).into_iter().map(|e| e.name).collect();
-        assert_eq!(names, ["Disc 1/01 - One.flac", "Disc 2/01 - One.flac", "Disc 2/02 - __x.flac"]);
+        assert_eq!(names, ["Disc 1/01 - One.flac", "Disc 2/01 - One.flac", "Disc 2/02 - _x.flac"]);
         let single = [t("Same", Some(1), None, "b"), t("Same", Some(1), None, "b")];
         let names: Vec<String> = entries(&single, &Collection::Album).into_iter().map(|e| e.name).collect();
         assert_eq!(names, ["01 - Same.flac", "01 - Same (2).flac"]);

@@ -357,7 +357,8 @@ impl Media {
                     }
                 };
                 let Some(file) = file else {
-                    let (kind, name, tracks) = collection.ok_or_else(|| not_found("Song, album, artist or playlist"))?;
+                    let (kind, name, tracks) =
+                        collection.ok_or_else(|| not_found("Song, album, artist or playlist"))?;
                     return self.zip(&name, super::downloads::entries(&tracks, &kind)).await;
                 };
                 let name = String::from_utf8_lossy(&file.file_name).into_owned();
@@ -398,7 +399,11 @@ impl Media {
         }
     }
 
-    pub async fn raw(&self, file: &TrackFile, download: Option<String>) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
+    pub async fn raw(
+        &self,
+        file: &TrackFile,
+        download: Option<String>,
+    ) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
         let (reply, fds) = self.ask(&Job::Open { root: file.root, path: file.path.clone() }).await?;
         let JobReply::Opened { size, mtime } = reply else { return Err(internal("unexpected transcoder answer")) };
         // The file as it is now (it may have changed since the last scan).

@@ -19,8 +19,8 @@ use super::Broker;
 use crate::proto::error::{code, internal, missing, not_found};
 use crate::proto::media::MediaAnswer;
 use crate::proto::share::{
-    ShareAnswer, ShareCall, ShareInfo, ShareMediaRequest, SharePage, SharePageRequest, ShareRefusal,
-    ShareTrack, ShareWhat,
+    ShareAnswer, ShareCall, ShareInfo, ShareMediaRequest, SharePage, SharePageRequest, ShareRefusal, ShareTrack,
+    ShareWhat,
 };
 use crate::proto::{ApiError, Client};
 
@@ -351,7 +351,9 @@ pub fn page(broker: &Broker, client: &Client, req: &SharePageRequest) -> Result<
         let listed = req.list_token.as_ref().and_then(|t| verify(&broker.store, &r.id, ShareWhat::List, &t.0));
         let by_list = listed.is_some_and(|(item, exp)| item == "all" && exp == r.expires);
         if !by_list {
-            let Some(pw) = &req.password else { return Err(ShareRefusal::Password { wrong: false, retry_after: None }) };
+            let Some(pw) = &req.password else {
+                return Err(ShareRefusal::Password { wrong: false, retry_after: None });
+            };
             match broker.store.share_password(client, &r.id, || password_matches(hash, &pw.0)) {
                 Ok(true) => {}
                 Ok(false) => return Err(ShareRefusal::Password { wrong: true, retry_after: None }),
@@ -433,7 +435,9 @@ pub async fn media(broker: &Broker, req: &ShareMediaRequest) -> Result<(MediaAns
             let id = song()?;
             let file = {
                 let conn = broker.reader();
-                super::media::track_file(&conn, &broker.roots, &id).map_err(internal)?.ok_or_else(|| not_found("Song"))?
+                super::media::track_file(&conn, &broker.roots, &id)
+                    .map_err(internal)?
+                    .ok_or_else(|| not_found("Song"))?
             };
             if req.from_start && r.max_plays.is_some() {
                 let counted = broker
@@ -445,7 +449,10 @@ pub async fn media(broker: &Broker, req: &ShareMediaRequest) -> Result<(MediaAns
                     )
                     .map_err(internal)?;
                 if counted == 0 {
-                    return Err(ApiError::new(code::NOT_AUTHORIZED, "This share has been played as often as it may be"));
+                    return Err(ApiError::new(
+                        code::NOT_AUTHORIZED,
+                        "This share has been played as often as it may be",
+                    ));
                 }
             } else if r.plays_used() {
                 return Err(ApiError::new(code::NOT_AUTHORIZED, "This share has been played as often as it may be"));
@@ -454,9 +461,8 @@ pub async fn media(broker: &Broker, req: &ShareMediaRequest) -> Result<(MediaAns
         }
         ShareWhat::Cover => {
             let id = song()?;
-            let owner = super::store::Store::user_by_id(&broker.reader(), &r.user_id)
-                .map_err(internal)?
-                .ok_or_else(refused)?;
+            let owner =
+                super::store::Store::user_by_id(&broker.reader(), &r.user_id).map_err(internal)?.ok_or_else(refused)?;
             let image = broker
                 .art
                 .answer(broker, &owner, &id, req.size, |job| async move { broker.media.call(&job).await })

@@ -399,12 +399,11 @@ impl Store {
     /// A share's password check, limited like logins (docs/security.md T3): Err(seconds to
     /// wait) when the limiter refuses the attempt (right password or not).
     pub fn share_password(&self, client: &Client, share: &str, check: impl FnOnce() -> bool) -> Result<bool, u64> {
-        let ticket = self.limiter.lock().unwrap().begin(&client.addr, Attempt::Share(share), Instant::now()).map_err(
-            |r| {
+        let ticket =
+            self.limiter.lock().unwrap().begin(&client.addr, Attempt::Share(share), Instant::now()).map_err(|r| {
                 tracing::warn!("share {share}: password refused for {}: too many failures", client.addr);
                 r.wait.as_secs().max(1)
-            },
-        )?;
+            })?;
         let ok = check();
         let mut limiter = self.limiter.lock().unwrap();
         if ok {

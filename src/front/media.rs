@@ -70,7 +70,12 @@ impl Front {
 }
 
 /// A media answer served: None if the fd it needs did not come with it.
-pub fn serve_answer(answer: MediaAnswer, mut fds: Vec<OwnedFd>, headers: &HeaderMap, head: bool) -> Option<HttpResponse> {
+pub fn serve_answer(
+    answer: MediaAnswer,
+    mut fds: Vec<OwnedFd>,
+    headers: &HeaderMap,
+    head: bool,
+) -> Option<HttpResponse> {
     Some(match answer {
         MediaAnswer::File(info) => serve_file(info, fds.pop()?, headers, head),
         MediaAnswer::Transcoded(info) => serve_pipe(info, fds.pop()?, head),

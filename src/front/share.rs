@@ -77,7 +77,8 @@ impl Front {
         if !self.share_url.is_empty() {
             return self.share_url.clone();
         }
-        let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").trim());
+        let get =
+            |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").trim());
         let forwarded = if peer.trusted { get("x-forwarded-host").and_then(clean_host) } else { None };
         let host = forwarded.or_else(|| get("host").and_then(clean_host)).unwrap_or("localhost");
         let scheme = if peer.https { "https" } else { "http" };
@@ -121,7 +122,8 @@ impl Front {
         match (what, token) {
             (None, None) | (Some(""), None) => self.share_page(id, req, &peer, client).await,
             (Some("m3u"), None) => {
-                let page = SharePageRequest { id: id.into(), password: None, list_token: q("t").map(Secret), visit: false };
+                let page =
+                    SharePageRequest { id: id.into(), password: None, list_token: q("t").map(Secret), visit: false };
                 match self.ask_page(client, page).await {
                     Ok(p) => m3u(&p, &self.share_base(req.headers(), &peer)),
                     Err(r) => r,
@@ -152,7 +154,9 @@ impl Front {
                     Reply::Media(Err(e)) => match e.code {
                         code::NOT_FOUND => plain(StatusCode::NOT_FOUND, "not found\n"),
                         code::NOT_AUTHORIZED => plain(StatusCode::FORBIDDEN, &format!("{}\n", e.message)),
-                        _ if e.retry_after.is_some() => plain(StatusCode::TOO_MANY_REQUESTS, &format!("{}\n", e.message)),
+                        _ if e.retry_after.is_some() => {
+                            plain(StatusCode::TOO_MANY_REQUESTS, &format!("{}\n", e.message))
+                        }
                         _ => plain(StatusCode::BAD_GATEWAY, &format!("{}\n", e.message)),
                     },
                     _ => plain(StatusCode::BAD_GATEWAY, "unexpected answer\n"),
@@ -180,7 +184,8 @@ impl Front {
                 (StatusCode::GONE, super::ui::share_page::gone(s, &self.base_url, true))
             }
             ShareRefusal::Password { wrong, retry_after } => {
-                let status = if retry_after.is_some() { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
+                let status =
+                    if retry_after.is_some() { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
                 (status, super::ui::share_page::password(s, &self.base_url, wrong, retry_after))
             }
         };
@@ -238,10 +243,8 @@ fn m3u(p: &SharePage, base: &str) -> HttpResponse {
     let mut r = Response::new(Body::full(Bytes::from(out)));
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("audio/x-mpegurl; charset=utf-8"));
     r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(
-        hyper::header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"share.m3u\""),
-    );
+    r.headers_mut()
+        .insert(hyper::header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"share.m3u\""));
     r
 }
 

@@ -20,8 +20,13 @@ pub enum ShareCall {
     List,
     Create(ShareFields),
     /// Only the owner, or an admin.
-    Update { id: String, fields: ShareFields },
-    Delete { id: String },
+    Update {
+        id: String,
+        fields: ShareFields,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 impl ShareCall {

@@ -2,7 +2,7 @@
 -- (an album or playlist shared is its songs then), so that its page and its tokens can never
 -- reach anything else. Deleting the share or its owner removes it, and its tokens die with
 -- it: the broker looks the share up on every use of one.
-CREATE TABLE shares (
+CREATE TABLE IF NOT EXISTS shares (
     id             TEXT PRIMARY KEY,            -- random, 128 bits: part of the public URL
     user_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     description    TEXT NOT NULL DEFAULT '',
@@ -15,12 +15,12 @@ CREATE TABLE shares (
     max_plays      INTEGER,                     -- NULL: no cap
     plays          INTEGER NOT NULL DEFAULT 0
 ) STRICT;
-CREATE INDEX shares_user ON shares(user_id);
+CREATE INDEX IF NOT EXISTS shares_user ON shares(user_id);
 
-CREATE TABLE share_tracks (
+CREATE TABLE IF NOT EXISTS share_tracks (
     share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
     track_id TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
     PRIMARY KEY (share_id, position)
 ) STRICT;
-CREATE INDEX share_tracks_track ON share_tracks(share_id, track_id);
+CREATE INDEX IF NOT EXISTS share_tracks_track ON share_tracks(share_id, track_id);

@@ -109,6 +109,7 @@ pub fn password(s: &'static Strings, base: &str, wrong: bool, retry_after: Optio
 
 /// An ended share (`expired`) or none at all: a plain page.
 pub fn gone(s: &'static Strings, base: &str, expired: bool) -> Markup {
-    let (title, text) = if expired { (&s.share_gone_title, &s.share_gone) } else { (&s.share_unknown_title, &s.share_unknown) };
+    let (title, text) =
+        if expired { (&s.share_gone_title, &s.share_gone) } else { (&s.share_unknown_title, &s.share_unknown) };
     document(s, base, title, false, html! { h1 { (title) } p { (text) } })
 }
