@@ -580,3 +580,34 @@ fn a_2_gb_zip_leaves_the_front_and_the_transcoder_flat() {
     assert!(peak_trans < trans0 + 20 * 1024, "the transcoder grew by {} KiB", peak_trans - trans0);
     let _: PathBuf = lib.d.fx.dir.clone();
 }
+
+/// In headless Chromium, a fresh context without cookies: the share's page shows its tracks
+/// (markup in the description and a title stays text: no dialog, no injected element), and
+/// its player reaches `playing` on the share's signed links, with no console error, CSP
+/// violation or failed request.
+#[test]
+fn share_page_plays_in_a_fresh_browser_without_a_session() {
+    if !common::browser::browser_stack("the share page in a browser") {
+        return;
+    }
+    let lib = library("");
+    let album = &lib.albums["Album"];
+    let desc = "%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E%3Cimg%20src%3Dx%20onerror%3Dalert(2)%3E";
+    let id = lib.share(ADMIN, &format!("id={album}&description={desc}"));
+    let url = format!("http://127.0.0.1:{}/share/{id}", lib.d.port);
+    let run = common::browser::run_script("share.mjs", &[&url], Duration::from_secs(120), || lib.d.log());
+    for step in run.result["steps"].as_array().unwrap() {
+        assert_eq!(step["ok"], true, "{}", run.pretty());
+    }
+    let steps = run.result["steps"].as_array().unwrap();
+    let tracks = steps.iter().find(|s| s["name"] == "tracks").unwrap();
+    assert_eq!(tracks["rows"], 3);
+    assert_eq!(tracks["titles"][1], "<img src=x onerror=alert(1)>Second", "the title as text");
+    assert_eq!(
+        tracks["heading"], "\"><script>alert(1)</script><img src=x onerror=alert(2)>",
+        "the description as text"
+    );
+    assert_eq!(run.result["dialogs"], 0);
+    assert!(run.result["streams"].as_array().unwrap().iter().any(|s| s["status"] == 200 || s["status"] == 206));
+    common::browser::assert_no_page_problems(&run, &[]);
+}

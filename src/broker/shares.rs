@@ -486,3 +486,48 @@ pub async fn media(broker: &Broker, req: &ShareMediaRequest) -> Result<(MediaAns
         ShareWhat::List => Err(refused()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/security.md T28: a token is good only as the broker minted it: any field changed,
+    /// another share, another kind of link, or a MAC under any other key is refused. The key
+    /// is the vault's; a front speaking the channel has neither it nor a way to ask for it.
+    #[test]
+    fn tokens_are_the_brokers_alone_and_bound_to_every_field() {
+        let dir = std::env::temp_dir().join(format!("redoubt-shares-{}", super::super::db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = Broker::open(&crate::proto::BrokerInit::default(), &dir, &dir.join("cache"), &[]).unwrap();
+        let store = &broker.store;
+        let share = "0123456789abcdef0123456789abcdef";
+        let t = mint(store, share, "3", ShareWhat::Stream, Some(1_900_000_000));
+        assert_eq!(verify(store, share, ShareWhat::Stream, &t), Some(("3".into(), Some(1_900_000_000))));
+        let never = mint(store, share, "all", ShareWhat::Zip, None);
+        assert_eq!(verify(store, share, ShareWhat::Zip, &never), Some(("all".into(), None)));
+        let (_, mac) = t.rsplit_once('.').unwrap();
+        for forged in [
+            t.replacen("3.", "4.", 1),
+            t.replace("1900000000", "1900000001"),
+            t.replace("1900000000", "-1"),
+            format!("3.1900000000.{}", hex::encode([0u8; 32])),
+            format!("3.1900000000.{}", &mac[..62]),
+            format!("3.1900000000.{mac}00"),
+            // The right MAC, under a key of the front's own choosing.
+            format!(
+                "3.1900000000.{}",
+                hex::encode(super::super::vault::hmac_sha256(
+                    &[7u8; 32],
+                    &[share.as_bytes(), b"3", b"stream", b"1900000000"]
+                ))
+            ),
+            String::new(),
+            "3".into(),
+        ] {
+            assert_eq!(verify(store, share, ShareWhat::Stream, &forged), None, "{forged}");
+        }
+        assert_eq!(verify(store, "fedcba9876543210fedcba9876543210", ShareWhat::Stream, &t), None, "another share");
+        assert_eq!(verify(store, share, ShareWhat::Cover, &t), None, "another kind of link");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
