@@ -611,3 +611,33 @@ fn share_page_plays_in_a_fresh_browser_without_a_session() {
     assert!(run.result["streams"].as_array().unwrap().iter().any(|s| s["status"] == 200 || s["status"] == 206));
     common::browser::assert_no_page_problems(&run, &[]);
 }
+
+/// `transcode=true`: a share's streams follow its owner's player named `share` (made on the
+/// first stream, set like any player with `updatePlayer`); without it, the original file.
+#[test]
+fn a_transcoding_share_follows_its_owners_share_player() {
+    let lib = library("");
+    let song = &lib.songs["First"];
+    let plain = lib.share(ADMIN, &format!("id={song}"));
+    let id = lib.share(ADMIN, &format!("id={song}&transcode=true"));
+    let token = stream_links(&lib.page(&id).text()).remove(0);
+    let original = lib.file("Artist/Album/1-01.flac");
+    assert_eq!(lib.get(&link(&id, "stream", &token)).body, original, "the player sets nothing yet: the file");
+    let players = lib.ok(ADMIN, "getPlayers", "");
+    let player = players["players"]["player"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["client"] == "share")
+        .expect("the owner's share player")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    lib.ok(ADMIN, "updatePlayer", &format!("id={player}&format=mp3"));
+    let r = lib.get(&link(&id, "stream", &token));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("audio/mpeg"));
+    assert!(r.body.starts_with(b"ID3") || r.body.first() == Some(&0xff), "an mp3");
+    let token = stream_links(&lib.page(&plain).text()).remove(0);
+    assert_eq!(lib.get(&link(&plain, "stream", &token)).body, original, "a share without the switch");
+}

@@ -435,7 +435,7 @@ impl Media {
         Ok((MediaAnswer::Zip(crate::proto::media::ZipInfo { download_name, entries: count }), fds))
     }
 
-    async fn transcode(
+    pub async fn transcode(
         &self,
         me: &User,
         file: &TrackFile,

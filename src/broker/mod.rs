@@ -225,7 +225,7 @@ impl Broker {
                 let r = tokio::task::spawn_blocking(move || shares::page(&me, &client, &page)).await;
                 Reply::SharePage(r.unwrap_or(Err(crate::proto::share::ShareRefusal::NotFound)).map(Box::new)).into()
             }
-            Request::ShareMedia { client: _, media } => match shares::media(&self, &media).await {
+            Request::ShareMedia { client, media } => match shares::media(&self, &client, &media).await {
                 Ok((answer, fds)) => Answer { body: Reply::Media(Ok(answer)), fds },
                 Err(e) => Reply::Media(Err(e)).into(),
             },

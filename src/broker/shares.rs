@@ -41,10 +41,11 @@ struct Row {
     password_hash: Option<String>,
     max_plays: Option<i64>,
     plays: i64,
+    transcode: bool,
 }
 
 const ROW: &str = "SELECT s.id, s.user_id, u.name, s.description, s.created_at, s.expires_at, s.last_visited, \
-    s.visit_count, s.downloadable, s.password_hash, s.max_plays, s.plays FROM shares s JOIN users u ON u.id = s.user_id";
+    s.visit_count, s.downloadable, s.password_hash, s.max_plays, s.plays, s.transcode FROM shares s JOIN users u ON u.id = s.user_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok(Row {
@@ -60,6 +61,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         password_hash: r.get(9)?,
         max_plays: r.get(10)?,
         plays: r.get(11)?,
+        transcode: r.get(12)?,
     })
 }
 
@@ -244,7 +246,7 @@ pub fn api(broker: &Broker, me: &User, call: &ShareCall) -> Result<ShareAnswer, 
             }
             tx.execute(
                 "INSERT INTO shares (id, user_id, description, created_at, expires_at, downloadable, password_hash, \
-                 max_plays) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 max_plays, transcode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     id,
                     me.id,
@@ -253,7 +255,8 @@ pub fn api(broker: &Broker, me: &User, call: &ShareCall) -> Result<ShareAnswer, 
                     expires,
                     f.downloadable.unwrap_or(settings.default_downloadable),
                     password,
-                    max_plays
+                    max_plays,
+                    f.transcode.unwrap_or(false)
                 ],
             )
             .map_err(internal)?;
@@ -271,6 +274,12 @@ pub fn api(broker: &Broker, me: &User, call: &ShareCall) -> Result<ShareAnswer, 
             Ok(ShareAnswer::Shares(vec![info(&conn, me, r)?]))
         }
         ShareCall::Update { id, fields: f } => {
+            // Hashed before the writer is taken: argon2 takes a while.
+            let password = match &f.password {
+                Some(p) if !p.0.is_empty() => Some(Some(hash_password(&p.0)?)),
+                Some(_) => Some(None),
+                None => None,
+            };
             let conn = broker.store.conn();
             editable(&conn, me, id)?;
             if let Some(d) = &f.description {
@@ -287,9 +296,11 @@ pub fn api(broker: &Broker, me: &User, call: &ShareCall) -> Result<ShareAnswer, 
             if let Some(d) = f.downloadable {
                 conn.execute("UPDATE shares SET downloadable = ?2 WHERE id = ?1", params![id, d]).map_err(internal)?;
             }
-            if let Some(p) = &f.password {
-                let h = if p.0.is_empty() { None } else { Some(hash_password(&p.0)?) };
+            if let Some(h) = password {
                 conn.execute("UPDATE shares SET password_hash = ?2 WHERE id = ?1", params![id, h]).map_err(internal)?;
+            }
+            if let Some(t) = f.transcode {
+                conn.execute("UPDATE shares SET transcode = ?2 WHERE id = ?1", params![id, t]).map_err(internal)?;
             }
             if let Some(m) = f.max_plays {
                 let m = (m > 0).then_some(m);
@@ -411,7 +422,11 @@ fn refused() -> ApiError {
 }
 
 /// One link of a share's page: the token checked, then the song, cover or zip it names.
-pub async fn media(broker: &Broker, req: &ShareMediaRequest) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
+pub async fn media(
+    broker: &Broker,
+    client: &Client,
+    req: &ShareMediaRequest,
+) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
     if !broker.shares.enabled || req.what == ShareWhat::List {
         return Err(refused());
     }
@@ -457,6 +472,9 @@ pub async fn media(broker: &Broker, req: &ShareMediaRequest) -> Result<(MediaAns
             } else if r.plays_used() {
                 return Err(ApiError::new(code::NOT_AUTHORIZED, "This share has been played as often as it may be"));
             }
+            if r.transcode && broker.media.settings.ffmpeg.is_some() {
+                return transcoded(broker, client, &r, &file).await;
+            }
             broker.media.raw(&file, None).await
         }
         ShareWhat::Cover => {
@@ -484,6 +502,28 @@ pub async fn media(broker: &Broker, req: &ShareMediaRequest) -> Result<(MediaAns
             broker.media.zip(&name, downloads::entries(&tracks, &Collection::Playlist)).await
         }
         ShareWhat::List => Err(refused()),
+    }
+}
+
+/// A stream of a share that transcodes: as the owner's player named `share` says (made on
+/// first use, changed like any player with `updatePlayer`), counted against the owner's
+/// transcoding caps.
+async fn transcoded(
+    broker: &Broker,
+    client: &Client,
+    r: &Row,
+    file: &super::media::TrackFile,
+) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
+    use super::media::{plan, player, profiles, Plan};
+    let owner = Store::user_by_id(&broker.reader(), &r.user_id).map_err(internal)?.ok_or_else(refused)?;
+    let profiles = profiles(&broker.reader()).map_err(internal)?;
+    let player = player(&broker.store.conn(), &owner.id, "share", &client.addr).map_err(internal)?;
+    let settings = &broker.media.settings;
+    match plan(file, None, 0, &player, &profiles, &settings.default_downsampling_format) {
+        Plan::Raw => broker.media.raw(file, None).await,
+        Plan::Transcode { profile, bit_rate } => {
+            broker.media.transcode(&owner, file, &profile, bit_rate, 0, false).await
+        }
     }
 }
 

@@ -491,6 +491,7 @@ fn share_fields(p: &Params) -> Result<ShareFields, ApiError> {
         downloadable: p.boolean("downloadable")?,
         password: p.get("password").map(decode_password).transpose()?.map(Secret),
         max_plays: p.int("maxPlays")?,
+        transcode: p.boolean("transcode")?,
     })
 }
 

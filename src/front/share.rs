@@ -120,7 +120,7 @@ impl Front {
             .collect();
         let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         match (what, token) {
-            (None, None) | (Some(""), None) => self.share_page(id, req, &peer, client).await,
+            (None, None) | (Some(""), None) => self.share_page(id, req, client).await,
             (Some("m3u"), None) => {
                 let page =
                     SharePageRequest { id: id.into(), password: None, list_token: q("t").map(Secret), visit: false };
@@ -194,7 +194,7 @@ impl Front {
         Err(r)
     }
 
-    async fn share_page(&self, id: &str, req: Request, peer: &Peer, client: Client) -> HttpResponse {
+    async fn share_page(&self, id: &str, req: Request, client: Client) -> HttpResponse {
         let password = match *req.method() {
             Method::GET | Method::HEAD => None,
             Method::POST => {
@@ -217,7 +217,6 @@ impl Front {
             Ok(p) => p,
             Err(r) => return r,
         };
-        let _ = peer;
         let s = super::ui::strings::en();
         let mut r = html(StatusCode::OK, super::ui::share_page::page(s, &self.base_url, &p).into_string());
         headers_with_policy(&mut r, &super::ui::csp(&self.logout_url));

@@ -51,6 +51,9 @@ pub struct ShareFields {
     pub password: Option<Secret>,
     /// The most plays the share allows (0 clears the cap).
     pub max_plays: Option<u32>,
+    /// Streams are transcoded as the owner's player named `share` says (its format and
+    /// bit-rate cap, `updatePlayer`); off: the original files.
+    pub transcode: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -13,7 +13,8 @@ CREATE TABLE IF NOT EXISTS shares (
     downloadable   INTEGER NOT NULL DEFAULT 0,
     password_hash  TEXT,                        -- argon2id PHC string; NULL: none
     max_plays      INTEGER,                     -- NULL: no cap
-    plays          INTEGER NOT NULL DEFAULT 0
+    plays          INTEGER NOT NULL DEFAULT 0,
+    transcode      INTEGER NOT NULL DEFAULT 0    -- streams follow the owner's "share" player
 ) STRICT;
 CREATE INDEX IF NOT EXISTS shares_user ON shares(user_id);
 
