@@ -569,6 +569,34 @@ mod tests {
         assert!(!Call::UserData(userdata::UserDataCall::NowPlaying).changes_state());
     }
 
+    /// A share's page and links are the front's questions alone, and the share methods that
+    /// write say so (a web session proves them with its CSRF token).
+    #[test]
+    fn shares_are_asked_by_the_front_and_their_writes_marked() {
+        let page = Request::SharePage {
+            client: Client::default(),
+            page: share::SharePageRequest { id: "x".into(), password: None, list_token: None, visit: true },
+        };
+        let media = Request::ShareMedia {
+            client: Client::default(),
+            media: share::ShareMediaRequest {
+                share: "x".into(),
+                what: share::ShareWhat::Stream,
+                token: Secret("t".into()),
+                size: None,
+                from_start: true,
+            },
+        };
+        for req in [&page, &media] {
+            assert!(permit(Role::Front, req, Allowed::default()).is_ok());
+            assert!(permit(Role::Scanner, req, Allowed::default()).is_err());
+            assert!(permit(Role::Transcoder, req, Allowed::default()).is_err());
+        }
+        assert!(!Call::Share(share::ShareCall::List).changes_state());
+        assert!(Call::Share(share::ShareCall::Delete { id: "x".into() }).changes_state());
+        assert!(Call::Share(share::ShareCall::Create(Default::default())).changes_state());
+    }
+
     #[test]
     fn secrets_never_print() {
         let c = Credentials::Password { user: "alice".into(), password: Secret("hunter2".into()) };
