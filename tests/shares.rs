@@ -600,6 +600,9 @@ fn share_page_plays_in_a_fresh_browser_without_a_session() {
         assert_eq!(step["ok"], true, "{}", run.pretty());
     }
     let steps = run.result["steps"].as_array().unwrap();
+    let page = &run.result["pages"][0];
+    assert_eq!(page["axe"].as_array().map_or(0, |a| a.len()), 0, "axe-core: {}", page["axe"]);
+    assert_eq!(page["overflow"], 0, "no sideways scrolling");
     let tracks = steps.iter().find(|s| s["name"] == "tracks").unwrap();
     assert_eq!(tracks["rows"], 3);
     assert_eq!(tracks["titles"][1], "<img src=x onerror=alert(1)>Second", "the title as text");
