@@ -34,6 +34,10 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Scanner.ArtistSeparators", " feat. | ft. | / |; ", "Strings, separated by |, that split a single artist tag into several artists (spaces count); multi-valued ARTISTS tags always win"),
     ("Scanner.FileTimeout", "30s", "A file whose tags take longer than this to read is recorded as a problem"),
     ("EnableDownloads", "true", "Allow the download endpoint (original files)"),
+    ("EnableSharing", "true", "Allow users to share songs, albums and playlists as public /share/ pages (createShare)"),
+    ("ShareURL", "", "The public base URL share links start with (https://music.example); empty: derived from the request (X-Forwarded-* only from ExtAuth.TrustedSources)"),
+    ("DefaultShareExpiration", "8760h", "How long a share lasts when createShare names no expiry; 0: never expires"),
+    ("DefaultDownloadableShare", "false", "Whether a new share offers its songs as one zip download unless createShare says otherwise"),
     ("EnableTranscodingConfig", "false", "Allow admins to create, edit and delete transcoding profiles; commands may only run the configured ffmpeg"),
     ("FFmpegPath", "", "The ffmpeg to run for transcoding; empty: ffmpeg from PATH, resolved at start. The transcoder may execute this one program"),
     ("DefaultDownsamplingFormat", "opus", "Format used when a client asks only for a lower maxBitRate than the song has"),
@@ -122,6 +126,11 @@ pub struct Config {
     pub file_timeout: std::time::Duration,
     pub enable_downloads: bool,
     pub enable_transcoding_config: bool,
+    pub enable_sharing: bool,
+    /// ShareURL, checked: empty or an http(s) URL without a trailing slash.
+    pub share_url: String,
+    pub default_share_expiration: std::time::Duration,
+    pub default_downloadable_share: bool,
     /// FFmpegPath as given (empty: search PATH); see [`Config::resolve_ffmpeg`].
     pub ffmpeg_path: String,
     pub default_downsampling_format: String,
@@ -182,6 +191,10 @@ impl std::fmt::Debug for Config {
             .field("watcher_wait", &self.watcher_wait)
             .field("enable_downloads", &self.enable_downloads)
             .field("enable_transcoding_config", &self.enable_transcoding_config)
+            .field("enable_sharing", &self.enable_sharing)
+            .field("share_url", &self.share_url)
+            .field("default_share_expiration", &self.default_share_expiration)
+            .field("default_downloadable_share", &self.default_downloadable_share)
             .field("ffmpeg_path", &self.ffmpeg_path)
             .field("max_transcodes", &self.max_transcodes)
             .field("max_transcodes_per_user", &self.max_transcodes_per_user)
@@ -554,6 +567,7 @@ impl Config {
             &get("Prometheus.BearerToken"),
         )
         .map_err(|(name, why)| bad(name, why))?;
+        let share_url = parse_share_url(&get("ShareURL")).map_err(|e| bad("ShareURL", e))?;
         let (base_url, public_url) = parse_base_url(&get("BaseUrl")).map_err(|e| bad("BaseUrl", e))?;
         let path_of = |name: &str| Some(get(name).trim().to_string()).filter(|p| !p.is_empty()).map(PathBuf::from);
         let tls = match (path_of("TLSCert"), path_of("TLSKey")) {
@@ -607,6 +621,10 @@ impl Config {
             file_timeout,
             enable_downloads: boolean("EnableDownloads")?,
             enable_transcoding_config: boolean("EnableTranscodingConfig")?,
+            enable_sharing: boolean("EnableSharing")?,
+            share_url,
+            default_share_expiration: duration("DefaultShareExpiration")?,
+            default_downloadable_share: boolean("DefaultDownloadableShare")?,
             ffmpeg_path: get("FFmpegPath").trim().to_string(),
             default_downsampling_format,
             max_transcodes,
@@ -712,6 +730,19 @@ fn prometheus(
         ));
     }
     Ok(Some(crate::proto::metrics::MetricsInit { path: path.to_string(), password_sha256, token_sha256 }))
+}
+
+/// ShareURL: empty, or an `http(s)://host[/path]` URL, kept without its trailing slash.
+pub fn parse_share_url(raw: &str) -> Result<String, String> {
+    let v = raw.trim().trim_end_matches('/');
+    if v.is_empty() {
+        return Ok(String::new());
+    }
+    let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.contains(['?', '#', ' ', '"', '<', '>', '\\']) => Ok(v.to_string()),
+        _ => Err(format!("{raw:?} is not a URL like https://music.example or https://host.example/music")),
+    }
 }
 
 /// BaseUrl as Navidrome reads it: a path prefix (`/music`), or a full URL

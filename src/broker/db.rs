@@ -16,6 +16,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_unknown_albums", include_str!("migrations/0007_unknown_albums.sql")),
     ("0008_backup_requests", include_str!("migrations/0008_backup_requests.sql")),
     ("0009_security_events", include_str!("migrations/0009_security_events.sql")),
+    ("0010_shares", include_str!("migrations/0010_shares.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -42,6 +42,8 @@ pub enum Attempt<'a> {
     User(&'a str),
     ApiKey,
     Setup,
+    /// A share's password (share id): limited like a user's, per address and from anywhere.
+    Share(&'a str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +166,11 @@ impl Limiter {
             Attempt::Setup => vec![
                 (self.key(&["addr+setup", &addr]), Scope::Other, self.limit),
                 (self.key(&["setup"]), Scope::Other, wide),
+            ],
+            Attempt::Share(id) => vec![
+                (self.key(&["addr+share", &addr, id]), Scope::Other, self.limit),
+                (self.key(&["share", id]), Scope::Other, wide),
+                (self.key(&["addr", &addr]), Scope::Address, wide),
             ],
         }
     }

@@ -259,7 +259,7 @@ impl Media {
 
     /// The transcoder's answer, `Failed` included; Err only when there is no transcoder to
     /// answer (it is restarting, or died on this job).
-    async fn call(&self, job: &Job) -> Result<(JobReply, Vec<OwnedFd>), ApiError> {
+    pub async fn call(&self, job: &Job) -> Result<(JobReply, Vec<OwnedFd>), ApiError> {
         let client = self.transcoder.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let Some(client) = client else {
             return Err(ApiError::new(code::GENERIC, "The transcoder is restarting; try again"));
@@ -367,9 +367,17 @@ impl Media {
                 if !self.settings.enable_downloads {
                     return Err(ApiError::new(code::NOT_AUTHORIZED, "Downloads are disabled on this server"));
                 }
-                let file = {
+                let (file, collection) = {
                     let conn = broker.reader();
-                    track_file(&conn, &broker.roots, id).map_err(internal)?.ok_or_else(|| not_found("Song"))?
+                    match track_file(&conn, &broker.roots, id).map_err(internal)? {
+                        Some(f) => (Some(f), None),
+                        None => (None, super::downloads::collection(&conn, &broker.roots, me, id)?),
+                    }
+                };
+                let Some(file) = file else {
+                    let (kind, name, tracks) =
+                        collection.ok_or_else(|| not_found("Song, album, artist or playlist"))?;
+                    return self.zip(&name, super::downloads::entries(&tracks, &kind)).await;
                 };
                 let name = String::from_utf8_lossy(&file.file_name).into_owned();
                 self.raw(&file, Some(name)).await
@@ -409,7 +417,11 @@ impl Media {
         }
     }
 
-    async fn raw(&self, file: &TrackFile, download: Option<String>) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
+    pub async fn raw(
+        &self,
+        file: &TrackFile,
+        download: Option<String>,
+    ) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
         let (reply, fds) = self.ask(&Job::Open { root: file.root, path: file.path.clone() }).await?;
         let JobReply::Opened { size, mtime } = reply else { return Err(internal("unexpected transcoder answer")) };
         // The file as it is now (it may have changed since the last scan).
@@ -425,7 +437,23 @@ impl Media {
         Ok((MediaAnswer::File(info), fds))
     }
 
-    async fn transcode(
+    /// A zip of these files, written by the transcoder into a pipe (see transcoder/zip.rs).
+    pub async fn zip(
+        &self,
+        name: &str,
+        entries: Vec<crate::proto::media::ZipEntry>,
+    ) -> Result<(MediaAnswer, Vec<OwnedFd>), ApiError> {
+        if entries.is_empty() {
+            return Err(not_found("Songs to download"));
+        }
+        let count = entries.len() as u32;
+        let (reply, fds) = self.ask(&Job::Zip { entries }).await?;
+        let JobReply::Zipping = reply else { return Err(internal("unexpected transcoder answer")) };
+        let download_name = format!("{}.zip", super::downloads::clean(name));
+        Ok((MediaAnswer::Zip(crate::proto::media::ZipInfo { download_name, entries: count }), fds))
+    }
+
+    pub async fn transcode(
         &self,
         me: &User,
         file: &TrackFile,

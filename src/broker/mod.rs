@@ -6,6 +6,7 @@ pub mod art;
 pub mod backup;
 pub mod browse;
 pub mod db;
+pub mod downloads;
 pub mod ingest;
 pub mod limiter;
 pub mod lyrics;
@@ -16,6 +17,7 @@ pub mod scan_jobs;
 pub mod schedule;
 pub mod security;
 pub mod signer;
+pub mod shares;
 pub mod store;
 pub mod userdata;
 pub mod vault;
@@ -54,6 +56,8 @@ pub struct Broker {
     pub backups: Option<(std::path::PathBuf, usize)>,
     pub backup_schedule: Option<schedule::Schedule>,
     pub articles: Vec<String>,
+    /// EnableSharing and the share defaults.
+    pub shares: crate::proto::ShareSettings,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
     /// Each role's sandbox as it last reported it (the admin security page).
@@ -184,6 +188,7 @@ impl Broker {
             backup_schedule: schedule::Schedule::parse(&init.backup_schedule)?,
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
+            shares: init.shares.clone(),
             allowed: Allowed { ext_auth: init.ext_auth, tls: init.tls.is_some() },
             sandboxes: std::sync::Mutex::new(
                 crate::role::sandbox_facts().map(|f| (Role::Broker, f)).into_iter().collect(),
@@ -253,6 +258,15 @@ impl Broker {
             }
             Request::ProxyLogin { client, user } => Reply::Session(self.store.proxy_login(&client, &user)).into(),
             Request::SetupState => Reply::SetupOpen(self.store.setup_open()).into(),
+            Request::SharePage { client, page } => {
+                let me = self.clone();
+                let r = tokio::task::spawn_blocking(move || shares::page(&me, &client, &page)).await;
+                Reply::SharePage(r.unwrap_or(Err(crate::proto::share::ShareRefusal::NotFound)).map(Box::new)).into()
+            }
+            Request::ShareMedia { client, media } => match shares::media(&self, &client, &media).await {
+                Ok((answer, fds)) => Answer { body: Reply::Media(Ok(answer)), fds },
+                Err(e) => Reply::Media(Err(e)).into(),
+            },
             Request::Scanner(r) => self.scanner(r).await,
             Request::TlsSign { leaf, scheme, message } => {
                 #[cfg(feature = "test-hooks")]
@@ -506,6 +520,10 @@ impl Broker {
                 answer.map(|x| A::MediaAdmin(Box::new(x)))
             }
             Call::Admin(a) => self.admin(client, creds, a).map(|x| A::Admin(Box::new(x))),
+            Call::Share(c) => {
+                let me = self.store.authenticate(client, creds)?;
+                shares::api(self, &me, c).map(|x| A::Share(Box::new(x)))
+            }
             Call::Lyrics(l) => {
                 self.store.authenticate(client, creds)?;
                 lyrics::answer(&self.reader(), l).map(|x| A::Lyrics(Box::new(x)))
@@ -900,6 +918,7 @@ mod tests {
             backup_schedule: String::new(),
             backup_count: 0,
             tls: None,
+            shares: Default::default(),
         }
     }
 

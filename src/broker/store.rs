@@ -250,7 +250,8 @@ impl Store {
             .optional()
     }
 
-    fn user_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
+    /// The user with this id (a share's owner).
+    pub fn user_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
         conn.prepare_cached("SELECT id, name, email, is_admin, password FROM users WHERE id = ?1")?
             .query_row([id], |r| {
                 Ok(User { id: r.get(0)?, name: r.get(1)?, email: r.get(2)?, admin: r.get(3)?, password: r.get(4)? })
@@ -421,6 +422,30 @@ impl Store {
         self.limiter.lock().unwrap().counts()
     }
 
+    /// The MAC of a share token (see shares.rs): the key stays in the vault.
+    pub fn share_mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        self.vault.share_mac(parts)
+    }
+
+    /// A share's password check, limited like logins (docs/security.md T3): Err(seconds to
+    /// wait) when the limiter refuses the attempt (right password or not).
+    pub fn share_password(&self, client: &Client, share: &str, check: impl FnOnce() -> bool) -> Result<bool, u64> {
+        let ticket =
+            self.limiter.lock().unwrap().begin(&client.addr, Attempt::Share(share), Instant::now()).map_err(|r| {
+                tracing::warn!("share {share}: password refused for {}: too many failures", client.addr);
+                r.wait.as_secs().max(1)
+            })?;
+        let ok = check();
+        let mut limiter = self.limiter.lock().unwrap();
+        if ok {
+            limiter.succeeded(ticket);
+        } else {
+            let _ = limiter.failed(ticket);
+            tracing::info!("share {share}: wrong password from {}", client.addr);
+        }
+        Ok(ok)
+    }
+
     /// Lifts the rate limit on a user's password and token logins (`redoubt user unlock`,
     /// delivered through the `unlocks` table: see [`Store::apply_unlocks`]).
     pub fn unlock(&self, name: &str) {
@@ -526,7 +551,8 @@ impl Store {
             | Call::UserData(_)
             | Call::MediaAdmin(_)
             | Call::Lyrics(_)
-            | Call::Admin(_) => {
+            | Call::Admin(_)
+            | Call::Share(_) => {
                 unreachable!("answered by the broker")
             }
             Call::ChangePassword { username, password } => {

@@ -114,6 +114,36 @@ pub enum VaultError {
 pub struct Vault {
     cipher: Protected<Aes256Gcm>,
     fingerprint: [u8; 32],
+    /// HMAC-SHA256 key of share tokens (docs/security.md T28), derived from the key: it never
+    /// leaves the broker, so no other process can mint a token.
+    share_key: Protected<[u8; 32]>,
+}
+
+/// HMAC-SHA256 (RFC 2104) of `parts`, each length-prefixed so that no two lists of parts
+/// give the same input.
+pub fn hmac_sha256(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let mut msg = Vec::new();
+    for p in parts {
+        msg.extend((p.len() as u64).to_be_bytes());
+        msg.extend(*p);
+    }
+    hmac(key, &msg)
+}
+
+fn hmac(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    let mut ipad = [0x36u8; 64];
+    let mut opad = [0x5cu8; 64];
+    for (i, k) in key.iter().enumerate() {
+        ipad[i] ^= k;
+        opad[i] ^= k;
+    }
+    let mut inner = Sha256::new();
+    inner.update(ipad);
+    inner.update(msg);
+    let mut outer = Sha256::new();
+    outer.update(opad);
+    outer.update(inner.finalize());
+    outer.finalize().into()
 }
 
 fn fingerprint(key: &[u8; KEY_LEN]) -> [u8; 32] {
@@ -191,7 +221,14 @@ impl Vault {
     pub fn from_key(key: SecretKey) -> Result<Vault, VaultError> {
         let cipher = Protected::new(Aes256Gcm::new_from_slice(key.bytes()).expect("32-byte key"))
             .map_err(|e| VaultError::Corrupt(format!("key memory: {e}")))?;
-        Ok(Vault { cipher, fingerprint: fingerprint(key.bytes()) })
+        let derived = hmac_sha256(key.bytes(), &[b"redoubt share tokens v1"]);
+        let share_key = Protected::new(derived).map_err(|e| VaultError::Corrupt(format!("key memory: {e}")))?;
+        Ok(Vault { cipher, fingerprint: fingerprint(key.bytes()), share_key })
+    }
+
+    /// The MAC of a share token's fields.
+    pub fn share_mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        hmac_sha256(self.share_key.get(), parts)
     }
 
     fn cipher(&self) -> &Aes256Gcm {
@@ -485,6 +522,17 @@ mod tests {
     fn pw(conn: &Connection, v: &Vault, id: &str) -> String {
         let blob: Vec<u8> = conn.query_row("SELECT password FROM users WHERE id = ?1", [id], |r| r.get(0)).unwrap();
         v.decrypt(id, &blob).unwrap().to_string()
+    }
+
+    /// RFC 4231 test case 2 ("Jefe"): HMAC pads a key to the block with zeros, so the key
+    /// padded to 32 bytes gives the RFC's MAC.
+    #[test]
+    fn hmac_is_rfc_4231() {
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(b"Jefe");
+        let mac = hmac(&key, b"what do ya want for nothing?");
+        assert_eq!(hex::encode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        assert_ne!(hmac_sha256(&key, &[b"ab", b"c"]), hmac_sha256(&key, &[b"a", b"bc"]), "parts are framed");
     }
 
     #[test]

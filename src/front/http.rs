@@ -6,6 +6,7 @@
 //! | `/rest/<method>` | `rest.rs` through the method table (`methods.rs`) | its parameters (or ExtAuth); never the web session cookie |
 //! | `/auth/<what>` | `auth.rs` | the session cookie and the CSRF token |
 //! | `/app/…` | the web UI (`ui/`) | the session cookie (a credential the broker checks), and the CSRF token for every change |
+//! | `/share/…` | public shares (`share.rs`) | none: the broker checks the share, and the token on each link |
 //! | `/`, `/index.html`, `/login`, `/app` | a redirect to `/app/` | |
 //! | Prometheus.MetricsPath (`/metrics`), only with Prometheus.Enabled | `metrics.rs` | its own credential (Basic or bearer), never a Subsonic one |
 //! | anything else | 404 | |
@@ -104,6 +105,7 @@ impl App {
             .route("/app/", any(app_root))
             .route("/app/{*rest}", any(app))
             .route("/app", any(to_app))
+            .route("/share/{*rest}", any(share))
             .route("/index.html", any(to_app))
             .route("/login", any(to_app));
         let routes = match &front.metrics {
@@ -223,6 +225,15 @@ async fn app(
     req: Request,
 ) -> Response {
     front.app(&rest, req, conn.peer).await.map(AxumBody::new)
+}
+
+async fn share(
+    State(front): State<Arc<Front>>,
+    Path(rest): Path<String>,
+    Extension(conn): Extension<Conn>,
+    req: Request,
+) -> Response {
+    front.share(&rest, req, conn.peer).await.map(AxumBody::new)
 }
 
 async fn app_root(State(front): State<Arc<Front>>, Extension(conn): Extension<Conn>, req: Request) -> Response {

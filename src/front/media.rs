@@ -19,6 +19,7 @@ use super::subsonic::{Format, Node};
 use super::{plain, Body, Front, HttpResponse, Peer};
 use crate::proto::media::{
     FileInfo, ImageInfo, LyricsAnswer, MediaAdminAnswer, MediaAnswer, MediaCall, TranscodeInfo, TranscodingInfo,
+    ZipInfo,
 };
 use crate::proto::{Reply, Request};
 
@@ -51,17 +52,10 @@ impl Front {
             Ok(r) => r,
             Err(_) => return self.broker_trouble(format),
         };
-        let mut fds = reply.fds;
         match reply.body {
-            Reply::Media(Ok(MediaAnswer::File(info))) => match fds.pop() {
-                Some(fd) => serve_file(info, fd, headers, head),
-                None => self.broker_trouble(format),
-            },
-            Reply::Media(Ok(MediaAnswer::Transcoded(info))) => match fds.pop() {
-                Some(fd) => serve_pipe(info, fd, head),
-                None => self.broker_trouble(format),
-            },
-            Reply::Media(Ok(MediaAnswer::Image(img))) => serve_image(img, headers, head),
+            Reply::Media(Ok(answer)) => {
+                serve_answer(answer, reply.fds, headers, head).unwrap_or_else(|| self.broker_trouble(format))
+            }
             Reply::Media(Err(e)) => {
                 let limited = e.retry_after.is_some();
                 let mut r = self.failed(format, e);
@@ -73,6 +67,32 @@ impl Front {
             _ => self.broker_trouble(format),
         }
     }
+}
+
+/// A media answer served: None if the fd it needs did not come with it.
+pub fn serve_answer(
+    answer: MediaAnswer,
+    mut fds: Vec<OwnedFd>,
+    headers: &HeaderMap,
+    head: bool,
+) -> Option<HttpResponse> {
+    Some(match answer {
+        MediaAnswer::File(info) => serve_file(info, fds.pop()?, headers, head),
+        MediaAnswer::Transcoded(info) => serve_pipe(info, fds.pop()?, head),
+        MediaAnswer::Image(img) => serve_image(img, headers, head),
+        MediaAnswer::Zip(info) => serve_zip(info, fds.pop()?, head),
+    })
+}
+
+/// A zip the transcoder is writing: copied from its pipe as it comes (no length known).
+fn serve_zip(info: ZipInfo, fd: OwnedFd, head: bool) -> HttpResponse {
+    let body = if head { Body::empty() } else { copy_pipe(Vec::new(), fd, None) };
+    let mut r = Response::new(body);
+    set(&mut r, CONTENT_TYPE, "application/zip");
+    set(&mut r, ACCEPT_RANGES, "none");
+    set(&mut r, CONTENT_DISPOSITION, &content_disposition(&info.download_name));
+    set(&mut r, CACHE_CONTROL, "no-store");
+    r
 }
 
 /// A single byte range of a file of `size` bytes.

@@ -16,6 +16,7 @@ use super::params::{decode_password, invalid, missing, Params};
 use crate::proto::error::{code, unknown_method};
 use crate::proto::library::{LibraryCall as L, ListKind, Search};
 use crate::proto::media::{LyricsCall, MediaAdmin, MediaCall, TranscodingFields};
+use crate::proto::share::{ShareCall, ShareFields};
 use crate::proto::userdata::{PlaybackState, QueueCurrent, UserDataCall as U, MAX_IDS};
 use crate::proto::{ApiError, Call, Secret, UserFields};
 
@@ -170,6 +171,11 @@ pub static METHODS: &[Method] = &[
     m("createInternetRadioStation", Ss, C(create_radio_station)).changes(),
     m("updateInternetRadioStation", Ss, C(update_radio_station)).changes(),
     m("deleteInternetRadioStation", Ss, C(|p| user_data(U::DeleteRadioStation { id: required(p, "id")? }))).changes(),
+    // Sharing.
+    m("getShares", Ss, C(|_| Ok(Call::Share(ShareCall::List)))),
+    m("createShare", Ss, C(create_share)).changes(),
+    m("updateShare", Ss, C(update_share)).changes(),
+    m("deleteShare", Ss, C(|p| Ok(Call::Share(ShareCall::Delete { id: required(p, "id")? })))).changes(),
     // Media: answered with a file, a pipe or an image.
     m("stream", Ss, Media(stream)),
     m("download", Ss, Media(|p| Ok(MediaCall::Download { id: required(p, "id")? }))),
@@ -469,6 +475,36 @@ fn update_radio_station(p: &Params) -> Result<Call, ApiError> {
         name: required(p, "name")?,
         homepage_url: p.get("homepageUrl").unwrap_or("").to_string(),
     })
+}
+
+/// The optional fields of createShare and updateShare (`password` and `maxPlays` are
+/// redoubt's additions; `enc:` hex passwords are decoded as for users).
+fn share_fields(p: &Params) -> Result<ShareFields, ApiError> {
+    let expires: Option<i64> = p.int("expires")?;
+    if expires.is_some_and(|e| e < 0) {
+        return Err(invalid("expires", &expires.unwrap_or(0).to_string()));
+    }
+    Ok(ShareFields {
+        ids: Vec::new(),
+        description: text(p, "description"),
+        expires_ms: expires,
+        downloadable: p.boolean("downloadable")?,
+        password: p.get("password").map(decode_password).transpose()?.map(Secret),
+        max_plays: p.int("maxPlays")?,
+        transcode: p.boolean("transcode")?,
+    })
+}
+
+fn create_share(p: &Params) -> Result<Call, ApiError> {
+    let ids = all(p, "id")?;
+    if ids.is_empty() {
+        return Err(missing("id"));
+    }
+    Ok(Call::Share(ShareCall::Create(ShareFields { ids, ..share_fields(p)? })))
+}
+
+fn update_share(p: &Params) -> Result<Call, ApiError> {
+    Ok(Call::Share(ShareCall::Update { id: required(p, "id")?, fields: share_fields(p)? }))
 }
 
 fn stream(p: &Params) -> Result<MediaCall, ApiError> {

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod params;
 pub mod render;
 pub mod rest;
+pub mod share;
 pub mod subsonic;
 pub mod tls;
 pub mod ui;
@@ -64,6 +65,10 @@ pub struct Front {
     pub https: bool,
     /// Prometheus.Enabled: the counters and the endpoint (`metrics.rs`); None: nothing counted.
     pub metrics: Option<metrics::Metrics>,
+    /// EnableSharing: `/share/` is served, users have shareRole.
+    pub sharing: bool,
+    /// ShareURL ("" to derive share links from the request).
+    pub share_url: String,
 }
 
 /// What the front knows about the peer of one request.
@@ -103,6 +108,8 @@ pub fn run(started: Started) -> Result<(), String> {
             logout_url: init.front.logout_url.clone(),
             https: init.front.tls.is_some(),
             metrics: init.front.metrics.clone().map(metrics::Metrics::new),
+            sharing: init.front.enable_sharing,
+            share_url: init.front.share_url.clone(),
         });
         let tls = match &init.front.tls {
             Some(chain) => {

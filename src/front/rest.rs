@@ -172,9 +172,9 @@ impl Front {
                 let enc = Encoding::preferred(headers.get("accept-encoding").and_then(|v| v.to_str().ok()));
                 return self.revalidated(method.name, p, &format, (client, creds), lib, enc).await;
             }
-            return self.answer(&format, Request::Api { client, creds, call: Call::Library(lib) }).await;
+            return self.answer(&format, Request::Api { client, creds, call: Call::Library(lib) }, headers, peer).await;
         }
-        self.answer(&format, Request::Api { client, creds, call }).await
+        self.answer(&format, Request::Api { client, creds, call }, headers, peer).await
     }
 
     /// What every authenticated method needs after its own parameters: a supported `v`, the
@@ -191,10 +191,15 @@ impl Front {
         Ok((Client { addr: peer.addr.clone(), name: name.chars().take(128).collect() }, creds))
     }
 
-    async fn answer(&self, format: &Format, req: Request) -> HttpResponse {
+    async fn answer(&self, format: &Format, req: Request, headers: &HeaderMap, peer: &Peer) -> HttpResponse {
         match self.broker.call(&req, &[]).await {
             Ok(r) => match r.body {
-                Reply::Api(Ok(answer)) => self.ok(format, render(&answer).as_ref()),
+                Reply::Api(Ok(mut answer)) => {
+                    if let Answer::Share(s) = &mut answer {
+                        self.share_urls(s, headers, peer);
+                    }
+                    self.ok(format, render(&answer, self.sharing).as_ref())
+                }
                 Reply::Api(Err(e)) => self.failed(format, e),
                 _ => self.broker_trouble(format),
             },
@@ -234,7 +239,7 @@ impl Front {
                 let (ctype, text) = subsonic::render(
                     format,
                     env!("CARGO_PKG_VERSION"),
-                    render(&answer).as_ref(),
+                    render(&answer, self.sharing).as_ref(),
                     None,
                     super::render::record,
                 );
@@ -337,7 +342,7 @@ fn extensions() -> Node<'static> {
     n
 }
 
-fn user_node(u: &UserInfo) -> Node<'_> {
+fn user_node(u: &UserInfo, sharing: bool) -> Node<'_> {
     Node::new("user")
         .attr("username", u.username.as_str())
         .attr("email", u.email.as_str())
@@ -352,17 +357,18 @@ fn user_node(u: &UserInfo) -> Node<'_> {
         .attr("podcastRole", false)
         .attr("streamRole", true)
         .attr("jukeboxRole", false)
-        .attr("shareRole", false)
+        .attr("shareRole", sharing)
         .attr("videoConversionRole", false)
 }
 
-fn render(a: &Answer) -> Option<Node<'_>> {
+fn render(a: &Answer, sharing: bool) -> Option<Node<'_>> {
     match a {
         Answer::Empty => None,
         Answer::License => Some(Node::new("license").attr("valid", true)),
         Answer::TokenInfo { username } => Some(Node::new("tokenInfo").attr("username", username.as_str())),
-        Answer::User(u) => Some(user_node(u)),
-        Answer::Users(us) => Some(Node::new("users").list("user", us.iter().map(user_node).collect())),
+        Answer::User(u) => Some(user_node(u, sharing)),
+        Answer::Users(us) => Some(Node::new("users").list("user", us.iter().map(|u| user_node(u, sharing)).collect())),
+        Answer::Share(s) => super::share::render(s),
         Answer::Library(l) => Some(super::render::library(l)),
         Answer::UserData(a) => super::userdata::render(a),
         Answer::MediaAdmin(a) => super::media::render_admin(a),

@@ -44,12 +44,29 @@ pub enum MediaAnswer {
     Transcoded(TranscodeInfo),
     /// An encoded image (artwork is small: it travels in the message).
     Image(ImageInfo),
+    /// A zip of original files the transcoder is writing; one fd (a pipe). Not seekable.
+    Zip(ZipInfo),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ZipInfo {
+    /// The file name offered to the client (Content-Disposition).
+    pub download_name: String,
+    pub entries: u32,
+}
+
+/// One file of a zip: where it is, and its name inside the zip.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ZipEntry {
+    pub root: u32,
+    pub path: RelPath,
+    pub name: String,
 }
 
 impl MediaAnswer {
     pub fn fd_count(&self) -> usize {
         match self {
-            MediaAnswer::File(_) | MediaAnswer::Transcoded(_) => 1,
+            MediaAnswer::File(_) | MediaAnswer::Transcoded(_) | MediaAnswer::Zip(_) => 1,
             MediaAnswer::Image(_) => 0,
         }
     }
@@ -122,6 +139,10 @@ pub enum Job {
     /// input: `%s` is `pipe:0`), to its end. Answered by [`JobReply::Checked`], or `Failed`
     /// with the reason. The daemon checks every profile this way once at start.
     Check(ProfileCheck),
+    /// Write one zip of these files, in order, stored, to a pipe (no temporary file; see
+    /// transcoder/zip.rs). Every path is checked before the first byte. Answered by
+    /// [`JobReply::Zipping`] with the pipe's read end; the zip ends when the pipe does.
+    Zip { entries: Vec<ZipEntry> },
     /// Are you there? Answered [`JobReply::Pong`]: the broker asks once per transcoder start,
     /// so that the supervisor knows the transcoder is sandboxed and answering.
     Ping,
@@ -160,6 +181,8 @@ pub enum JobReply {
     Failed(JobError),
     /// The answer to [`Job::Ping`], with the transcoder's sandbox as it measured it.
     Pong(Box<super::admin::SandboxFacts>),
+    /// The answer to [`Job::Zip`]: one fd, the pipe the zip comes out of.
+    Zipping,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -185,7 +208,7 @@ impl std::fmt::Display for JobError {
 impl Message for JobReply {
     fn fd_count(&self) -> usize {
         match self {
-            JobReply::Opened { .. } => 1,
+            JobReply::Opened { .. } | JobReply::Zipping => 1,
             JobReply::Running { .. } => 2,
             JobReply::Image { .. } | JobReply::Checked { .. } | JobReply::Failed(_) | JobReply::Pong(_) => 0,
         }

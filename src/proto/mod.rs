@@ -18,6 +18,7 @@ pub mod media;
 pub mod metrics;
 pub mod scan;
 pub mod tls;
+pub mod share;
 pub mod userdata;
 
 use std::path::PathBuf;
@@ -117,6 +118,15 @@ pub struct BrokerInit {
     pub backup_count: u32,
     /// TLSKey, when HTTPS is on: the broker signs the front's TLS 1.3 handshakes with it.
     pub tls: Option<tls::TlsKey>,
+    pub shares: ShareSettings,
+}
+
+/// EnableSharing, DefaultShareExpiration (0: never), DefaultDownloadableShare.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct ShareSettings {
+    pub enabled: bool,
+    pub default_expiration_secs: u64,
+    pub default_downloadable: bool,
 }
 
 /// Streaming, transcoding and artwork settings the broker enforces.
@@ -162,6 +172,10 @@ pub struct FrontInit {
     pub tls: Option<tls::TlsChain>,
     /// Prometheus.Enabled: the metrics endpoint's path and credentials; None: no endpoint.
     pub metrics: Option<metrics::MetricsInit>,
+    /// EnableSharing: off, `/share/` is a 404 and users have no shareRole.
+    pub enable_sharing: bool,
+    /// ShareURL (empty: derived from the request).
+    pub share_url: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -262,6 +276,11 @@ pub enum Request {
     /// The front's metrics endpoint: the broker's counts (plain numbers, no user data; the
     /// front has checked the scraper's credential). Answered [`Reply::Metrics`].
     Metrics,
+    /// A share's public page: no credentials; the broker checks the share (and its password).
+    SharePage { client: Client, page: share::SharePageRequest },
+    /// A link of a share's page: the broker checks the token it minted, then answers like
+    /// [`Request::Media`].
+    ShareMedia { client: Client, media: share::ShareMediaRequest },
 }
 
 impl Message for Request {}
@@ -284,6 +303,8 @@ impl Request {
             Request::Media { .. } => "Media",
             Request::TlsSign { .. } => "TlsSign",
             Request::Metrics => "Metrics",
+            Request::SharePage { .. } => "SharePage",
+            Request::ShareMedia { .. } => "ShareMedia",
         }
     }
 }
@@ -318,7 +339,9 @@ pub fn permit(role: Role, req: &Request, allowed: Allowed) -> Result<(), String>
         | Request::Session { .. }
         | Request::Logout { .. }
         | Request::SetupState
-        | Request::Metrics => (role == Role::Front, ""),
+        | Request::Metrics
+        | Request::SharePage { .. }
+        | Request::ShareMedia { .. } => (role == Role::Front, ""),
         Request::ProxyLogin { .. } => (role == Role::Front && allowed.ext_auth, " (ExtAuth is off)"),
         Request::TlsSign { .. } => (role == Role::Front && allowed.tls, " (HTTPS is off)"),
         Request::Scanner(r) => match r {
@@ -416,6 +439,7 @@ pub enum Call {
     Admin(admin::AdminCall),
     /// The web UI's settings: one's own password and API keys (no Subsonic method).
     Account(account::AccountCall),
+    Share(share::ShareCall),
 }
 
 impl Call {
@@ -443,6 +467,7 @@ impl Call {
             | Call::StartScan { .. } => true,
             Call::UserData(u) => u.writes(),
             Call::Account(a) => a.writes(),
+            Call::Share(s) => s.writes(),
             Call::MediaAdmin(a) => match a {
                 M::Transcodings | M::Players => false,
                 M::CreateTranscoding(_)
@@ -492,6 +517,7 @@ pub enum Answer {
     Lyrics(Box<media::LyricsAnswer>),
     Admin(Box<admin::AdminAnswer>),
     Account(Box<account::AccountAnswer>),
+    Share(Box<share::ShareAnswer>),
 }
 
 /// Who an answer was computed for, and the database generation it was computed at (the
@@ -543,6 +569,7 @@ pub enum Reply {
     /// [`Request::TlsSign`]: the signature, or why the broker refused.
     Signature(Result<serde_bytes::ByteBuf, String>),
     Metrics(Box<metrics::BrokerMetrics>),
+    SharePage(Result<Box<share::SharePage>, share::ShareRefusal>),
 }
 
 impl Message for Reply {
@@ -644,6 +671,34 @@ mod tests {
         for role in [Role::Scanner, Role::Transcoder, Role::Broker] {
             assert!(permit(role, &sign, on).is_err(), "{role:?}");
         }
+    }
+
+    /// A share's page and links are the front's questions alone, and the share methods that
+    /// write say so (a web session proves them with its CSRF token).
+    #[test]
+    fn shares_are_asked_by_the_front_and_their_writes_marked() {
+        let page = Request::SharePage {
+            client: Client::default(),
+            page: share::SharePageRequest { id: "x".into(), password: None, list_token: None, visit: true },
+        };
+        let media = Request::ShareMedia {
+            client: Client::default(),
+            media: share::ShareMediaRequest {
+                share: "x".into(),
+                what: share::ShareWhat::Stream,
+                token: Secret("t".into()),
+                size: None,
+                from_start: true,
+            },
+        };
+        for req in [&page, &media] {
+            assert!(permit(Role::Front, req, Allowed::default()).is_ok());
+            assert!(permit(Role::Scanner, req, Allowed::default()).is_err());
+            assert!(permit(Role::Transcoder, req, Allowed::default()).is_err());
+        }
+        assert!(!Call::Share(share::ShareCall::List).changes_state());
+        assert!(Call::Share(share::ShareCall::Delete { id: "x".into() }).changes_state());
+        assert!(Call::Share(share::ShareCall::Create(Default::default())).changes_state());
     }
 
     #[test]

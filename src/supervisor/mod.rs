@@ -727,6 +727,8 @@ impl Supervisor {
                 idle_timeout_ms: self.cfg.idle_timeout.as_millis() as u64,
                 tls: if role == Role::Front { self.tls_chain.clone() } else { None },
                 metrics: self.cfg.metrics.clone().filter(|_| role == Role::Front),
+                enable_sharing: self.cfg.enable_sharing,
+                share_url: self.cfg.share_url.clone(),
             },
             transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone(), checks: Vec::new() },
         }
@@ -753,6 +755,11 @@ impl Supervisor {
             backup_schedule: self.cfg.backup_schedule.clone(),
             backup_count: self.cfg.backup_count,
             tls: self.tls_key.clone(),
+            shares: crate::proto::ShareSettings {
+                enabled: self.cfg.enable_sharing,
+                default_expiration_secs: self.cfg.default_share_expiration.as_secs(),
+                default_downloadable: self.cfg.default_downloadable_share,
+            },
             media: crate::proto::MediaSettings {
                 enable_downloads: self.cfg.enable_downloads,
                 enable_transcoding_config: self.cfg.enable_transcoding_config,

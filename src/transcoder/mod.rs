@@ -8,6 +8,7 @@
 
 pub mod art;
 pub mod command;
+pub mod zip;
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use privsep::channel::AsyncChannel;
 use privsep::rpc::{self, Answer};
 
-use crate::proto::media::{ArtSource, Job, JobError, JobReply, ProfileCheck};
+use crate::proto::media::{ArtSource, Job, JobError, JobReply, ProfileCheck, ZipEntry};
 use crate::proto::Role;
 use crate::role::Started;
 
@@ -96,6 +97,7 @@ impl Transcoder {
             }
             Job::Art { source, size } => self.art(&source, size),
             Job::Check(check) => self.check(&check),
+            Job::Zip { entries } => self.zip(&entries),
             Job::Ping => Ok((JobReply::Pong(Box::new(crate::role::sandbox_facts().unwrap_or_default())), Vec::new())),
         })
         .await;
@@ -201,6 +203,49 @@ impl Transcoder {
         let ffmpeg = self.ffmpeg.as_ref().ok_or_else(|| refused("no ffmpeg is configured"))?;
         let bytes = check_profile(ffmpeg, check).map_err(JobError::Failed)?;
         Ok((JobReply::Checked { bytes }, Vec::new()))
+    }
+
+    /// [`Job::Zip`]: every path checked first, then a thread writes the zip into a pipe.
+    /// The front reads the other end; when the client goes away the write fails (EPIPE) and
+    /// the thread stops.
+    fn zip(&self, entries: &[ZipEntry]) -> Result<(JobReply, Vec<OwnedFd>), JobError> {
+        let files = entries
+            .iter()
+            .map(|e| {
+                if e.name.is_empty() || e.name.len() > 1024 || e.name.starts_with('/') || e.name.contains('\0') {
+                    return Err(refused(format!("zip entry name {:?}", e.name)));
+                }
+                Ok((self.resolve(e.root, &e.path)?, e.name.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (read, write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| JobError::Failed(format!("pipe: {e}")))?;
+        std::thread::spawn(move || {
+            let out = std::io::BufWriter::with_capacity(64 * 1024, std::fs::File::from(write));
+            let mut zip = zip::ZipWriter::new(out);
+            for (path, name) in &files {
+                let file = match std::fs::File::open(path) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!("zip: {} left out: {e}", path.display());
+                        continue;
+                    }
+                };
+                use std::os::unix::fs::MetadataExt;
+                let (size, mtime) = match file.metadata() {
+                    Ok(m) if m.is_file() => (m.len(), m.mtime()),
+                    _ => continue,
+                };
+                if let Err(e) = zip.add(name, mtime, size, file) {
+                    tracing::debug!("zip stopped: {e} (the client went away?)");
+                    return;
+                }
+            }
+            if let Err(e) = zip.finish() {
+                tracing::debug!("zip stopped at its end: {e}");
+            }
+        });
+        Ok((JobReply::Zipping, vec![read]))
     }
 
     fn art(&self, source: &ArtSource, size: Option<u32>) -> Result<(JobReply, Vec<OwnedFd>), JobError> {

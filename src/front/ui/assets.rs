@@ -31,6 +31,7 @@ pub struct Asset {
 const FILES: &[(&str, &str, &[u8])] = &[
     ("app.css", "text/css; charset=utf-8", include_bytes!("assets/app.css")),
     ("player.js", "text/javascript; charset=utf-8", include_bytes!("assets/player.js")),
+    ("share.js", "text/javascript; charset=utf-8", include_bytes!("assets/share.js")),
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("assets/app.js")),
     ("icon.svg", "image/svg+xml", include_bytes!("assets/icon.svg")),
     // The admin pages' own style and script, loaded by those pages only.

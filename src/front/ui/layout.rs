@@ -146,7 +146,7 @@ pub fn document(shell: &Shell, page: Page) -> Markup {
                         (header(shell, Some((user, csrf))))
                         (nav(shell, page.nav))
                         (main)
-                        (player(shell))
+                        (player(shell, true))
                     }
                 }
                 None => {
@@ -265,7 +265,10 @@ fn script_strings(s: &Strings) -> String {
     .to_string()
 }
 
-fn player(shell: &Shell) -> Markup {
+/// The player, the queue and the dialogs; `settings`: with the playback settings and the
+/// add-to-playlist dialog (a share's page has neither: its links serve the original files,
+/// and it has no session).
+pub fn player(shell: &Shell, settings: bool) -> Markup {
     let s = shell.s;
     let rates = [320, 256, 192, 160, 128, 96, 64];
     html! {
@@ -306,8 +309,10 @@ fn player(shell: &Shell) -> Markup {
                 input #volume type="range" min="0" max="100" step="1" value="100" aria-label=(s.volume);
                 button.icon-button #queue-toggle type="button" aria-expanded="false" aria-controls="queue"
                     aria-label=(s.queue) title=(s.queue) { (icon("queue")) }
-                button.icon-button #settings-toggle type="button" aria-haspopup="dialog" aria-controls="settings"
-                    aria-label=(s.player_settings) title=(s.player_settings) { (icon("sliders")) }
+                @if settings {
+                    button.icon-button #settings-toggle type="button" aria-haspopup="dialog" aria-controls="settings"
+                        aria-label=(s.player_settings) title=(s.player_settings) { (icon("sliders")) }
+                }
             }
         }
         aside.queue #queue aria-labelledby="queue-title" hidden {
@@ -331,6 +336,7 @@ fn player(shell: &Shell) -> Markup {
                 button.icon-button.q-remove type="button" { (icon("x")) }
             }
         }
+        @if settings {
         dialog.settings #settings aria-labelledby="settings-title" {
             form method="dialog" {
                 h2 #settings-title { (s.player_settings) }
@@ -358,13 +364,17 @@ fn player(shell: &Shell) -> Markup {
                 }
             }
         }
+        }
         dialog.help #help aria-labelledby="help-title" {
             (shortcuts(s, "help-title"))
             form method="dialog" {
                 div.dialog-buttons { button.primary-button type="submit" { (s.close) } }
             }
         }
-        (super::pages::music::add_to_playlist_dialog(s))
+        // A share's page has no session, so no playlists to add to.
+        @if settings {
+            (super::pages::music::add_to_playlist_dialog(s))
+        }
         div.visually-hidden #status role="status" aria-live="polite" {}
     }
 }

@@ -27,6 +27,7 @@ pub mod assets;
 pub mod bridge;
 pub mod layout;
 pub mod pages;
+pub mod share_page;
 pub mod strings;
 
 use bytes::Bytes;

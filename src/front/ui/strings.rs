@@ -282,6 +282,21 @@ pub struct Strings {
     pub theme_light: String,
     pub theme_dark: String,
     pub theme_note: String,
+    pub share_untitled: String,
+    pub share_by: String,
+    pub share_until: String,
+    pub share_play_all: String,
+    pub share_download: String,
+    pub share_m3u: String,
+    pub share_password_title: String,
+    pub share_password_intro: String,
+    pub share_password_open: String,
+    pub share_password_wrong: String,
+    pub share_password_wait: String,
+    pub share_gone_title: String,
+    pub share_gone: String,
+    pub share_unknown_title: String,
+    pub share_unknown: String,
 }
 
 static EN: LazyLock<Strings> =
