@@ -25,8 +25,12 @@ fn release_binary_has_no_test_hooks() {
         eprintln!("SKIPPED: no release build at {} (cargo build --release)", release.display());
         return;
     }
-    let bytes = std::fs::read(&release).unwrap();
-    for m in MARKERS {
-        assert!(!contains(&bytes, m), "the release binary contains the test hook marker {m}");
+    // And the Debian package's build (packaging/deb.sh, target/deb), when there is one.
+    let packaged = test_build.parent().unwrap().parent().unwrap().join("deb/release/redoubt");
+    for binary in std::iter::once(release).chain(packaged.exists().then_some(packaged)) {
+        let bytes = std::fs::read(&binary).unwrap();
+        for m in MARKERS {
+            assert!(!contains(&bytes, m), "{} contains the test hook marker {m}", binary.display());
+        }
     }
 }

@@ -17,8 +17,8 @@ pub mod library;
 pub mod media;
 pub mod metrics;
 pub mod scan;
-pub mod tls;
 pub mod share;
+pub mod tls;
 pub mod userdata;
 
 use std::path::PathBuf;

@@ -272,9 +272,15 @@ impl Front {
     /// One call that changes state, as the viewer, proven with the CSRF token the form sent
     /// back (the broker checks it against the session's).
     pub async fn ui_change(&self, r: &Req, v: &Viewer, csrf: &str, call: Call) -> Result<Answer, UiError> {
-        let client = Client { addr: r.peer.addr.clone(), name: "web".into() };
         // No token is no token (the broker refuses the change), not an empty one.
         let csrf = Some(csrf).filter(|c| !c.is_empty()).map(|c| Secret(c.to_string()));
+        self.call_as(r, v, call, csrf).await
+    }
+
+    /// One call as the viewer, with the CSRF token when the page's form carried one (the
+    /// broker refuses a change without it).
+    pub async fn call_as(&self, r: &Req, v: &Viewer, call: Call, csrf: Option<Secret>) -> Result<Answer, UiError> {
+        let client = Client { addr: r.peer.addr.clone(), name: "web".into() };
         let creds = Credentials::Session { token: v.token.clone(), csrf };
         match self.broker.call(&Request::Api { client, creds, call }, &[]).await {
             Ok(reply) => match reply.body {

@@ -25,12 +25,12 @@ use maud::{html, Markup};
 use super::super::admin_strings::{for_lang, AdminStrings};
 use super::super::layout::{icon, Nav, Page, Shell};
 use super::super::strings::fill;
-use super::super::{form_fields, Req, UiError, Viewer};
-use crate::front::{cross_site, Front, HttpResponse, Params};
+use super::super::{Req, UiError, Viewer};
+use crate::front::{Front, HttpResponse, Params};
 use crate::proto::admin::{AdminAnswer, AdminCall, EventKind, RoleSandbox, SandboxFacts, MAX_EVENTS};
 use crate::proto::error::code;
 use crate::proto::media::{MediaAdmin, MediaAdminAnswer, TranscodingFields, TranscodingInfo};
-use crate::proto::{Answer, Call, Client, Credentials, Reply, Request, Secret, UserFields, UserInfo};
+use crate::proto::{Answer, Call, Secret, UserFields, UserInfo};
 
 /// How many events the security page shows.
 const EVENTS_SHOWN: u32 = 200;
@@ -111,24 +111,15 @@ impl Front {
         let a = for_lang(&r.s.lang);
         let mut done = Outcome::None;
         if r.method == Method::POST {
-            if cross_site(&r.headers) {
-                tracing::warn!("refused a cross-site POST {} from {}", r.here, r.peer.addr);
-                return self.page_response(
-                    r,
-                    Some(&v),
-                    StatusCode::FORBIDDEN,
-                    super::message(r.s, &self.base_url, &r.s.forbidden_title, &r.s.cross_site_refused),
-                );
-            }
-            let f = match self.read_body(body).await {
-                Ok(b) => form_fields(&b),
+            let f = match self.posted_form(r, &v, body).await {
+                Ok(f) => f,
                 Err(resp) => return resp,
             };
             let Some((call, success)) = action(a, tail, &f) else {
                 return self.respond(r, Some(&v), Err(UiError::NotFound));
             };
             let csrf = f.get("_csrf").filter(|c| !c.is_empty()).map(|c| Secret(c.to_string()));
-            match self.admin_call(r, &v, call, csrf).await {
+            match self.call_as(r, &v, call, csrf).await {
                 Ok(_) => done = Outcome::Done(success),
                 // Not an admin, a wrong token, an ended session: the page's usual answers. An
                 // admin refused (profiles read-only) reads the broker's reason on the page.
@@ -159,20 +150,6 @@ impl Front {
                 self.page_response(r, Some(&v), status, page)
             }
             Err(e) => self.respond(r, Some(&v), Err(e)),
-        }
-    }
-
-    /// One call as the viewer; with the form's CSRF token for a change (the broker checks it).
-    async fn admin_call(&self, r: &Req, v: &Viewer, call: Call, csrf: Option<Secret>) -> Result<Answer, UiError> {
-        let client = Client { addr: r.peer.addr.clone(), name: "web".into() };
-        let creds = Credentials::Session { token: v.token.clone(), csrf };
-        match self.broker.call(&Request::Api { client, creds, call }, &[]).await {
-            Ok(reply) => match reply.body {
-                Reply::Api(Ok(a)) => Ok(a),
-                Reply::Api(Err(e)) => Err(UiError::Api(e)),
-                _ => Err(UiError::Unavailable),
-            },
-            Err(_) => Err(UiError::Unavailable),
         }
     }
 }
@@ -240,7 +217,7 @@ impl AdminPages<'_> {
     }
 
     async fn call(&self, call: Call) -> Result<Answer, UiError> {
-        self.front.admin_call(self.r, self.v, call, None).await
+        self.front.call_as(self.r, self.v, call, None).await
     }
 
     async fn admin(&self, call: AdminCall) -> Result<AdminAnswer, UiError> {

@@ -12,14 +12,13 @@
 //! forms in-page.
 
 use axum::body::Body as AxumBody;
-use hyper::StatusCode;
 use maud::{html, Markup};
 
 use super::super::layout::{icon, Nav, Page, Shell};
 use super::super::strings::{fill, Strings};
-use super::super::{form_fields, redirect, Req, UiError, Viewer};
+use super::super::{redirect, Req, UiError, Viewer};
 use super::parts::{duration, seg, song_table_with, Columns};
-use crate::front::{cross_site, Front, HttpResponse, Params};
+use crate::front::{Front, HttpResponse, Params};
 use crate::proto::library::SongRec;
 use crate::proto::userdata::{PlaylistRec, UserDataAnswer as UA, UserDataCall as U};
 use crate::proto::{Answer, Call};
@@ -77,17 +76,8 @@ impl Front {
             ("playlists", "", true) => self.playlists_page(r, &v, &sh).await,
             ("playlist", id, true) if !id.is_empty() && !id.contains('/') => self.playlist_page(r, &v, &sh, id).await,
             ("playlists", "", false) | ("playlist", _, false) if !tail.contains('/') => {
-                if cross_site(&r.headers) {
-                    tracing::warn!("refused a cross-site POST {} from {}", r.here, r.peer.addr);
-                    return self.page_response(
-                        r,
-                        Some(&v),
-                        StatusCode::FORBIDDEN,
-                        super::message(r.s, &self.base_url, &r.s.forbidden_title, &r.s.cross_site_refused),
-                    );
-                }
-                let f = match self.read_body(body).await {
-                    Ok(b) => form_fields(&b),
+                let f = match self.posted_form(r, &v, body).await {
+                    Ok(f) => f,
                     Err(resp) => return resp,
                 };
                 match self.playlist_change(r, &v, tail, &f).await {

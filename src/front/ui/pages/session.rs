@@ -20,7 +20,7 @@ use maud::{html, Markup};
 
 use super::super::layout::{icon, Nav, Page};
 use super::super::strings::{fill, Strings};
-use super::super::{form_fields, redirect, safe_next, Req};
+use super::super::{form_fields, redirect, safe_next, Req, Viewer};
 use crate::front::auth::COOKIE_NAME;
 use crate::front::{cross_site, Front, HttpResponse};
 use crate::proto::error::code;
@@ -169,14 +169,29 @@ impl Front {
         self.read_body(body).await.map(|b| form_fields(&b))
     }
 
-    fn cross_site_refusal(&self, r: &Req) -> HttpResponse {
+    /// 403 for a form a browser marks as posted from another site (logged).
+    pub(in crate::front::ui) fn cross_site_refusal(&self, r: &Req, v: Option<&Viewer>) -> HttpResponse {
         tracing::warn!("refused a cross-site POST {} from {}", r.here, r.peer.addr);
         self.page_response(
             r,
-            None,
+            v,
             StatusCode::FORBIDDEN,
             super::message(r.s, &self.base_url, &r.s.forbidden_title, &r.s.cross_site_refused),
         )
+    }
+
+    /// A logged-in page's form: its fields, unless a browser marks it as another site's, or
+    /// its body is too large or too slow (the answer to send instead).
+    pub(in crate::front::ui) async fn posted_form(
+        &self,
+        r: &Req,
+        v: &Viewer,
+        body: AxumBody,
+    ) -> Result<crate::front::Params, HttpResponse> {
+        if cross_site(&r.headers) {
+            return Err(self.cross_site_refusal(r, Some(v)));
+        }
+        self.form_body(body).await
     }
 
     pub async fn setup_page(&self, r: &Req) -> HttpResponse {
@@ -190,7 +205,7 @@ impl Front {
 
     pub async fn setup_post(&self, r: &Req, body: AxumBody) -> HttpResponse {
         if cross_site(&r.headers) {
-            return self.cross_site_refusal(r);
+            return self.cross_site_refusal(r, None);
         }
         let f = match self.form_body(body).await {
             Ok(f) => f,
@@ -263,7 +278,7 @@ impl Front {
 
     pub async fn login_post(&self, r: &Req, body: AxumBody) -> HttpResponse {
         if cross_site(&r.headers) {
-            return self.cross_site_refusal(r);
+            return self.cross_site_refusal(r, None);
         }
         let f = match self.form_body(body).await {
             Ok(f) => f,

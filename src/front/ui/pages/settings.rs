@@ -14,13 +14,14 @@
 //! (`assets/app.js`) and mirrors it in a cookie so that the next page is rendered in it.
 
 use axum::body::Body as AxumBody;
+
 use hyper::StatusCode;
 use maud::{html, Markup};
 
 use super::super::layout::{icon, Nav, Page};
 use super::super::strings::{fill, Strings};
-use super::super::{form_fields, redirect, Req, UiError, Viewer};
-use crate::front::{cross_site, Front, HttpResponse};
+use super::super::{redirect, Req, UiError, Viewer};
+use crate::front::{Front, HttpResponse};
 use crate::proto::account::{AccountAnswer, AccountCall, ApiKeyRec, CURRENT_PASSWORD_WRONG, MAX_KEY_NAME};
 use crate::proto::error::code;
 use crate::proto::media::{MediaAdmin, MediaAdminAnswer, PlayerInfo};
@@ -80,17 +81,8 @@ impl Front {
             let page = self.settings_page(r, &v, notice).await;
             return self.respond(r, Some(&v), page);
         }
-        if cross_site(&r.headers) {
-            tracing::warn!("refused a cross-site POST {} from {}", r.here, r.peer.addr);
-            return self.page_response(
-                r,
-                Some(&v),
-                StatusCode::FORBIDDEN,
-                super::message(s, &self.base_url, &s.forbidden_title, &s.cross_site_refused),
-            );
-        }
-        let f = match self.read_body(body).await {
-            Ok(b) => form_fields(&b),
+        let f = match self.posted_form(r, &v, body).await {
+            Ok(f) => f,
             Err(resp) => return resp,
         };
         let csrf = f.get("_csrf").unwrap_or("").to_string();
