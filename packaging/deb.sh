@@ -10,6 +10,12 @@ top=$PWD
 # A target folder of its own: the package is built with Debian's build flags (dpkg-buildflags:
 # hardening for the bundled SQLite's C code), which would otherwise rebuild, and replace, the
 # checkout's own target/release. The package lands in target/debian/.
+# Run from inside cargo (a test, `cargo run`), the environment carries what cargo sets for a
+# crate (CARGO_MANIFEST_DIR, CARGO_PKG_*, ...). Build scripts watch some of them (ring's
+# reruns when CARGO_MANIFEST_DIR changes), so the build would start over from ring up.
+for v in $(compgen -e); do
+  case $v in CARGO | CARGO_MANIFEST_* | CARGO_PKG_* | CARGO_CRATE_NAME | CARGO_BIN_* | CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | CARGO_RUSTC_CURRENT_DIR | OUT_DIR) unset "$v" ;; esac
+done
 export CARGO_TARGET_DIR=${REDOUBT_DEB_TARGET:-$top/target/deb}
 out=$top/target/debian
 # The integration tests run in CI and by hand (README.md); the package build runs none unless
