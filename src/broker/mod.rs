@@ -216,13 +216,7 @@ impl Broker {
                     } else {
                         r.why
                     };
-                    security::record(
-                        &self.store.conn(),
-                        crate::proto::admin::EventKind::ExtAuthRefused,
-                        "",
-                        &r.addr,
-                        &detail,
-                    );
+                    self.store.security_event(crate::proto::admin::EventKind::ExtAuthRefused, "", &r.addr, &detail);
                 }
                 Reply::Done.into()
             }
@@ -514,7 +508,7 @@ impl Broker {
                     if e.code != crate::proto::error::code::NOT_FOUND {
                         let kind = crate::proto::admin::EventKind::TranscodingRefused;
                         let detail = format!("{what}: {}", e.message);
-                        security::record(&self.store.conn(), kind, &me.name, &client.addr, &detail);
+                        self.store.security_event(kind, &me.name, &client.addr, &detail);
                     }
                 }
                 answer.map(|x| A::MediaAdmin(Box::new(x)))
@@ -863,13 +857,7 @@ pub fn run(mut started: Started) -> Result<(), String> {
                 Control::Scan { full } => broker.scans.request(full, "redoubt scan"),
                 Control::Restarted { role, how, cause } => {
                     broker.metrics.restarted(role, &cause);
-                    security::record(
-                        &broker.store.conn(),
-                        crate::proto::admin::EventKind::RoleRestarted,
-                        "",
-                        role.name(),
-                        &how,
-                    );
+                    broker.store.security_event(crate::proto::admin::EventKind::RoleRestarted, "", role.name(), &how);
                 }
                 // The watchdog's round trip: answered from this loop, so a stuck broker
                 // (stopped, or its runtime wedged) stops the supervisor's WATCHDOG=1.
@@ -1008,6 +996,19 @@ mod tests {
         assert!(broker.store.session(&grant.token, None).is_some());
         assert_eq!(broker.store.generation(), g2, "a session's slide");
         assert!(expires() >= before + 120, "the session did not slide");
+        // A failed login is a security event written to the database, and no answer reads it.
+        let events = || -> i64 {
+            broker.store.conn().query_row("SELECT count(*) FROM security_events", [], |r| r.get(0)).unwrap()
+        };
+        let (n, g3) = (events(), broker.store.generation());
+        let wrong = broker.store.login(
+            &Client { addr: "10.9.0.2".into(), name: "web".into() },
+            "listener",
+            &Secret("no".into()),
+        );
+        assert!(wrong.is_err());
+        assert_eq!(events(), n + 1, "the failed login was not recorded");
+        assert_eq!(broker.store.generation(), g3, "a failed login");
         // Other writes still count.
         broker.store.add_user("another", Some("pw"), false, None).unwrap();
         assert!(broker.store.generation() > g2, "a new user");

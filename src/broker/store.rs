@@ -414,7 +414,14 @@ impl Store {
 
     /// A security event (see broker/security.rs), with the writer for a moment.
     fn event(&self, kind: EventKind, user: &str, client: &Client, detail: &str) {
-        super::security::record(&self.conn(), kind, user, &client.addr, detail);
+        self.security_event(kind, user, &client.addr, detail);
+    }
+
+    /// Records a security event. No cached answer reads them (the admin page asks each time),
+    /// so they leave the generation alone: a client retrying a wrong password, or a scan of
+    /// refused ExtAuth headers, must not empty the front's answer cache for everyone.
+    pub fn security_event(&self, kind: EventKind, user: &str, source: &str, detail: &str) {
+        self.conn().untracked(|c| super::security::record(c, kind, user, source, detail));
     }
 
     /// Failed credential checks, refusals and lockouts so far (the metrics endpoint).
