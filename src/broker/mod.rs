@@ -1015,6 +1015,28 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// Web pages check their session on a read-only connection: a write holding the writer
+    /// (a scan's batch) does not make them wait, unless the session's expiry is due to slide.
+    #[test]
+    fn a_session_is_checked_beside_a_write() {
+        let dir = std::env::temp_dir().join(format!("redoubt-broker-{}", db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let broker = Broker::open(&init(), &dir, &dir.join("cache"), &[]).unwrap();
+        broker.store.add_user("listener", Some("pw"), false, None).unwrap();
+        let client = Client { addr: "10.9.0.3".into(), name: "web".into() };
+        let grant = broker.store.login(&client, "listener", &Secret("pw".into())).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let writer = broker.store.conn();
+            s.spawn(|| tx.send(broker.store.session(&grant.token, None).map(|u| u.username)).unwrap());
+            // Generous: this only has to tell "answered" from "waiting for the writer".
+            let answer = rx.recv_timeout(std::time::Duration::from_secs(20));
+            drop(writer);
+            assert_eq!(answer.expect("the session check waited for the writer"), Some("listener".into()));
+        });
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     /// T2: a well-formed request outside the front's permit list ends the channel.
     #[test]
     fn a_scanner_request_from_the_front_closes_its_channel() {

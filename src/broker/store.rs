@@ -75,6 +75,10 @@ pub struct ApiKeyInfo {
 }
 
 pub struct Store {
+    /// A read-only connection for checking web sessions, which every UI page and call does:
+    /// they need the writer only when a session's expiry slides (once a minute at most), so
+    /// pages do not wait behind a scan's write batches. Declared first: it closes first.
+    session_reader: Mutex<Connection>,
     conn: Mutex<Connection>,
     /// Bumped whenever a use of the writer changed a row (see [`Writer`]): answers computed
     /// at an older generation may be stale, answers at the current one are not.
@@ -191,7 +195,9 @@ impl Store {
         }
         let limiter = Mutex::new(Limiter::new(settings.auth_limit, settings.auth_window));
         let changes_seen = std::sync::atomic::AtomicU64::new(conn.total_changes());
+        let session_reader = db::open_reader(&path).map_err(|e| e.to_string())?;
         let store = Store {
+            session_reader: Mutex::new(session_reader),
             conn: Mutex::new(conn),
             generation: std::sync::atomic::AtomicU64::new(1),
             changes_seen,
@@ -900,28 +906,31 @@ impl Store {
 
     /// The user of a live session and the hash of its CSRF token, sliding its expiry.
     fn session_user(&self, token: &Secret) -> Option<(User, Vec<u8>)> {
-        let mut conn = self.conn();
         let hash = sha256(token.0.as_bytes());
-        let (csrf_hash, user_id, created, expires): (Vec<u8>, String, i64, i64) = conn
-            .prepare_cached("SELECT csrf_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1")
-            .and_then(|mut st| st.query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))))
-            .optional()
-            .ok()??;
+        let (user, csrf_hash, created, expires) = {
+            let read = self.session_reader.lock().unwrap_or_else(|p| p.into_inner());
+            let (csrf_hash, user_id, created, expires): (Vec<u8>, String, i64, i64) = read
+                .prepare_cached("SELECT csrf_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1")
+                .and_then(|mut st| st.query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))))
+                .optional()
+                .ok()??;
+            (Self::user_by_id(&read, &user_id).ok()??, csrf_hash, created, expires)
+        };
         let t = now();
         // Sliding expiry, and an absolute one however active the session is.
         let max_age = self.settings.session_max_age.as_secs() as i64;
         if expires <= t || (max_age > 0 && created + max_age <= t) {
-            conn.untracked(|c| c.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]).ok());
+            self.conn().untracked(|c| c.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]]).ok());
             return None;
         }
         let timeout = self.settings.session_timeout.as_secs() as i64;
         let slid = if max_age > 0 { (t + timeout).min(created + max_age) } else { t + timeout };
         if expires < slid - 60 {
-            conn.untracked(|c| {
+            self.conn().untracked(|c| {
                 c.execute("UPDATE sessions SET expires_at = ?1 WHERE token_hash = ?2", params![slid, &hash[..]]).ok()
             });
         }
-        Some((Self::user_by_id(&conn, &user_id).ok()??, csrf_hash))
+        Some((user, csrf_hash))
     }
 
     pub fn logout(&self, token: &Secret, csrf: &Secret) -> bool {
