@@ -1,16 +1,24 @@
-//! Generates a synthetic music library for scanner benchmarks.
+//! Generates a synthetic music library shaped like a real collection, for benchmarks.
 //!
 //!     cargo run --release --example gen_library -- <dir> <tracks> [--seed N] [--formats mp3,flac,...]
 //!     cargo run --release --example gen_library -- <dir> --touch-percent P [--seed N]
 //!
-//! The first form writes `<tracks>` tagged files as `<dir>/<Artist>/<Album (year)>/NN - Title.ext`
-//! (`D-NN - ...` on multi-disc albums): albums of 10-12 tracks by a pool of about tracks/100
-//! artists, 30 genres, years 1960-2024, some two-disc albums, some compilations by "Various
-//! Artists", MusicBrainz ids on some albums, a `cover.jpg` in about half the album folders and an
-//! embedded cover in about a tenth. One ffmpeg template per format is made once (cached, see
-//! tests/common/media.rs); each track is the template retagged in memory with lofty and written
-//! in one go, on two threads. Formats lofty cannot write (wma, mka) go through ffmpeg per track,
-//! which is much slower.
+//! The first form writes `<tracks>` tagged files as `<dir>/<Album artist>/<Album (year)>/NN -
+//! Title.ext` (`D-NN - ...` on two-disc albums), in the shape issue 17 measures with:
+//! - the five common formats in equal parts, album by album (mp3 with ID3v2.4, flac, ogg
+//!   vorbis, opus, m4a/aac; `--formats` picks others, from tests/common/media.rs's list);
+//! - 10 tracks per album, 5 albums per album artist, a `cover.jpg` in every album folder (and
+//!   an embedded picture in every tenth album);
+//! - two genres on every third album, a compilation ("Various Artists", an artist per track)
+//!   every tenth, two discs every seventh, MusicBrainz ids on two albums in five;
+//! - non-ASCII names (accents, Greek, Cyrillic, CJK) on every seventeenth album and every
+//!   thirteenth artist;
+//! - titles of two to four words from a vocabulary of 300, so a search word matches about 1% of
+//!   the tracks (the summary line names one: `search word: …`).
+//!
+//! One ffmpeg template per format is made once (cached, see tests/common/media.rs); each track
+//! is the template retagged in memory with lofty and written in one go, on two threads. Formats
+//! lofty cannot write (wma, mka) go through ffmpeg per track, which is much slower.
 //!
 //! The second form retags P% of the audio files of an existing library (appends a character to
 //! the comment, so size and mtime change), for "rescan after 1% changed" benchmarks.
@@ -27,6 +35,27 @@ use lofty::tag::Tag;
 use media::Tags;
 
 const THREADS: usize = 2;
+const TRACKS_PER_ALBUM: u64 = 10;
+const ALBUMS_PER_ARTIST: usize = 5;
+/// Words in titles: a title has 3 on average, so one word is in about 1% of them.
+const VOCABULARY: usize = 300;
+/// The five formats most collections are made of.
+const COMMON_FORMATS: [&str; 5] = ["mp3", "flac", "ogg", "opus", "m4a"];
+/// Words for the non-ASCII names: accents, ligatures, Greek, Cyrillic, Japanese, Chinese.
+const NON_ASCII: [&str; 12] = [
+    "Café",
+    "Straße",
+    "Ærøskøbing",
+    "Ñandú",
+    "Żółw",
+    "Ελλάδα",
+    "Москва",
+    "東京",
+    "北京",
+    "Sigur Rós",
+    "Björk",
+    "Dvořák",
+];
 
 const GENRES: [&str; 30] = [
     "Rock",
@@ -83,6 +112,7 @@ impl Rng {
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
+    /// A made-up word of two or three syllables.
     fn word(&mut self) -> String {
         let n = 2 + self.below(2);
         let mut w: String = (0..n).map(|_| SYLLABLES[self.below(SYLLABLES.len() as u64) as usize]).collect();
@@ -109,7 +139,6 @@ struct Artist {
 }
 
 struct Album {
-    first_track: u64,
     tracks: u32,
     discs: u32,
     format: String,
@@ -122,6 +151,8 @@ struct Album {
     folder_cover: bool,
     embedded_cover: bool,
     seed: u64,
+    /// The tracks' titles, in order.
+    titles: Vec<String>,
 }
 
 fn usage() -> ! {
@@ -141,7 +172,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut positional = Vec::new();
     let mut seed = 1u64;
-    let mut formats = vec!["mp3".to_string()];
+    let mut formats: Vec<String> = COMMON_FORMATS.iter().map(|f| f.to_string()).collect();
     let mut touch: Option<f64> = None;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -169,14 +200,43 @@ fn main() {
     }
 }
 
+/// The title vocabulary: `VOCABULARY` made-up words, the same for every seed. None is the
+/// start of another, so a word-prefix search for one finds only it.
+fn vocabulary() -> Vec<String> {
+    let mut rng = Rng(0x766f_6361_62);
+    let mut words: Vec<String> = Vec::with_capacity(VOCABULARY);
+    while words.len() < VOCABULARY {
+        let w = rng.word().to_lowercase();
+        if !words.iter().any(|v| v.starts_with(&w) || w.starts_with(v.as_str())) {
+            words.push(w);
+        }
+    }
+    words.iter().map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+}
+
+/// A title of two to four vocabulary words.
+fn make_title(rng: &mut Rng, vocabulary: &[String]) -> String {
+    let n = 2 + rng.below(3);
+    let words: Vec<&str> = (0..n).map(|_| vocabulary[rng.below(vocabulary.len() as u64) as usize].as_str()).collect();
+    words.join(" ")
+}
+
 fn plan(tracks: u64, seed: u64, formats: &[String]) -> (Vec<Artist>, Vec<Album>) {
     let mut rng = Rng(seed);
-    let n_artists = (tracks / 100).max(1) as usize;
+    let vocabulary = vocabulary();
+    let n_albums = tracks.div_ceil(TRACKS_PER_ALBUM) as usize;
+    let compilation = |i: usize| i % 10 == 9;
+    let n_artists = (0..n_albums).filter(|&i| !compilation(i)).count().div_ceil(ALBUMS_PER_ARTIST).max(1);
     let mut seen = std::collections::HashSet::new();
     let artists: Vec<Artist> = (0..n_artists)
         .map(|i| {
-            let mut name =
-                if rng.chance(20) { format!("The {}", rng.word()) } else { format!("{} {}", rng.word(), rng.word()) };
+            let mut name = if i % 13 == 12 {
+                format!("{} {}", NON_ASCII[rng.below(NON_ASCII.len() as u64) as usize], rng.word())
+            } else if rng.chance(20) {
+                format!("The {}", rng.word())
+            } else {
+                format!("{} {}", rng.word(), rng.word())
+            };
             if !seen.insert(name.clone()) {
                 name = format!("{name} {i}");
                 seen.insert(name.clone());
@@ -184,28 +244,42 @@ fn plan(tracks: u64, seed: u64, formats: &[String]) -> (Vec<Artist>, Vec<Album>)
             Artist { name, mbz_id: rng.uuid() }
         })
         .collect();
-    let mut albums = Vec::new();
-    let mut next = 0u64;
-    while next < tracks {
-        let idx = albums.len();
-        let n = (10 + rng.below(3)).min(tracks - next) as u32;
-        let compilation = rng.chance(6);
-        let genres = (0..1 + rng.below(2)).map(|_| GENRES[rng.below(30) as usize].to_string()).collect();
+    let mut albums = Vec::with_capacity(n_albums);
+    let mut by_artist = 0;
+    for idx in 0..n_albums {
+        let first_track = idx as u64 * TRACKS_PER_ALBUM;
+        let n = TRACKS_PER_ALBUM.min(tracks - first_track) as u32;
+        let genre_count = if idx % 3 == 2 { 2 } else { 1 };
+        let mut genres: Vec<String> = Vec::new();
+        while genres.len() < genre_count {
+            let g = GENRES[rng.below(GENRES.len() as u64) as usize].to_string();
+            if !genres.contains(&g) {
+                genres.push(g);
+            }
+        }
+        let artist = (!compilation(idx)).then(|| {
+            by_artist += 1;
+            (by_artist - 1) / ALBUMS_PER_ARTIST
+        });
+        let title = if idx % 17 == 16 {
+            format!("{} {}", NON_ASCII[rng.below(NON_ASCII.len() as u64) as usize], make_title(&mut rng, &vocabulary))
+        } else {
+            make_title(&mut rng, &vocabulary)
+        };
         albums.push(Album {
-            first_track: next,
             tracks: n,
-            discs: if n >= 10 && rng.chance(8) { 2 } else { 1 },
+            discs: if idx % 7 == 6 && n >= 2 { 2 } else { 1 },
             format: formats[idx % formats.len()].clone(),
-            artist: (!compilation).then(|| rng.below(n_artists as u64) as usize),
-            title: format!("{} {}", rng.word(), rng.word()),
+            artist,
+            title,
             year: 1960 + rng.below(65) as i32,
             genres,
             mbz: rng.chance(40).then(|| (rng.uuid(), rng.uuid())),
-            folder_cover: idx % 2 == 0,
+            folder_cover: true,
             embedded_cover: idx % 10 == 5,
             seed: rng.next(),
+            titles: (0..n).map(|_| make_title(&mut rng, &vocabulary)).collect(),
         });
-        next += u64::from(n);
     }
     (artists, albums)
 }
@@ -237,14 +311,15 @@ fn generate(dir: &Path, tracks: u64, seed: u64, formats: &[String]) {
     let total = start.elapsed();
     let n = written.into_inner();
     println!(
-        "generated {n} tracks in {} albums by {} artists ({}) under {} in {:.2} s ({:.2} s preparing): {:.0} tracks/s",
+        "generated {n} tracks in {} albums by {} artists ({}) under {} in {:.2} s ({:.2} s preparing): {:.0} tracks/s; search word: {}",
         albums.len(),
         artists.len(),
         formats.join(","),
         dir.display(),
         total.as_secs_f64(),
         prepared.as_secs_f64(),
-        n as f64 / total.as_secs_f64()
+        n as f64 / total.as_secs_f64(),
+        vocabulary()[0]
     );
 }
 
@@ -269,11 +344,10 @@ fn write_album(
     let template = &templates.iter().find(|(f, _)| *f == album.format).unwrap().1;
     let per_disc = album.tracks.div_ceil(album.discs);
     for i in 0..album.tracks {
-        let n = album.first_track + u64::from(i) + 1;
         let (disc, track) = (i / per_disc + 1, i % per_disc + 1);
         let track_total = if disc < album.discs { per_disc } else { album.tracks - per_disc * (album.discs - 1) };
         let artist = album_artist.unwrap_or_else(|| &artists[rng.below(artists.len() as u64) as usize]);
-        let title = format!("Track {n}");
+        let title = album.titles[i as usize].clone();
         let mut tags = Tags {
             title: Some(title.clone()),
             artist: Some(artist.name.clone()),

@@ -10,8 +10,8 @@
 // and a change sent anyway is refused by the server. Prints one JSON line: `steps`, `pages`,
 // `dialogs`, and the page problems lib.mjs collects.
 
-import { openBrowser, report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, pageUntil, shot } from './ui-lib.mjs';
+import { report, fail, args } from './lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, pageUntil, shot, watcher } from './ui-lib.mjs';
 
 const { base, admin, adminPassword, user, userPassword, mode } = args([
   'base',
@@ -22,28 +22,14 @@ const { base, admin, adminPassword, user, userPassword, mode } = args([
   'mode',
 ]);
 const rec = recorder();
-const problems = [];
-let dialogs = 0;
+const watch = watcher();
 const PAGES = ['users', 'library', 'transcoding', 'security'];
 
-async function browser(options) {
-  try {
-    return await openBrowser(options);
-  } catch (e) {
-    fail(`cannot launch chromium: ${e.message}`);
-  }
-}
-
-async function open(b) {
-  const page = await b.newPage();
-  current = page;
-  page.on('dialog', (d) => {
-    dialogs += 1;
-    d.dismiss().catch(() => {});
+const { browser } = watch;
+const open = (b) =>
+  watch.open(b, (page) => {
+    current = page;
   });
-  problems.push(b.problems(page));
-  return page;
-}
 
 async function login(page, name, password) {
   await page.goto(`${base}/app/login`);
@@ -312,7 +298,6 @@ try {
 } finally {
   if (b) await b.close().catch(() => {});
 }
-const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };
-for (const p of problems) for (const k of Object.keys(merged)) merged[k].push(...p[k]);
+const merged = watch.problems();
 if (fatal) fail(fatal, { steps: rec.steps, pages: rec.pages, ...merged });
-report({ steps: rec.steps, pages: rec.pages, dialogs, ...merged });
+report({ steps: rec.steps, pages: rec.pages, dialogs: watch.dialogs, ...merged });

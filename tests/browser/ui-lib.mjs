@@ -7,10 +7,47 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { axe, screenshotDir } from './lib.mjs';
+import { axe, fail, openBrowser, screenshotDir } from './lib.mjs';
 
 export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 375, height: 812 };
+
+/**
+ * The browsers a script launches and the pages it opens, watched: each page's problems
+ * (lib.mjs) and each JavaScript dialog, dismissed and counted (a stored-XSS payload that ran
+ * would open one).
+ */
+export function watcher() {
+  const seen = [];
+  const w = {
+    dialogs: 0,
+    async browser(options) {
+      try {
+        return await openBrowser(options);
+      } catch (e) {
+        fail(`cannot launch chromium: ${e.message}`);
+      }
+    },
+    /** A new page of browser `b`, watched; `also(page)` adds the script's own listeners. */
+    async open(b, also) {
+      const page = await b.newPage();
+      page.on('dialog', (d) => {
+        w.dialogs += 1;
+        d.dismiss().catch(() => {});
+      });
+      if (also) also(page);
+      seen.push(b.problems(page));
+      return page;
+    },
+    /** Every watched page's problems, merged, for `report`. */
+    problems() {
+      const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };
+      for (const p of seen) for (const k of Object.keys(merged)) merged[k].push(...p[k]);
+      return merged;
+    },
+  };
+  return w;
+}
 
 /** The run's record. */
 export function recorder() {

@@ -10,35 +10,21 @@
 // one JSON line: `steps`, `pages`, the number of dialogs that opened, the stream requests,
 // and the page problems lib.mjs collects.
 
-import { openBrowser, report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, pageUntil, audioState } from './ui-lib.mjs';
+import { report, fail, args } from './lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, pageUntil, audioState, watcher } from './ui-lib.mjs';
 
 const { base, user, password, hostile1, hostile2 } = args(['base', 'user', 'password', 'hostile1', 'hostile2']);
 const rec = recorder();
-const problems = [];
+const watch = watcher();
 const streams = [];
-let dialogs = 0;
 
-async function browser(options) {
-  try {
-    return await openBrowser(options);
-  } catch (e) {
-    fail(`cannot launch chromium: ${e.message}`);
-  }
-}
-
-async function open(b) {
-  const page = await b.newPage();
-  page.on('dialog', (d) => {
-    dialogs += 1;
-    d.dismiss().catch(() => {});
+const { browser } = watch;
+const open = (b) =>
+  watch.open(b, (page) => {
+    page.on('response', (r) => {
+      if (r.url().includes('/app/stream/')) streams.push({ status: r.status(), range: r.request().headers().range ?? null });
+    });
   });
-  page.on('response', (r) => {
-    if (r.url().includes('/app/stream/')) streams.push({ status: r.status(), range: r.request().headers().range ?? null });
-  });
-  problems.push(b.problems(page));
-  return page;
-}
 
 async function login(page) {
   await page.goto(`${base}/app/login`);
@@ -395,7 +381,6 @@ try {
 } finally {
   if (b) await b.close();
 }
-const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };
-for (const p of problems) for (const k of Object.keys(merged)) merged[k].push(...p[k]);
+const merged = watch.problems();
 if (fatal) fail(fatal, { steps: rec.steps, pages: rec.pages, ...merged });
-report({ steps: rec.steps, pages: rec.pages, dialogs, streams, ...merged });
+report({ steps: rec.steps, pages: rec.pages, dialogs: watch.dialogs, streams, ...merged });

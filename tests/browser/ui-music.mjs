@@ -13,8 +13,8 @@
 // JSON line: `steps`, `pages`, `dialogs`, `rest` (the /rest answers to the API key) and the page
 // problems lib.mjs collects.
 
-import { openBrowser, report, fail, args, screenshot } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, pageUntil, audioState } from './ui-lib.mjs';
+import { report, fail, args, screenshot } from './lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, pageUntil, audioState, watcher } from './ui-lib.mjs';
 
 const { base, user, password, newPassword, hostile1, hostile2 } = args([
   'base',
@@ -25,27 +25,10 @@ const { base, user, password, newPassword, hostile1, hostile2 } = args([
   'hostile2',
 ]);
 const rec = recorder();
-const problems = [];
+const watch = watcher();
 const rest = {};
-let dialogs = 0;
 
-async function browser(options) {
-  try {
-    return await openBrowser(options);
-  } catch (e) {
-    fail(`cannot launch chromium: ${e.message}`);
-  }
-}
-
-async function open(b) {
-  const page = await b.newPage();
-  page.on('dialog', (d) => {
-    dialogs += 1;
-    d.dismiss().catch(() => {});
-  });
-  problems.push(b.problems(page));
-  return page;
-}
+const { browser, open } = watch;
 
 async function login(page, pass = password) {
   await page.goto(`${base}/app/login`);
@@ -394,11 +377,10 @@ try {
   if (b) await b.close();
   if (other) await other.close();
 }
-const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };
-for (const p of problems) for (const k of Object.keys(merged)) merged[k].push(...p[k]);
+const merged = watch.problems();
 if (fatal) {
   // The Rust side prints standard error with a fatal result: say what was seen so far.
   process.stderr.write(`${JSON.stringify({ steps: rec.steps, ...merged }, null, 1)}\n`);
   fail(fatal, { steps: rec.steps, pages: rec.pages, rest, ...merged });
 }
-report({ steps: rec.steps, pages: rec.pages, dialogs, rest, ...merged });
+report({ steps: rec.steps, pages: rec.pages, dialogs: watch.dialogs, rest, ...merged });

@@ -7,31 +7,14 @@
 // `steps` (each checked step, ok or not), `pages` (each page's axe-core violations,
 // overflow, landmarks, screenshot) and the page problems lib.mjs collects.
 
-import { openBrowser, report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep } from './ui-lib.mjs';
+import { report, fail, args } from './lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, watcher } from './ui-lib.mjs';
 
 const { base, code, user, password, limit } = args(['base', 'code', 'user', 'password', 'limit']);
 const rec = recorder();
-const problems = [];
-let dialogs = 0;
+const watch = watcher();
 
-async function browser(options) {
-  try {
-    return await openBrowser(options);
-  } catch (e) {
-    fail(`cannot launch chromium: ${e.message}`);
-  }
-}
-
-async function open(b) {
-  const page = await b.newPage();
-  page.on('dialog', (d) => {
-    dialogs += 1;
-    d.dismiss().catch(() => {});
-  });
-  problems.push(b.problems(page));
-  return page;
-}
+const { browser, open } = watch;
 
 const text = (page, selector) => page.locator(selector).first().textContent({ timeout: 5000 }).catch(() => null);
 
@@ -167,7 +150,6 @@ try {
 } finally {
   if (b) await b.close();
 }
-const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };
-for (const p of problems) for (const k of Object.keys(merged)) merged[k].push(...p[k]);
+const merged = watch.problems();
 if (fatal) fail(fatal, { steps: rec.steps, pages: rec.pages, ...merged });
-report({ steps: rec.steps, pages: rec.pages, dialogs, ...merged });
+report({ steps: rec.steps, pages: rec.pages, dialogs: watch.dialogs, ...merged });
