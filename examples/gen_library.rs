@@ -203,7 +203,7 @@ fn main() {
 /// The title vocabulary: `VOCABULARY` made-up words, the same for every seed. None is the
 /// start of another, so a word-prefix search for one finds only it.
 fn vocabulary() -> Vec<String> {
-    let mut rng = Rng(0x766f_6361_62);
+    let mut rng = Rng(0x0076_6f63_6162);
     let mut words: Vec<String> = Vec::with_capacity(VOCABULARY);
     while words.len() < VOCABULARY {
         let w = rng.word().to_lowercase();
