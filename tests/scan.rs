@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use common::library;
 use common::media::{self, Tags};
 use common::*;
 
@@ -866,4 +867,62 @@ fn formats_without_a_tag_reader_are_indexed_by_name_and_noted() {
         ));
         assert_eq!(r.unwrap().status, 200, "a .{f} file streams");
     }
+}
+
+/// The benchmark library (tests/common/library.rs, which examples/gen_library.rs writes at any
+/// size) is indexed tag for tag in each of its five formats: every album's name, album artist,
+/// year, genres, compilation flag, MusicBrainz id and cover, and every song's title, artist,
+/// track, disc, year, genre and format. So a benchmark measures a scanner that read it all.
+#[test]
+fn the_generated_library_is_indexed_tag_for_tag() {
+    let fx = Fixture::new();
+    let formats: Vec<String> = library::COMMON_FORMATS.iter().map(|f| f.to_string()).collect();
+    // 17 albums: each kind the shape has (two genres, two discs, a compilation, an embedded
+    // picture, a non-ASCII title and artist).
+    let g = library::generate(&fx.music, 170, 3, &formats);
+    assert_eq!(g.tracks, 170);
+    let d = start(fx, "");
+    d.wait_scans(1);
+    let list = d.rest("getAlbumList2", "type=alphabeticalByName&size=500");
+    let listed = list["albumList2"]["album"].as_array().unwrap();
+    assert_eq!(listed.len(), g.albums.len(), "{list}");
+    let (mut two_discs, mut two_genres, mut compilations, mut non_ascii) = (0, 0, 0, 0);
+    for (n, album) in g.albums.iter().enumerate() {
+        let artist = library::album_artist(&g.artists, album);
+        let found = listed
+            .iter()
+            .find(|a| a["name"] == album.title.as_str() && a["artist"] == artist && a["year"] == album.year)
+            .unwrap_or_else(|| panic!("album {n} {:?} by {artist:?} not listed: {list}", album.title));
+        let a = &d.rest("getAlbum", &format!("id={}", found["id"].as_str().unwrap()))["album"];
+        let what = format!("album {n} ({}): {a}", album.format);
+        assert_eq!(a["songCount"], album.tracks, "{what}");
+        assert_eq!(a["isCompilation"], album.artist.is_none(), "{what}");
+        let genres: Vec<&str> = a["genres"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+        let mut want: Vec<&str> = album.genres.iter().map(String::as_str).collect();
+        let mut have = genres;
+        want.sort();
+        have.sort();
+        assert_eq!(have, want, "{what}");
+        assert_eq!(a["musicBrainzId"].as_str(), album.mbz.as_ref().map(|(id, _)| id.as_str()), "{what}");
+        assert!(a["coverArt"].is_string(), "{what}");
+        let songs = a["song"].as_array().unwrap();
+        assert_eq!(songs.len(), album.tracks as usize, "{what}");
+        let per_disc = album.tracks.div_ceil(album.discs);
+        for (i, song) in songs.iter().enumerate() {
+            let (disc, track) = (i as u32 / per_disc + 1, i as u32 % per_disc + 1);
+            assert_eq!(song["title"], album.titles[i].as_str(), "{what}");
+            assert_eq!(song["artist"], g.artists[album.track_artists[i]].name.as_str(), "{what}");
+            assert_eq!((song["discNumber"].as_u64(), song["track"].as_u64()), (Some(disc.into()), Some(track.into())));
+            assert_eq!(song["year"], album.year, "{what}");
+            assert_eq!(song["suffix"], media::suffix(&album.format), "{what}");
+            assert!(album.genres.iter().any(|g| song["genre"] == g.as_str()), "{what}");
+        }
+        two_discs += usize::from(album.discs == 2);
+        two_genres += usize::from(album.genres.len() == 2);
+        compilations += usize::from(album.artist.is_none());
+        non_ascii += usize::from(!album.title.is_ascii());
+    }
+    // The shape, as the plan says it is (so the loop above saw each kind).
+    assert_eq!((two_discs, two_genres, compilations, non_ascii), (2, 5, 1, 1));
+    assert_eq!(g.artists.iter().filter(|a| !a.name.is_ascii()).count(), 1, "the fourth artist");
 }

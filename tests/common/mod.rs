@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod library;
 pub mod media;
 
 use std::io::{Read, Write};
