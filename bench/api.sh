@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Subsonic API throughput on a generated library: wrk on loopback at 64 connections against
-# getAlbumList2 (newest, 50), getAlbum (500 albums in turn), getArtists, search3 (a word; and
-# the empty query, 500 a page, paged through the library), getRandomSongs. Prints requests/s,
+# getAlbumList2 (newest, 50; and distinct pages), getAlbum (500 albums in turn, mostly answered
+# from the front's cache; and every album in turn, mostly not), getArtists, search3 (a word, its
+# matches a page at a time, and the empty query, 500 a page, paged through the library),
+# getRandomSongs. Prints requests/s,
 # p50, p99, the front's and the broker's CPU time per request (steadier than requests/s on a
 # busy machine), and the RSS of every process. Asserts nothing.
 #
@@ -21,7 +23,10 @@ work=$(mktemp -d /tmp/redoubt-apibench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
 mkdir -p "$work/music" "$work/data"
-"$target"/release/examples/gen_library "$work/music" "$tracks" | tail -1
+generated=$("$target"/release/examples/gen_library "$work/music" "$tracks" | tail -1)
+echo "$generated"
+# A title word about 1% of the tracks carry (the generator names one).
+word=${generated##*search word: }
 source bench/lib.sh
 start_daemon
 auth="$auth&f=json"
@@ -35,6 +40,46 @@ local n = 0
 request = function()
   n = n % #ids + 1
   return wrk.format("GET", "/rest/getAlbum?$auth&id=" .. ids[n])
+end
+LUA
+# Every album in turn (10,000 at 100,000 tracks): most requests miss the front's cache.
+offset=0
+: > "$work/all-ids"
+while :; do
+  page=$(curl -s "$base/getAlbumList2?type=alphabeticalByName&size=500&offset=$offset&$auth" | python3 -c '
+import json, sys
+print("\n".join(a["id"] for a in json.load(sys.stdin)["subsonic-response"]["albumList2"].get("album", [])))')
+  [ -n "$page" ] || break
+  echo "$page" >> "$work/all-ids"
+  offset=$((offset + 500))
+done
+albums=$(grep -c . "$work/all-ids")
+{
+  echo "local ids = {"
+  sed 's/.*/  "&",/' "$work/all-ids"
+  echo "}"
+  cat <<LUA
+local n = 0
+request = function()
+  n = n % #ids + 1
+  return wrk.format("GET", "/rest/getAlbum?$auth&id=" .. ids[n])
+end
+LUA
+} > "$work/every-album.lua"
+# getAlbumList2 and search3 over distinct pages, likewise.
+cat > "$work/list-pages.lua" <<LUA
+local offset = 0
+request = function()
+  offset = (offset + 50) % $albums
+  return wrk.format("GET", "/rest/getAlbumList2?$auth&type=alphabeticalByName&size=50&offset=" .. offset)
+end
+LUA
+# The word's matches (about 1% of the tracks), a page of 20 at a time.
+cat > "$work/search-pages.lua" <<LUA
+local offset = 0
+request = function()
+  offset = (offset + 20) % $(( tracks / 100 > 20 ? tracks / 100 : 20 ))
+  return wrk.format("GET", "/rest/search3?$auth&artistCount=0&albumCount=0&songCount=20&query=$word&songOffset=" .. offset)
 end
 LUA
 cat > "$work/page.lua" <<LUA
@@ -64,14 +109,18 @@ run() {
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   n=$(echo "$out" | awk '/requests in/ {print $1}')
-  printf '%-34s %10s req/s   p50 %8s   p99 %8s   CPU/request: front %4d µs, broker %4d µs\n' "$label" "$rps" "$p50" \
+  printf '%-44s %10s req/s   p50 %8s   p99 %8s   CPU/request: front %4d µs, broker %4d µs\n' "$label" "$rps" "$p50" \
     "$p99" $(( (f1 - f0) * 1000000 / ticks / n )) $(( (b1 - b0) * 1000000 / ticks / n ))
+  wrk_figures "api: $label" "$out"
 }
 echo "== $tracks tracks, wrk -t2 -c64 -d${secs}s${encoding:+, Accept-Encoding: $encoding}"
 run "getAlbumList2 newest size=50" "$base/getAlbumList2?type=newest&size=50&$auth"
 run "getAlbum (500 albums in turn)" -s "$work/album.lua" "$base"
+run "getAlbum ($albums albums in turn, uncached)" -s "$work/every-album.lua" "$base"
+run "getAlbumList2 (distinct pages of 50)" -s "$work/list-pages.lua" "$base"
 run "getArtists" "$base/getArtists?$auth"
-run "search3 a word (\"track 12\")" "$base/search3?query=track%2012&$auth"
+run "search3 a word (\"$word\")" "$base/search3?query=$word&$auth"
+run "search3 a word, distinct pages of 20" -s "$work/search-pages.lua" "$base"
 run "search3 empty query, 500 a page" -s "$work/page.lua" "$base"
 run "getRandomSongs size=10" "$base/getRandomSongs?size=10&$auth"
 echo "== RSS"

@@ -36,6 +36,7 @@ cold=$(curl -s -o /dev/null -w '%{time_total}' "$base/getCoverArt?id=$first&size
 bytes=$(curl -s "$base/getCoverArt?id=$first&size=300&$auth" | wc -c)
 for id in $ids; do curl -s -o /dev/null "$base/getCoverArt?id=$id&size=300&$auth"; done
 echo "first (uncached) 300 px thumbnail of a 1200×1200 JPEG: ${cold}s; the thumbnail is $bytes bytes"
+result "cover art: first (uncached) 300 px thumbnail" "$(echo "$cold * 1000" | bc -l | awk '{printf "%.1f", $1}')" "ms"
 {
   echo "local ids = {"
   for id in $ids; do echo "  \"$id\","; done
@@ -57,6 +58,7 @@ run() {
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   printf '%-40s %10s req/s   p50 %8s   p99 %8s\n' "$label" "$rps" "$p50" "$p99"
+  wrk_figures "cover art: $label" "$out"
 }
 echo "== $albums albums, wrk -t2 -c64 -d${secs}s"
 run "ping (for comparison)" "$base/ping?$auth"

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 cargo build --release --quiet
+source bench/lib.sh
 work=$(mktemp -d /tmp/redoubt-bench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
@@ -37,6 +38,8 @@ for auth in "u=bench&p=bench-password" "u=bench&t=$token&s=salt42" "apiKey=$apik
   echo "== auth $label: one connection (latency)"
   wrk -t1 -c1 -d5s --latency "$url" | grep -E "50%|99%|Requests/sec"
   echo "== auth $label: 2 threads, 32 connections (throughput)"
-  wrk -t2 -c32 -d8s --latency "$url" | grep -E "50%|99%|Requests/sec"
+  figures=$(wrk -t2 -c32 -d8s --latency "$url")
+  echo "$figures" | grep -E "50%|99%|Requests/sec"
+  wrk_figures "ping, auth $label, 32 connections" "$figures"
 done
 curl -s "$url&f=json" | grep -q '"status":"ok"' || { echo "authentication failed: the figures above are not authenticated pings" >&2; exit 1; }

@@ -29,3 +29,29 @@ start_daemon() {
   cat "$work/log" >&2
   return 1
 }
+
+# `result NAME VALUE UNIT`: one figure for bench/all.sh, appended as a JSON line to
+# $BENCH_RESULTS when it is set (the scripts print their own tables either way).
+result() {
+  [ -n "${BENCH_RESULTS:-}" ] || return 0
+  # Numbers as JSON wants them (bc writes ".5").
+  printf '{"name": "%s", "value": %s, "unit": "%s"}\n' "$1" "$(echo "$2" | awk '{printf "%.4f", $1}')" "$3" >> "$BENCH_RESULTS"
+}
+
+# wrk's latency ("812.00us", "3.21ms", "1.02s") in milliseconds.
+wrk_ms() {
+  case $1 in
+    *us) echo "${1%us} / 1000" | bc -l ;;
+    *ms) echo "${1%ms}" ;;
+    *s) echo "${1%s} * 1000" | bc -l ;;
+  esac | awk '{printf "%.3f", $1}'
+}
+
+# `wrk_figures LABEL WRK-OUTPUT`: its requests per second and p99 as results.
+wrk_figures() {
+  local rps p99
+  rps=$(echo "$2" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$2" | awk '$1=="99%" {print $2}')
+  result "$1 (req/s)" "$rps" "req/s"
+  result "$1 (p99)" "$(wrk_ms "$p99")" "ms"
+}

@@ -30,6 +30,7 @@ find "$lib" -type f -exec cat {} + > /dev/null
 "${as_user[@]}" "$work/redoubt" serve "${folders[@]}" --port $((20000 + RANDOM % 20000)) 2>"$work/log" &
 pid=$!
 
+source bench/lib.sh
 secs() { date -d "$1" +%s.%N; }
 # Seconds between "scan N started" and "scan N finished" for the n-th scan.
 scan_time() {
@@ -47,13 +48,17 @@ wait_scan() {
   echo "scan $n did not finish" >&2; tail -20 "$work/log" >&2; exit 1
 }
 role_pid() { for p in $(pgrep -P "$pid"); do tr '\0' ' ' < /proc/$p/cmdline | grep -q "role $1" && echo "$p"; done; }
-hwm() { grep VmHWM "/proc/$(role_pid "$1")/status" | awk '{printf "%.1f MB", $2/1024}'; }
+hwm_mb() { grep VmHWM "/proc/$(role_pid "$1")/status" | awk '{printf "%.1f", $2/1024}'; }
+hwm() { echo "$(hwm_mb "$1") MB"; }
 report() {
   local label=$1 n=$2 files
   files=$(grep " finished: " "$work/log" | sed -n "${n}p" | sed -E 's/.*finished: ([0-9]+) files read.*/\1/')
   t=$(scan_time "$n")
   printf '%-34s %8.3f s   %7d files read   %8.0f tracks/s   scanner peak %s, broker peak %s\n' \
     "$label" "$t" "$files" "$(echo "$tracks / $t" | bc -l)" "$(hwm scanner)" "$(hwm broker)"
+  result "scan $tracks: $label" "$t" "s"
+  result "scan $tracks: $label, scanner peak RSS" "$(hwm_mb scanner)" "MB"
+  result "scan $tracks: $label, broker peak RSS" "$(hwm_mb broker)" "MB"
 }
 
 wait_scan 1

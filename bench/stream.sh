@@ -47,7 +47,9 @@ best_of_3() {
   mbs "$best"
 }
 echo "== raw stream of a $(mbs "$big_size") MB file over loopback (best of 3)"
-printf '  redoubt stream:              %6s MB/s\n' "$(best_of_3 "$base/stream?$auth&id=$big")"
+raw=$(best_of_3 "$base/stream?$auth&id=$big")
+printf '  redoubt stream:              %6s MB/s\n' "$raw"
+result "stream: raw, loopback" "$raw" "MB/s"
 
 # The baseline: one sendfile(2) of the same file to a socket, no HTTP framework.
 cat >"$work/sendfile.py" <<'PY'
@@ -73,7 +75,9 @@ printf '  plain sendfile to a socket:  %6s MB/s\n' "$(best_of_3 "http://127.0.0.
 echo "== time to first byte, opus transcode of a 4-minute flac (20 requests)"
 for _ in $(seq 20); do
   curl -s -o /dev/null -w '%{time_starttransfer}\n' "$base/stream?$auth&id=$song&format=opus"
-done | sort -n | awk '{a[NR]=$1} END {printf "  median %.1f ms   worst %.1f ms\n", a[int((NR+1)/2)]*1000, a[NR]*1000}'
+done | sort -n > "$work/ttfb"
+awk '{a[NR]=$1} END {printf "  median %.1f ms   worst %.1f ms\n", a[int((NR+1)/2)]*1000, a[NR]*1000}' "$work/ttfb"
+result "stream: opus transcode, time to first byte (median)" "$(awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]*1000}' "$work/ttfb")" "ms"
 
 echo "== RSS while 20 clients stream (10 raw, 10 opus, 64 KB/s each)"
 for i in $(seq 10); do
