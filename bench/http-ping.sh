@@ -7,6 +7,7 @@
 #   bash bench/http-ping.sh            # needs wrk (Debian: apt-get install wrk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target=${CARGO_TARGET_DIR:-target}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 cargo build --release --quiet
 source bench/lib.sh
@@ -14,7 +15,7 @@ work=$(mktemp -d /tmp/redoubt-bench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
 mkdir -p "$work/music" "$work/data"
-cp target/release/redoubt "$work/redoubt"
+cp "${REDOUBT_BIN:-$target/release/redoubt}" "$work/redoubt"
 chmod 755 "$work" "$work/music" "$work/redoubt"
 port=$((20000 + RANDOM % 20000))
 run=("$work/redoubt" serve --music-folder "$work/music" --data-folder "$work/data" --port "$port" --log-level warn)

@@ -6,6 +6,7 @@
 #   bash bench/scan.sh [TRACKS]        # default 100000; needs ffmpeg
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target=${CARGO_TARGET_DIR:-target}
 tracks=${1:-100000}
 cargo build --release --quiet
 cargo build --release --quiet --example gen_library
@@ -15,8 +16,8 @@ trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm
 lib=$work/music
 mkdir -p "$lib" "$work/data"
 echo "== generating $tracks tracks"
-/usr/bin/time -f "generated in %e s" target/release/examples/gen_library "$lib" "$tracks" | tail -1
-cp target/release/redoubt "$work/redoubt"
+/usr/bin/time -f "generated in %e s" "$target"/release/examples/gen_library "$lib" "$tracks" | tail -1
+cp "${REDOUBT_BIN:-$target/release/redoubt}" "$work/redoubt"
 chmod -R a+rX "$work"
 as_user=()
 if [ "$(id -u)" = 0 ]; then
@@ -66,7 +67,7 @@ report "full scan" 1
 "${as_user[@]}" "$work/redoubt" scan "${folders[@]}" > /dev/null
 wait_scan 2
 report "rescan, nothing changed" 2
-target/release/examples/gen_library "$lib" --touch-percent 1 > /dev/null
+"$target"/release/examples/gen_library "$lib" --touch-percent 1 > /dev/null
 chmod -R a+rX "$lib"
 "${as_user[@]}" "$work/redoubt" scan "${folders[@]}" > /dev/null
 wait_scan 3
