@@ -237,6 +237,7 @@ fn ui_browse_play_and_escape() {
         assert_eq!(step(&run, name)["inPage"], true, "{name} reloaded the document: {}", step(&run, name));
     }
     assert_eq!(step(&run, "grid-to-album")["rows"], 3);
+    assert_eq!(step(&run, "link-from-another-site")["h1"], "Cross Origin");
     let streams = run.result["streams"].as_array().cloned().unwrap_or_default();
     assert!(streams.iter().any(|s| s["status"] == 206), "the player's requests used ranges: {streams:?}");
     assert_steps_and_pages(&run, true);

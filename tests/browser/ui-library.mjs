@@ -75,6 +75,30 @@ try {
     rows: await page.locator('main tr[data-id]').count(),
   });
 
+  // A link to the album from another site (localhost is another site than 127.0.0.1): the
+  // SameSite=Strict cookie stays off that navigation, and the page it lands on loads the
+  // album again from this site, signed in (not the login form).
+  {
+    const album = page.url();
+    const elsewhere = await open(b);
+    await elsewhere.goto(`${base.replace('127.0.0.1', 'localhost')}/app/login`);
+    await elsewhere.evaluate((href) => {
+      const a = document.createElement('a');
+      a.href = href;
+      a.id = 'from-elsewhere';
+      a.textContent = 'the album';
+      document.body.append(a);
+    }, album);
+    await elsewhere.click('#from-elsewhere');
+    await elsewhere.waitForURL(album);
+    await elsewhere.waitForSelector('main h1');
+    rec.step('link-from-another-site', (await text(elsewhere, 'main h1')) === 'Cross Origin', {
+      h1: await text(elsewhere, 'main h1'),
+      url: elsewhere.url(),
+    });
+    await elsewhere.close();
+  }
+
   // From the album to its artist, and from the artist to the album.
   await page.locator('main .byline a', { hasText: 'Browser Band' }).click();
   await page.waitForURL(/\/app\/artist\//);

@@ -129,6 +129,13 @@ pub fn to_app(front: &Front) -> HttpResponse {
     redirect(&front.base_url, "/app/")
 }
 
+/// A page navigation (a followed link, not a script's fetch) that another site started:
+/// a same-site one (another subdomain) carries SameSite=Strict cookies already.
+fn followed_from_another_site(h: &HeaderMap) -> bool {
+    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+    get("sec-fetch-site") == Some("cross-site") && get("sec-fetch-mode") == Some("navigate")
+}
+
 /// A 303 to a path below BaseUrl.
 pub fn redirect(base: &str, path: &str) -> HttpResponse {
     let mut r = Response::new(Body::empty());
@@ -247,8 +254,33 @@ impl Front {
         if self.setup_open().await {
             return Err(redirect(&self.base_url, "/app/setup"));
         }
+        if cookie(&r.headers, COOKIE_NAME).is_none() && r.method == Method::GET && followed_from_another_site(&r.headers) {
+            return Err(self.same_site_again(r));
+        }
         let next: String = form_urlencoded::byte_serialize(r.here.as_bytes()).collect();
         Err(redirect(&self.base_url, &format!("/app/login?next={next}")))
+    }
+
+    /// The session cookie is SameSite=Strict, so a browser leaves it off a navigation another
+    /// site started (a link in a mail or a chat). This page loads the same address again, now
+    /// from this site: a signed-in user lands where the link pointed, not on the login form
+    /// (and someone signed out gets the login form on the second request). Pages change
+    /// nothing on GET, so this lets another site show a user a page, never change one.
+    fn same_site_again(&self, r: &Req) -> HttpResponse {
+        let here = format!("{}{}", self.base_url, r.here);
+        let markup = maud::html! {
+            (maud::DOCTYPE)
+            html lang=(r.s.lang) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    meta http-equiv="refresh" content=(format!("0;url={here}"));
+                    title { (r.s.app_name) }
+                }
+                body { main { p { a href=(here) { (r.s.same_site_again) } } } }
+            }
+        };
+        self.html(StatusCode::OK, markup)
     }
 
     /// Whether the first admin may still be created.

@@ -18,6 +18,7 @@ pub struct Strings {
     pub app_name: String,
     pub skip_to_content: String,
     pub home: String,
+    pub same_site_again: String,
     pub nav_label: String,
     pub nav_newest: String,
     pub nav_recent: String,
