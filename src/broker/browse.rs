@@ -479,14 +479,27 @@ impl Library<'_> {
                 )?;
                 LibraryAnswer::Songs(if *v2 { SongList::SimilarSongs2 } else { SongList::SimilarSongs }, list)
             }
-            LibraryCall::TopSongs { artist, count } => {
-                let list = songs(
-                    c,
-                    u,
-                    "EXISTS (SELECT 1 FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE ta.track_id = t.id AND a.name = ?2 COLLATE NOCASE)",
-                    "(SELECT coalesce(sum(x.play_count), 0) FROM annotations x WHERE x.kind = 'track' AND x.item_id = t.id) DESC, t.title COLLATE NOCASE LIMIT ?3",
-                    &[artist, &(*count).min(500)],
-                )?;
+            LibraryCall::TopSongs { by, count } => {
+                let order = "(SELECT coalesce(sum(x.play_count), 0) FROM annotations x WHERE x.kind = 'track' AND x.item_id = t.id) DESC, t.title COLLATE NOCASE LIMIT ?3";
+                let list = match by {
+                    TopSongsBy::Name(artist) => songs(
+                        c,
+                        u,
+                        "EXISTS (SELECT 1 FROM track_artists ta JOIN artists a ON a.id = ta.artist_id WHERE ta.track_id = t.id AND a.name = ?2 COLLATE NOCASE)",
+                        order,
+                        &[artist, &(*count).min(500)],
+                    )?,
+                    TopSongsBy::Id(id) => {
+                        artists(c, u, "ar.id = ?2", "ar.id", &[id])?.pop().ok_or_else(|| not_found("Artist"))?;
+                        songs(
+                            c,
+                            u,
+                            "EXISTS (SELECT 1 FROM track_artists ta WHERE ta.track_id = t.id AND ta.artist_id = ?2)",
+                            order,
+                            &[id, &(*count).min(500)],
+                        )?
+                    }
+                };
                 LibraryAnswer::Songs(SongList::TopSongs, list)
             }
             LibraryCall::AlbumList { kind, size, offset, folder, v2 } => {

@@ -6,6 +6,7 @@ pub mod art;
 pub mod backup;
 pub mod browse;
 pub mod db;
+pub mod decision;
 pub mod downloads;
 pub mod ingest;
 pub mod limiter;
@@ -517,6 +518,10 @@ impl Broker {
             Call::Share(c) => {
                 let me = self.store.authenticate(client, creds)?;
                 shares::api(self, &me, c).map(|x| A::Share(Box::new(x)))
+            }
+            Call::TranscodeDecision(d) => {
+                let me = self.store.authenticate(client, creds)?;
+                self.transcode_decision(&me, client, d).map(|x| A::TranscodeDecision(Box::new(x)))
             }
             Call::Lyrics(l) => {
                 self.store.authenticate(client, creds)?;

@@ -564,6 +564,7 @@ impl Store {
             | Call::UserData(_)
             | Call::MediaAdmin(_)
             | Call::Lyrics(_)
+            | Call::TranscodeDecision(_)
             | Call::Admin(_)
             | Call::Share(_) => {
                 unreachable!("answered by the broker")

@@ -45,6 +45,7 @@ use tower_http::compression::predicate::{And, Predicate, SizeAbove};
 use tower_http::compression::{Compression, CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowHeaders, Any, Cors, CorsLayer};
 
+use super::methods::CLIENT_INFO;
 use super::{plain, Front, HttpResponse, Params, MAX_BODY};
 
 /// What the accept loop knows about a connection, handed to every request on it.
@@ -271,11 +272,21 @@ impl Front {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let is_json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
         let head = parts.method == Method::HEAD;
         // Any body is read whole, within the deadline, so a client trickling one is cut off.
         if !body.is_end_stream() {
             match self.read_body(body).await {
                 Ok(body) if parts.method == Method::POST && is_form => params.extend_form(&body),
+                // OpenSubsonic getTranscodeDecision: the ClientInfo as a JSON body, passed to
+                // the method's parser as its `clientInfo` parameter (which a form may give too).
+                Ok(body) if parts.method == Method::POST && is_json => {
+                    params.0.push((CLIENT_INFO.into(), String::from_utf8_lossy(&body).into_owned()))
+                }
                 Ok(_) => {}
                 Err(r) => return r,
             }

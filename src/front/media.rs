@@ -15,11 +15,11 @@ use hyper::{Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::params::Params;
-use super::subsonic::{Format, Node};
+use super::subsonic::{Format, Node, Value};
 use super::{plain, Body, Front, HttpResponse, Peer};
 use crate::proto::media::{
-    FileInfo, ImageInfo, LyricsAnswer, MediaAdminAnswer, MediaAnswer, MediaCall, TranscodeInfo, TranscodingInfo,
-    ZipInfo,
+    FileInfo, ImageInfo, LyricsAnswer, MediaAdminAnswer, MediaAnswer, MediaCall, StreamDetails, TranscodeDecision,
+    TranscodeInfo, TranscodingInfo, ZipInfo,
 };
 use crate::proto::{Reply, Request};
 
@@ -370,6 +370,35 @@ pub fn render_admin(a: &MediaAdminAnswer) -> Option<Node<'_>> {
             ),
         ),
     }
+}
+
+fn stream_details<'a>(name: &'static str, s: &'a StreamDetails) -> Node<'a> {
+    let n = |v: Option<u32>| v.map(i64::from);
+    Node::new(name)
+        .attr("protocol", s.protocol.as_str())
+        .attr("container", s.container.as_str())
+        .attr("codec", s.codec.as_str())
+        .opt("audioChannels", n(s.channels))
+        .opt("audioBitrate", n(s.bit_rate))
+        .opt("audioSamplerate", n(s.sample_rate))
+        .opt("audioBitdepth", n(s.bit_depth))
+}
+
+/// OpenSubsonic `transcodeDecision`.
+pub fn render_decision(d: &TranscodeDecision) -> Node<'_> {
+    let mut n = Node::new("transcodeDecision")
+        .attr("canDirectPlay", d.can_direct_play)
+        .attr("canTranscode", d.can_transcode)
+        .opt("errorReason", d.error_reason.as_deref())
+        .opt("transcodeParams", d.transcode_params.as_deref());
+    if !d.transcode_reasons.is_empty() {
+        n = n.prim("transcodeReason", d.transcode_reasons.iter().map(|r| Value::from(r.as_str())).collect());
+    }
+    n = n.object(stream_details("sourceStream", &d.source));
+    if let Some(t) = &d.transcode {
+        n = n.object(stream_details("transcodeStream", t));
+    }
+    n
 }
 
 pub fn render_lyrics(a: &LyricsAnswer) -> Option<Node<'_>> {

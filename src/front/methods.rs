@@ -14,8 +14,10 @@ use std::sync::LazyLock;
 
 use super::params::{decode_password, invalid, missing, Params};
 use crate::proto::error::{code, unknown_method};
-use crate::proto::library::{LibraryCall as L, ListKind, Search};
-use crate::proto::media::{LyricsCall, MediaAdmin, MediaCall, TranscodingFields};
+use crate::proto::library::{LibraryCall as L, ListKind, Search, TopSongsBy};
+use crate::proto::media::{
+    ClientInfo, DecisionRequest, LyricsCall, MediaAdmin, MediaCall, TranscodeParams, TranscodingFields,
+};
 use crate::proto::share::{ShareCall, ShareFields};
 use crate::proto::userdata::{PlaybackState, QueueCurrent, UserDataCall as U, MAX_IDS};
 use crate::proto::{ApiError, Call, Secret, UserFields};
@@ -41,8 +43,10 @@ pub enum Kind {
     Media(fn(&Params) -> Result<MediaCall, ApiError>),
     /// Answered by the front alone, without credentials.
     Public(Public),
-    /// Answered "… is not implemented by this server" (error 0), without credentials.
-    NotImplemented,
+    /// Answered "… is not implemented by this server: <why>" (error 0), without credentials.
+    NotImplemented(&'static str),
+    /// Answered HTTP 410 Gone, as Navidrome does: the method was removed from the API.
+    Gone,
 }
 
 /// What the front answers by itself.
@@ -85,7 +89,9 @@ pub const EXTENSIONS: &[Extension] = &[
     Extension { name: "indexBasedQueue", versions: &[1], methods: &["getPlayQueueByIndex", "savePlayQueueByIndex"] },
     Extension { name: "playbackReport", versions: &[1], methods: &["reportPlayback"] },
     Extension { name: "songLyrics", versions: &[1], methods: &["getLyricsBySongId"] },
+    Extension { name: "topSongsByArtistId", versions: &[1], methods: &[] },
     Extension { name: "transcodeOffset", versions: &[1], methods: &[] },
+    Extension { name: "transcoding", versions: &[1], methods: &["getTranscodeDecision", "getTranscodeStream"] },
 ];
 
 const fn m(name: &'static str, origin: Origin, kind: Kind) -> Method {
@@ -100,7 +106,7 @@ impl Method {
     }
 }
 
-use Kind::{Call as C, Media, NotImplemented as No, Public as Pub};
+use Kind::{Call as C, Gone, Media, NotImplemented as No, Public as Pub};
 use Origin::{OpenSubsonic as Os, Redoubt as Own, Subsonic as Ss};
 
 /// The table. Names are matched exactly, after one `.view` suffix is taken off.
@@ -145,6 +151,8 @@ pub static METHODS: &[Method] = &[
     m("getStarred2", Ss, C(|p| lib(L::Starred { folder: folder(p)?, v2: true }))),
     m("search2", Ss, C(|p| search(p, 2))),
     m("search3", Ss, C(|p| search(p, 3))),
+    // Deprecated since 1.4.0 for search2; Navidrome answers 410 too.
+    m("search", Ss, Gone),
     // Annotation.
     m("star", Ss, C(|p| star(p, true))).changes(),
     m("unstar", Ss, C(|p| star(p, false))).changes(),
@@ -181,6 +189,9 @@ pub static METHODS: &[Method] = &[
     m("download", Ss, Media(|p| Ok(MediaCall::Download { id: required(p, "id")? }))),
     m("getCoverArt", Ss, Media(cover_art)),
     m("getAvatar", Ss, Pub(Public::NoAvatar)),
+    // OpenSubsonic transcoding: the decision in the broker, the stream as `stream`.
+    m("getTranscodeDecision", Os, C(transcode_decision)),
+    m("getTranscodeStream", Os, Media(transcode_stream)),
     // Lyrics.
     m(
         "getLyrics",
@@ -200,24 +211,38 @@ pub static METHODS: &[Method] = &[
     m("deleteTranscoding", Own, C(|p| admin(MediaAdmin::DeleteTranscoding { id: required(p, "id")? }))).changes(),
     m("getPlayers", Own, C(|_| admin(MediaAdmin::Players))),
     m("updatePlayer", Own, C(update_player)).changes(),
-    // Not implemented: podcasts, jukebox, chat, video, HLS.
-    m("getPodcasts", Ss, No),
-    m("getNewestPodcasts", Ss, No),
-    m("getPodcastEpisode", Ss, No),
-    m("refreshPodcasts", Ss, No),
-    m("createPodcastChannel", Ss, No),
-    m("deletePodcastChannel", Ss, No),
-    m("deletePodcastEpisode", Ss, No),
-    m("downloadPodcastEpisode", Ss, No),
-    m("jukeboxControl", Ss, No),
-    m("getChatMessages", Ss, No),
-    m("addChatMessage", Ss, No),
-    m("getVideos", Ss, No),
-    m("getVideoInfo", Ss, No),
-    m("getCaptions", Ss, No),
-    m("hls", Ss, No),
-    m("hls.m3u8", Ss, No),
+    // Not implemented: podcasts, jukebox, chat, video, HLS, sonic similarity.
+    m("getPodcasts", Ss, No(PODCASTS)),
+    m("getNewestPodcasts", Ss, No(PODCASTS)),
+    m("getPodcastEpisode", Ss, No(PODCASTS)),
+    m("refreshPodcasts", Ss, No(PODCASTS)),
+    m("createPodcastChannel", Ss, No(PODCASTS)),
+    m("deletePodcastChannel", Ss, No(PODCASTS)),
+    m("deletePodcastEpisode", Ss, No(PODCASTS)),
+    m("downloadPodcastEpisode", Ss, No(PODCASTS)),
+    m("jukeboxControl", Ss, No("it plays to clients only, and has no audio output of its own")),
+    m("getChatMessages", Ss, No(CHAT)),
+    m("addChatMessage", Ss, No(CHAT)),
+    m("getVideos", Ss, No(VIDEO)),
+    m("getVideoInfo", Ss, No(VIDEO)),
+    m("getCaptions", Ss, No(VIDEO)),
+    m("hls", Ss, No(HLS)),
+    m("hls.m3u8", Ss, No(HLS)),
+    m("getSonicSimilarTracks", Os, No(SONIC)),
+    m("findSonicPath", Os, No(SONIC)),
 ];
+
+// Why each family is not implemented, as the error message says.
+const PODCASTS: &str = "podcasts need fetching feeds from the internet, which this server never does";
+const CHAT: &str = "it keeps no chat";
+const VIDEO: &str = "it serves music only";
+const HLS: &str = "it streams over plain HTTP only";
+const SONIC: &str =
+    "sonic similarity needs audio analysis (acoustic features of every song), which this server does not do";
+
+/// The parameter getTranscodeDecision's ClientInfo comes in: a JSON body is passed to the
+/// parser under this name (`http.rs`), and a form may give it as a field.
+pub const CLIENT_INFO: &str = "clientInfo";
 
 static BY_NAME: LazyLock<HashMap<&'static str, &'static Method>> =
     LazyLock::new(|| METHODS.iter().map(|m| (m.name, m)).collect());
@@ -297,8 +322,13 @@ fn similar_songs(p: &Params, v2: bool) -> Result<Call, ApiError> {
     lib(L::SimilarSongs { id: required(p, "id")?, count: p.int_or("count", 50)?, v2 })
 }
 
+/// OpenSubsonic topSongsByArtistId: `id` (an artist id) takes precedence over `artist`.
 fn top_songs(p: &Params) -> Result<Call, ApiError> {
-    lib(L::TopSongs { artist: required(p, "artist")?, count: p.int_or("count", 50)? })
+    let by = match optional(p, "id") {
+        Some(id) => TopSongsBy::Id(id),
+        None => TopSongsBy::Name(optional(p, "artist").ok_or_else(|| missing("artist or id"))?),
+    };
+    lib(L::TopSongs { by, count: p.int_or("count", 50)? })
 }
 
 fn album_list(p: &Params, v2: bool) -> Result<Call, ApiError> {
@@ -517,6 +547,50 @@ fn stream(p: &Params) -> Result<MediaCall, ApiError> {
     })
 }
 
+/// `mediaType`: songs only (podcasts are not implemented).
+fn media_type(p: &Params) -> Result<(), ApiError> {
+    match p.required("mediaType")? {
+        "song" => Ok(()),
+        "podcast" => {
+            Err(ApiError::new(code::GENERIC, format!("Podcasts are not implemented by this server: {PODCASTS}")))
+        }
+        other => Err(invalid("mediaType", other)),
+    }
+}
+
+fn transcode_decision(p: &Params) -> Result<Call, ApiError> {
+    let id = required(p, "mediaId")?;
+    media_type(p)?;
+    if p.count(CLIENT_INFO) > 1 {
+        return Err(ApiError::new(code::GENERIC, "The ClientInfo is given twice (a JSON body and a clientInfo field)"));
+    }
+    let body = p.get(CLIENT_INFO).filter(|b| !b.trim().is_empty()).ok_or_else(|| {
+        ApiError::new(code::MISSING_PARAMETER, "Required parameter is missing: the ClientInfo (a JSON body)")
+    })?;
+    let client: ClientInfo = serde_json::from_str(body)
+        .map_err(|e| ApiError::new(code::GENERIC, format!("The ClientInfo is not valid: {e}")))?;
+    Ok(Call::TranscodeDecision(Box::new(DecisionRequest { id, client })))
+}
+
+/// getTranscodeStream: `stream` with the format and cap the decision named.
+fn transcode_stream(p: &Params) -> Result<MediaCall, ApiError> {
+    let id = required(p, "mediaId")?;
+    media_type(p)?;
+    let raw = p.required("transcodeParams")?;
+    let params = TranscodeParams::parse(raw).ok_or_else(|| invalid("transcodeParams", raw))?;
+    let (format, max_bit_rate) = match params {
+        TranscodeParams::Raw => ("raw".to_string(), None),
+        TranscodeParams::Transcode { format, kbps } => (format, Some(kbps)),
+    };
+    Ok(MediaCall::Stream {
+        id,
+        max_bit_rate,
+        format: Some(format),
+        time_offset: p.int("offset")?.filter(|o: &u32| *o > 0),
+        estimate_length: false,
+    })
+}
+
 fn cover_art(p: &Params) -> Result<MediaCall, ApiError> {
     Ok(MediaCall::CoverArt { id: required(p, "id")?, size: p.int("size")?.filter(|s: &u32| *s > 0) })
 }
@@ -591,6 +665,55 @@ mod tests {
         assert!(q(&[("id", "a"), ("id", "a"), ("currentIndex", "1")]).is_ok());
     }
 
+    #[test]
+    fn transcode_decisions_need_a_valid_client_info_and_streams_valid_params() {
+        let d = |q: &[(&str, &str)]| call("getTranscodeDecision", &params(q));
+        let base = [("mediaId", "s"), ("mediaType", "song")];
+        let with = |body: &'static str| {
+            let mut q = base.to_vec();
+            q.push((CLIENT_INFO, body));
+            d(&q)
+        };
+        assert_eq!(d(&base).unwrap_err().code, 10, "no body");
+        assert_eq!(with("  ").unwrap_err().code, 10, "an empty body");
+        assert_eq!(with("{invalid").unwrap_err().code, 0);
+        let bad_protocol = r#"{"directPlayProfiles":[{"containers":[],"audioCodecs":[],"protocols":["ftp"]}]}"#;
+        assert_eq!(with(bad_protocol).unwrap_err().code, 0);
+        let bad_comparison = r#"{"codecProfiles":[{"type":"AudioCodec","name":"mp3","limitations":[{"name":"audioBitrate","comparison":"Less","values":["1"]}]}]}"#;
+        assert_eq!(with(bad_comparison).unwrap_err().code, 0);
+        assert_eq!(with(r#"{"maxAudioBitrate":-1}"#).unwrap_err().code, 0);
+        assert_eq!(d(&[("mediaType", "song"), (CLIENT_INFO, "{}")]).unwrap_err().code, 10);
+        assert_eq!(d(&[("mediaId", "s"), ("mediaType", "video"), (CLIENT_INFO, "{}")]).unwrap_err().code, 0);
+        let podcast = d(&[("mediaId", "s"), ("mediaType", "podcast"), (CLIENT_INFO, "{}")]).unwrap_err();
+        assert!(podcast.message.contains("not implemented"), "{}", podcast.message);
+        let twice = d(&[("mediaId", "s"), ("mediaType", "song"), (CLIENT_INFO, "{}"), (CLIENT_INFO, "{}")]);
+        assert_eq!(twice.unwrap_err().code, 0);
+        match with(r#"{"name":"n","platform":"p","maxAudioBitrate":128000,"directPlayProfiles":[{"containers":["mp3"],"audioCodecs":["mp3"],"protocols":["http"]}]}"#).unwrap() {
+            Call::TranscodeDecision(r) => {
+                assert_eq!((r.id.as_str(), r.client.max_audio_bitrate), ("s", 128_000));
+                assert_eq!(r.client.direct_play_profiles[0].containers, ["mp3"]);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let s = |q: &[(&str, &str)]| match find("getTranscodeStream").unwrap().kind {
+            Kind::Media(parse) => parse(&params(q)),
+            _ => unreachable!(),
+        };
+        match s(&[("mediaId", "s"), ("mediaType", "song"), ("transcodeParams", "v1:mp3:128"), ("offset", "5")]).unwrap()
+        {
+            MediaCall::Stream { id, max_bit_rate, format, time_offset, .. } => {
+                assert_eq!(
+                    (id.as_str(), max_bit_rate, format.as_deref(), time_offset),
+                    ("s", Some(128), Some("mp3"), Some(5))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s(&[("mediaId", "s"), ("mediaType", "song")]).unwrap_err().code, 10);
+        assert_eq!(s(&[("mediaId", "s"), ("mediaType", "song"), ("transcodeParams", "mp3")]).unwrap_err().code, 0);
+    }
+
     /// The table's "changes state" flag and the broker's `Call::changes_state` agree for every
     /// method parsed into a call; media, public and unimplemented methods change nothing.
     #[test]
@@ -619,6 +742,7 @@ mod tests {
             ("title", "t"),
             ("query", "q"),
             ("currentIndex", "0"),
+            (CLIENT_INFO, "{}"),
         ]);
         for m in METHODS {
             match m.kind {
@@ -634,9 +758,12 @@ mod tests {
     #[test]
     fn unimplemented_methods_say_so_and_unknown_ones_are_70() {
         let m = find("getPodcasts").unwrap();
-        assert!(matches!(m.kind, Kind::NotImplemented) && !m.needs_user());
-        let e = crate::proto::error::not_implemented(m.name);
-        assert_eq!((e.code, e.message.as_str()), (0, "getPodcasts is not implemented by this server"));
+        assert!(matches!(m.kind, Kind::NotImplemented(_)) && !m.needs_user());
+        let Kind::NotImplemented(why) = m.kind else { unreachable!() };
+        let e = crate::proto::error::not_implemented(m.name, why);
+        assert_eq!(e.code, 0);
+        assert!(e.message.starts_with("getPodcasts is not implemented by this server: podcasts need"), "{}", e.message);
+        assert!(matches!(find("search").unwrap().kind, Kind::Gone));
         assert!(matches!(find("getAlbum.view").unwrap().kind, Kind::Call(_)));
         assert_eq!(find("hls.m3u8.view").unwrap().name, "hls.m3u8");
         let e = find("getAlbum.view.view").err().unwrap();
@@ -654,13 +781,20 @@ mod tests {
         let mut by_extension = BTreeSet::new();
         for e in EXTENSIONS {
             for name in e.methods {
-                assert_eq!(find(name).unwrap().origin, Origin::OpenSubsonic, "{name} of {}", e.name);
+                let m = find(name).unwrap();
+                assert_eq!(m.origin, Origin::OpenSubsonic, "{name} of {}", e.name);
+                assert!(
+                    !matches!(m.kind, Kind::NotImplemented(_)),
+                    "{} is advertised but {name} is not implemented",
+                    e.name
+                );
                 by_extension.insert(*name);
             }
         }
         for m in METHODS.iter().filter(|m| m.origin == Origin::OpenSubsonic) {
             assert!(
-                by_extension.contains(m.name) || matches!(m.kind, Kind::Public(Public::Extensions)),
+                by_extension.contains(m.name)
+                    || matches!(m.kind, Kind::Public(Public::Extensions) | Kind::NotImplemented(_)),
                 "{} is OpenSubsonic but in no extension",
                 m.name
             );
@@ -727,9 +861,10 @@ mod tests {
         let own = section("redoubt's own methods", "\n\n");
         let not_implemented = section("Not implemented, and answered honestly", "\n\n");
 
-        let implemented = table(|m| m.origin != Origin::Redoubt && !matches!(m.kind, Kind::NotImplemented));
+        let implemented =
+            table(|m| m.origin != Origin::Redoubt && !matches!(m.kind, Kind::NotImplemented(_) | Kind::Gone));
         let redoubt = table(|m| m.origin == Origin::Redoubt);
-        let refused = table(|m| matches!(m.kind, Kind::NotImplemented));
+        let refused = table(|m| matches!(m.kind, Kind::NotImplemented(_) | Kind::Gone));
         assert!(redoubt.iter().all(|n| !refused.contains(n)));
         for (what, readme, table) in [
             ("What works today", named(&works), implemented),

@@ -149,15 +149,23 @@ impl Front {
         let parse = match method.kind {
             Kind::Call(parse) => parse,
             Kind::Media(parse) => {
-                return match parse(p) {
+                let r = match parse(p) {
                     Ok(call) => self.media(&format, call, p, headers, peer, head, given).await,
-                    Err(e) => self.failed(&format, e),
-                }
+                    Err(e) => {
+                        let mut r = self.failed(&format, e);
+                        if method.name == "getTranscodeStream" {
+                            *r.status_mut() = StatusCode::BAD_REQUEST;
+                        }
+                        r
+                    }
+                };
+                return if method.name == "getTranscodeStream" { with_http_status(r) } else { r };
             }
             Kind::Public(Public::Extensions) => return self.ok(&format, Some(&extensions())),
             // No avatars are stored or generated; say so rather than send a made-up image.
             Kind::Public(Public::NoAvatar) => return plain(StatusCode::NOT_FOUND, "this server has no avatars\n"),
-            Kind::NotImplemented => return self.failed(&format, not_implemented(method.name)),
+            Kind::NotImplemented(why) => return self.failed(&format, not_implemented(method.name, why)),
+            Kind::Gone => return plain(StatusCode::GONE, "search is gone from the Subsonic API: use search3\n"),
         };
         let call = match parse(p) {
             Ok(c) => c,
@@ -297,6 +305,22 @@ impl Front {
     }
 }
 
+/// getTranscodeStream's errors carry the HTTP status its spec gives them (the body is still
+/// the Subsonic error): 400 for a bad request (set by the caller), 401, 404, or 500.
+fn with_http_status(mut r: HttpResponse) -> HttpResponse {
+    let Some(super::metrics::SubsonicError(c)) = r.extensions().get().copied() else { return r };
+    if r.status() == StatusCode::OK {
+        *r.status_mut() = match c {
+            code::NOT_FOUND => StatusCode::NOT_FOUND,
+            code::WRONG_CREDENTIALS..=code::INVALID_API_KEY => StatusCode::UNAUTHORIZED,
+            code::NOT_AUTHORIZED => StatusCode::FORBIDDEN,
+            code::MISSING_PARAMETER => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+    }
+    r
+}
+
 fn respond(format: &Format, body: Option<&Node>, error: Option<(i64, &str)>) -> HttpResponse {
     let (ctype, text) = subsonic::render(format, env!("CARGO_PKG_VERSION"), body, error, super::render::record);
     let mut r = Response::new(Body::full(Bytes::from(text)));
@@ -373,6 +397,7 @@ fn render(a: &Answer, sharing: bool) -> Option<Node<'_>> {
         Answer::UserData(a) => super::userdata::render(a),
         Answer::MediaAdmin(a) => super::media::render_admin(a),
         Answer::Lyrics(a) => super::media::render_lyrics(a),
+        Answer::TranscodeDecision(d) => Some(super::media::render_decision(d)),
         // No method of the table makes the admin pages' calls (they are rendered as pages).
         Answer::Admin(_) => None,
         // Only the UI's settings page asks for these, and reads them itself.

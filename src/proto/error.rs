@@ -83,7 +83,8 @@ pub fn unknown_method(method: &str) -> ApiError {
     ApiError::new(code::NOT_FOUND, format!("Unknown API method: {method}"))
 }
 
-/// Error 0 for a method this server knows but does not implement (podcasts, jukebox, …).
-pub fn not_implemented(method: &str) -> ApiError {
-    ApiError::new(code::GENERIC, format!("{method} is not implemented by this server"))
+/// Error 0 for a method this server knows but does not implement (podcasts, jukebox, …),
+/// and why.
+pub fn not_implemented(method: &str, why: &str) -> ApiError {
+    ApiError::new(code::GENERIC, format!("{method} is not implemented by this server: {why}"))
 }

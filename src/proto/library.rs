@@ -4,6 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// getTopSongs: by artist name, or (OpenSubsonic topSongsByArtistId) by artist id.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub enum TopSongsBy {
+    Name(String),
+    Id(String),
+}
+
 /// Read-only Subsonic library calls.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LibraryCall {
@@ -18,7 +25,7 @@ pub enum LibraryCall {
     ArtistInfo { id: String, v2: bool },
     AlbumInfo { id: String, v2: bool },
     SimilarSongs { id: String, count: u32, v2: bool },
-    TopSongs { artist: String, count: u32 },
+    TopSongs { by: TopSongsBy, count: u32 },
     AlbumList { kind: ListKind, size: u32, offset: u32, folder: Option<i64>, v2: bool },
     RandomSongs { size: u32, genre: Option<String>, from_year: Option<i32>, to_year: Option<i32>, folder: Option<i64> },
     SongsByGenre { genre: String, count: u32, offset: u32, folder: Option<i64> },

@@ -309,3 +309,171 @@ pub enum LyricsAnswer {
     },
     Structured(Vec<Lyrics>),
 }
+
+/// OpenSubsonic `transcoding`: getTranscodeDecision for one song, with what the client says
+/// it can play (its `ClientInfo`, parsed by the front from the JSON body; field names as the
+/// spec spells them). Bit rates are in bits per second, as the spec has them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DecisionRequest {
+    pub id: String,
+    pub client: ClientInfo,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientInfo {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub platform: String,
+    /// bps; 0: no limit.
+    #[serde(default)]
+    pub max_audio_bitrate: u32,
+    /// bps; 0: no limit beyond `max_audio_bitrate`.
+    #[serde(default)]
+    pub max_transcoding_audio_bitrate: u32,
+    #[serde(default)]
+    pub direct_play_profiles: Vec<DirectPlayProfile>,
+    /// In the client's order of preference.
+    #[serde(default)]
+    pub transcoding_profiles: Vec<ClientTranscodingProfile>,
+    #[serde(default)]
+    pub codec_profiles: Vec<CodecProfile>,
+}
+
+/// What the client plays as it is; an empty list means any.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectPlayProfile {
+    pub containers: Vec<String>,
+    pub audio_codecs: Vec<String>,
+    pub protocols: Vec<Protocol>,
+    #[serde(default)]
+    pub max_audio_channels: Option<u32>,
+}
+
+/// A format the client would take a transcode in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientTranscodingProfile {
+    pub container: String,
+    pub audio_codec: String,
+    pub protocol: Protocol,
+    #[serde(default)]
+    pub max_audio_channels: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Http,
+    /// Named by the spec; this server streams over plain HTTP only.
+    Hls,
+}
+
+/// Limits on one codec (`type` is always `AudioCodec`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CodecProfile {
+    #[serde(rename = "type")]
+    pub kind: CodecProfileKind,
+    pub name: String,
+    #[serde(default)]
+    pub limitations: Vec<Limitation>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum CodecProfileKind {
+    AudioCodec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Limitation {
+    pub name: LimitationName,
+    pub comparison: Comparison,
+    pub values: Vec<String>,
+    /// A limitation that is not required only matters for direct play.
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum LimitationName {
+    AudioChannels,
+    AudioBitrate,
+    AudioProfile,
+    AudioSamplerate,
+    AudioBitdepth,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Comparison {
+    Equals,
+    NotEquals,
+    LessThanEqual,
+    GreaterThanEqual,
+}
+
+/// The decision, as the spec's `TranscodeDecision`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TranscodeDecision {
+    pub can_direct_play: bool,
+    pub can_transcode: bool,
+    /// Why the file cannot be played as it is (empty for direct play).
+    pub transcode_reasons: Vec<String>,
+    /// Why neither is possible.
+    pub error_reason: Option<String>,
+    /// What getTranscodeStream takes back (`transcode::params`); None when nothing can play.
+    pub transcode_params: Option<String>,
+    pub source: StreamDetails,
+    pub transcode: Option<StreamDetails>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct StreamDetails {
+    pub protocol: String,
+    pub container: String,
+    pub codec: String,
+    pub channels: Option<u32>,
+    /// bps.
+    pub bit_rate: Option<u32>,
+    pub sample_rate: Option<u32>,
+    pub bit_depth: Option<u32>,
+}
+
+/// `transcodeParams`: what getTranscodeStream is to send, as plain text (`raw`, or a format
+/// and a rate in kbps: `mp3:128`). They carry no authority: getTranscodeStream is answered
+/// as `stream` with that format and cap, every check made again (docs/security.md T37).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TranscodeParams {
+    Raw,
+    Transcode { format: String, kbps: u32 },
+}
+
+impl TranscodeParams {
+    pub fn encode(&self) -> String {
+        match self {
+            TranscodeParams::Raw => "v1:raw".into(),
+            TranscodeParams::Transcode { format, kbps } => format!("v1:{format}:{kbps}"),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TranscodeParams> {
+        let mut parts = s.strip_prefix("v1:")?.split(':');
+        let params = match (parts.next()?, parts.next()) {
+            ("raw", None) => TranscodeParams::Raw,
+            (format, Some(kbps)) => {
+                let ok = !format.is_empty() && format.len() <= 10 && format.bytes().all(|b| b.is_ascii_alphanumeric());
+                let kbps: u32 = kbps.parse().ok().filter(|k| *k <= 5000)?;
+                if !ok || format == "raw" {
+                    return None;
+                }
+                TranscodeParams::Transcode { format: format.to_string(), kbps }
+            }
+            _ => return None,
+        };
+        parts.next().is_none().then_some(params)
+    }
+}

@@ -435,6 +435,8 @@ pub enum Call {
     UserData(userdata::UserDataCall),
     MediaAdmin(media::MediaAdmin),
     Lyrics(media::LyricsCall),
+    /// OpenSubsonic getTranscodeDecision: what the broker would stream this client.
+    TranscodeDecision(Box<media::DecisionRequest>),
     /// The web UI's admin pages (admins only; see admin.rs).
     Admin(admin::AdminCall),
     /// The web UI's settings: one's own password and API keys (no Subsonic method).
@@ -459,6 +461,8 @@ impl Call {
             | Call::GetScanStatus
             | Call::Library(_)
             | Call::Lyrics(_)
+            // Like stream, it notes the player (last seen), which is not the user's doing.
+            | Call::TranscodeDecision(_)
             | Call::Admin(_) => false,
             Call::CreateUser(_)
             | Call::UpdateUser(_)
@@ -515,6 +519,7 @@ pub enum Answer {
     UserData(Box<userdata::UserDataAnswer>),
     MediaAdmin(Box<media::MediaAdminAnswer>),
     Lyrics(Box<media::LyricsAnswer>),
+    TranscodeDecision(Box<media::TranscodeDecision>),
     Admin(Box<admin::AdminAnswer>),
     Account(Box<account::AccountAnswer>),
     Share(Box<share::ShareAnswer>),
