@@ -192,7 +192,31 @@ fn song_row(sh: &Shell, s: &Strings, song: &SongRec, cols: Columns, position: us
                     aria-label=(fill(&s.add_song_to_playlist, &[("title", title)])) title=(s.add_to_playlist) {
                     (icon("listadd"))
                 }
+                (share_action(sh, &song.id, title, false))
                 (extra)
+            }
+        }
+    }
+}
+
+/// The Share action for a song, an album or a playlist (where sharing is on): a link to the
+/// share form's page, which the script turns into the dialog. `wide`: a labelled button (a
+/// page's actions), else an icon (a song row's).
+pub fn share_action(sh: &Shell, id: &str, name: &str, wide: bool) -> Markup {
+    let s = sh.s;
+    let label = fill(&s.share_item, &[("title", name)]);
+    html! {
+        @if sh.sharing.is_some() {
+            @if wide {
+                a.text-button href=(sh.url(&format!("/app/shares/new?id={}", q(id)))) data-action="share"
+                    data-share-id=(id) data-share-name=(name) aria-label=(label) {
+                    (icon("share")) (s.share)
+                }
+            } @else {
+                a.icon-button.row-more href=(sh.url(&format!("/app/shares/new?id={}", q(id)))) data-action="share"
+                    data-share-id=(id) data-share-name=(name) aria-label=(label) title=(s.share) {
+                    (icon("share"))
+                }
             }
         }
     }
