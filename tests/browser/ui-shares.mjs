@@ -6,7 +6,7 @@
 // The owner shares the album from its page (the Share dialog: a password, and the hostile
 // string as the description), copies the link, and a FRESH browser (no cookie) opens it, types
 // the password and plays it; "My shares" shows the visit; the expiry edited to yesterday makes
-// the link 410; delete makes it 404. A second share (a song row's Share, at phone width) is not
+// the link 410; delete makes it 404. A second share (a song page's Share, at phone width) is not
 // on the other user's page, nor can they delete it; the admin sees it with its owner on
 // /app/admin/shares and deletes it (404 then). Pages and dialogs swept at desktop and phone
 // width. Prints one JSON line: `steps`, `pages`, `dialogs` and the page problems.
@@ -199,12 +199,14 @@ try {
   rec.step('deleted', deleted === 'Share deleted.' && left === 0, { deleted, left });
   rec.step('deleted-link-404', (await statusOf(fp, link)) === 404);
 
-  // --- A second share, from a song row at phone width ---------------------------------------
+  // --- A second share, from a song's page at phone width (the rows keep fewer buttons there) --
   await op.setViewportSize(PHONE);
   await op.goto(`${base}/app/album/${album}`);
+  await op.locator('#main tr[data-title="Second"] a.song-link').click();
+  await op.waitForSelector('#rating');
   const second = await shareWith(
     op,
-    op.locator('#main tr[data-title="Second"] a[data-action="share"]'),
+    op.locator('#main .actions a[data-action="share"]'),
     { description: 'For the road' },
     'song-share-phone',
   );

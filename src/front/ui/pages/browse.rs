@@ -315,7 +315,7 @@ impl Browse<'_> {
                         }
                         span.dot { (duration(song.duration_secs)) }
                     }
-                    (song_actions(s, &song))
+                    (song_actions(sh, &song))
                 }
             }
             dl.facts {

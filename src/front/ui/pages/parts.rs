@@ -224,7 +224,8 @@ pub fn share_action(sh: &Shell, id: &str, name: &str, wide: bool) -> Markup {
 
 /// A song's own Play, Play next and Add to queue buttons (the song page), carrying the same
 /// data as a table row.
-pub fn song_actions(s: &Strings, song: &SongRec) -> Markup {
+pub fn song_actions(sh: &Shell, song: &SongRec) -> Markup {
+    let s = sh.s;
     let cover = song.album_id.as_deref().unwrap_or(&song.id);
     html! {
         div.actions data-id=(song.id) data-title=(song.title) data-artist=(song.artist) data-album=(song.album)
@@ -235,6 +236,7 @@ pub fn song_actions(s: &Strings, song: &SongRec) -> Markup {
             button.text-button type="button" data-action="play-next" { (icon("playnext")) (s.play_next) }
             button.text-button type="button" data-action="enqueue" { (icon("plus")) (s.add_to_queue) }
             button.text-button type="button" data-action="add-to-playlist" { (icon("listadd")) (s.add_to_playlist) }
+            (share_action(sh, &song.id, &song.title, true))
             (star_button(s, "id", &song.id, song.annotation.starred.is_some(), &fill(&s.star_song, &[("title", &song.title)])))
             label.rating for="rating" { (s.your_rating) }
             select #rating data-rate=(song.id) {
