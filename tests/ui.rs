@@ -646,7 +646,13 @@ fn shown_key(html: &str) -> Option<String> {
 
 /// The ids of the revoke forms on a settings page.
 fn key_ids(html: &str) -> Vec<String> {
-    html.split("name=\"id\" value=\"").skip(1).filter_map(|r| r.split('"').next()).map(str::to_string).collect()
+    // Empty: the Share dialog's field, which the script fills.
+    html.split("name=\"id\" value=\"")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn post_form(d: &Daemon, path: &str, cookies: &str, body: &str) -> HttpResponse {
