@@ -289,8 +289,10 @@ pub fn api(broker: &Broker, me: &User, call: &ShareCall) -> Result<ShareAnswer, 
                 }
                 conn.execute("UPDATE shares SET description = ?2 WHERE id = ?1", params![id, d]).map_err(internal)?;
             }
-            if f.expires_ms.is_some() {
-                let e = expiry(f.expires_ms, None, now)?;
+            if let Some(ms) = f.expires_ms {
+                // Unlike a new share's, an edited expiry may be in the past: that ends the
+                // share now (its page 410, its links dead) without deleting it.
+                let e = (ms != 0).then_some(ms / 1000);
                 conn.execute("UPDATE shares SET expires_at = ?2 WHERE id = ?1", params![id, e]).map_err(internal)?;
             }
             if let Some(d) = f.downloadable {

@@ -69,6 +69,9 @@ pub struct Front {
     pub sharing: bool,
     /// ShareURL ("" to derive share links from the request).
     pub share_url: String,
+    /// DefaultShareExpiration (0: never), DefaultDownloadableShare: the UI's share form's defaults.
+    pub share_expiration_secs: u64,
+    pub share_downloadable: bool,
 }
 
 /// What the front knows about the peer of one request.
@@ -110,6 +113,8 @@ pub fn run(started: Started) -> Result<(), String> {
             metrics: init.front.metrics.clone().map(metrics::Metrics::new),
             sharing: init.front.enable_sharing,
             share_url: init.front.share_url.clone(),
+            share_expiration_secs: init.front.default_share_expiration_secs,
+            share_downloadable: init.front.default_downloadable_share,
         });
         let tls = match &init.front.tls {
             Some(chain) => {

@@ -176,6 +176,10 @@ pub struct FrontInit {
     pub enable_sharing: bool,
     /// ShareURL (empty: derived from the request).
     pub share_url: String,
+    /// DefaultShareExpiration (0: never) and DefaultDownloadableShare: what the UI's share
+    /// form starts from (the broker applies them itself to a share made without them).
+    pub default_share_expiration_secs: u64,
+    pub default_downloadable_share: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -729,6 +729,8 @@ impl Supervisor {
                 metrics: self.cfg.metrics.clone().filter(|_| role == Role::Front),
                 enable_sharing: self.cfg.enable_sharing,
                 share_url: self.cfg.share_url.clone(),
+                default_share_expiration_secs: self.cfg.default_share_expiration.as_secs(),
+                default_downloadable_share: self.cfg.default_downloadable_share,
             },
             transcoder: crate::proto::TranscoderInit { ffmpeg: self.ffmpeg.clone(), checks: Vec::new() },
         }

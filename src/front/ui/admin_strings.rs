@@ -130,6 +130,15 @@ pub struct AdminStrings {
     pub event_transcoding_refused: String,
     pub event_role_restarted: String,
     pub scrolls: String,
+    pub nav_shares: String,
+    pub shares_title: String,
+    pub shares_intro: String,
+    pub shares_table: String,
+    pub no_shares: String,
+    pub col_owner: String,
+    pub col_shared: String,
+    pub delete_share_label: String,
+    pub share_deleted: String,
 }
 
 static EN: LazyLock<AdminStrings> = LazyLock::new(|| {

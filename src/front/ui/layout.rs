@@ -34,7 +34,9 @@ pub enum Nav {
     AdminLibrary,
     AdminTranscoding,
     AdminSecurity,
+    AdminShares,
     Playlists,
+    Shares,
     Settings,
     None,
 }
@@ -57,14 +59,19 @@ impl Nav {
             Nav::AdminLibrary => "admin-library",
             Nav::AdminTranscoding => "admin-transcoding",
             Nav::AdminSecurity => "admin-security",
+            Nav::AdminShares => "admin-shares",
             Nav::Playlists => "playlists",
+            Nav::Shares => "shares",
             Nav::Settings => "settings",
             Nav::None => "",
         }
     }
 
     pub fn is_admin(self) -> bool {
-        matches!(self, Nav::AdminUsers | Nav::AdminLibrary | Nav::AdminTranscoding | Nav::AdminSecurity)
+        matches!(
+            self,
+            Nav::AdminUsers | Nav::AdminLibrary | Nav::AdminTranscoding | Nav::AdminSecurity | Nav::AdminShares
+        )
     }
 }
 
@@ -93,6 +100,16 @@ pub struct Shell<'a> {
     /// The theme chosen in the settings ("light", "dark"; None: as the system), from the
     /// cookie the script keeps, so that a page is rendered in it without a flash.
     pub theme: Option<&'static str>,
+    /// EnableSharing, with the share form's defaults: the pages offer a Share action and the
+    /// navigation lists "My shares" (the broker refuses every share call itself when off).
+    pub sharing: Option<ShareDefaults>,
+}
+
+/// DefaultShareExpiration (0: never) and DefaultDownloadableShare, for the share form.
+#[derive(Debug, Clone, Copy)]
+pub struct ShareDefaults {
+    pub expires_secs: u64,
+    pub downloadable: bool,
 }
 
 impl Shell<'_> {
@@ -223,6 +240,9 @@ fn nav(shell: &Shell, current: Nav) -> Markup {
             h2.nav-group #nav-music { (s.nav_music_group) }
             ul aria-labelledby="nav-music" {
                 (entry(Nav::Playlists, "/app/playlists", "listadd", &s.nav_playlists))
+                @if shell.sharing.is_some() {
+                    (entry(Nav::Shares, "/app/shares", "share", &s.nav_shares))
+                }
                 (entry(Nav::Settings, "/app/settings", "sliders", &s.nav_settings))
             }
             @if shell.admin {
@@ -261,6 +281,8 @@ fn script_strings(s: &Strings) -> String {
         "rating_saved": s.rating_saved,
         "starred_done": s.starred_done,
         "unstarred_done": s.unstarred_done,
+        "link_copied": s.link_copied,
+        "copy_by_hand": s.copy_by_hand,
     })
     .to_string()
 }
@@ -375,6 +397,10 @@ pub fn player(shell: &Shell, settings: bool) -> Markup {
         @if settings {
             (super::pages::music::add_to_playlist_dialog(s))
         }
+        // Only where sharing is on for this user.
+        @if let (true, Some(d)) = (settings, shell.sharing) {
+            (super::pages::shares::share_dialog(shell, d))
+        }
         div.visually-hidden #status role="status" aria-live="polite" {}
     }
 }
@@ -453,6 +479,12 @@ pub fn icon(name: &str) -> Markup {
         }
         "playnext" => r#"<path d="M3 6h12M3 11h12M3 16h6M17 13v8M13 17h8"/>"#,
         "x" => r#"<path d="M6 6l12 12M18 6L6 18"/>"#,
+        "share" => {
+            r#"<circle cx="6" cy="12" r="2.5"/><circle cx="17.5" cy="6" r="2.5"/><circle cx="17.5" cy="18" r="2.5"/><path d="M8.2 10.8l7-3.6M8.2 13.2l7 3.6"/>"#
+        }
+        "copy" => {
+            r#"<rect x="8.5" y="8.5" width="11" height="11" rx="2"/><path d="M15.5 8.5v-2a2 2 0 0 0-2-2h-7a2 2 0 0 0-2 2v7a2 2 0 0 0 2 2h2"/>"#
+        }
         "up" => r#"<path d="M6 15l6-6 6 6"/>"#,
         "down" => r#"<path d="M6 9l6 6 6-6"/>"#,
         "left" => r#"<path d="M15 6l-6 6 6 6"/>"#,

@@ -11,6 +11,7 @@
 //! | `setup`, `login`, `logout` | first run and sessions (pages/session.rs) |
 //! | `admin/users`, `admin/library`, `admin/transcoding`, `admin/security` | admin pages, GET and their forms' POST (pages/admin.rs) |
 //! | `playlists`, `playlist/<id>` | your playlists: list, create, rename, reorder, remove, delete (pages/music.rs) |
+//! | `shares`, `shares/new?id=…` | your shares: create, edit, delete, copy a link (pages/shares.rs); `admin/shares`: everyone's |
 //! | `settings`, `settings/{password,keys,revoke,player}` | password, API keys, players, theme (pages/settings.rs) |
 //! | `api/<method>`, `stream/<id>`, `art/<id>` | the method table with the session as credentials (bridge.rs) |
 //! | `assets/<name>.<hash>.<ext>` | the style sheet, the script, the icon (assets.rs) |
@@ -148,6 +149,14 @@ pub fn redirect(base: &str, path: &str) -> HttpResponse {
 }
 
 impl Front {
+    /// EnableSharing's form defaults; None when sharing is off.
+    pub fn share_defaults(&self) -> Option<layout::ShareDefaults> {
+        self.sharing.then_some(layout::ShareDefaults {
+            expires_secs: self.share_expiration_secs,
+            downloadable: self.share_downloadable,
+        })
+    }
+
     /// Every request below `/app/`; `rest` is the path after it.
     pub async fn app(&self, rest: &str, req: axum::extract::Request, peer: Option<std::net::IpAddr>) -> HttpResponse {
         let (parts, body) = req.into_parts();
@@ -179,6 +188,7 @@ impl Front {
             ("admin", _) if get || r.method == Method::POST => self.admin_page(&r, tail, body).await,
             ("settings", _) if get || r.method == Method::POST => self.settings(&r, tail, body).await,
             ("playlists" | "playlist", _) if get || r.method == Method::POST => self.music(&r, first, tail, body).await,
+            ("shares", _) if get || r.method == Method::POST => self.shares(&r, tail, body).await,
             (_, true) => {
                 let v = match self.viewer(&r).await {
                     Ok(v) => v,
@@ -391,6 +401,7 @@ impl Front {
                 Some("dark") => Some("dark"),
                 _ => None,
             },
+            sharing: self.share_defaults().filter(|_| v.is_some()),
         };
         self.html(status, layout::document(&shell, page))
     }
@@ -479,6 +490,7 @@ mod tests {
             ("pages/admin.rs", include_str!("pages/admin.rs")),
             ("pages/music.rs", include_str!("pages/music.rs")),
             ("pages/settings.rs", include_str!("pages/settings.rs")),
+            ("pages/shares.rs", include_str!("pages/shares.rs")),
         ];
         for (file, src) in sources {
             let mut rest = src;

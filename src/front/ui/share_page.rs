@@ -11,7 +11,7 @@ use super::strings::{fill, Strings};
 use crate::proto::share::SharePage;
 
 fn document(s: &'static Strings, base: &str, title: &str, with_player: bool, main: Markup) -> Markup {
-    let shell = Shell { s, base, user: None, partial: false, query: "", admin: false, theme: None };
+    let shell = Shell { s, base, user: None, partial: false, query: "", admin: false, theme: None, sharing: None };
     html! {
         (DOCTYPE)
         html lang=(s.lang) {

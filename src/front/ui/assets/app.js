@@ -7,6 +7,8 @@
 // - search as you type, in the header's search box;
 // - the player (player.js, shared with the share pages), fed from /app/stream and /app/art,
 //   scrobbling through the bridge; the song actions of the pages (play, play next, queue);
+// - shares: the Share action's dialog (createShare through the bridge) and the links' Copy
+//   buttons (the clipboard, or the link selected for the keyboard);
 // - your music: stars, ratings, adding a song to a playlist (a dialog), and the play queue saved
 //   on the server (savePlayQueueByIndex) and restored on a page with an empty queue, so that
 //   another device's queue appears; the theme chosen in the settings;
@@ -286,6 +288,12 @@ async function act(el) {
     case 'add-to-playlist':
       if (row) openAddToPlaylist(songFromRow(row));
       break;
+    case 'share':
+      openShare(el.dataset.shareId, el.dataset.shareName ?? '');
+      break;
+    case 'copy-link':
+      copyLink(el);
+      break;
     default:
       break;
   }
@@ -378,6 +386,82 @@ if (addDialog) {
       announce(fill(S.change_failed, { reason: e.message }));
     }
   });
+}
+
+// --- Shares: the Share dialog, and the Copy buttons of links ---------------------------------
+// The dialog's form is the new-share page's (a plain POST without the script); here it goes to
+// createShare through the bridge, and the dialog then shows the new link.
+
+const shareDialog = $('share-dialog');
+
+function openShare(id, name) {
+  if (!shareDialog || !id) {
+    location.assign(`${APP}shares/new?id=${encodeURIComponent(id ?? '')}`);
+    return;
+  }
+  const form = $('share-form');
+  form.reset();
+  $('share-id').value = id;
+  $('share-what').textContent = name;
+  $('share-error').hidden = true;
+  form.hidden = false;
+  $('share-done').hidden = true;
+  shareDialog.showModal();
+}
+
+/** A date field's day, to its end (UTC), in ms, as the server reads the same field. */
+function endOfDay(date) {
+  const [y, m, d] = date.split('-').map(Number);
+  return Date.UTC(y, m - 1, d, 23, 59, 59);
+}
+
+async function copyLink(button) {
+  const field = $(button.dataset.target);
+  if (!field) return;
+  try {
+    await navigator.clipboard.writeText(field.value);
+    announce(S.link_copied);
+  } catch {
+    // No clipboard (an insecure origin, a refusal): the link selected, for the keyboard.
+    field.focus();
+    field.select();
+    announce(S.copy_by_hand);
+  }
+}
+
+if (shareDialog) {
+  const form = $('share-form');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    const params = {
+      id: $('share-id').value,
+      description: f.description.value,
+      expires: f.expires.value ? String(endOfDay(f.expires.value)) : '0',
+      downloadable: String(f.downloadable.checked),
+      transcode: String(f.transcode.checked),
+    };
+    if (f.password.value) params.password = f.password.value;
+    if (f.maxPlays.value) params.maxPlays = f.maxPlays.value;
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      const made = await api('createShare', params, { post: true });
+      const share = made.shares?.share?.[0];
+      if (!share?.url) throw new Error('createShare');
+      $('share-link').value = share.url;
+      form.hidden = true;
+      $('share-done').hidden = false;
+      $('share-done').querySelector('[data-action="copy-link"]').focus();
+    } catch (err) {
+      $('share-error').textContent = fill(S.change_failed, { reason: err.message });
+      $('share-error').hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $('share-cancel').addEventListener('click', () => shareDialog.close());
+  $('share-close').addEventListener('click', () => shareDialog.close());
 }
 
 // --- The play queue, kept on the server ------------------------------------------------------

@@ -17,6 +17,7 @@
 //! | `library` | the scan status (live), the problems | `scan` (`full=1/0`) |
 //! | `transcoding` | the profiles; forms when EnableTranscodingConfig | `save` (`id` empty: new), `delete` |
 //! | `security` | the sandbox table, the newest events | none |
+//! | `shares` (EnableSharing) | every user's shares, with their owner (pages/shares.rs) | `delete` (`id`) |
 
 use axum::body::Body as AxumBody;
 use hyper::{Method, StatusCode};
@@ -30,6 +31,7 @@ use crate::front::{Front, HttpResponse, Params};
 use crate::proto::admin::{AdminAnswer, AdminCall, EventKind, RoleSandbox, SandboxFacts, MAX_EVENTS};
 use crate::proto::error::code;
 use crate::proto::media::{MediaAdmin, MediaAdminAnswer, TranscodingFields, TranscodingInfo};
+use crate::proto::share::ShareCall;
 use crate::proto::{Answer, Call, Secret, UserFields, UserInfo};
 
 /// How many events the security page shows.
@@ -54,6 +56,9 @@ pub fn nav_entries(shell: &Shell, current: Nav) -> Markup {
             (entry(Nav::AdminLibrary, "/app/admin/library", "folder", &a.nav_library))
             (entry(Nav::AdminTranscoding, "/app/admin/transcoding", "sliders", &a.nav_transcoding))
             (entry(Nav::AdminSecurity, "/app/admin/security", "logo", &a.nav_security))
+            @if shell.sharing.is_some() {
+                (entry(Nav::AdminShares, "/app/admin/shares", "share", &a.nav_shares))
+            }
         }
     }
 }
@@ -142,6 +147,7 @@ impl Front {
             "library" => p.library(&done).await,
             "transcoding" => p.transcoding(&done).await,
             "security" if r.method != Method::POST => p.security().await,
+            "shares" => p.shares(&done).await,
             _ => Err(UiError::NotFound),
         };
         match page {
@@ -197,6 +203,7 @@ fn action(a: &AdminStrings, page: &str, f: &Params) -> Option<(Call, String)> {
             };
             (Call::MediaAdmin(call), fill(&a.profile_saved, &[("name", &name)]))
         }
+        ("shares", "delete") => (Call::Share(ShareCall::Delete { id: field("id") }), a.share_deleted.clone()),
         ("transcoding", "delete") => {
             (Call::MediaAdmin(MediaAdmin::DeleteTranscoding { id: field("id") }), a.profile_deleted.clone())
         }
@@ -225,6 +232,27 @@ impl AdminPages<'_> {
             Answer::Admin(a) => Ok(*a),
             _ => Err(UiError::Unavailable),
         }
+    }
+
+    /// Everyone's shares. The broker lists only a user's own to a non-admin: the page is the
+    /// admins', so anyone else gets the forbidden page, as for the other admin pages.
+    async fn shares(&self, done: &Outcome) -> Result<Page, UiError> {
+        let Some(defaults) = self.front.share_defaults() else { return Err(UiError::NotFound) };
+        if !self.v.user.admin {
+            return Err(UiError::Api(crate::proto::error::not_authorized()));
+        }
+        let list = self.front.share_list(self.r, self.v).await?;
+        let sh = Shell {
+            s: self.r.s,
+            base: &self.front.base_url,
+            user: Some((&self.v.user.username, &self.v.csrf)),
+            partial: false,
+            query: "",
+            admin: true,
+            theme: None,
+            sharing: Some(defaults),
+        };
+        Ok(super::shares::admin_shares(&sh, self.a, self.v, &list, outcome(done)))
     }
 
     async fn users(&self, done: &Outcome) -> Result<Page, UiError> {

@@ -12,8 +12,8 @@ use super::super::layout::{icon, shortcuts, Nav, Page, Shell};
 use super::super::strings::fill;
 use super::super::{Req, UiError, Viewer};
 use super::parts::{
-    album_grid, album_url, art_url, artist_list, artist_url, duration, pager, q, seg, song_actions, song_table,
-    star_button, Columns, ALBUMS_PER_PAGE, ROWS_PER_PAGE,
+    album_grid, album_url, art_url, artist_list, artist_url, duration, pager, q, seg, share_action, song_actions,
+    song_table, star_button, Columns, ALBUMS_PER_PAGE, ROWS_PER_PAGE,
 };
 use crate::front::Front;
 use crate::proto::library::{LibraryAnswer as LA, LibraryCall as L, ListKind, Search};
@@ -22,7 +22,16 @@ use crate::proto::{Answer, Call};
 
 /// The page at `/app/<first>/<tail>`.
 pub async fn page(front: &Front, r: &Req, v: &Viewer, first: &str, tail: &str) -> Result<Page, UiError> {
-    let sh = Shell { s: r.s, base: &front.base_url, user: None, partial: false, query: "", admin: false, theme: None };
+    let sh = Shell {
+        s: r.s,
+        base: &front.base_url,
+        user: None,
+        partial: false,
+        query: "",
+        admin: false,
+        theme: None,
+        sharing: front.share_defaults(),
+    };
     let b = Browse { front, r, v, sh: &sh };
     match (first, tail) {
         ("", "") => b.albums("newest").await,
@@ -216,6 +225,7 @@ impl Browse<'_> {
                             (icon("plus")) (s.add_to_queue)
                         }
                         (star_button(s, "albumId", &album.id, album.annotation.starred.is_some(), &s.star_album))
+                        (share_action(sh, &album.id, &album.name, true))
                     }
                 }
             }
@@ -305,7 +315,7 @@ impl Browse<'_> {
                         }
                         span.dot { (duration(song.duration_secs)) }
                     }
-                    (song_actions(s, &song))
+                    (song_actions(sh, &song))
                 }
             }
             dl.facts {

@@ -9,6 +9,7 @@ pub mod music;
 pub mod parts;
 pub mod session;
 pub mod settings;
+pub mod shares;
 
 use maud::html;
 

@@ -17,7 +17,7 @@ use maud::{html, Markup};
 use super::super::layout::{icon, Nav, Page, Shell};
 use super::super::strings::{fill, Strings};
 use super::super::{redirect, Req, UiError, Viewer};
-use super::parts::{duration, seg, song_table_with, Columns};
+use super::parts::{duration, seg, share_action, song_table_with, Columns};
 use crate::front::{Front, HttpResponse, Params};
 use crate::proto::library::SongRec;
 use crate::proto::userdata::{PlaylistRec, UserDataAnswer as UA, UserDataCall as U};
@@ -69,8 +69,16 @@ impl Front {
             Ok(v) => v,
             Err(resp) => return resp,
         };
-        let sh =
-            Shell { s: r.s, base: &self.base_url, user: None, partial: false, query: "", admin: false, theme: None };
+        let sh = Shell {
+            s: r.s,
+            base: &self.base_url,
+            user: None,
+            partial: false,
+            query: "",
+            admin: false,
+            theme: None,
+            sharing: self.share_defaults(),
+        };
         let get = r.method != hyper::Method::POST;
         let page = match (first, tail, get) {
             ("playlists", "", true) => self.playlists_page(r, &v, &sh).await,
@@ -187,6 +195,7 @@ impl Front {
                     button.primary-button type="button" data-action="play-table" { (icon("play")) (s.play) }
                     button.text-button type="button" data-action="shuffle-table" { (icon("shuffle")) (s.shuffle_album) }
                     button.text-button type="button" data-action="enqueue-table" { (icon("plus")) (s.add_to_queue) }
+                    (share_action(sh, &p.id, &p.name, true))
                 }
             }
             @if editable {

@@ -192,7 +192,31 @@ fn song_row(sh: &Shell, s: &Strings, song: &SongRec, cols: Columns, position: us
                     aria-label=(fill(&s.add_song_to_playlist, &[("title", title)])) title=(s.add_to_playlist) {
                     (icon("listadd"))
                 }
+                (share_action(sh, &song.id, title, false))
                 (extra)
+            }
+        }
+    }
+}
+
+/// The Share action for a song, an album or a playlist (where sharing is on): a link to the
+/// share form's page, which the script turns into the dialog. `wide`: a labelled button (a
+/// page's actions), else an icon (a song row's).
+pub fn share_action(sh: &Shell, id: &str, name: &str, wide: bool) -> Markup {
+    let s = sh.s;
+    let label = fill(&s.share_item, &[("title", name)]);
+    html! {
+        @if sh.sharing.is_some() {
+            @if wide {
+                a.text-button href=(sh.url(&format!("/app/shares/new?id={}", q(id)))) data-action="share"
+                    data-share-id=(id) data-share-name=(name) aria-label=(label) {
+                    (icon("share")) (s.share)
+                }
+            } @else {
+                a.icon-button.row-more href=(sh.url(&format!("/app/shares/new?id={}", q(id)))) data-action="share"
+                    data-share-id=(id) data-share-name=(name) aria-label=(label) title=(s.share) {
+                    (icon("share"))
+                }
             }
         }
     }
@@ -200,7 +224,8 @@ fn song_row(sh: &Shell, s: &Strings, song: &SongRec, cols: Columns, position: us
 
 /// A song's own Play, Play next and Add to queue buttons (the song page), carrying the same
 /// data as a table row.
-pub fn song_actions(s: &Strings, song: &SongRec) -> Markup {
+pub fn song_actions(sh: &Shell, song: &SongRec) -> Markup {
+    let s = sh.s;
     let cover = song.album_id.as_deref().unwrap_or(&song.id);
     html! {
         div.actions data-id=(song.id) data-title=(song.title) data-artist=(song.artist) data-album=(song.album)
@@ -211,6 +236,7 @@ pub fn song_actions(s: &Strings, song: &SongRec) -> Markup {
             button.text-button type="button" data-action="play-next" { (icon("playnext")) (s.play_next) }
             button.text-button type="button" data-action="enqueue" { (icon("plus")) (s.add_to_queue) }
             button.text-button type="button" data-action="add-to-playlist" { (icon("listadd")) (s.add_to_playlist) }
+            (share_action(sh, &song.id, &song.title, true))
             (star_button(s, "id", &song.id, song.annotation.starred.is_some(), &fill(&s.star_song, &[("title", &song.title)])))
             label.rating for="rating" { (s.your_rating) }
             select #rating data-rate=(song.id) {
