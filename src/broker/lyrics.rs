@@ -199,7 +199,7 @@ pub fn parse(text: &str, artist: &str, title: &str) -> Lyrics {
         } else {
             synced = true;
             let (value, cues) = word_timings(rest);
-            for ms in stamps {
+            for ms in stamps.into_iter().take(MAX_LINES - lines.len()) {
                 lines.push(LyricLine { start: Some(ms), value: value.clone(), cues: cues.clone(), end: None });
             }
         }
@@ -663,5 +663,104 @@ mod tests {
         assert_eq!(timestamp("1:01:02.00"), Some(3_662_000));
         assert_eq!(timestamp("ar:x"), None);
         assert_eq!(timestamp("-1:00"), None);
+    }
+
+    #[test]
+    fn enhanced_lrc_word_timings_are_exact() {
+        let l = parse("[00:01.00]<00:01.00>Hello <00:01.50>wörld<00:02.25>\n[00:03.00] <00:03.10>no end", "", "");
+        assert_eq!(l.lines[0].value, "Hello wörld");
+        let cues: Vec<(i64, Option<i64>, usize, usize, &str)> =
+            l.lines[0].cues.iter().map(|c| (c.start, c.end, c.byte_start, c.byte_end, c.value.as_str())).collect();
+        assert_eq!(cues, [(1000, Some(1500), 0, 4, "Hello"), (1500, Some(2250), 6, 11, "wörld")]);
+        assert_eq!(&l.lines[0].value[6..=11], "wörld");
+        // No closing stamp: no cue has an end.
+        assert_eq!(l.lines[1].value, "no end");
+        let c = &l.lines[1].cues[0];
+        assert_eq!((c.start, c.end, c.byte_start, c.byte_end), (3100, None, 0, 5));
+        // A plain LRC line has no cues.
+        assert!(parse("[00:01.00]plain", "", "").lines[0].cues.is_empty());
+    }
+
+    #[test]
+    fn srt_blocks_are_synced_lines() {
+        let l = parse_srt("1\r\n00:00:01,000 --> 00:00:02,500\r\n<i>First</i>\r\nline\r\n\r\n2\n01:02:03,040 --> 01:02:04,000\nSecond\n", "A", "T");
+        assert!(l.synced);
+        let got: Vec<(Option<i64>, Option<i64>, &str)> =
+            l.lines.iter().map(|x| (x.start, x.end, x.value.as_str())).collect();
+        assert_eq!(got, [(Some(1000), Some(2500), "First line"), (Some(3_723_040), Some(3_724_000), "Second")]);
+    }
+
+    #[test]
+    fn ttml_lines_words_and_translations() {
+        let ttml = r#"<?xml version="1.0"?><tt xmlns="http://www.w3.org/ns/ttml" xml:lang="ja"><body>
+            <div><p begin="00:00:01.000" end="00:00:03.000"><span begin="1s" end="1.5s">Hi</span> <span begin="00:00:01.500" end="2500ms">th&amp;ere</span></p>
+            <p begin="4.2s" end="5s">Plain &lt;line&gt;</p></div>
+            <div xml:lang="en"><p begin="1s" end="3s">Translated</p></div></body></tt>"#;
+        let list = parse_ttml(ttml, "A", "T");
+        assert_eq!(list.len(), 2);
+        let main = &list[0];
+        assert_eq!((main.kind.as_str(), main.lang.as_str(), main.synced), ("main", "ja", true));
+        assert_eq!(main.lines[0].value, "Hi th&ere");
+        assert_eq!((main.lines[0].start, main.lines[0].end), (Some(1000), Some(3000)));
+        let cues: Vec<(i64, Option<i64>, usize, usize, &str)> =
+            main.lines[0].cues.iter().map(|c| (c.start, c.end, c.byte_start, c.byte_end, c.value.as_str())).collect();
+        assert_eq!(cues, [(1000, Some(1500), 0, 1, "Hi"), (1500, Some(2500), 3, 8, "th&ere")]);
+        assert_eq!((main.lines[1].start, main.lines[1].value.as_str()), (Some(4200), "Plain <line>"));
+        assert_eq!((list[1].kind.as_str(), list[1].lang.as_str()), ("translation", "en"));
+        assert_eq!(list[1].lines[0].value, "Translated");
+        // Untimed paragraphs: unsynced.
+        let plain = parse_ttml("<tt><body><div><p>One</p><p>Two<br/>lines</p></div></body></tt>", "", "");
+        assert!(!plain[0].synced);
+        assert_eq!(plain[0].lines.iter().map(|l| l.value.as_str()).collect::<Vec<_>>(), ["One", "Two lines"]);
+    }
+
+    #[test]
+    fn cue_ends_are_all_or_none() {
+        let ttml = r#"<tt><body><div><p begin="1s" end="4s"><span begin="1s" end="2s">a</span> <span begin="2s">b</span> <span begin="3s">c</span></p></div></body></tt>"#;
+        let l = &parse_ttml(ttml, "", "")[0].lines[0];
+        let ends: Vec<Option<i64>> = l.cues.iter().map(|c| c.end).collect();
+        assert_eq!(ends, [Some(2000), Some(3000), Some(4000)]);
+    }
+
+    #[test]
+    fn garbage_never_panics_and_stays_bounded() {
+        // A deterministic generator (xorshift) over bytes that matter to the parsers.
+        let alphabet = b"[]<>:.,-0123456789 \n\r/&;#x=\"'tpspanbegindivxml:langttMS\xc3\xa9";
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..400 {
+            let len = (round * 37) % 3000;
+            let mut bytes = Vec::with_capacity(len);
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                bytes.push(if x % 7 == 0 { (x >> 8) as u8 } else { alphabet[(x >> 16) as usize % alphabet.len()] });
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            for format in ["lrc", "txt", "ttml", "srt"] {
+                for l in parse_format(format, &text, "a", "t") {
+                    assert!(l.lines.len() <= MAX_LINES);
+                    for line in &l.lines {
+                        assert!(line.cues.len() <= MAX_CUES);
+                        for c in &line.cues {
+                            // Every cue's bytes are its value, in the line.
+                            assert_eq!(
+                                line.value.get(c.byte_start..=c.byte_end),
+                                Some(c.value.as_str()),
+                                "{format}: {text:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Pathological shapes.
+        let many = "[00:01.00]".repeat(50_000);
+        assert!(parse(&many, "", "").lines.len() <= MAX_LINES);
+        let words = format!("[00:01.00]{}", "<00:01.00>w ".repeat(5_000));
+        assert!(parse(&words, "", "").lines[0].cues.len() <= MAX_CUES);
+        assert!(parse_ttml(&"<p begin=\"1s\">".repeat(10_000), "", "").len() <= 8);
+        assert!(parse_ttml("<tt xml:lang=\"", "", "").is_empty());
+        assert!(parse_srt("--> --> -->\n1\n", "", "").lines.is_empty());
     }
 }
