@@ -331,7 +331,9 @@ pub fn read(path: &Path, suffix: &str, split: &Splitting) -> Result<(TrackTags, 
     // Album fields. Release types and moods come as "album; live" too; a label may hold a
     // "/" (its name), so only ";" splits labels.
     t.release_types = split_chars(texts(&tags, ItemKey::MusicBrainzReleaseType), ";/,");
-    t.record_labels = split_chars(texts(&tags, ItemKey::Label), ";");
+    // ID3v2 TPUB reads as Publisher (LABEL and PUBLISHER are distinct in Vorbis comments).
+    let labels = Some(texts(&tags, ItemKey::Label)).filter(|l| !l.is_empty());
+    t.record_labels = split_chars(labels.unwrap_or_else(|| texts(&tags, ItemKey::Publisher)), ";");
     t.moods = split_chars(texts(&tags, ItemKey::Mood), ";/,");
     t.explicit_status = text(&tags, ItemKey::ParentalAdvisory).and_then(|v| explicit_status(&v));
     for tag in &tags {
