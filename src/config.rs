@@ -852,6 +852,15 @@ fn lyrics_priority(raw: &str) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn lyrics_priority_names_known_sources() {
+        assert_eq!(lyrics_priority(" .LRC, .txt,embedded,.lrc").unwrap(), [".lrc", ".txt", "embedded"]);
+        assert_eq!(lyrics_priority("").unwrap(), Vec::<String>::new());
+        let e = lyrics_priority(".lrc,.yaml").unwrap_err();
+        assert!(e.contains(".yaml") && e.contains("embedded"), "{e}");
+        assert!(lyrics_priority("lrc").is_err(), "a suffix starts with a dot");
+    }
+
     fn load(file: Option<&str>, env: &[(&str, &str)], over: Overrides) -> Result<Config, ConfigError> {
         let dir = std::env::temp_dir().join(format!("redoubt-cfg-{}-{}", std::process::id(), rand_suffix()));
         std::fs::create_dir_all(&dir).unwrap();

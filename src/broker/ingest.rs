@@ -731,6 +731,34 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_an_older_tag_reading_are_read_again() {
+        let dir = std::env::temp_dir().join(format!("redoubt-library-{}", new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conn = super::super::db::open(&super::super::db::path(&dir)).unwrap();
+        let roots = sync_music_folders(&conn, &[PathBuf::from("/music")]).unwrap();
+        let update = FolderUpdate {
+            path: b"A".to_vec(),
+            files: vec![untagged("1.mp3", 1), untagged("2.mp3", 1)],
+            ..FolderUpdate::default()
+        };
+        store_folders(&mut conn, &roots, 1, &[update]).unwrap();
+        let seen = [FolderSeen { root: 0, path: b"A".to_vec(), fingerprint: [0; 16] }];
+        let (to_read, unchanged) = check_folders(&conn, &roots, false, &seen).unwrap();
+        assert!(to_read.is_empty() && unchanged.len() == 1, "stored now: unchanged");
+        // One row stored before this reading (as migration 0011 leaves every row).
+        conn.execute("UPDATE tracks SET tags_version = 0 WHERE file_name = CAST('1.mp3' AS BLOB)", []).unwrap();
+        let (to_read, unchanged) = check_folders(&conn, &roots, false, &seen).unwrap();
+        assert!(unchanged.is_empty(), "the same fingerprint, but a stale row: read the folder");
+        let known: Vec<&[u8]> = to_read[0].known.iter().map(|k| k.name.as_slice()).collect();
+        assert_eq!(known, [&b"2.mp3"[..]], "the stale file is not known: the scanner reads it");
+        let update = FolderUpdate { path: b"A".to_vec(), files: vec![untagged("1.mp3", 1)], ..FolderUpdate::default() };
+        store_folders(&mut conn, &roots, 2, &[update]).unwrap();
+        let (to_read, _) = check_folders(&conn, &roots, false, &seen).unwrap();
+        assert!(to_read.is_empty(), "read once, current again");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn parents() {
         assert_eq!(parent_path(b"a/b/c"), Some(&b"a/b"[..]));
         assert_eq!(parent_path(b"a"), Some(&b""[..]));
