@@ -593,7 +593,7 @@ fn lyrics_formats_priority_and_version_2() {
     };
 
     // Enhanced LRC: v1 sees the line without stamps; v2 the word cues, byte offsets exact.
-    let (v1, v2) = both(&l.id("Words").to_string());
+    let (v1, v2) = both(l.id("Words"));
     assert_eq!(lines(&v1[0]), [(1000, "Hello wörld".to_string())], "{v1}");
     assert!(v1[0].get("cueLine").is_none() && v1[0].get("kind").is_none(), "{v1}");
     assert_eq!(v2[0]["kind"], "main", "{v2}");
@@ -602,12 +602,12 @@ fn lyrics_formats_priority_and_version_2() {
     assert_eq!(cues(cue_line), [(1000, Some(1500), 0, 4, "Hello".into()), (1500, Some(2250), 6, 11, "wörld".into())]);
 
     // SRT wins over LRC by LyricsPriority.
-    let (v1, _) = both(&l.id("Subs").to_string());
+    let (v1, _) = both(l.id("Subs"));
     assert_eq!(lines(&v1[0]), [(1250, "Subtitle line".to_string())], "{v1}");
     assert_eq!(v1[0]["synced"], true);
 
     // TTML: the translation is v2's only.
-    let (v1, v2) = both(&l.id("Ttml").to_string());
+    let (v1, v2) = both(l.id("Ttml"));
     assert_eq!(v1.as_array().unwrap().len(), 1, "{v1}");
     assert_eq!((v1[0]["lang"].as_str(), lines(&v1[0])), (Some("en"), vec![(500, "Sing along".to_string())]));
     let kinds: Vec<(&str, &str)> =
