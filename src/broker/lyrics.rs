@@ -734,7 +734,11 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                bytes.push(if x.is_multiple_of(7) { (x >> 8) as u8 } else { alphabet[(x >> 16) as usize % alphabet.len()] });
+                bytes.push(if x.is_multiple_of(7) {
+                    (x >> 8) as u8
+                } else {
+                    alphabet[(x >> 16) as usize % alphabet.len()]
+                });
             }
             let text = String::from_utf8_lossy(&bytes);
             for format in ["lrc", "txt", "ttml", "srt"] {
