@@ -713,8 +713,16 @@ mod tests {
 
         // A library stored before 0007: no album at all. The migration gives one, with the key
         // the scanner uses, so the next store of that folder finds the same album.
+        // (Its schema has none of 0011's changes either: they run again.)
         conn.execute_batch(
-            "UPDATE tracks SET album_id = NULL; DELETE FROM album_search; DELETE FROM albums; PRAGMA user_version = 6;",
+            "UPDATE tracks SET album_id = NULL; DELETE FROM album_search; DELETE FROM albums; \
+             DROP TABLE track_lyrics; ALTER TABLE tracks ADD COLUMN sidecar_lyrics TEXT; \
+             ALTER TABLE tracks DROP COLUMN release_types; ALTER TABLE tracks DROP COLUMN record_labels; \
+             ALTER TABLE tracks DROP COLUMN moods; ALTER TABLE tracks DROP COLUMN explicit_status; \
+             ALTER TABLE tracks DROP COLUMN tags_version; ALTER TABLE albums DROP COLUMN release_types; \
+             ALTER TABLE albums DROP COLUMN record_labels; ALTER TABLE albums DROP COLUMN moods; \
+             ALTER TABLE albums DROP COLUMN release_date; ALTER TABLE albums DROP COLUMN original_date; \
+             ALTER TABLE albums DROP COLUMN explicit_status; PRAGMA user_version = 6;",
         )
         .unwrap();
         drop(conn);
