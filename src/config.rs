@@ -44,6 +44,7 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Transcoding.MaxConcurrent", "0", "Transcodes running at once, all users together; 0: twice the number of CPU cores"),
     ("Transcoding.MaxConcurrentPerUser", "2", "Transcodes running at once for one user"),
     ("CoverArtPriority", "cover.*, folder.*, front.*, embedded", "Where album art comes from, in order: image file name patterns in the album's folder, and embedded pictures"),
+    ("LyricsPriority", ".lrc,.ttml,.srt,.txt,embedded", "Where lyrics come from, in order: sidecar files with the song's name and these suffixes, and the embedded lyrics tag"),
     ("Limits.MaxConnections", "0", "Connections open at once, all clients together; 0: half the front's file-descriptor limit (raised to its hard limit at start), at most 10000"),
     ("Limits.MaxConnectionsPerClient", "128", "Connections open at once from one client address (an IPv6 /64 counts as one); behind a trusted proxy, that client's requests in flight"),
     ("Limits.MaxConnectionsPerProxy", "2048", "Connections open at once from one proxy in ExtAuth.TrustedSources"),
@@ -137,6 +138,8 @@ pub struct Config {
     pub max_transcodes: u32,
     pub max_transcodes_per_user: u32,
     pub cover_art_priority: Vec<String>,
+    /// LyricsPriority, checked: `.lrc`, `.ttml`, `.srt`, `.txt` and `embedded`, lower-cased.
+    pub lyrics_priority: Vec<String>,
     /// Limits.MaxConnections; 0: resolved by the supervisor from the descriptor limit.
     pub max_connections: usize,
     pub max_connections_per_client: usize,
@@ -550,6 +553,7 @@ impl Config {
         }
         let cover_art_priority: Vec<String> =
             get("CoverArtPriority").split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+        let lyrics_priority = lyrics_priority(&get("LyricsPriority")).map_err(|e| bad("LyricsPriority", e))?;
         let backup_path = Some(get("Backup.Path").trim().to_string()).filter(|p| !p.is_empty()).map(PathBuf::from);
         let backup_schedule = get("Backup.Schedule").trim().to_string();
         crate::broker::schedule::Schedule::parse(&backup_schedule).map_err(|e| bad("Backup.Schedule", e))?;
@@ -630,6 +634,7 @@ impl Config {
             max_transcodes,
             max_transcodes_per_user,
             cover_art_priority,
+            lyrics_priority,
             max_connections,
             max_connections_per_client,
             max_connections_per_proxy,
@@ -827,9 +832,34 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(total)
 }
 
+/// LyricsPriority: comma-separated sources, each a sidecar suffix the scanner reads or `embedded`.
+fn lyrics_priority(raw: &str) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in raw.split(',').map(|p| p.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()) {
+        let known =
+            p == "embedded" || p.strip_prefix('.').is_some_and(|s| crate::proto::scan::LYRICS_SUFFIXES.contains(&s));
+        if !known {
+            return Err(format!("{p:?} is not a lyrics source: write sidecar suffixes (.lrc, .ttml, .srt, .txt) and embedded, like \".lrc,.txt,embedded\""));
+        }
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lyrics_priority_names_known_sources() {
+        assert_eq!(lyrics_priority(" .LRC, .txt,embedded,.lrc").unwrap(), [".lrc", ".txt", "embedded"]);
+        assert_eq!(lyrics_priority("").unwrap(), Vec::<String>::new());
+        let e = lyrics_priority(".lrc,.yaml").unwrap_err();
+        assert!(e.contains(".yaml") && e.contains("embedded"), "{e}");
+        assert!(lyrics_priority("lrc").is_err(), "a suffix starts with a dot");
+    }
 
     fn load(file: Option<&str>, env: &[(&str, &str)], over: Overrides) -> Result<Config, ConfigError> {
         let dir = std::env::temp_dir().join(format!("redoubt-cfg-{}-{}", std::process::id(), rand_suffix()));

@@ -518,3 +518,97 @@ fn every_song_of_a_mixed_library_is_reachable_by_id3_and_by_folders() {
     let (after, _) = id3_walk(&l);
     assert_eq!(after, before, "song and album ids after a full rescan");
 }
+
+/// Album fields clients show, read from each tag format's own tags (ID3v2, Vorbis comments in
+/// FLAC and Opus, MP4 ilst, APE), in every answer albums appear in, valid XML and JSON.
+#[test]
+fn album_fields_come_from_each_tag_format() {
+    let fx = Fixture::new();
+    let formats = ["mp3", "flac", "opus", "m4a", "wv"];
+    for f in formats {
+        let dir = fx.music.join(format!("Fields/{f}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        media::write_track(
+            &dir.join(format!("1.{}", media::suffix(f))),
+            f,
+            &Tags {
+                title: Some(format!("Field song {f}")),
+                artist: Some("Fielder".into()),
+                album: Some(format!("Fields {f}")),
+                sort_album: Some(format!("Fields, The {f}")),
+                date: Some("2004-05-06".into()),
+                release_date: Some("2005-07-08".into()),
+                original_date: Some("1999-01-02".into()),
+                compilation: Some(true),
+                release_types: vec!["album".into(), "live".into()],
+                record_labels: vec![format!("Label {f}")],
+                moods: vec!["calm".into(), "dark".into()],
+                // ITUNESADVISORY (ID3 TXXX) and rtng (MP4) are what lofty maps.
+                advisory: matches!(f, "mp3" | "m4a").then(|| if f == "mp3" { "1" } else { "2" }.into()),
+                ..Tags::default()
+            },
+        );
+    }
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let mut d = Daemon::spawn(fx, Options::default());
+    d.wait_ready();
+    d.wait_scans(1);
+    let lib = Lib { d };
+    let found = lib.ok("search3", "query=Fields&albumCount=20");
+    let albums = arr(&found["searchResult3"]["album"]);
+    assert_eq!(albums.len(), formats.len(), "{found}");
+    let by_name = |list: &[Value], f: &str| -> Value {
+        list.iter().find(|a| a["name"] == format!("Fields {f}")).cloned().unwrap_or_else(|| panic!("{f}: {list:?}"))
+    };
+    let check = |a: &Value, f: &str, rated: bool| {
+        assert_eq!(a["sortName"], format!("Fields, The {f}"), "{f}: {a}");
+        assert_eq!(a["isCompilation"], true, "{f}: {a}");
+        assert_eq!(a["releaseTypes"], serde_json::json!(["album", "live"]), "{f}: {a}");
+        assert_eq!(a["moods"], serde_json::json!(["calm", "dark"]), "{f}: {a}");
+        assert_eq!(a["recordLabels"], serde_json::json!([{ "name": format!("Label {f}") }]), "{f}: {a}");
+        assert_eq!(a["releaseDate"], serde_json::json!({"year": 2005, "month": 7, "day": 8}), "{f}: {a}");
+        assert_eq!(a["originalReleaseDate"], serde_json::json!({"year": 1999, "month": 1, "day": 2}), "{f}: {a}");
+        let explicit = match f {
+            "mp3" => "explicit",
+            "m4a" => "clean",
+            _ => "",
+        };
+        assert_eq!(a["explicitStatus"], explicit, "{f}: {a}");
+        if rated {
+            assert_eq!(a["userRating"], 4, "{f}: {a}");
+        }
+    };
+    for f in formats {
+        check(&by_name(&albums, f), f, false);
+    }
+    let ids: Vec<String> = formats.iter().map(|f| by_name(&albums, f)["id"].as_str().unwrap().to_string()).collect();
+    for id in &ids {
+        lib.ok("setRating", &format!("id={id}&rating=4"));
+        lib.ok("star", &format!("albumId={id}"));
+    }
+    for (f, id) in formats.iter().zip(&ids) {
+        let album = lib.ok("getAlbum", &format!("id={id}"));
+        check(&album["album"], f, true);
+    }
+    let list = lib.ok("getAlbumList2", "type=alphabeticalByName&size=50");
+    let starred = lib.ok("getStarred2", "");
+    let artist_id = by_name(&albums, "mp3")["artistId"].as_str().unwrap().to_string();
+    let artist = lib.ok("getArtist", &format!("id={artist_id}"));
+    for f in formats {
+        check(&by_name(&arr(&list["albumList2"]["album"]), f), f, true);
+        check(&by_name(&arr(&starred["starred2"]["album"]), f), f, true);
+        check(&by_name(&arr(&artist["artist"]["album"]), f), f, true);
+    }
+    // The XML carries them as attributes and child elements.
+    let xml = lib.d.get(&format!("/rest/getAlbum?u={ADMIN}&p={ADMIN_PASSWORD}&{Q}&id={}", ids[0])).unwrap().text();
+    for part in [
+        "explicitStatus=\"explicit\"",
+        "<releaseTypes>album</releaseTypes><releaseTypes>live</releaseTypes>",
+        "<moods>calm</moods>",
+        "<recordLabels name=\"Label mp3\"/>",
+        "<releaseDate year=\"2005\" month=\"7\" day=\"8\"/>",
+    ] {
+        assert!(xml.contains(part), "{part} in {xml}");
+    }
+}

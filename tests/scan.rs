@@ -348,7 +348,12 @@ fn odd_file_names_art_lyrics_playlists_symlinks_and_hidden_folders() {
     assert_eq!(count("SELECT count(*) FROM tracks"), 4, "hidden, ignored and escaped files are not indexed");
     assert_eq!(count("SELECT count(*) FROM folder_images WHERE name = CAST('cover.jpg' AS BLOB)"), 1);
     let lrc: String =
-        conn.query_row("SELECT sidecar_lyrics FROM tracks WHERE file_name = ?1", [&names[0]], |r| r.get(0)).unwrap();
+        conn.query_row(
+            "SELECT l.text FROM track_lyrics l JOIN tracks t ON t.id = l.track_id WHERE t.file_name = ?1 AND l.source = 'lrc'",
+            [&names[0]],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(lrc.contains("[00:00.50]first line"));
     let (name, entries): (String, i64) = conn
         .query_row(
@@ -925,4 +930,60 @@ fn the_generated_library_is_indexed_tag_for_tag() {
     // The shape, as the plan says it is (so the loop above saw each kind).
     assert_eq!((two_discs, two_genres, compilations, non_ascii), (2, 5, 1, 1));
     assert_eq!(g.artists.iter().filter(|a| !a.name.is_ascii()).count(), 1, "the fourth artist");
+}
+
+/// Migration 0011 leaves the rows of a library indexed before it at tags version 0: the next
+/// (incremental) scan reads those files again, changed or not, and their album fields and every
+/// sidecar lyrics file arrive.
+#[test]
+fn files_indexed_before_the_album_fields_are_read_again_once() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "Old/Album");
+    let tags = Tags {
+        title: Some("Old song".into()),
+        artist: Some("Old Artist".into()),
+        album: Some("Old Album".into()),
+        release_types: vec!["ep".into()],
+        moods: vec!["warm".into()],
+        ..Tags::default()
+    };
+    media::write_track(&a.join("1.flac"), "flac", &tags);
+    std::fs::write(a.join("1.srt"), "1\n00:00:01,000 --> 00:00:02,000\nLine\n").unwrap();
+    let mut d = start(fx, "");
+    d.wait_scans(1);
+    d.signal(nix::sys::signal::Signal::SIGTERM);
+    assert!(d.wait_exit(Duration::from_secs(15)).success());
+    let fx = d.into_fixture();
+    {
+        // As a library of an earlier version is after migration 0011.
+        let conn = rusqlite::Connection::open(fx.data.join("redoubt.db")).unwrap();
+        conn.execute_batch(
+            "UPDATE tracks SET tags_version = 0, release_types = '', moods = ''; \
+             UPDATE albums SET release_types = '', moods = ''; DELETE FROM track_lyrics;",
+        )
+        .unwrap();
+    }
+    let mut d = Daemon::spawn(fx, Options { config: Some(String::new()), ..Default::default() });
+    d.wait_ready();
+    d.wait_scans(1);
+    let conn = db(&d);
+    let (types, moods, version): (String, String, i64) = conn
+        .query_row("SELECT release_types, moods, tags_version FROM tracks WHERE title = 'Old song'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((types.as_str(), moods.as_str(), version), ("ep", "warm", 1));
+    let album: String =
+        conn.query_row("SELECT release_types FROM albums WHERE name = 'Old Album'", [], |r| r.get(0)).unwrap();
+    assert_eq!(album, "ep");
+    let sources: Vec<String> = conn
+        .prepare("SELECT source FROM track_lyrics")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(sources, ["srt"]);
+    // The one stale file was read (the scanner logs this as the scan ends).
+    d.wait_log("(1 files read)", Duration::from_secs(10));
 }

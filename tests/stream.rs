@@ -533,6 +533,99 @@ fn lyrics_from_sidecar_files() {
     assert!(names.contains(&"songLyrics") && names.contains(&"transcodeOffset"), "{names:?}");
 }
 
+/// Sidecar TTML, SRT and enhanced LRC, ordered by LyricsPriority; songLyrics v2's `enhanced`
+/// adds kinds and word cues, and version 1 answers stay as they were.
+#[test]
+fn lyrics_formats_priority_and_version_2() {
+    let opts = Options {
+        env: vec![("REDOUBT_LYRICSPRIORITY".into(), ".ttml, .srt, .LRC, .txt, embedded".into())],
+        ..Default::default()
+    };
+    let l = library(opts, |music| {
+        let a = music.join("Artist/Album");
+        for (name, title) in [("03 Words", "Words"), ("04 Subs", "Subs"), ("05 Ttml", "Ttml")] {
+            noise(&a.join(format!("{name}.flac")), 2, &["-metadata", &format!("title={title}")]);
+        }
+        std::fs::write(a.join("03 Words.lrc"), "[00:01.00]<00:01.00>Hello <00:01.50>wörld<00:02.25>\n").unwrap();
+        std::fs::write(a.join("03 Words.txt"), "plain words").unwrap();
+        // .srt before .lrc (the priority); the .lrc is not used.
+        std::fs::write(a.join("04 Subs.srt"), "1\n00:00:01,250 --> 00:00:02,000\nSubtitle line\n").unwrap();
+        std::fs::write(a.join("04 Subs.lrc"), "[00:09.00]not this one\n").unwrap();
+        std::fs::write(
+            a.join("05 Ttml.ttml"),
+            r#"<tt xml:lang="en"><body><div><p begin="0.5s" end="2s"><span begin="0.5s" end="1s">Sing</span> <span begin="1s" end="2s">along</span></p></div><div xml:lang="fr"><p begin="0.5s" end="2s">Chantez</p></div></body></tt>"#,
+        )
+        .unwrap();
+    });
+    let lines = |s: &Value| -> Vec<(i64, String)> {
+        s["line"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["start"].as_i64().unwrap(), x["value"].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let cues = |c: &Value| -> Vec<(i64, Option<i64>, i64, i64, String)> {
+        c["cue"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["start"].as_i64().unwrap(),
+                    x["end"].as_i64(),
+                    x["byteStart"].as_i64().unwrap(),
+                    x["byteEnd"].as_i64().unwrap(),
+                    x["value"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let both = |id: &str| -> (Value, Value) {
+        let v1 = l.ok("getLyricsBySongId", &format!("id={id}"));
+        let v2 = l.ok("getLyricsBySongId", &format!("id={id}&enhanced=true"));
+        assert_valid_json("getLyricsBySongId", &l.get("getLyricsBySongId", &format!("f=json&id={id}"), &[]).text());
+        assert_valid_json(
+            "getLyricsBySongId",
+            &l.get("getLyricsBySongId", &format!("f=json&enhanced=true&id={id}"), &[]).text(),
+        );
+        (v1["lyricsList"]["structuredLyrics"].clone(), v2["lyricsList"]["structuredLyrics"].clone())
+    };
+
+    // Enhanced LRC: v1 sees the line without stamps; v2 the word cues, byte offsets exact.
+    let (v1, v2) = both(l.id("Words"));
+    assert_eq!(lines(&v1[0]), [(1000, "Hello wörld".to_string())], "{v1}");
+    assert!(v1[0].get("cueLine").is_none() && v1[0].get("kind").is_none(), "{v1}");
+    assert_eq!(v2[0]["kind"], "main", "{v2}");
+    let cue_line = &v2[0]["cueLine"][0];
+    assert_eq!((cue_line["index"].as_i64(), cue_line["value"].as_str()), (Some(0), Some("Hello wörld")), "{v2}");
+    assert_eq!(cues(cue_line), [(1000, Some(1500), 0, 4, "Hello".into()), (1500, Some(2250), 6, 11, "wörld".into())]);
+
+    // SRT wins over LRC by LyricsPriority.
+    let (v1, _) = both(l.id("Subs"));
+    assert_eq!(lines(&v1[0]), [(1250, "Subtitle line".to_string())], "{v1}");
+    assert_eq!(v1[0]["synced"], true);
+
+    // TTML: the translation is v2's only.
+    let (v1, v2) = both(l.id("Ttml"));
+    assert_eq!(v1.as_array().unwrap().len(), 1, "{v1}");
+    assert_eq!((v1[0]["lang"].as_str(), lines(&v1[0])), (Some("en"), vec![(500, "Sing along".to_string())]));
+    let kinds: Vec<(&str, &str)> =
+        v2.as_array().unwrap().iter().map(|s| (s["kind"].as_str().unwrap(), s["lang"].as_str().unwrap())).collect();
+    assert_eq!(kinds, [("main", "en"), ("translation", "fr")], "{v2}");
+    assert_eq!(
+        cues(&v2[0]["cueLine"][0]),
+        [(500, Some(1000), 0, 3, "Sing".into()), (1000, Some(2000), 5, 9, "along".into())]
+    );
+    // getLyrics (v1 of the API) answers the plain text of the first source.
+    let plain = l.ok("getLyrics", "title=Words");
+    assert_eq!(plain["lyrics"]["value"], "Hello wörld", "{plain}");
+    let exts = l.ok("getOpenSubsonicExtensions", "");
+    let lyrics_ext =
+        exts["openSubsonicExtensions"].as_array().unwrap().iter().find(|e| e["name"] == "songLyrics").cloned();
+    assert_eq!(lyrics_ext.unwrap()["versions"], serde_json::json!([1, 2]));
+}
+
 /// The result a role reported for a test-hook probe.
 fn probe_result(d: &Daemon, role: &str, probe: &str) -> String {
     let line = d.wait_log(&format!("redoubt-test-hook-probe {role} {probe} =>"), Duration::from_secs(10));

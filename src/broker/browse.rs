@@ -205,7 +205,8 @@ pub fn songs_by_ids(conn: &Connection, user: &str, ids: &[String]) -> Result<Vec
 const ALBUM_COLUMNS: &str =
     "al.id, al.name, al.artist_name, al.artist_id, al.song_count, al.duration_ms, al.created_at, al.year, \
     al.compilation, al.sort_name, al.mbz_id, al.genre_list, al.folder_id, \
-    an.starred_at, an.rating, an.play_count, an.played_at";
+    an.starred_at, an.rating, an.play_count, an.played_at, \
+    al.release_types, al.record_labels, al.moods, al.release_date, al.original_date, al.explicit_status";
 
 const ALBUM_FROM: &str =
     "FROM albums al LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'album' AND an.item_id = al.id";
@@ -226,8 +227,13 @@ fn album(r: &Row<'_>) -> rusqlite::Result<AlbumRec> {
         genres: split_list(text(r, 11)?),
         parent: r.get::<_, Option<i64>>(12)?.map(folder_id),
         disc_titles: Vec::new(),
-        original_date: None,
         annotation: annotation(r, 13)?,
+        release_types: split_list(text(r, 17)?),
+        record_labels: split_list(text(r, 18)?),
+        moods: split_list(text(r, 19)?),
+        release_date: r.get(20)?,
+        original_date: r.get(21)?,
+        explicit_status: r.get(22)?,
     })
 }
 

@@ -31,6 +31,11 @@ pub fn sync_music_folders(conn: &Connection, folders: &[PathBuf]) -> rusqlite::R
     Ok(ids)
 }
 
+/// The version of the scanner's tag reading: rows stored by an older one (tracks.tags_version)
+/// are read again by the next scan, whether or not the file changed. 1: the album fields of
+/// migration 0011 (release types, labels, moods, explicit status) and every sidecar lyrics file.
+pub const TAGS_VERSION: i64 = 1;
+
 fn folder_id(conn: &Connection, root: i64, path: &[u8]) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT id FROM folders WHERE music_folder_id = ?1 AND path = ?2")?
         .query_row(params![root, path], |r| r.get(0))
@@ -55,12 +60,22 @@ pub fn check_folders(
             .prepare_cached("SELECT id, fingerprint FROM folders WHERE music_folder_id = ?1 AND path = ?2")?
             .query_row(params![root, f.path], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
+        let stale = |id: i64| -> rusqlite::Result<bool> {
+            conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM tracks WHERE folder_id = ?1 AND tags_version < ?2)")?
+                .query_row(params![id, TAGS_VERSION], |r| r.get(0))
+        };
         match row {
-            Some((id, Some(fp))) if !full && fp == f.fingerprint => unchanged.push(id),
+            Some((id, Some(fp))) if !full && fp == f.fingerprint && !stale(id)? => unchanged.push(id),
             Some((id, _)) => {
+                // Rows stored by an older tag reading are left out: the scanner reads them again.
                 let known = conn
-                    .prepare_cached("SELECT file_name, size, mtime FROM tracks WHERE folder_id = ?1 AND missing = 0")?
-                    .query_map([id], |r| Ok(KnownFile { name: r.get(0)?, size: r.get(1)?, mtime: r.get(2)? }))?
+                    .prepare_cached(
+                        "SELECT file_name, size, mtime FROM tracks WHERE folder_id = ?1 AND missing = 0 \
+                         AND tags_version >= ?2",
+                    )?
+                    .query_map(params![id, TAGS_VERSION], |r| {
+                        Ok(KnownFile { name: r.get(0)?, size: r.get(1)?, mtime: r.get(2)? })
+                    })?
                     .collect::<Result<Vec<_>, _>>()?;
                 out.push(FolderToRead { index: i as u32, known });
             }
@@ -248,7 +263,7 @@ fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &
     tx.prepare_cached(
         "INSERT INTO tracks (id, folder_id, file_name, size, mtime, suffix, codec, duration_ms, bitrate, sample_rate, bit_depth, \
          channels, title, album_id, artist, album_artist, track, track_total, disc, disc_total, disc_subtitle, year, date, \
-         original_date, release_date, compilation, comment, lyrics, sidecar_lyrics, bpm, sort_title, sort_artist, sort_album, \
+         original_date, release_date, compilation, comment, lyrics, tags_version, bpm, sort_title, sort_artist, sort_album, \
          sort_album_artist, mbz_recording_id, mbz_track_id, mbz_album_id, mbz_artist_id, mbz_album_artist_id, \
          mbz_release_group_id, rg_track_gain, rg_track_peak, rg_album_gain, rg_album_peak, pictures, missing, created_scan, \
          created_at, updated_at) \
@@ -262,7 +277,7 @@ fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &
          track = excluded.track, track_total = excluded.track_total, disc = excluded.disc, disc_total = excluded.disc_total, \
          disc_subtitle = excluded.disc_subtitle, year = excluded.year, date = excluded.date, \
          original_date = excluded.original_date, release_date = excluded.release_date, compilation = excluded.compilation, \
-         comment = excluded.comment, lyrics = excluded.lyrics, sidecar_lyrics = excluded.sidecar_lyrics, bpm = excluded.bpm, \
+         comment = excluded.comment, lyrics = excluded.lyrics, tags_version = excluded.tags_version, bpm = excluded.bpm, \
          sort_title = excluded.sort_title, sort_artist = excluded.sort_artist, sort_album = excluded.sort_album, \
          sort_album_artist = excluded.sort_album_artist, mbz_recording_id = excluded.mbz_recording_id, \
          mbz_track_id = excluded.mbz_track_id, mbz_album_id = excluded.mbz_album_id, mbz_artist_id = excluded.mbz_artist_id, \
@@ -300,7 +315,7 @@ fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &
         t.compilation,
         t.comment,
         t.lyrics,
-        f.sidecar_lyrics,
+        TAGS_VERSION,
         t.bpm,
         t.sort_title,
         t.sort_artist,
@@ -329,13 +344,27 @@ fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &
     let pairs = |ids: &[String], names: &[&str]| -> String {
         ids.iter().zip(names).map(|(i, n)| format!("{i}\u{1e}{n}")).collect::<Vec<_>>().join("\u{1f}")
     };
-    tx.prepare_cached("UPDATE tracks SET genre_list = ?2, artist_list = ?3, album_artist_list = ?4 WHERE rowid = ?1")?
-        .execute(params![
-            rowid,
-            t.genres.join("\u{1f}"),
-            pairs(&artist_ids, &artists),
-            pairs(&album_artist_ids, &album_artists)
-        ])?;
+    tx.prepare_cached(
+        "UPDATE tracks SET genre_list = ?2, artist_list = ?3, album_artist_list = ?4, release_types = ?5, \
+         record_labels = ?6, moods = ?7, explicit_status = ?8 WHERE rowid = ?1",
+    )?
+    .execute(params![
+        rowid,
+        t.genres.join("\u{1f}"),
+        pairs(&artist_ids, &artists),
+        pairs(&album_artist_ids, &album_artists),
+        t.release_types.join("\u{1f}"),
+        t.record_labels.join("\u{1f}"),
+        t.moods.join("\u{1f}"),
+        t.explicit_status.as_deref().unwrap_or(""),
+    ])?;
+    if !is_new {
+        tx.prepare_cached("DELETE FROM track_lyrics WHERE track_id = ?1")?.execute([&id])?;
+    }
+    for (source, text) in &f.sidecar_lyrics {
+        tx.prepare_cached("INSERT OR REPLACE INTO track_lyrics (track_id, source, text) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, source, text])?;
+    }
     if !is_new {
         tx.prepare_cached("DELETE FROM track_artists WHERE track_id = ?1")?.execute([&id])?;
     }
@@ -529,6 +558,14 @@ pub fn finish_scan(
          UPDATE albums SET song_count = a.n, duration_ms = a.d, year = a.y, folder_id = a.f FROM \
            (SELECT album_id, count(*) AS n, coalesce(sum(duration_ms), 0) AS d, max(year) AS y, min(folder_id) AS f \
             FROM tracks WHERE missing = 0 AND album_id IS NOT NULL GROUP BY album_id) AS a WHERE albums.id = a.album_id; \
+         UPDATE albums SET release_date = a.rd, original_date = a.od, release_types = a.rt, record_labels = a.rl, \
+           moods = a.mo, explicit_status = a.ex, sort_name = coalesce(a.sn, albums.sort_name) FROM \
+           (SELECT album_id, min(coalesce(release_date, date)) AS rd, min(original_date) AS od, max(sort_album) AS sn, \
+              coalesce(min(nullif(release_types, '')), '') AS rt, coalesce(min(nullif(record_labels, '')), '') AS rl, \
+              coalesce(min(nullif(moods, '')), '') AS mo, \
+              CASE WHEN max(explicit_status = 'explicit') THEN 'explicit' WHEN max(explicit_status = 'clean') THEN 'clean' \
+              ELSE '' END AS ex \
+            FROM tracks WHERE missing = 0 AND album_id IS NOT NULL GROUP BY album_id) AS a WHERE albums.id = a.album_id; \
          UPDATE albums SET genre_list = g.list FROM \
            (SELECT album_id, group_concat(name, char(31)) AS list FROM \
               (SELECT DISTINCT t.album_id, gn.name FROM tracks t JOIN track_genres tg ON tg.track_id = t.id \
@@ -637,7 +674,7 @@ mod tests {
             mtime,
             suffix: "mp3".into(),
             tags: TrackTags { codec: "MP3".into(), ..Default::default() },
-            sidecar_lyrics: None,
+            sidecar_lyrics: Vec::new(),
         }
     }
 
@@ -676,8 +713,16 @@ mod tests {
 
         // A library stored before 0007: no album at all. The migration gives one, with the key
         // the scanner uses, so the next store of that folder finds the same album.
+        // (Its schema has none of 0011's changes either: they run again.)
         conn.execute_batch(
-            "UPDATE tracks SET album_id = NULL; DELETE FROM album_search; DELETE FROM albums; PRAGMA user_version = 6;",
+            "UPDATE tracks SET album_id = NULL; DELETE FROM album_search; DELETE FROM albums; \
+             DROP TABLE track_lyrics; ALTER TABLE tracks ADD COLUMN sidecar_lyrics TEXT; \
+             ALTER TABLE tracks DROP COLUMN release_types; ALTER TABLE tracks DROP COLUMN record_labels; \
+             ALTER TABLE tracks DROP COLUMN moods; ALTER TABLE tracks DROP COLUMN explicit_status; \
+             ALTER TABLE tracks DROP COLUMN tags_version; ALTER TABLE albums DROP COLUMN release_types; \
+             ALTER TABLE albums DROP COLUMN record_labels; ALTER TABLE albums DROP COLUMN moods; \
+             ALTER TABLE albums DROP COLUMN release_date; ALTER TABLE albums DROP COLUMN original_date; \
+             ALTER TABLE albums DROP COLUMN explicit_status; PRAGMA user_version = 6;",
         )
         .unwrap();
         drop(conn);
@@ -690,6 +735,34 @@ mod tests {
         assert_eq!(songs, 2, "its figures are there before the next scan");
         store_folders(&mut conn, &roots, 3, &[update("A", vec![untagged("1.mp3", 3), untagged("2.mp3", 3)])]).unwrap();
         assert_eq!(album_of(&conn, "1.mp3").0, migrated, "the scanner finds the migrated album");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn rows_of_an_older_tag_reading_are_read_again() {
+        let dir = std::env::temp_dir().join(format!("redoubt-library-{}", new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conn = super::super::db::open(&super::super::db::path(&dir)).unwrap();
+        let roots = sync_music_folders(&conn, &[PathBuf::from("/music")]).unwrap();
+        let update = FolderUpdate {
+            path: b"A".to_vec(),
+            files: vec![untagged("1.mp3", 1), untagged("2.mp3", 1)],
+            ..FolderUpdate::default()
+        };
+        store_folders(&mut conn, &roots, 1, &[update]).unwrap();
+        let seen = [FolderSeen { root: 0, path: b"A".to_vec(), fingerprint: [0; 16] }];
+        let (to_read, unchanged) = check_folders(&conn, &roots, false, &seen).unwrap();
+        assert!(to_read.is_empty() && unchanged.len() == 1, "stored now: unchanged");
+        // One row stored before this reading (as migration 0011 leaves every row).
+        conn.execute("UPDATE tracks SET tags_version = 0 WHERE file_name = CAST('1.mp3' AS BLOB)", []).unwrap();
+        let (to_read, unchanged) = check_folders(&conn, &roots, false, &seen).unwrap();
+        assert!(unchanged.is_empty(), "the same fingerprint, but a stale row: read the folder");
+        let known: Vec<&[u8]> = to_read[0].known.iter().map(|k| k.name.as_slice()).collect();
+        assert_eq!(known, [&b"2.mp3"[..]], "the stale file is not known: the scanner reads it");
+        let update = FolderUpdate { path: b"A".to_vec(), files: vec![untagged("1.mp3", 1)], ..FolderUpdate::default() };
+        store_folders(&mut conn, &roots, 2, &[update]).unwrap();
+        let (to_read, _) = check_folders(&conn, &roots, false, &seen).unwrap();
+        assert!(to_read.is_empty(), "read once, current again");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -525,7 +525,7 @@ impl Broker {
             }
             Call::Lyrics(l) => {
                 self.store.authenticate(client, creds)?;
-                lyrics::answer(&self.reader(), l).map(|x| A::Lyrics(Box::new(x)))
+                lyrics::answer(&self.reader(), l, &self.media.settings.lyrics_priority).map(|x| A::Lyrics(Box::new(x)))
             }
             Call::UserData(ud) => {
                 let me = self.store.authenticate(client, creds)?;

@@ -414,31 +414,65 @@ pub fn render_lyrics(a: &LyricsAnswer) -> Option<Node<'_>> {
             n.text = (!text.is_empty()).then(|| text.clone());
             n
         }
-        LyricsAnswer::Structured(list) => Node::new("lyricsList").list(
-            "structuredLyrics",
-            list.iter()
-                .map(|l| {
-                    Node::new("structuredLyrics")
-                        .attr("displayArtist", l.display_artist.as_str())
-                        .attr("displayTitle", l.display_title.as_str())
-                        .attr("lang", l.lang.as_str())
-                        .attr("synced", l.synced)
-                        .opt("offset", l.offset)
-                        .list(
-                            "line",
-                            l.lines
-                                .iter()
-                                .map(|line| {
-                                    let mut n = Node::new("line").opt("start", line.start);
-                                    n.text = Some(line.value.clone());
-                                    n
-                                })
-                                .collect(),
-                        )
+        LyricsAnswer::Structured(list) => {
+            Node::new("lyricsList").list("structuredLyrics", list.iter().map(structured_lyrics).collect())
+        }
+    })
+}
+
+/// One structuredLyrics; songLyrics v2's `kind` and `cueLine` only when the broker kept cues
+/// (an `enhanced=true` call: otherwise it answers the main layer without them).
+fn structured_lyrics(l: &crate::proto::media::Lyrics) -> Node<'_> {
+    let enhanced = l.kind != "main" || l.lines.iter().any(|x| !x.cues.is_empty());
+    let n = Node::new("structuredLyrics")
+        .attr("displayArtist", l.display_artist.as_str())
+        .attr("displayTitle", l.display_title.as_str())
+        .attr("lang", l.lang.as_str())
+        .attr("synced", l.synced)
+        .opt("offset", l.offset)
+        .opt("kind", enhanced.then_some(l.kind.as_str()))
+        .list(
+            "line",
+            l.lines
+                .iter()
+                .map(|line| {
+                    let mut n = Node::new("line").opt("start", line.start);
+                    n.text = Some(line.value.clone());
+                    n
                 })
                 .collect(),
-        ),
-    })
+        );
+    if !enhanced || !l.synced {
+        return n;
+    }
+    let cue_lines = l
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| !line.cues.is_empty())
+        .map(|(i, line)| {
+            Node::new("cueLine")
+                .attr("index", i as i64)
+                .opt("start", line.start)
+                .opt("end", line.end)
+                .attr("value", line.value.as_str())
+                .list(
+                    "cue",
+                    line.cues
+                        .iter()
+                        .map(|c| {
+                            Node::new("cue")
+                                .attr("start", c.start)
+                                .opt("end", c.end)
+                                .attr("byteStart", c.byte_start as i64)
+                                .attr("byteEnd", c.byte_end as i64)
+                                .attr("value", c.value.as_str())
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    n.list("cueLine", cue_lines)
 }
 
 #[cfg(test)]

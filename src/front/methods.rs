@@ -88,7 +88,7 @@ pub const EXTENSIONS: &[Extension] = &[
     Extension { name: "formPost", versions: &[1], methods: &[] },
     Extension { name: "indexBasedQueue", versions: &[1], methods: &["getPlayQueueByIndex", "savePlayQueueByIndex"] },
     Extension { name: "playbackReport", versions: &[1], methods: &["reportPlayback"] },
-    Extension { name: "songLyrics", versions: &[1], methods: &["getLyricsBySongId"] },
+    Extension { name: "songLyrics", versions: &[1, 2], methods: &["getLyricsBySongId"] },
     Extension { name: "topSongsByArtistId", versions: &[1], methods: &[] },
     Extension { name: "transcodeOffset", versions: &[1], methods: &[] },
     Extension { name: "transcoding", versions: &[1], methods: &["getTranscodeDecision", "getTranscodeStream"] },
@@ -198,7 +198,16 @@ pub static METHODS: &[Method] = &[
         Ss,
         C(|p| Ok(Call::Lyrics(LyricsCall::ByTitle { artist: text(p, "artist"), title: text(p, "title") }))),
     ),
-    m("getLyricsBySongId", Os, C(|p| Ok(Call::Lyrics(LyricsCall::BySongId { id: required(p, "id")? })))),
+    m(
+        "getLyricsBySongId",
+        Os,
+        C(|p| {
+            Ok(Call::Lyrics(LyricsCall::BySongId {
+                id: required(p, "id")?,
+                enhanced: p.boolean("enhanced")?.unwrap_or(false),
+            }))
+        }),
+    ),
     // redoubt's own: transcoding profiles and players.
     m("getTranscodings", Own, C(|_| admin(MediaAdmin::Transcodings))),
     m("createTranscoding", Own, C(create_transcoding)).changes(),

@@ -152,6 +152,7 @@ fn write_album(o: &mut Out, n: &Node, a: &AlbumRec, v2: bool) {
         o.opt_str("sortName", a.sort_name.as_deref());
         o.opt_str("musicBrainzId", a.mbz_id.as_deref());
         o.str("displayArtist", &a.artist);
+        o.str("explicitStatus", &a.explicit_status);
     } else {
         o.opt_str("parent", a.artist_id.as_deref());
         o.bool("isDir", true);
@@ -172,22 +173,34 @@ fn write_album(o: &mut Out, n: &Node, a: &AlbumRec, v2: bool) {
         o.node_lists(n);
         return;
     }
-    let date = a.original_date.as_deref().and_then(date_parts);
-    let original_date = |o: &mut Out| {
-        if let Some((year, month, day)) = date {
-            o.object("originalReleaseDate", |o| {
-                o.start("originalReleaseDate");
-                o.int("year", year);
-                o.opt_int("month", month);
-                o.opt_int("day", day);
-                o.end("originalReleaseDate");
-            });
+    let dates = [
+        ("releaseDate", a.release_date.as_deref().and_then(date_parts)),
+        ("originalReleaseDate", a.original_date.as_deref().and_then(date_parts)),
+    ];
+    let item_dates = |o: &mut Out| {
+        for (name, date) in dates {
+            if let Some((year, month, day)) = date {
+                o.object(name, |o| {
+                    o.start(name);
+                    o.int("year", year);
+                    o.opt_int("month", month);
+                    o.opt_int("day", day);
+                    o.end(name);
+                });
+            }
         }
     };
     if !o.json() {
-        original_date(o);
+        item_dates(o);
     }
     genres(o, &a.genres);
+    o.texts("releaseTypes", &a.release_types);
+    o.texts("moods", &a.moods);
+    o.list("recordLabels", &a.record_labels, |o, l| {
+        o.start("recordLabels");
+        o.str("name", l);
+        o.end("recordLabels");
+    });
     if let Some(id) = &a.artist_id {
         o.list("artists", &[()], |o, _| {
             o.start("artists");
@@ -206,7 +219,7 @@ fn write_album(o: &mut Out, n: &Node, a: &AlbumRec, v2: bool) {
     }
     o.node_lists(n);
     if o.json() {
-        original_date(o);
+        item_dates(o);
     }
 }
 

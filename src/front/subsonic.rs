@@ -509,6 +509,33 @@ impl Out<'_> {
         }
     }
 
+    /// Repeated text elements (`<moods>calm</moods>`); a JSON array of strings, even when empty.
+    pub fn texts(&mut self, k: &str, items: &[String]) {
+        if self.json {
+            json_key(k, &mut self.first, self.buf);
+            self.buf.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(',');
+                }
+                json_string(x, self.buf);
+            }
+            self.buf.push(']');
+            self.first = false;
+        } else {
+            for x in items {
+                self.close_tag();
+                self.buf.push('<');
+                self.buf.push_str(k);
+                self.buf.push('>');
+                xml_escape(x, self.buf);
+                self.buf.push_str("</");
+                self.buf.push_str(k);
+                self.buf.push('>');
+            }
+        }
+    }
+
     /// One child element written by `write` (which starts and ends it); a JSON object.
     pub fn object(&mut self, name: &str, write: impl FnOnce(&mut Self)) {
         if self.json {

@@ -172,9 +172,16 @@ pub struct AlbumRec {
     pub parent: Option<String>,
     /// (disc number, subtitle) where discs have subtitles (getAlbum only).
     pub disc_titles: Vec<(i64, String)>,
-    /// The earliest original release date of its tracks, as tagged (getAlbum only).
+    /// The earliest original release date of its tracks, as tagged.
     pub original_date: Option<String>,
     pub annotation: Annotation,
+    pub release_types: Vec<String>,
+    pub record_labels: Vec<String>,
+    pub moods: Vec<String>,
+    /// The earliest release date of its tracks (the release date tag, else the date).
+    pub release_date: Option<String>,
+    /// "explicit" when a track is, "clean" when a track is and none explicit, else "".
+    pub explicit_status: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]

@@ -274,17 +274,33 @@ pub enum MediaAdminAnswer {
     Done,
 }
 
-/// getLyrics and getLyricsBySongId (OpenSubsonic songLyrics).
+/// getLyrics and getLyricsBySongId (OpenSubsonic songLyrics; `enhanced` is version 2's).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum LyricsCall {
     ByTitle { artist: Option<String>, title: Option<String> },
-    BySongId { id: String },
+    BySongId { id: String, enhanced: bool },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LyricLine {
     /// Milliseconds from the start, for synced lyrics.
     pub start: Option<i64>,
+    pub value: String,
+    /// Word (or syllable) timings within `value` (enhanced LRC, TTML spans); songLyrics v2's
+    /// cueLine of this line.
+    pub cues: Vec<Cue>,
+    /// Where the line ends, when the source says (TTML, SRT): the cueLine's end.
+    pub end: Option<i64>,
+}
+
+/// A word's timing: `value` is `line.value[byte_start..=byte_end]` (UTF-8 bytes, inclusive).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Cue {
+    pub start: i64,
+    /// Present on all cues of a line or on none (the spec's rule).
+    pub end: Option<i64>,
+    pub byte_start: usize,
+    pub byte_end: usize,
     pub value: String,
 }
 
@@ -297,6 +313,8 @@ pub struct Lyrics {
     /// LRC `[offset:]`, milliseconds.
     pub offset: Option<i64>,
     pub lines: Vec<LyricLine>,
+    /// "main", "translation" or "pronunciation" (songLyrics v2).
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -143,6 +143,8 @@ pub struct MediaSettings {
     pub max_transcodes_per_user: u32,
     /// CoverArtPriority: file name patterns (`cover.*`), and `embedded`.
     pub cover_art_priority: Vec<String>,
+    /// LyricsPriority: `.lrc`-style sidecar suffixes and `embedded`, in order.
+    pub lyrics_priority: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]

@@ -114,8 +114,9 @@ pub struct ScannedFile {
     pub mtime: i64,
     pub suffix: String,
     pub tags: TrackTags,
-    /// Text of a sidecar `.lrc` (preferred) or `.txt` with the same stem.
-    pub sidecar_lyrics: Option<String>,
+    /// Sidecar lyrics files with the same stem: (suffix, text), one per suffix of
+    /// [`LYRICS_SUFFIXES`]; the broker orders them by LyricsPriority.
+    pub sidecar_lyrics: Vec<(String, String)>,
 }
 
 /// Everything read from one audio file. Strings are as tagged (no markup added), capped.
@@ -161,7 +162,16 @@ pub struct TrackTags {
     pub rg_album_peak: Option<f32>,
     /// Embedded pictures: (picture type, MIME type).
     pub pictures: Vec<(String, String)>,
+    /// Album fields: release types (album, ep, compilation, live, ...), labels, moods.
+    pub release_types: Vec<String>,
+    pub record_labels: Vec<String>,
+    pub moods: Vec<String>,
+    /// "explicit", "clean", or None (ITUNESADVISORY / MP4 rtng).
+    pub explicit_status: Option<String>,
 }
+
+/// The sidecar lyrics files the scanner reads, by suffix (enhanced LRC is `.lrc`).
+pub const LYRICS_SUFFIXES: &[&str] = &["lrc", "ttml", "srt", "txt"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct PlaylistFile {

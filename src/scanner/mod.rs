@@ -376,22 +376,31 @@ fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     p
 }
 
-fn sidecar_for<'a>(d: &'a Dir, audio: &walk::Entry) -> Option<&'a walk::Entry> {
+/// The sidecar lyrics files of an audio file: same stem, a lyrics suffix.
+fn sidecars<'a>(d: &'a Dir, audio: &'a walk::Entry) -> impl Iterator<Item = &'a walk::Entry> + 'a {
     let stem = walk::stem(&audio.name);
-    let find = |ext: &str| d.texts.iter().find(|t| walk::stem(&t.name) == stem && walk::suffix(&t.name) == ext);
-    find("lrc").or_else(|| find("txt"))
+    d.texts.iter().filter(move |t| walk::stem(&t.name) == stem)
 }
 
 /// A sidecar's own changes re-read its track (the folder fingerprint covers them).
 fn sidecar_changed(d: &Dir, audio: &walk::Entry) -> bool {
-    sidecar_for(d, audio).is_some_and(|s| s.mtime > audio.mtime)
+    sidecars(d, audio).any(|s| s.mtime > audio.mtime)
 }
 
-fn sidecar_lyrics(d: &Dir, audio: &walk::Entry) -> Option<String> {
-    let s = sidecar_for(d, audio)?;
-    let bytes = std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes(&s.name))).ok()?;
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(256 * 1024)]).into_owned();
-    (!text.trim().is_empty()).then_some(text)
+/// Each sidecar's text (the first 256 KiB), by suffix, in LYRICS_SUFFIXES order.
+fn sidecar_lyrics(d: &Dir, audio: &walk::Entry) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for ext in crate::proto::scan::LYRICS_SUFFIXES {
+        let Some(s) = sidecars(d, audio).find(|s| walk::suffix(&s.name) == *ext) else { continue };
+        let Ok(bytes) = std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes(&s.name))) else { continue };
+        let bytes = &bytes[..bytes.len().min(256 * 1024)];
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        if !text.trim().is_empty() {
+            out.push((ext.to_string(), text));
+        }
+    }
+    out
 }
 
 fn read_playlist(root: &std::path::Path, d: &Dir, p: &walk::Entry) -> Option<PlaylistFile> {

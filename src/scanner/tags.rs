@@ -147,6 +147,15 @@ fn gain(tags: &[&Tag], key: ItemKey) -> Option<f32> {
     })
 }
 
+/// ITUNESADVISORY and MP4 rtng: 1 (or rtng's old 4) explicit, 2 clean, 0 none.
+fn explicit_status(v: &str) -> Option<String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "4" | "explicit" => Some("explicit".into()),
+        "2" | "clean" => Some("clean".into()),
+        _ => None,
+    }
+}
+
 fn year_of(date: &str) -> Option<i32> {
     let digits: String = date.trim().chars().take_while(|c| c.is_ascii_digit()).collect();
     (digits.len() == 4).then(|| digits.parse().ok()).flatten()
@@ -319,6 +328,14 @@ pub fn read(path: &Path, suffix: &str, split: &Splitting) -> Result<(TrackTags, 
         t.rg_track_gain = r128(ItemKey::R128TrackGain);
         t.rg_album_gain = r128(ItemKey::R128AlbumGain);
     }
+    // Album fields. Release types and moods come as "album; live" too; a label may hold a
+    // "/" (its name), so only ";" splits labels.
+    t.release_types = split_chars(texts(&tags, ItemKey::MusicBrainzReleaseType), ";/,");
+    // ID3v2 TPUB reads as Publisher (LABEL and PUBLISHER are distinct in Vorbis comments).
+    let labels = Some(texts(&tags, ItemKey::Label)).filter(|l| !l.is_empty());
+    t.record_labels = split_chars(labels.unwrap_or_else(|| texts(&tags, ItemKey::Publisher)), ";");
+    t.moods = split_chars(texts(&tags, ItemKey::Mood), ";/,");
+    t.explicit_status = text(&tags, ItemKey::ParentalAdvisory).and_then(|v| explicit_status(&v));
     for tag in &tags {
         for p in tag.pictures() {
             let ty = format!("{:?}", p.pic_type());
@@ -374,6 +391,10 @@ mod tests {
         assert_eq!(year_of("2004-05-06"), Some(2004));
         assert_eq!(year_of("04"), None);
         assert_eq!(cap("ab\u{0}", 10), "ab");
+        assert_eq!(explicit_status("1").as_deref(), Some("explicit"));
+        assert_eq!(explicit_status("4").as_deref(), Some("explicit"));
+        assert_eq!(explicit_status(" 2").as_deref(), Some("clean"));
+        assert_eq!(explicit_status("0"), None);
         assert_eq!(cap(&"é".repeat(1000), 5).len(), 4);
     }
 }

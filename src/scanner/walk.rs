@@ -35,7 +35,7 @@ pub struct Dir {
     pub abs: PathBuf,
     pub audio: Vec<Entry>,
     pub images: Vec<Vec<u8>>,
-    /// `.lrc` and `.txt` files (sidecar lyrics candidates).
+    /// `.lrc`, `.ttml`, `.srt` and `.txt` files (sidecar lyrics candidates).
     pub texts: Vec<Entry>,
     pub playlists: Vec<Entry>,
     pub fingerprint: [u8; 16],
@@ -142,7 +142,7 @@ impl Walker {
                 0u8
             } else if IMAGES.contains(&sfx.as_str()) {
                 1
-            } else if sfx == "lrc" || sfx == "txt" {
+            } else if crate::proto::scan::LYRICS_SUFFIXES.contains(&sfx.as_str()) {
                 2
             } else if sfx == "m3u" || sfx == "m3u8" {
                 3

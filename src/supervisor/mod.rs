@@ -770,6 +770,7 @@ impl Supervisor {
                 max_transcodes: self.cfg.max_transcodes,
                 max_transcodes_per_user: self.cfg.max_transcodes_per_user,
                 cover_art_priority: self.cfg.cover_art_priority.clone(),
+                lyrics_priority: self.cfg.lyrics_priority.clone(),
             },
         }
     }

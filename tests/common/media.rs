@@ -196,6 +196,12 @@ pub struct Tags {
     pub replaygain_album_peak: Option<String>,
     /// A JPEG embedded as the front cover.
     pub picture: Option<Vec<u8>>,
+    /// Album fields: MusicBrainz release types, record labels, moods (one item each).
+    pub release_types: Vec<String>,
+    pub record_labels: Vec<String>,
+    pub moods: Vec<String>,
+    /// ITUNESADVISORY / MP4 rtng: "1" explicit, "2" clean.
+    pub advisory: Option<String>,
 }
 
 impl Tags {
@@ -236,6 +242,7 @@ impl Tags {
             replaygain_album_gain: Some("-7.25 dB".into()),
             replaygain_album_peak: Some("1.000000".into()),
             picture: Some(jpeg(32, 32)),
+            ..Tags::default()
         }
     }
 
@@ -306,6 +313,16 @@ pub fn lofty_tag(tags: &Tags, tag_type: TagType) -> Tag {
     // ID3v2 TBPM and MP4 tmpo are integers (IntegerBpm); Vorbis BPM is Bpm; APE has neither.
     let bpm_key = if tag_type == TagType::VorbisComments { ItemKey::Bpm } else { ItemKey::IntegerBpm };
     text(bpm_key, &num(tags.bpm));
+    text(ItemKey::ParentalAdvisory, &tags.advisory);
+    for (key, values) in [
+        (ItemKey::MusicBrainzReleaseType, &tags.release_types),
+        (ItemKey::Label, &tags.record_labels),
+        (ItemKey::Mood, &tags.moods),
+    ] {
+        for v in values {
+            text(key, &Some(v.clone()));
+        }
+    }
     if multi {
         for (key, values) in [
             (ItemKey::TrackArtists, &tags.artists),

@@ -285,17 +285,20 @@ impl Browse<'_> {
         let LA::Song(song) = self.library(L::Song { id: id.to_string() }).await? else {
             return Err(UiError::Unavailable);
         };
-        let lyrics =
-            match self.front.ui_call(self.r, self.v, Call::Lyrics(LyricsCall::BySongId { id: id.to_string() })).await {
-                Ok(Answer::Lyrics(l)) => match *l {
-                    LyricsAnswer::Structured(list) => list
-                        .into_iter()
-                        .next()
-                        .map(|l| l.lines.into_iter().map(|line| line.value).collect::<Vec<_>>().join("\n")),
-                    LyricsAnswer::Plain { text, .. } => Some(text).filter(|t| !t.is_empty()),
-                },
-                _ => None,
-            };
+        let lyrics = match self
+            .front
+            .ui_call(self.r, self.v, Call::Lyrics(LyricsCall::BySongId { id: id.to_string(), enhanced: false }))
+            .await
+        {
+            Ok(Answer::Lyrics(l)) => match *l {
+                LyricsAnswer::Structured(list) => list
+                    .into_iter()
+                    .next()
+                    .map(|l| l.lines.into_iter().map(|line| line.value).collect::<Vec<_>>().join("\n")),
+                LyricsAnswer::Plain { text, .. } => Some(text).filter(|t| !t.is_empty()),
+            },
+            _ => None,
+        };
         let rate = if song.bitrate > 0 { fill(&s.kbps, &[("n", &song.bitrate.to_string())]) } else { String::new() };
         let main = html! {
             header.album-head {
