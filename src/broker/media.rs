@@ -409,6 +409,10 @@ impl Media {
                     }
                 }
             }
+            MediaCall::Avatar { username } => {
+                let image = super::avatars::get(broker, username)?;
+                Ok((MediaAnswer::Image(image), Vec::new()))
+            }
             MediaCall::CoverArt { id, size } => {
                 let image =
                     broker.art.answer(broker, me, id, *size, |job| async move { self.call(&job).await }).await?;

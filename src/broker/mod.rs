@@ -3,6 +3,7 @@
 //! (proto::permit) before anything else.
 
 pub mod art;
+pub mod avatars;
 pub mod backup;
 pub mod browse;
 pub mod db;
@@ -29,6 +30,7 @@ use std::time::Instant;
 use privsep::channel::{AsyncChannel, MAX_FRAME};
 use privsep::rpc::{self, Answer, ServeEnd};
 
+use crate::proto::account::{AccountAnswer, AccountCall};
 use crate::proto::scan::ScannerRequest;
 use crate::proto::{permit, Allowed, BrokerInit, Control, Reply, Request, Role};
 use crate::role::Started;
@@ -228,6 +230,16 @@ impl Broker {
                     );
                 }
                 Reply::Done.into()
+            }
+            Request::Api { client, creds, call: crate::proto::Call::Account(AccountCall::SetAvatar { image }) } => {
+                // Async: the transcoder decodes the image.
+                let call = crate::proto::Call::Account(AccountCall::SetAvatar { image: None });
+                let me = match session_may(&creds, &call).and_then(|()| self.store.authenticate(&client, &creds)) {
+                    Ok(me) => me,
+                    Err(e) => return Reply::Api(Err(e)).into(),
+                };
+                let set = avatars::set(&self, &me, image.as_deref().map(|b| &b[..])).await;
+                Reply::Api(set.map(|()| crate::proto::Answer::Account(Box::new(AccountAnswer::Done)))).into()
             }
             Request::Api { client, creds, call } => {
                 Reply::Api(session_may(&creds, &call).and_then(|()| self.api(&client, &creds, &call))).into()

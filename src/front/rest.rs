@@ -9,7 +9,7 @@ use super::cache::{Encoding, Entry};
 use super::methods::{self, Kind, Public, EXTENSIONS};
 use super::params::{decode_password, missing, Params};
 use super::subsonic::{self, Format, Node, Value};
-use super::{plain, Front, HttpResponse, Peer};
+use super::{Front, HttpResponse, Peer};
 use crate::proto::error::{code, not_implemented};
 use crate::proto::library::LibraryCall;
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Revalidated, Secret, UserInfo};
@@ -155,8 +155,6 @@ impl Front {
                 }
             }
             Kind::Public(Public::Extensions) => return self.ok(&format, Some(&extensions())),
-            // No avatars are stored or generated; say so rather than send a made-up image.
-            Kind::Public(Public::NoAvatar) => return plain(StatusCode::NOT_FOUND, "this server has no avatars\n"),
             Kind::NotImplemented => return self.failed(&format, not_implemented(method.name)),
         };
         let call = match parse(p) {

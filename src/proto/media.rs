@@ -33,6 +33,8 @@ pub enum MediaCall {
     Download { id: String },
     /// `getCoverArt`: `size` is the longest side wanted, in pixels.
     CoverArt { id: String, size: Option<u32> },
+    /// `getAvatar`: a user's picture (a placeholder when they have none).
+    Avatar { username: String },
 }
 
 /// How the front should serve what the broker sends.
@@ -135,6 +137,12 @@ pub enum Job {
     /// Decode an image, scale it to fit `size` (None: as it is, if it is already a
     /// web-safe format), and encode it.
     Art { source: ArtSource, size: Option<u32> },
+    /// Decode an uploaded avatar within the artwork bounds, scale it to fit 256 pixels and
+    /// encode it afresh. Answered by [`JobReply::Image`].
+    Avatar {
+        #[serde(with = "serde_bytes")]
+        image: Vec<u8>,
+    },
     /// Run a profile's command on a generated second of audio (a WAV on ffmpeg's standard
     /// input: `%s` is `pipe:0`), to its end. Answered by [`JobReply::Checked`], or `Failed`
     /// with the reason. The daemon checks every profile this way once at start.
