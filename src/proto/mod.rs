@@ -676,6 +676,7 @@ mod tests {
         for changes in [
             A::CreateApiKey { name: "n".into() },
             A::RevokeApiKey { id: "k".into() },
+            A::SetAvatar { image: None },
             A::ChangeOwnPassword { current: Secret("a".into()), new: Secret("b".into()) },
         ] {
             assert!(Call::Account(changes).changes_state());
