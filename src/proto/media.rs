@@ -68,7 +68,9 @@ pub struct ZipEntry {
 impl MediaAnswer {
     pub fn fd_count(&self) -> usize {
         match self {
-            MediaAnswer::File(_) | MediaAnswer::Transcoded(_) | MediaAnswer::Zip(_) => 1,
+            MediaAnswer::File(f) => 1 + f.playing as usize,
+            MediaAnswer::Transcoded(t) => 1 + t.playing as usize,
+            MediaAnswer::Zip(_) => 1,
             MediaAnswer::Image(_) => 0,
         }
     }
@@ -85,6 +87,8 @@ pub struct FileInfo {
     pub duration_secs: f64,
     /// For downloads: the file name offered to the client (Content-Disposition).
     pub download_name: Option<String>,
+    /// A second fd follows: see [`TranscodeInfo::playing`].
+    pub playing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,6 +104,10 @@ pub struct TranscodeInfo {
     /// one); the front sends it before the rest of the pipe.
     #[serde(with = "serde_bytes")]
     pub head: Vec<u8>,
+    /// A stream: a second fd follows, the write end of a pipe the front holds until it has
+    /// sent the stream (or the client went away), so that the broker, holding the read end,
+    /// sees the stream close (getNowPlaying). Nothing is ever written to it.
+    pub playing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
