@@ -4,7 +4,7 @@
 //! which copies it to the client.
 //!
 //! - front -> broker: [`MediaCall`] (inside `Request::Media`), answered by [`MediaAnswer`]
-//!   with at most one fd.
+//!   with at most two fds (a stream's second is its now-playing pipe).
 //! - broker -> transcoder (the one channel where the broker calls): [`Job`], answered by
 //!   [`JobReply`]. The transcoder checks every job itself (paths stay inside a music folder,
 //!   the program is the configured ffmpeg), so a confused broker cannot make it run anything
@@ -40,9 +40,10 @@ pub enum MediaCall {
 /// How the front should serve what the broker sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum MediaAnswer {
-    /// The original file; one fd, opened read-only. The front answers Range requests.
+    /// The original file; one fd, opened read-only (and the `playing` pipe for a stream).
+    /// The front answers Range requests.
     File(FileInfo),
-    /// ffmpeg's output; one fd (a pipe). Not seekable.
+    /// ffmpeg's output; one fd (a pipe), and the `playing` pipe. Not seekable.
     Transcoded(TranscodeInfo),
     /// An encoded image (artwork is small: it travels in the message).
     Image(ImageInfo),
