@@ -144,7 +144,7 @@ pub fn avatar(bytes: &[u8]) -> Result<(String, Vec<u8>), JobError> {
     }
     let _slot = Slot::take();
     let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(failed)?;
-    if !reader.format().is_some_and(|f| content_type(f).is_some()) {
+    if reader.format().is_none_or(|f| content_type(f).is_none()) {
         return Err(failed("not a JPEG, PNG, GIF or WebP image"));
     }
     let mut decoder = reader.into_decoder().map_err(failed)?;
