@@ -339,7 +339,8 @@ pub fn key_rotate(over: Overrides, from_stdin: bool) -> ExitCode {
 /// `redoubt scan [--full]`: asks the running daemon for a scan (SIGUSR1, or SIGUSR2 for a full
 /// one, to the supervisor named in DataFolder/redoubt.pid). `--problems` lists the files the
 /// scanner could not read or that crashed it, from the database, daemon running or not.
-pub fn scan(over: Overrides, full: bool, problems: bool) -> ExitCode {
+/// `--purge-missing` queues its wish in the database (scan_requests) before the signal.
+pub fn scan(over: Overrides, full: bool, problems: bool, purge_missing: bool) -> ExitCode {
     let cfg = match load(&over) {
         Ok(c) => c,
         Err(e) => return fail(e),
@@ -388,12 +389,27 @@ pub fn scan(over: Overrides, full: bool, problems: bool) -> ExitCode {
     if !ours {
         return fail(format!("no daemon runs with pid {pid} (from {})", pid_file.display()));
     }
+    if purge_missing {
+        let queued = crate::broker::db::open(&crate::broker::db::path(&cfg.data_folder))
+            .map_err(|e| e.to_string())
+            .and_then(|conn| {
+                conn.execute(
+                    "INSERT INTO scan_requests (purge, requested_at) VALUES (1, ?1)",
+                    [crate::broker::db::now()],
+                )
+                .map_err(|e| e.to_string())
+            });
+        if let Err(e) = queued {
+            return fail(e);
+        }
+    }
     let sig = if full { nix::sys::signal::Signal::SIGUSR2 } else { nix::sys::signal::Signal::SIGUSR1 };
     match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
         Ok(()) => {
             println!(
-                "{} scan requested; `redoubt scan --problems` lists files that could not be read",
-                if full { "full" } else { "incremental" }
+                "{} scan requested{}; `redoubt scan --problems` lists files that could not be read",
+                if full { "full" } else { "incremental" },
+                if purge_missing { ", to purge the songs still missing at its end" } else { "" }
             );
             ExitCode::SUCCESS
         }

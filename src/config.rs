@@ -33,6 +33,9 @@ pub const OPTIONS: &[(&str, &str, &str)] = &[
     ("Scanner.GenreSeparators", ";/,", "Characters that split a single genre tag into several genres"),
     ("Scanner.ArtistSeparators", " feat. | ft. | / |; ", "Strings, separated by |, that split a single artist tag into several artists (spaces count); multi-valued ARTISTS tags always win"),
     ("Scanner.FileTimeout", "30s", "A file whose tags take longer than this to read is recorded as a problem"),
+    ("Scanner.PurgeMissing", "never", "Delete songs whose files are missing at the end of a scan: never (keep them marked missing), always, or full (after full scans only); moved files keep their stars and plays either way"),
+    ("PlaylistsPath", ".:**/**", "Where .m3u playlists are imported from: folders relative to each music folder, separated by ':', with * for one folder name and ** for any depth (. is the music folder itself)"),
+    ("AutoImportPlaylists", "true", "Import .m3u playlists found in PlaylistsPath; false imports none"),
     ("EnableDownloads", "true", "Allow the download endpoint (original files)"),
     ("EnableSharing", "true", "Allow users to share songs, albums and playlists as public /share/ pages (createShare)"),
     ("ShareURL", "", "The public base URL share links start with (https://music.example); empty: derived from the request (X-Forwarded-* only from ExtAuth.TrustedSources)"),
@@ -125,6 +128,8 @@ pub struct Config {
     pub genre_separators: String,
     pub artist_separators: Vec<String>,
     pub file_timeout: std::time::Duration,
+    /// Scanner.PurgeMissing, PlaylistsPath and AutoImportPlaylists, checked.
+    pub library: crate::proto::LibrarySettings,
     pub enable_downloads: bool,
     pub enable_transcoding_config: bool,
     pub enable_sharing: bool,
@@ -192,6 +197,7 @@ impl std::fmt::Debug for Config {
             .field("scan_on_startup", &self.scan_on_startup)
             .field("scan_schedule", &self.scan_schedule)
             .field("watcher_wait", &self.watcher_wait)
+            .field("library", &self.library)
             .field("enable_downloads", &self.enable_downloads)
             .field("enable_transcoding_config", &self.enable_transcoding_config)
             .field("enable_sharing", &self.enable_sharing)
@@ -501,6 +507,22 @@ impl Config {
         let file_timeout = duration("Scanner.FileTimeout")?;
         let scan_schedule = get("Scanner.Schedule").trim().to_string();
         crate::broker::schedule::Schedule::parse(&scan_schedule).map_err(|e| bad("Scanner.Schedule", e))?;
+        let purge_missing = match get("Scanner.PurgeMissing").trim().to_ascii_lowercase().as_str() {
+            "never" | "" => crate::proto::PurgeMissing::Never,
+            "always" => crate::proto::PurgeMissing::Always,
+            "full" => crate::proto::PurgeMissing::Full,
+            other => {
+                return Err(bad(
+                    "Scanner.PurgeMissing",
+                    format!("{other:?} is not a choice: write never, always or full"),
+                ))
+            }
+        };
+        let library = crate::proto::LibrarySettings {
+            purge_missing,
+            playlists_path: split_playlists_path(&get("PlaylistsPath")),
+            auto_import_playlists: boolean("AutoImportPlaylists")?,
+        };
         let artist_separators = split_separators(&get("Scanner.ArtistSeparators"));
         let secret = |name: &str| Some(get(name)).filter(|v| !v.is_empty());
         let user_header = get("ExtAuth.UserHeader").trim().to_string();
@@ -623,6 +645,7 @@ impl Config {
             genre_separators: get("Scanner.GenreSeparators"),
             artist_separators,
             file_timeout,
+            library,
             enable_downloads: boolean("EnableDownloads")?,
             enable_transcoding_config: boolean("EnableTranscodingConfig")?,
             enable_sharing: boolean("EnableSharing")?,
@@ -789,6 +812,12 @@ pub fn url_origin(url: &str) -> Option<&str> {
         && !host.contains('@')
         && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
     ok.then(|| &url[..url.len() - rest.len() + host_len])
+}
+
+/// PlaylistsPath: patterns separated by `:` (Navidrome's form), each trimmed of spaces and
+/// of slashes at either end; empty entries are dropped.
+fn split_playlists_path(v: &str) -> Vec<String> {
+    v.split(':').map(|p| p.trim().trim_matches('/').to_string()).filter(|p| !p.is_empty()).collect()
 }
 
 /// `Scanner.ArtistSeparators`: separators divided by `|`; spaces are part of a separator

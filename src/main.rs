@@ -79,6 +79,10 @@ enum Command {
         /// List files that could not be read, or that crashed the scanner
         #[arg(long)]
         problems: bool,
+        /// Delete the songs still missing at the end of this scan (moved files keep their stars
+        /// and plays), whatever Scanner.PurgeMissing says
+        #[arg(long, conflicts_with = "problems")]
+        purge_missing: bool,
     },
     /// Manage the password-encryption key
     Key {
@@ -241,7 +245,7 @@ fn main() -> ExitCode {
                 BackupCommand::Restore { file } => BackupCmd::Restore { file },
             },
         ),
-        Command::Scan { cfg, full, problems } => admin::scan(cfg.into(), full, problems),
+        Command::Scan { cfg, full, problems, purge_missing } => admin::scan(cfg.into(), full, problems, purge_missing),
         Command::Role { name } => match proto::Role::from_name(&name) {
             Some(role) => role::run(role),
             None => {

@@ -987,3 +987,147 @@ fn files_indexed_before_the_album_fields_are_read_again_once() {
     // The one stale file was read (the scanner logs this as the scan ends).
     d.wait_log("(1 files read)", Duration::from_secs(10));
 }
+
+fn tagged(title: &str, album: &str, artist: &str, mbz_track: Option<&str>) -> Tags {
+    Tags {
+        title: Some(title.into()),
+        album: Some(album.into()),
+        artist: Some(artist.into()),
+        mbz_track_id: mbz_track.map(str::to_string),
+        ..Tags::default()
+    }
+}
+
+/// Scanner.PurgeMissing = "always": a deleted file's song, its album and its artist are gone
+/// after the next scan (with its star and playlist entry), while a file moved in the same
+/// scan keeps its id, star, play count, playlist entry and bookmark.
+#[test]
+fn purge_missing_always_deletes_what_stayed_missing_and_keeps_moved_files() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "A");
+    let b = dir(&fx, "B");
+    media::write_track(&a.join("keep.mp3"), "mp3", &tagged("Keep", "Kept Album", "Kept Artist", None));
+    media::write_track(
+        &a.join("move.mp3"),
+        "mp3",
+        &tagged("Moving", "Kept Album", "Kept Artist", Some("21111111-2222-4333-8444-555555555555")),
+    );
+    media::write_track(&dir(&fx, "C").join("gone.mp3"), "mp3", &tagged("Gone", "Lost Album", "Lost Artist", None));
+    let d = start(fx, "[Scanner]\nWatcherWait = \"0\"\nPurgeMissing = \"always\"\n");
+    d.wait_scans(1);
+    let conn = db(&d);
+    let (moving, gone) = (id_of(&conn, "Moving").0, id_of(&conn, "Gone").0);
+    let lost_album: String =
+        conn.query_row("SELECT album_id FROM tracks WHERE id = ?1", [&gone], |r| r.get(0)).unwrap();
+    for id in [&moving, &gone] {
+        assert_eq!(d.rest("star", &format!("id={id}"))["status"], "ok");
+        assert_eq!(d.rest("scrobble", &format!("id={id}&submission=true"))["status"], "ok");
+    }
+    assert_eq!(d.rest("star", &format!("albumId={lost_album}"))["status"], "ok");
+    let list = d.rest("createPlaylist", &format!("name=Mine&songId={moving}&songId={gone}"));
+    let playlist = list["playlist"]["id"].as_str().unwrap().to_string();
+    assert_eq!(d.rest("createBookmark", &format!("id={moving}&position=1000"))["status"], "ok");
+
+    std::fs::rename(a.join("move.mp3"), b.join("moved.mp3")).unwrap();
+    std::fs::remove_file(d.fx.music.join("C/gone.mp3")).unwrap();
+    chown_music(&d.fx);
+    assert!(d.fx.cli(&["scan"], "").status.success());
+    let line = d.wait_scans(2);
+    assert!(line.contains("1 moved, 1 missing purged"), "{line}");
+
+    let count = |sql: &str, id: &str| -> i64 { conn.query_row(sql, [id], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT count(*) FROM tracks WHERE id = ?1", &gone), 0, "the missing song is deleted");
+    assert_eq!(count("SELECT count(*) FROM albums WHERE id = ?1", &lost_album), 0, "its album went with it");
+    assert_eq!(count("SELECT count(*) FROM artists WHERE name = ?1", "Lost Artist"), 0, "so did its artist");
+    assert_eq!(count("SELECT count(*) FROM annotations WHERE item_id = ?1", &gone), 0, "and its star and plays");
+    assert_eq!(count("SELECT count(*) FROM artists WHERE name = ?1", "Kept Artist"), 1);
+    assert_eq!(count("SELECT count(*) FROM tracks WHERE missing = 1 AND id <> ?1", ""), 0);
+    let r = d.rest("getSong", &format!("id={gone}"));
+    assert_eq!(r["error"]["code"], 70, "{r}");
+
+    let song = &d.rest("getSong", &format!("id={moving}"))["song"];
+    assert!(song["path"].as_str().unwrap().starts_with("B/"), "the moved song kept its id: {song}");
+    assert!(song["starred"].is_string(), "and its star: {song}");
+    assert_eq!(song["playCount"], 1, "and its play count: {song}");
+    let entries = &d.rest("getPlaylist", &format!("id={playlist}"))["playlist"];
+    assert_eq!(entries["songCount"], 1, "{entries}");
+    assert_eq!(entries["entry"][0]["id"], moving.as_str(), "and its playlist entry: {entries}");
+    let marks = d.rest("getBookmarks", "");
+    assert_eq!(marks["bookmarks"]["bookmark"][0]["entry"]["id"], moving.as_str(), "and its bookmark: {marks}");
+    let starred = d.rest("getStarred2", "");
+    assert_eq!(starred["starred2"]["song"].as_array().unwrap().len(), 1, "{starred}");
+    assert!(starred["starred2"]["album"].as_array().is_none_or(|a| a.is_empty()), "{starred}");
+}
+
+/// Scanner.PurgeMissing = "full" keeps missing songs through incremental scans and deletes
+/// them on a full one; `redoubt scan --purge-missing` purges on an incremental scan too.
+#[test]
+fn purge_missing_full_waits_for_a_full_scan_and_the_command_purges_at_once() {
+    let fx = Fixture::new();
+    let a = dir(&fx, "A");
+    for t in ["One", "Two", "Three"] {
+        media::write_track(&a.join(format!("{t}.mp3")), "mp3", &tagged(t, "Album", "Artist", None));
+    }
+    let d = start(fx, "[Scanner]\nWatcherWait = \"0\"\nPurgeMissing = \"full\"\n");
+    d.wait_scans(1);
+    let conn = db(&d);
+    let exists = |title: &str| -> i64 {
+        conn.query_row("SELECT count(*) FROM tracks WHERE title = ?1", [title], |r| r.get(0)).unwrap()
+    };
+    std::fs::remove_file(a.join("One.mp3")).unwrap();
+    assert!(d.fx.cli(&["scan"], "").status.success());
+    d.wait_scans(2);
+    assert_eq!(id_of(&conn, "One").1, 1, "an incremental scan only marks it missing");
+    assert!(d.fx.cli(&["scan", "--full"], "").status.success());
+    assert!(d.wait_scans(3).contains("1 missing purged"));
+    assert_eq!(exists("One"), 0, "a full scan purges");
+
+    std::fs::remove_file(a.join("Two.mp3")).unwrap();
+    let out = d.fx.cli(&["scan", "--purge-missing"], "");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("to purge the songs still missing"));
+    assert!(d.wait_scans(4).contains("1 missing purged"));
+    assert_eq!(exists("Two"), 0, "--purge-missing purges on an incremental scan");
+    assert_eq!(exists("Three"), 1);
+    let albums: i64 = conn.query_row("SELECT song_count FROM albums WHERE name = 'Album'", [], |r| r.get(0)).unwrap();
+    assert_eq!(albums, 1);
+}
+
+fn playlist_names(conn: &rusqlite::Connection) -> Vec<String> {
+    let mut st = conn.prepare("SELECT name FROM playlists ORDER BY name").unwrap();
+    st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+fn playlist_fixture() -> Fixture {
+    let fx = Fixture::new();
+    media::write_track(&dir(&fx, "A").join("song.mp3"), "mp3", &tagged("Song", "Album", "Artist", None));
+    for (folder, name) in [("", "Top"), ("Lists", "Listed"), ("Lists/Old", "Older"), ("A", "Beside")] {
+        let at = if folder.is_empty() { fx.music.clone() } else { dir(&fx, folder) };
+        let up = "../".repeat(folder.split('/').filter(|s| !s.is_empty()).count());
+        std::fs::write(at.join(format!("{name}.m3u")), format!("#EXTM3U\n#PLAYLIST:{name}\n{up}A/song.mp3\n")).unwrap();
+    }
+    fx
+}
+
+/// PlaylistsPath names the folders (relative to each music folder) playlists are imported
+/// from; the default takes them from everywhere.
+#[test]
+fn playlists_path_chooses_the_folders_playlists_are_imported_from() {
+    let d = start(playlist_fixture(), "PlaylistsPath = \".:Lists\"\n");
+    d.wait_scans(1);
+    let conn = db(&d);
+    assert_eq!(playlist_names(&conn), ["Listed", "Top"], "only the music folder itself and Lists/");
+    let songs: i64 = conn.query_row("SELECT count(*) FROM playlist_tracks", [], |r| r.get(0)).unwrap();
+    assert_eq!(songs, 2, "each imported playlist found its song");
+}
+
+/// AutoImportPlaylists = false imports none; the default imports every folder's.
+#[test]
+fn auto_import_playlists_false_imports_none() {
+    let d = start(playlist_fixture(), "AutoImportPlaylists = false\n");
+    d.wait_scans(1);
+    assert!(playlist_names(&db(&d)).is_empty());
+    let d = start(playlist_fixture(), "");
+    d.wait_scans(1);
+    assert_eq!(playlist_names(&db(&d)), ["Beside", "Listed", "Older", "Top"]);
+}

@@ -207,7 +207,10 @@ fn raw_streams_answer_ranges_head_and_downloads() {
     let mp3 = l.id("Mp3 Noise").to_string();
     std::fs::remove_file(l.file("Artist/Album/02 Loud.mp3")).unwrap();
     assert_eq!(l.err("stream", &format!("id={mp3}")).0, 70);
-    assert_eq!(l.get("getAvatar", "username=admin", &[]).status, 404, "getAvatar is honest about having nothing");
+    // A user without a picture gets the placeholder, as from Navidrome without Gravatar.
+    let avatar = l.get("getAvatar", "username=admin", &[]);
+    assert_eq!((avatar.status, avatar.header("content-type")), (200, Some("image/png")));
+    assert_eq!(l.err("getAvatar", "username=nobody").0, 70);
     let bad = http(l.d.port, "GET", "/rest/stream?u=admin&p=wrong&v=1.16.1&c=test&f=json&id=x", &[], b"").unwrap();
     assert!(bad.text().contains("\"code\":40"), "{}", bad.text());
 }
@@ -864,4 +867,47 @@ fn the_daemon_checks_every_profile_at_start_and_warns_naming_a_broken_one() {
     let flac = l.id("Flac Noise").to_string();
     let r = l.get("stream", &format!("id={flac}&format=opus"), &[]);
     assert_eq!(codec(&probe(&r.body, &l.d.fx.dir, "works.opus")), "opus");
+}
+
+/// getNowPlaying shows a streamed song from the stream's start until the song's end (here,
+/// after its stream was read whole and closed), and for as long as its stream stays open
+/// past that end; then it is gone.
+#[test]
+fn now_playing_lasts_while_the_stream_is_open_and_until_the_song_ends() {
+    let l = library(Options::default(), |music| {
+        // 3 s, but 18 MB: more than the sockets and the front's queue hold, so a client that
+        // reads nothing keeps the stream open.
+        let wide = ["-ar", "192000", "-ac", "8", "-c:a", "pcm_s32le", "-metadata", "title=Wide Noise"];
+        noise(&music.join("Artist/Album/03 Wide.wav"), 3, &wide);
+    });
+    let entries = |l: &Lib| l.ok("getNowPlaying", "")["nowPlaying"]["entry"].as_array().cloned().unwrap_or_default();
+    assert!(entries(&l).is_empty());
+
+    let flac = l.id("Flac Noise").to_string();
+    let whole = l.get("stream", &format!("id={flac}&format=raw"), &[]);
+    assert_eq!(whole.status, 200);
+    let now = entries(&l);
+    assert_eq!(now.len(), 1, "the 20 s song is playing after its stream closed: {now:?}");
+    assert_eq!(now[0]["id"], flac.as_str());
+    assert_eq!(now[0]["username"], ADMIN);
+    assert_eq!(now[0]["playerName"], "test");
+
+    let wide = l.id("Wide Noise").to_string();
+    let started = std::time::Instant::now();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", l.d.port)).unwrap();
+    write!(s, "GET /rest/stream?{AUTH}&id={wide}&format=raw HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut first = vec![0u8; 64 * 1024];
+    let n = s.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    // The song lasts 3 s; its stream is still open after 4.
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(started.elapsed()));
+    let now = entries(&l);
+    assert_eq!(now.len(), 1, "the same player's new song replaces the old one: {now:?}");
+    assert_eq!(now[0]["id"], wide.as_str(), "still playing while its stream is open: {now:?}");
+    drop(s);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !entries(&l).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the closed stream's song, past its end, is still playing");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

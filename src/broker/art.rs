@@ -43,6 +43,8 @@ const FAILED_TTL: Duration = Duration::from_secs(120);
 const MAX_FAILED: usize = 4096;
 /// The placeholder's side when no size is asked for, and the largest drawn.
 const PLACEHOLDER_SIDE: u32 = 600;
+/// getAvatar's stand-in for a user without a picture.
+pub const PLACEHOLDER_AVATAR_SIDE: u32 = 256;
 const PLACEHOLDER_MAX: u32 = 1200;
 const MAX_PLACEHOLDERS: usize = 32;
 /// An artist's albums whose art may stand for the artist.
@@ -524,7 +526,7 @@ impl Art {
     }
 
     /// The generated stand-in, drawn once per size.
-    fn placeholder(&self, size: Option<u32>) -> ImageInfo {
+    pub(crate) fn placeholder(&self, size: Option<u32>) -> ImageInfo {
         let side = size.unwrap_or(PLACEHOLDER_SIDE).clamp(1, PLACEHOLDER_MAX);
         let mut cache = self.placeholders.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(p) = cache.get(&side) {

@@ -385,12 +385,52 @@ fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &
     Ok(())
 }
 
+/// Whether a playlist file in `folder` (relative to its music folder, "" for the music folder
+/// itself) is imported: AutoImportPlaylists, and a PlaylistsPath pattern matching the folder.
+/// A pattern's `.` is the music folder, `*` one folder name (or part of one), `**` any depth.
+pub fn imports_playlists_from(library: &crate::proto::LibrarySettings, folder: &[u8]) -> bool {
+    let segments: Vec<&[u8]> = if folder.is_empty() { Vec::new() } else { folder.split(|b| *b == b'/').collect() };
+    library.auto_import_playlists
+        && library.playlists_path.iter().any(|p| {
+            let pattern: Vec<&[u8]> =
+                p.as_bytes().split(|b| *b == b'/').filter(|s| !s.is_empty() && *s != b".").collect();
+            path_matches(&pattern, &segments)
+        })
+}
+
+fn path_matches(pattern: &[&[u8]], path: &[&[u8]]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((&b"**", rest)) => (0..=path.len()).any(|skip| path_matches(rest, &path[skip..])),
+        Some((seg, rest)) => {
+            path.split_first().is_some_and(|(name, tail)| name_matches(seg, name) && path_matches(rest, tail))
+        }
+    }
+}
+
+/// One folder name against a pattern where `*` stands for any run of bytes.
+fn name_matches(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|skip| name_matches(rest, &name[skip..])),
+        Some((c, rest)) => name.split_first().is_some_and(|(n, tail)| n == c && name_matches(rest, tail)),
+    }
+}
+
+/// `redoubt scan --purge-missing` queued rows: takes them all; whether one asked to purge.
+pub fn take_purge_requests(conn: &Connection) -> rusqlite::Result<bool> {
+    let purge: i64 = conn.query_row("SELECT coalesce(max(purge), 0) FROM scan_requests", [], |r| r.get(0))?;
+    conn.execute("DELETE FROM scan_requests", [])?;
+    Ok(purge != 0)
+}
+
 /// Stores what changed folders contain now, in one transaction.
 pub fn store_folders(
     conn: &mut Connection,
     roots: &[i64],
     scan: i64,
     updates: &[FolderUpdate],
+    library: &crate::proto::LibrarySettings,
 ) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     let mut stored = 0;
@@ -429,7 +469,8 @@ pub fn store_folders(
             tx.prepare_cached("INSERT OR IGNORE INTO folder_images (folder_id, name) VALUES (?1, ?2)")?
                 .execute(params![folder, img])?;
         }
-        for p in &u.playlists {
+        let playlists = if imports_playlists_from(library, &u.path) { &u.playlists[..] } else { &[] };
+        for p in playlists {
             let mut source = u.path.clone();
             if !source.is_empty() {
                 source.push(b'/');
@@ -486,13 +527,16 @@ pub fn store_folders(
 }
 
 /// A scan walked everything: folders it did not see are gone; moved files keep their ids;
-/// album figures and imported playlists are brought up to date.
+/// with `purge` (Scanner.PurgeMissing, `redoubt scan --purge-missing`), what is still missing
+/// once moves are matched is deleted; album figures and imported playlists are brought up to
+/// date.
 pub fn finish_scan(
     conn: &mut Connection,
     roots: &[i64],
     scan: i64,
     started: i64,
     unchanged: &[i64],
+    purge: bool,
 ) -> rusqlite::Result<FinishStats> {
     let tx = conn.transaction()?;
     let mut stats = FinishStats::default();
@@ -548,6 +592,9 @@ pub fn finish_scan(
     }
     // Missing tracks leave the search index (a returning file is indexed again when stored).
     tx.execute("DELETE FROM track_search WHERE rowid IN (SELECT rowid FROM tracks WHERE missing = 1)", [])?;
+    if purge {
+        stats.purged = purge_missing(&tx)?;
+    }
     // Album and artist figures, each in one pass. An artist's album count is every album it
     // has a song on, as album artist or track artist (getArtist lists the same albums), plus
     // any album it is still the album artist of without a song on it (retagged); the same
@@ -601,10 +648,38 @@ pub fn finish_scan(
     Ok(stats)
 }
 
+/// Deletes the songs still missing after this scan's moves were matched (a moved file kept
+/// its row, so its stars, plays, playlist entries and bookmarks stay with it), then the
+/// albums and artists left with nothing, and the annotations of what is gone.
+/// Playlist entries, queue entries, bookmarks and share items of a deleted song go with it
+/// (ON DELETE CASCADE). Returns the songs deleted.
+fn purge_missing(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
+    let purged = tx.execute("DELETE FROM tracks WHERE missing = 1", [])? as u64;
+    if purged == 0 {
+        return Ok(0);
+    }
+    tx.execute_batch(
+        "DELETE FROM album_search WHERE rowid IN \
+           (SELECT rowid FROM albums al WHERE NOT EXISTS (SELECT 1 FROM tracks t WHERE t.album_id = al.id)); \
+         DELETE FROM albums WHERE NOT EXISTS (SELECT 1 FROM tracks t WHERE t.album_id = albums.id); \
+         DELETE FROM artist_search WHERE rowid IN \
+           (SELECT rowid FROM artists ar WHERE NOT EXISTS (SELECT 1 FROM track_artists ta WHERE ta.artist_id = ar.id) \
+            AND NOT EXISTS (SELECT 1 FROM albums al WHERE al.artist_id = ar.id)); \
+         DELETE FROM artists WHERE NOT EXISTS (SELECT 1 FROM track_artists ta WHERE ta.artist_id = artists.id) \
+           AND NOT EXISTS (SELECT 1 FROM albums al WHERE al.artist_id = artists.id); \
+         DELETE FROM annotations WHERE kind = 'track' AND item_id NOT IN (SELECT id FROM tracks); \
+         DELETE FROM annotations WHERE kind = 'album' AND item_id NOT IN (SELECT id FROM albums); \
+         DELETE FROM annotations WHERE kind = 'artist' AND item_id NOT IN (SELECT id FROM artists);",
+    )?;
+    Ok(purged)
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FinishStats {
     pub missing: u64,
     pub moved: u64,
+    /// Missing songs deleted (PurgeMissing).
+    pub purged: u64,
     pub tracks: i64,
     pub folders: i64,
 }
@@ -701,14 +776,28 @@ mod tests {
             files,
             ..FolderUpdate::default()
         };
-        store_folders(&mut conn, &roots, 1, &[update("A", vec![untagged("1.mp3", 1), untagged("2.mp3", 1)])]).unwrap();
-        store_folders(&mut conn, &roots, 1, &[update("B", vec![untagged("3.mp3", 1)])]).unwrap();
+        store_folders(
+            &mut conn,
+            &roots,
+            1,
+            &[update("A", vec![untagged("1.mp3", 1), untagged("2.mp3", 1)])],
+            &Default::default(),
+        )
+        .unwrap();
+        store_folders(&mut conn, &roots, 1, &[update("B", vec![untagged("3.mp3", 1)])], &Default::default()).unwrap();
         let (a1, key, name) = album_of(&conn, "1.mp3");
         assert_eq!(name, UNKNOWN_ALBUM);
         assert!(key.starts_with("unknown\u{1f}"), "{key}");
         assert_eq!(album_of(&conn, "2.mp3").0, a1, "one album per folder");
         assert_ne!(album_of(&conn, "3.mp3").0, a1, "another folder, another album");
-        store_folders(&mut conn, &roots, 2, &[update("A", vec![untagged("1.mp3", 2), untagged("2.mp3", 2)])]).unwrap();
+        store_folders(
+            &mut conn,
+            &roots,
+            2,
+            &[update("A", vec![untagged("1.mp3", 2), untagged("2.mp3", 2)])],
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(album_of(&conn, "1.mp3").0, a1, "a rescan keeps the id");
 
         // A library stored before 0007: no album at all. The migration gives one, with the key
@@ -733,9 +822,47 @@ mod tests {
         let songs: i64 =
             conn.query_row("SELECT song_count FROM albums WHERE id = ?1", [&migrated], |r| r.get(0)).unwrap();
         assert_eq!(songs, 2, "its figures are there before the next scan");
-        store_folders(&mut conn, &roots, 3, &[update("A", vec![untagged("1.mp3", 3), untagged("2.mp3", 3)])]).unwrap();
+        store_folders(
+            &mut conn,
+            &roots,
+            3,
+            &[update("A", vec![untagged("1.mp3", 3), untagged("2.mp3", 3)])],
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(album_of(&conn, "1.mp3").0, migrated, "the scanner finds the migrated album");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// PlaylistsPath: `.` is the music folder itself, `*` one name, `**` any depth; nothing
+    /// at all without AutoImportPlaylists.
+    #[test]
+    fn playlists_path_patterns() {
+        let lib = |paths: &[&str], on: bool| crate::proto::LibrarySettings {
+            playlists_path: paths.iter().map(|p| p.to_string()).collect(),
+            auto_import_playlists: on,
+            ..Default::default()
+        };
+        let default = lib(&[".", "**/**"], true);
+        for folder in ["", "a", "a/b/c"] {
+            assert!(imports_playlists_from(&default, folder.as_bytes()), "{folder}");
+        }
+        assert!(!imports_playlists_from(&lib(&[".", "**/**"], false), b""));
+        let root_only = lib(&["."], true);
+        assert!(imports_playlists_from(&root_only, b""));
+        assert!(!imports_playlists_from(&root_only, b"Playlists"));
+        let named = lib(&["Playlists", "mixes/*"], true);
+        assert!(imports_playlists_from(&named, b"Playlists"));
+        assert!(!imports_playlists_from(&named, b"Playlists/old"));
+        assert!(!imports_playlists_from(&named, b""));
+        assert!(imports_playlists_from(&named, b"mixes/2024"));
+        assert!(!imports_playlists_from(&named, b"mixes"));
+        let deep = lib(&["lists/**"], true);
+        assert!(imports_playlists_from(&deep, b"lists"));
+        assert!(imports_playlists_from(&deep, b"lists/a/b"));
+        assert!(!imports_playlists_from(&deep, b"other/lists"));
+        assert!(imports_playlists_from(&lib(&["p*"], true), b"party"));
+        assert!(!imports_playlists_from(&lib(&["p*"], true), b"rock"));
     }
 
     #[test]
@@ -749,7 +876,7 @@ mod tests {
             files: vec![untagged("1.mp3", 1), untagged("2.mp3", 1)],
             ..FolderUpdate::default()
         };
-        store_folders(&mut conn, &roots, 1, &[update]).unwrap();
+        store_folders(&mut conn, &roots, 1, &[update], &Default::default()).unwrap();
         let seen = [FolderSeen { root: 0, path: b"A".to_vec(), fingerprint: [0; 16] }];
         let (to_read, unchanged) = check_folders(&conn, &roots, false, &seen).unwrap();
         assert!(to_read.is_empty() && unchanged.len() == 1, "stored now: unchanged");
@@ -760,7 +887,7 @@ mod tests {
         let known: Vec<&[u8]> = to_read[0].known.iter().map(|k| k.name.as_slice()).collect();
         assert_eq!(known, [&b"2.mp3"[..]], "the stale file is not known: the scanner reads it");
         let update = FolderUpdate { path: b"A".to_vec(), files: vec![untagged("1.mp3", 1)], ..FolderUpdate::default() };
-        store_folders(&mut conn, &roots, 2, &[update]).unwrap();
+        store_folders(&mut conn, &roots, 2, &[update], &Default::default()).unwrap();
         let (to_read, _) = check_folders(&conn, &roots, false, &seen).unwrap();
         assert!(to_read.is_empty(), "read once, current again");
         let _ = std::fs::remove_dir_all(dir);

@@ -402,12 +402,33 @@ impl Media {
                         &self.settings.default_downsampling_format,
                     )
                 };
-                match plan {
-                    Plan::Raw => self.raw(&file, None).await,
+                let (mut answer, mut fds) = match plan {
+                    Plan::Raw => self.raw(&file, None).await?,
                     Plan::Transcode { profile, bit_rate } => {
-                        self.transcode(me, &file, &profile, bit_rate, time_offset.unwrap_or(0), *estimate_length).await
+                        self.transcode(me, &file, &profile, bit_rate, time_offset.unwrap_or(0), *estimate_length)
+                            .await?
                     }
+                };
+                // Now playing, for as long as the song lasts from here or the stream stays open.
+                let offset_ms = match &answer {
+                    MediaAnswer::Transcoded(_) => time_offset.unwrap_or(0) as i64 * 1000,
+                    _ => 0,
+                };
+                let (closed, open) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                    .map_err(|e| internal(format!("pipe: {e}")))?;
+                match &mut answer {
+                    MediaAnswer::File(f) => f.playing = true,
+                    MediaAnswer::Transcoded(t) => t.playing = true,
+                    _ => {}
                 }
+                fds.push(open);
+                let duration = file.duration_ms as i64;
+                super::userdata::streaming(me, &client.name, id, duration, (duration - offset_ms).max(0), closed);
+                Ok((answer, fds))
+            }
+            MediaCall::Avatar { username } => {
+                let image = super::avatars::get(broker, username)?;
+                Ok((MediaAnswer::Image(image), Vec::new()))
             }
             MediaCall::CoverArt { id, size } => {
                 let image =
@@ -433,6 +454,7 @@ impl Media {
             etag: file_etag(&now),
             duration_secs: file.duration_ms as f64 / 1000.0,
             download_name: download,
+            playing: false,
         };
         Ok((MediaAnswer::File(info), fds))
     }
@@ -502,6 +524,7 @@ impl Media {
             duration_secs,
             estimated_length,
             head,
+            playing: false,
         };
         Ok((MediaAnswer::Transcoded(info), fds))
     }

@@ -3,6 +3,7 @@
 //! (proto::permit) before anything else.
 
 pub mod art;
+pub mod avatars;
 pub mod backup;
 pub mod browse;
 pub mod db;
@@ -30,6 +31,7 @@ use std::time::Instant;
 use privsep::channel::{AsyncChannel, MAX_FRAME};
 use privsep::rpc::{self, Answer, ServeEnd};
 
+use crate::proto::account::{AccountAnswer, AccountCall};
 use crate::proto::scan::ScannerRequest;
 use crate::proto::{permit, Allowed, BrokerInit, Control, Reply, Request, Role};
 use crate::role::Started;
@@ -59,6 +61,8 @@ pub struct Broker {
     pub articles: Vec<String>,
     /// EnableSharing and the share defaults.
     pub shares: crate::proto::ShareSettings,
+    /// Scanner.PurgeMissing, PlaylistsPath, AutoImportPlaylists.
+    pub library: crate::proto::LibrarySettings,
     /// What the configuration adds to the permit table (from the supervisor, at start).
     pub allowed: Allowed,
     /// Each role's sandbox as it last reported it (the admin security page).
@@ -190,6 +194,7 @@ impl Broker {
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
             shares: init.shares.clone(),
+            library: init.library.clone(),
             allowed: Allowed { ext_auth: init.ext_auth, tls: init.tls.is_some() },
             sandboxes: std::sync::Mutex::new(
                 crate::role::sandbox_facts().map(|f| (Role::Broker, f)).into_iter().collect(),
@@ -220,6 +225,16 @@ impl Broker {
                     self.store.security_event(crate::proto::admin::EventKind::ExtAuthRefused, "", &r.addr, &detail);
                 }
                 Reply::Done.into()
+            }
+            Request::Api { client, creds, call: crate::proto::Call::Account(AccountCall::SetAvatar { image }) } => {
+                // Async: the transcoder decodes the image.
+                let call = crate::proto::Call::Account(AccountCall::SetAvatar { image: None });
+                let me = match session_may(&creds, &call).and_then(|()| self.store.authenticate(&client, &creds)) {
+                    Ok(me) => me,
+                    Err(e) => return Reply::Api(Err(e)).into(),
+                };
+                let set = avatars::set(&self, &me, image.as_deref().map(|b| &b[..])).await;
+                Reply::Api(set.map(|()| crate::proto::Answer::Account(Box::new(AccountAnswer::Done)))).into()
             }
             Request::Api { client, creds, call } => {
                 Reply::Api(session_may(&creds, &call).and_then(|()| self.api(&client, &creds, &call))).into()
@@ -382,7 +397,7 @@ impl Broker {
                 self.scans.problems(scan, folders.iter().map(|f| f.problems.len() as u64).sum());
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
-                    ingest::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders)
+                    ingest::store_folders(&mut me.store.conn(), &me.roots, scan as i64, &folders, &me.library)
                 })
                 .await;
                 match r {
@@ -409,12 +424,18 @@ impl Broker {
                     return Reply::Done.into();
                 }
                 let started = current.started;
+                let purge = current.purge
+                    || match self.library.purge_missing {
+                        crate::proto::PurgeMissing::Never => false,
+                        crate::proto::PurgeMissing::Always => true,
+                        crate::proto::PurgeMissing::Full => current.full,
+                    };
                 let me = self.clone();
                 let r = tokio::task::spawn_blocking(move || {
                     let unchanged = me.scans.take_unchanged(scan);
                     let mut conn = me.store.conn();
-                    let st = ingest::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged)?;
-                    if files > 0 || st.missing > 0 || st.moved > 0 {
+                    let st = ingest::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged, purge)?;
+                    if files > 0 || st.missing > 0 || st.moved > 0 || st.purged > 0 {
                         // Only search speed depends on it: a failure is not the scan's.
                         if let Err(e) = ingest::optimize_search(&conn) {
                             tracing::warn!("scan {scan}: cannot merge the search indexes: {}", me.explain(&e));
@@ -426,11 +447,13 @@ impl Broker {
                 match r {
                     Ok(Ok(st)) => {
                         tracing::info!(
-                            "scan {scan} finished: {files} files read, {} tracks in {} folders, {} newly missing, {} moved",
+                            "scan {scan} finished: {files} files read, {} tracks in {} folders, {} newly missing, {} moved, \
+                             {} missing purged",
                             st.tracks,
                             st.folders,
                             st.missing,
-                            st.moved
+                            st.moved,
+                            st.purged
                         );
                         self.tell_supervisor(Control::Status(format!(
                             "scan {scan} finished: {} tracks in {} folders",
@@ -859,7 +882,14 @@ pub fn run(mut started: Started) -> Result<(), String> {
                         }
                     });
                 }
-                Control::Scan { full } => broker.scans.request(full, "redoubt scan"),
+                Control::Scan { full } => {
+                    // `redoubt scan --purge-missing` queued its wish in the database first.
+                    let purge = ingest::take_purge_requests(&broker.store.conn()).unwrap_or_else(|e| {
+                        tracing::warn!("cannot read the queued scan requests: {e}");
+                        false
+                    });
+                    broker.scans.request_scan(full, purge, "redoubt scan")
+                }
                 Control::Restarted { role, how, cause } => {
                     broker.metrics.restarted(role, &cause);
                     broker.store.security_event(crate::proto::admin::EventKind::RoleRestarted, "", role.name(), &how);
@@ -912,6 +942,7 @@ mod tests {
             backup_count: 0,
             tls: None,
             shares: Default::default(),
+            library: Default::default(),
         }
     }
 

@@ -36,6 +36,8 @@ pub struct Status {
 struct State {
     /// A scan wanted: Some(full).
     requested: Option<bool>,
+    /// The scan wanted must purge missing songs (`redoubt scan --purge-missing`).
+    purge_requested: bool,
     running: Option<Running>,
     next_id: u64,
     /// Files stored by the running scan.
@@ -53,6 +55,7 @@ struct State {
 struct Running {
     id: u64,
     full: bool,
+    purge: bool,
     started: i64,
     /// For the metrics: the scan's duration, and the files it could not read.
     began: Instant,
@@ -76,6 +79,8 @@ pub struct Scans {
 #[derive(Debug, Clone)]
 pub struct Current {
     pub full: bool,
+    /// Asked to purge missing songs whatever Scanner.PurgeMissing says.
+    pub purge: bool,
     pub started: i64,
     pub failure: Option<String>,
 }
@@ -88,7 +93,13 @@ pub struct Job {
 
 impl Scans {
     pub fn request(&self, full: bool, why: &str) {
+        self.request_scan(full, false, why)
+    }
+
+    /// A scan, which with `purge` deletes the songs still missing at its end.
+    pub fn request_scan(&self, full: bool, purge: bool, why: &str) {
         let mut s = self.state.lock().unwrap();
+        s.purge_requested |= purge;
         // A full request upgrades a pending incremental one.
         s.requested = Some(s.requested.unwrap_or(false) || full);
         tracing::info!("{} scan requested ({why})", if full { "full" } else { "incremental" });
@@ -109,9 +120,11 @@ impl Scans {
                         s.next_id = id;
                         match Breadcrumb::create() {
                             Ok((crumbs, fd)) => {
+                                let purge = std::mem::take(&mut s.purge_requested);
                                 s.running = Some(Running {
                                     id,
                                     full,
+                                    purge,
                                     started: super::db::now(),
                                     began: Instant::now(),
                                     problems: 0,
@@ -139,6 +152,7 @@ impl Scans {
         let s = self.state.lock().unwrap();
         s.running.as_ref().filter(|r| r.id == id).map(|r| Current {
             full: r.full,
+            purge: r.purge,
             started: r.started,
             failure: r.failure.clone(),
         })
@@ -220,6 +234,7 @@ impl Scans {
         s.counts.interrupted += 1;
         let suspects = r.crumbs.get_all();
         s.requested = Some(s.requested.unwrap_or(false) || r.full);
+        s.purge_requested |= r.purge;
         suspects
     }
 

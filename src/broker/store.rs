@@ -242,7 +242,7 @@ impl Store {
 
     // Cached statements: these run on every API request, and parsing them cost more than running them.
     /// The user whose name has this name's key (names.rs), however it is spelled.
-    fn user_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
+    pub(crate) fn user_by_name(conn: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
         Self::user_by_key(conn, &names::key(name))
     }
 
@@ -645,6 +645,8 @@ impl Store {
                 tracing::info!("{} revoked API key {id} from the web UI", names::for_log(&me.name));
                 Ok(AccountAnswer::Done)
             }
+            // Answered by the broker (broker::avatars): the transcoder decodes the image.
+            AccountCall::SetAvatar { .. } => Err(internal("avatars are set through the broker")),
         }
     }
 

@@ -300,7 +300,16 @@ impl Front {
         B: HttpBody<Data = Bytes>,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        match tokio::time::timeout(self.request_timeout, Limited::new(body, MAX_BODY).collect()).await {
+        self.read_body_up_to(body, MAX_BODY).await
+    }
+
+    /// [`Front::read_body`] with another cap (an upload's).
+    pub async fn read_body_up_to<B>(&self, body: B, cap: usize) -> Result<Bytes, HttpResponse>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match tokio::time::timeout(self.request_timeout, Limited::new(body, cap).collect()).await {
             Ok(Ok(b)) => Ok(b.to_bytes()),
             Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
                 Err(closing(plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")))

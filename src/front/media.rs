@@ -76,9 +76,15 @@ pub fn serve_answer(
     headers: &HeaderMap,
     head: bool,
 ) -> Option<HttpResponse> {
+    // A stream's second fd: held while its body is sent, dropped with it (getNowPlaying).
+    let playing = match &answer {
+        MediaAnswer::File(FileInfo { playing: true, .. })
+        | MediaAnswer::Transcoded(TranscodeInfo { playing: true, .. }) => Some(fds.pop()?),
+        _ => None,
+    };
     Some(match answer {
-        MediaAnswer::File(info) => serve_file(info, fds.pop()?, headers, head),
-        MediaAnswer::Transcoded(info) => serve_pipe(info, fds.pop()?, head),
+        MediaAnswer::File(info) => serve_file(info, fds.pop()?, headers, head, playing),
+        MediaAnswer::Transcoded(info) => serve_pipe(info, fds.pop()?, head, playing),
         MediaAnswer::Image(img) => serve_image(img, headers, head),
         MediaAnswer::Zip(info) => serve_zip(info, fds.pop()?, head),
     })
@@ -86,7 +92,7 @@ pub fn serve_answer(
 
 /// A zip the transcoder is writing: copied from its pipe as it comes (no length known).
 fn serve_zip(info: ZipInfo, fd: OwnedFd, head: bool) -> HttpResponse {
-    let body = if head { Body::empty() } else { copy_pipe(Vec::new(), fd, None) };
+    let body = if head { Body::empty() } else { copy_pipe(Vec::new(), fd, None, None) };
     let mut r = Response::new(body);
     set(&mut r, CONTENT_TYPE, "application/zip");
     set(&mut r, ACCEPT_RANGES, "none");
@@ -152,7 +158,7 @@ fn set(r: &mut HttpResponse, name: hyper::header::HeaderName, value: &str) {
     }
 }
 
-fn serve_file(info: FileInfo, fd: OwnedFd, headers: &HeaderMap, head: bool) -> HttpResponse {
+fn serve_file(info: FileInfo, fd: OwnedFd, headers: &HeaderMap, head: bool, playing: Option<OwnedFd>) -> HttpResponse {
     let size = info.size;
     if header(headers, IF_NONE_MATCH).is_some_and(|v| v.split(',').any(|t| t.trim() == info.etag)) {
         let mut r = Response::new(Body::empty());
@@ -176,7 +182,7 @@ fn serve_file(info: FileInfo, fd: OwnedFd, headers: &HeaderMap, head: bool) -> H
             return r;
         }
     };
-    let body = if head || len == 0 { Body::empty() } else { copy_file(std::fs::File::from(fd), first, len) };
+    let body = if head || len == 0 { Body::empty() } else { copy_file(std::fs::File::from(fd), first, len, playing) };
     let mut r = Response::new(body);
     *r.status_mut() = status;
     set(&mut r, CONTENT_TYPE, &info.content_type);
@@ -194,8 +200,8 @@ fn serve_file(info: FileInfo, fd: OwnedFd, headers: &HeaderMap, head: bool) -> H
     r
 }
 
-fn serve_pipe(info: TranscodeInfo, fd: OwnedFd, head: bool) -> HttpResponse {
-    let body = if head { Body::empty() } else { copy_pipe(info.head, fd, info.estimated_length) };
+fn serve_pipe(info: TranscodeInfo, fd: OwnedFd, head: bool, playing: Option<OwnedFd>) -> HttpResponse {
+    let body = if head { Body::empty() } else { copy_pipe(info.head, fd, info.estimated_length, playing) };
     let mut r = Response::new(body);
     set(&mut r, CONTENT_TYPE, &info.content_type);
     set(&mut r, ACCEPT_RANGES, "none");
@@ -243,10 +249,12 @@ fn content_disposition(name: &str) -> String {
 }
 
 /// Copies `len` bytes of a file from `first` on, in chunks read on the blocking pool.
-fn copy_file(file: std::fs::File, first: u64, len: u64) -> Body {
+/// `playing` is dropped when the copy ends.
+fn copy_file(file: std::fs::File, first: u64, len: u64, playing: Option<OwnedFd>) -> Body {
     let (tx, rx) = mpsc::channel(QUEUE);
     let file = Arc::new(file);
     tokio::spawn(async move {
+        let _playing = playing;
         let end = first + len;
         let mut pos = first;
         while pos < end {
@@ -283,9 +291,10 @@ fn copy_file(file: std::fs::File, first: u64, len: u64) -> Body {
 /// estimated length, the body is cut or zero-padded to exactly that many bytes, as the
 /// Content-Length header promised. Dropping the pipe when the client goes away makes
 /// ffmpeg's next write fail, and it exits.
-fn copy_pipe(head: Vec<u8>, fd: OwnedFd, exact: Option<u64>) -> Body {
+fn copy_pipe(head: Vec<u8>, fd: OwnedFd, exact: Option<u64>, playing: Option<OwnedFd>) -> Body {
     let (tx, rx) = mpsc::channel(QUEUE);
     tokio::spawn(async move {
+        let _playing = playing;
         use tokio::io::AsyncReadExt;
         let mut left = exact.unwrap_or(u64::MAX);
         if !send_limited(&tx, &mut left, Bytes::from(head)).await {

@@ -54,8 +54,6 @@ pub enum Kind {
 pub enum Public {
     /// getOpenSubsonicExtensions: [`EXTENSIONS`] (public by the OpenSubsonic spec).
     Extensions,
-    /// getAvatar: 404, no avatars are stored or generated.
-    NoAvatar,
 }
 
 pub struct Method {
@@ -188,7 +186,7 @@ pub static METHODS: &[Method] = &[
     m("stream", Ss, Media(stream)),
     m("download", Ss, Media(|p| Ok(MediaCall::Download { id: required(p, "id")? }))),
     m("getCoverArt", Ss, Media(cover_art)),
-    m("getAvatar", Ss, Pub(Public::NoAvatar)),
+    m("getAvatar", Ss, Media(|p| Ok(MediaCall::Avatar { username: required(p, "username")? }))),
     // OpenSubsonic transcoding: the decision in the broker, the stream as `stream`.
     m("getTranscodeDecision", Os, C(transcode_decision)),
     m("getTranscodeStream", Os, Media(transcode_stream)),

@@ -9,7 +9,7 @@ use super::cache::{Encoding, Entry};
 use super::methods::{self, Kind, Public, EXTENSIONS};
 use super::params::{decode_password, missing, Params};
 use super::subsonic::{self, Format, Node, Value};
-use super::{plain, Front, HttpResponse, Peer};
+use super::{Front, HttpResponse, Peer};
 use crate::proto::error::{code, not_implemented};
 use crate::proto::library::LibraryCall;
 use crate::proto::{Answer, ApiError, Call, Client, Credentials, Reply, Request, Revalidated, Secret, UserInfo};
@@ -162,10 +162,8 @@ impl Front {
                 return if method.name == "getTranscodeStream" { with_http_status(r) } else { r };
             }
             Kind::Public(Public::Extensions) => return self.ok(&format, Some(&extensions())),
-            // No avatars are stored or generated; say so rather than send a made-up image.
-            Kind::Public(Public::NoAvatar) => return plain(StatusCode::NOT_FOUND, "this server has no avatars\n"),
             Kind::NotImplemented(why) => return self.failed(&format, not_implemented(method.name, why)),
-            Kind::Gone => return plain(StatusCode::GONE, "search is gone from the Subsonic API: use search3\n"),
+            Kind::Gone => return super::plain(StatusCode::GONE, "search is gone from the Subsonic API: use search3\n"),
         };
         let call = match parse(p) {
             Ok(c) => c,

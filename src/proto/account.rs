@@ -28,6 +28,9 @@ pub enum AccountCall {
     CreateApiKey { name: String },
     /// Revokes one of the caller's keys; another user's key is "not found".
     RevokeApiKey { id: String },
+    /// The caller's own avatar, from an uploaded image (the transcoder decodes and re-encodes
+    /// it); None removes it. Nobody sets another user's.
+    SetAvatar { image: Option<serde_bytes::ByteBuf> },
 }
 
 impl AccountCall {

@@ -4,7 +4,7 @@
 //! which copies it to the client.
 //!
 //! - front -> broker: [`MediaCall`] (inside `Request::Media`), answered by [`MediaAnswer`]
-//!   with at most one fd.
+//!   with at most two fds (a stream's second is its now-playing pipe).
 //! - broker -> transcoder (the one channel where the broker calls): [`Job`], answered by
 //!   [`JobReply`]. The transcoder checks every job itself (paths stay inside a music folder,
 //!   the program is the configured ffmpeg), so a confused broker cannot make it run anything
@@ -33,14 +33,17 @@ pub enum MediaCall {
     Download { id: String },
     /// `getCoverArt`: `size` is the longest side wanted, in pixels.
     CoverArt { id: String, size: Option<u32> },
+    /// `getAvatar`: a user's picture (a placeholder when they have none).
+    Avatar { username: String },
 }
 
 /// How the front should serve what the broker sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum MediaAnswer {
-    /// The original file; one fd, opened read-only. The front answers Range requests.
+    /// The original file; one fd, opened read-only (and the `playing` pipe for a stream).
+    /// The front answers Range requests.
     File(FileInfo),
-    /// ffmpeg's output; one fd (a pipe). Not seekable.
+    /// ffmpeg's output; one fd (a pipe), and the `playing` pipe. Not seekable.
     Transcoded(TranscodeInfo),
     /// An encoded image (artwork is small: it travels in the message).
     Image(ImageInfo),
@@ -66,7 +69,9 @@ pub struct ZipEntry {
 impl MediaAnswer {
     pub fn fd_count(&self) -> usize {
         match self {
-            MediaAnswer::File(_) | MediaAnswer::Transcoded(_) | MediaAnswer::Zip(_) => 1,
+            MediaAnswer::File(f) => 1 + f.playing as usize,
+            MediaAnswer::Transcoded(t) => 1 + t.playing as usize,
+            MediaAnswer::Zip(_) => 1,
             MediaAnswer::Image(_) => 0,
         }
     }
@@ -83,6 +88,8 @@ pub struct FileInfo {
     pub duration_secs: f64,
     /// For downloads: the file name offered to the client (Content-Disposition).
     pub download_name: Option<String>,
+    /// A second fd follows: see [`TranscodeInfo::playing`].
+    pub playing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -98,6 +105,10 @@ pub struct TranscodeInfo {
     /// one); the front sends it before the rest of the pipe.
     #[serde(with = "serde_bytes")]
     pub head: Vec<u8>,
+    /// A stream: a second fd follows, the write end of a pipe the front holds until it has
+    /// sent the stream (or the client went away), so that the broker, holding the read end,
+    /// sees the stream close (getNowPlaying). Nothing is ever written to it.
+    pub playing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -135,6 +146,12 @@ pub enum Job {
     /// Decode an image, scale it to fit `size` (None: as it is, if it is already a
     /// web-safe format), and encode it.
     Art { source: ArtSource, size: Option<u32> },
+    /// Decode an uploaded avatar within the artwork bounds, scale it to fit 256 pixels and
+    /// encode it afresh. Answered by [`JobReply::Image`].
+    Avatar {
+        #[serde(with = "serde_bytes")]
+        image: Vec<u8>,
+    },
     /// Run a profile's command on a generated second of audio (a WAV on ffmpeg's standard
     /// input: `%s` is `pipe:0`), to its end. Answered by [`JobReply::Checked`], or `Failed`
     /// with the reason. The daemon checks every profile this way once at start.

@@ -119,6 +119,27 @@ pub struct BrokerInit {
     /// TLSKey, when HTTPS is on: the broker signs the front's TLS 1.3 handshakes with it.
     pub tls: Option<tls::TlsKey>,
     pub shares: ShareSettings,
+    pub library: LibrarySettings,
+}
+
+/// Scanner.PurgeMissing: when songs whose files are gone are deleted rather than kept
+/// marked missing (Navidrome's values).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub enum PurgeMissing {
+    #[default]
+    Never,
+    Always,
+    /// After full scans only.
+    Full,
+}
+
+/// What the end of a scan does with missing files and playlist files.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct LibrarySettings {
+    pub purge_missing: PurgeMissing,
+    /// PlaylistsPath: folder patterns relative to a music folder (`.`, `*`, `**`).
+    pub playlists_path: Vec<String>,
+    pub auto_import_playlists: bool,
 }
 
 /// EnableSharing, DefaultShareExpiration (0: never), DefaultDownloadableShare.
@@ -666,6 +687,7 @@ mod tests {
         for changes in [
             A::CreateApiKey { name: "n".into() },
             A::RevokeApiKey { id: "k".into() },
+            A::SetAvatar { image: None },
             A::ChangeOwnPassword { current: Secret("a".into()), new: Secret("b".into()) },
         ] {
             assert!(Call::Account(changes).changes_state());

@@ -757,6 +757,7 @@ impl Supervisor {
             backup_schedule: self.cfg.backup_schedule.clone(),
             backup_count: self.cfg.backup_count,
             tls: self.tls_key.clone(),
+            library: self.cfg.library.clone(),
             shares: crate::proto::ShareSettings {
                 enabled: self.cfg.enable_sharing,
                 default_expiration_secs: self.cfg.default_share_expiration.as_secs(),

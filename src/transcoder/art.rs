@@ -113,21 +113,58 @@ fn content_type(format: ImageFormat) -> Option<&'static str> {
     }
 }
 
+/// The largest avatar upload decoded (the front refuses a bigger body before the broker
+/// sees it).
+pub const MAX_AVATAR_UPLOAD: usize = 2 * 1024 * 1024;
+/// An avatar's longest side once re-encoded.
+pub const AVATAR_SIDE: u32 = 256;
+
+/// The decoder limits every untrusted image is decoded within.
+fn limits() -> Limits {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    limits
+}
+
+fn check_pixels(w: u32, h: u32) -> Result<(), JobError> {
+    if w == 0 || h == 0 || w as u64 * h as u64 > MAX_PIXELS {
+        return Err(failed(format!("a {w}×{h} image is beyond the {MAX_PIXELS}-pixel limit")));
+    }
+    Ok(())
+}
+
+/// An uploaded avatar: decoded within the same bounds as artwork, scaled to fit
+/// [`AVATAR_SIDE`] and always re-encoded, so what is stored and served is pixels this
+/// process drew, never the uploaded bytes (nor their metadata).
+pub fn avatar(bytes: &[u8]) -> Result<(String, Vec<u8>), JobError> {
+    if bytes.len() > MAX_AVATAR_UPLOAD {
+        return Err(failed(format!("the image is larger than {} MB", MAX_AVATAR_UPLOAD / (1024 * 1024))));
+    }
+    let _slot = Slot::take();
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(failed)?;
+    if reader.format().is_none_or(|f| content_type(f).is_none()) {
+        return Err(failed("not a JPEG, PNG, GIF or WebP image"));
+    }
+    let mut decoder = reader.into_decoder().map_err(failed)?;
+    decoder.set_limits(limits()).map_err(failed)?;
+    let (w, h) = decoder.dimensions();
+    check_pixels(w, h)?;
+    let img = DynamicImage::from_decoder(decoder).map_err(failed)?;
+    let img = if w.max(h) > AVATAR_SIDE { img.resize(AVATAR_SIDE, AVATAR_SIDE, FilterType::Lanczos3) } else { img };
+    encode(&img)
+}
+
 /// Decodes `bytes` within the bounds and scales the image to fit `size`×`size` (never up).
 /// An image that needs no scaling and is already in a web format is answered as it is.
 pub fn convert(bytes: &[u8], size: Option<u32>) -> Result<(String, Vec<u8>), JobError> {
     let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(failed)?;
     let format = reader.format().ok_or_else(|| failed("not an image this server decodes"))?;
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
     let mut decoder = reader.into_decoder().map_err(failed)?;
-    decoder.set_limits(limits).map_err(failed)?;
+    decoder.set_limits(limits()).map_err(failed)?;
     let (w, h) = decoder.dimensions();
-    if w == 0 || h == 0 || w as u64 * h as u64 > MAX_PIXELS {
-        return Err(failed(format!("a {w}×{h} image is beyond the {MAX_PIXELS}-pixel limit")));
-    }
+    check_pixels(w, h)?;
     let fit = size.unwrap_or(MAX_OUT_SIDE).clamp(1, MAX_OUT_SIDE);
     if w.max(h) <= fit && bytes.len() <= MAX_REPLY {
         if let Some(ct) = content_type(format) {

@@ -96,6 +96,9 @@ impl Transcoder {
                 self.transcode(root, &path, &command, bit_rate, offset)
             }
             Job::Art { source, size } => self.art(&source, size),
+            Job::Avatar { image } => {
+                art::avatar(&image).map(|(content_type, bytes)| (JobReply::Image { content_type, bytes }, Vec::new()))
+            }
             Job::Check(check) => self.check(&check),
             Job::Zip { entries } => self.zip(&entries),
             Job::Ping => Ok((JobReply::Pong(Box::new(crate::role::sandbox_facts().unwrap_or_default())), Vec::new())),

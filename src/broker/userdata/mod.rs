@@ -14,6 +14,7 @@ mod bookmarks;
 mod play_queue;
 mod playlists;
 mod plays;
+pub use plays::streaming;
 mod radio;
 
 use rusqlite::Connection;

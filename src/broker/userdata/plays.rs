@@ -1,6 +1,9 @@
 //! Plays and now playing: scrobbles, OpenSubsonic playback reports, play counts, and the
-//! players' current songs (kept in memory only: they matter while they last).
+//! players' current songs (kept in memory only: they matter while they last). A song is
+//! playing from its stream's start until its end, or until the stream closes if later, and
+//! from a player's report (scrobble without submission, playbackReport) until it stops.
 
+use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -136,6 +139,35 @@ fn count_play(conn: &Connection, user: &str, track: &str, at: i64) -> Result<(),
     Ok(())
 }
 
+/// Streams handed out so far: each stream's entry is named by its number.
+static STREAMS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A stream of `track` began for `me` on `player`: the song is playing until its end
+/// (`remaining_ms` from now: the song's duration, less a transcode's time offset) or, if that
+/// is later, until the stream closes, which `closed` tells by reaching end-of-file (the front
+/// holds the pipe's write end while it sends the stream).
+pub fn streaming(me: &User, player: &str, track: &str, duration_ms: i64, remaining_ms: i64, closed: OwnedFd) {
+    let stream = STREAMS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    let entry = Streamed { number: stream, open: true, ends_ms: now_ms() + remaining_ms };
+    playing().start_entry(me, player, track, duration_ms, None, Some(entry));
+    tokio::spawn(async move {
+        if let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(closed) {
+            use tokio::io::AsyncReadExt;
+            let mut buf = [0u8; 16];
+            while let Ok(1..) = pipe.read(&mut buf).await {}
+        }
+        playing().stream_closed(stream);
+    });
+}
+
+/// An entry a stream made: shown while the stream is open and until `ends_ms`.
+#[derive(Debug, Clone, Copy)]
+struct Streamed {
+    number: u64,
+    open: bool,
+    ends_ms: i64,
+}
+
 /// What players report playing, in memory: it matters only while it lasts.
 #[derive(Debug, Clone)]
 struct Playing {
@@ -148,6 +180,8 @@ struct Playing {
     /// Unix seconds of the last report.
     since: i64,
     timeline: Option<Timeline>,
+    /// Made by a stream rather than reported by the player.
+    streamed: Option<Streamed>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -175,13 +209,38 @@ fn playing() -> std::sync::MutexGuard<'static, NowPlaying> {
 }
 
 impl NowPlaying {
-    /// Entries last reported longer ago than their song lasts, plus ten minutes, are gone.
+    /// Entries last reported longer ago than their song lasts, plus ten minutes, are gone; a
+    /// stream's, once it has closed and the song's end has passed.
     fn expire(&mut self) {
-        let t = now();
-        self.entries.retain(|p| t - p.since <= p.duration_ms / 1000 + 600);
+        let (t, t_ms) = (now(), now_ms());
+        self.entries.retain(|p| match p.streamed {
+            Some(s) => s.open || t_ms <= s.ends_ms,
+            None => t - p.since <= p.duration_ms / 1000 + 600,
+        });
+    }
+
+    fn stream_closed(&mut self, stream: u64) {
+        for p in &mut self.entries {
+            if let Some(s) = p.streamed.as_mut().filter(|s| s.number == stream) {
+                s.open = false;
+            }
+        }
+        self.expire();
     }
 
     fn start(&mut self, me: &User, player: &str, track: &str, duration_ms: i64, timeline: Option<Timeline>) {
+        self.start_entry(me, player, track, duration_ms, timeline, None)
+    }
+
+    fn start_entry(
+        &mut self,
+        me: &User,
+        player: &str,
+        track: &str,
+        duration_ms: i64,
+        timeline: Option<Timeline>,
+        streamed: Option<Streamed>,
+    ) {
         self.expire();
         let existing = self.entries.iter().position(|p| p.user_id == me.id && p.player == player);
         let player_id = match existing {
@@ -203,6 +262,7 @@ impl NowPlaying {
             duration_ms,
             since: now(),
             timeline,
+            streamed,
         });
     }
 

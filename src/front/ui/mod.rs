@@ -12,7 +12,7 @@
 //! | `admin/users`, `admin/library`, `admin/transcoding`, `admin/security` | admin pages, GET and their forms' POST (pages/admin.rs) |
 //! | `playlists`, `playlist/<id>` | your playlists: list, create, rename, reorder, remove, delete (pages/music.rs) |
 //! | `shares`, `shares/new?id=…` | your shares: create, edit, delete, copy a link (pages/shares.rs); `admin/shares`: everyone's |
-//! | `settings`, `settings/{password,keys,revoke,player}` | password, API keys, players, theme (pages/settings.rs) |
+//! | `settings`, `settings/{password,keys,revoke,player,avatar,avatar-remove}` | password, API keys, players, picture, theme (pages/settings.rs) |
 //! | `api/<method>`, `stream/<id>`, `art/<id>` | the method table with the session as credentials (bridge.rs) |
 //! | `assets/<name>.<hash>.<ext>` | the style sheet, the script, the icon (assets.rs) |
 //!
@@ -27,6 +27,7 @@ pub mod admin_strings;
 pub mod assets;
 pub mod bridge;
 pub mod layout;
+pub mod multipart;
 pub mod pages;
 pub mod share_page;
 pub mod strings;

@@ -9,6 +9,9 @@
 //! - `POST /app/settings/revoke` (`id`): revokes one of your own keys.
 //! - `POST /app/settings/player` (`id`, `format`, `maxBitRate`): a player's forced format and
 //!   highest bit rate (`updatePlayer`).
+//! - `POST /app/settings/avatar` (multipart: `_csrf`, `avatar`, at most [`MAX_AVATAR_BODY`]):
+//!   your picture for getAvatar. The front only carries the bytes: the transcoder decodes,
+//!   bounds and re-encodes them. `POST /app/settings/avatar-remove` (`_csrf`) removes it.
 //!
 //! The theme (as the system, light, dark) is kept in this browser; the script applies it
 //! (`assets/app.js`) and mirrors it in a cookie so that the next page is rendered in it.
@@ -26,6 +29,10 @@ use crate::proto::account::{AccountAnswer, AccountCall, ApiKeyRec, CURRENT_PASSW
 use crate::proto::error::code;
 use crate::proto::media::{MediaAdmin, MediaAdminAnswer, PlayerInfo};
 use crate::proto::{Answer, ApiError, Call, Secret};
+
+/// The largest picture upload's body: the image (2 MB, the transcoder's own cap) and the
+/// multipart framing around it. A bigger body is refused before any of it reaches the broker.
+pub const MAX_AVATAR_BODY: usize = crate::transcoder::art::MAX_AVATAR_UPLOAD + 16 * 1024;
 
 /// The bit rates a player may be held to (0: no limit).
 const RATES: [u32; 8] = [0, 320, 256, 192, 160, 128, 96, 64];
@@ -76,10 +83,15 @@ impl Front {
             let notice = match r.param("done") {
                 Some("revoked") => Said::Notice("keys", s.api_key_revoked.clone()),
                 Some("player") => Said::Notice("players", s.player_saved.clone()),
+                Some("avatar") => Said::Notice("avatar", s.avatar_saved.clone()),
+                Some("avatar-removed") => Said::Notice("avatar", s.avatar_removed.clone()),
                 _ => Said::Nothing,
             };
             let page = self.settings_page(r, &v, notice).await;
             return self.respond(r, Some(&v), page);
+        }
+        if tail == "avatar" {
+            return self.avatar_upload(r, &v, body).await;
         }
         let f = match self.posted_form(r, &v, body).await {
             Ok(f) => f,
@@ -158,11 +170,53 @@ impl Front {
                     Err(e) => return self.respond(r, Some(&v), Err(e)),
                 }
             }
+            "avatar-remove" => match account(AccountCall::SetAvatar { image: None }).await {
+                Ok(_) => return redirect(&self.base_url, "/app/settings?done=avatar-removed"),
+                Err(e) => return self.respond(r, Some(&v), Err(e)),
+            },
             _ => return self.respond(r, Some(&v), Err(UiError::NotFound)),
         };
         match self.settings_page(r, &v, what).await {
             Ok(p) => self.page_response(r, Some(&v), status, p),
             Err(e) => self.respond(r, Some(&v), Err(e)),
+        }
+    }
+
+    /// `POST /app/settings/avatar`: the multipart upload, passed to the broker as bytes.
+    async fn avatar_upload(&self, r: &Req, v: &Viewer, body: AxumBody) -> HttpResponse {
+        use super::super::multipart;
+        let s = r.s;
+        if crate::front::cross_site(&r.headers) {
+            return self.cross_site_refusal(r, Some(v));
+        }
+        let content_type = r.headers.get(hyper::header::CONTENT_TYPE).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let refused = |status: StatusCode, text: String| async move {
+            match self.settings_page(r, v, Said::Error("avatar", text)).await {
+                Ok(p) => self.page_response(r, Some(v), status, p),
+                Err(e) => self.respond(r, Some(v), Err(e)),
+            }
+        };
+        let bytes = match self.read_body_up_to(body, MAX_AVATAR_BODY).await {
+            Ok(b) => b,
+            Err(resp) if resp.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                let mut page = refused(StatusCode::PAYLOAD_TOO_LARGE, s.avatar_too_large.clone()).await;
+                // The rest of the body was not read.
+                page.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+                return page;
+            }
+            Err(resp) => return resp,
+        };
+        let parts = multipart::boundary(content_type).and_then(|b| multipart::parts(&bytes, b)).unwrap_or_default();
+        let field = |name: &str| parts.iter().find(|p| p.name == name).map(|p| p.data);
+        let csrf = field("_csrf").and_then(|c| std::str::from_utf8(c).ok()).unwrap_or("").to_string();
+        let image = field("avatar").unwrap_or_default().to_vec();
+        let call = Call::Account(AccountCall::SetAvatar { image: Some(serde_bytes::ByteBuf::from(image)) });
+        match self.ui_change(r, v, &csrf, call).await {
+            Ok(_) => redirect(&self.base_url, "/app/settings?done=avatar"),
+            Err(UiError::Api(e)) if said_here(&e) => {
+                refused(StatusCode::BAD_REQUEST, fill(&s.avatar_refused, &[("reason", &e.message)])).await
+            }
+            Err(e) => self.respond(r, Some(v), Err(e)),
         }
     }
 
@@ -243,6 +297,21 @@ impl Front {
                             li { (player_form(s, base, &v.csrf, i, p, &formats)) }
                         }
                     }
+                }
+            }
+            section.settings-part #avatar aria-labelledby="avatar-title" {
+                h2 #avatar-title { (s.avatar_title) }
+                p.note { (s.avatar_intro) }
+                (said("avatar", &what))
+                form.inline-form method="post" action=(url("/app/settings/avatar")) enctype="multipart/form-data" {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    label for="avatar-file" { (s.avatar_file) }
+                    input #avatar-file type="file" name="avatar" required accept="image/jpeg,image/png,image/gif,image/webp";
+                    button.primary-button type="submit" { (s.avatar_upload) }
+                }
+                form method="post" action=(url("/app/settings/avatar-remove")) {
+                    input type="hidden" name="_csrf" value=(v.csrf);
+                    button.text-button type="submit" { (s.avatar_remove) }
                 }
             }
             section.settings-part aria-labelledby="theme-title" {
