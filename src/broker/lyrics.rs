@@ -7,19 +7,21 @@ use crate::proto::error::{internal, not_found};
 use crate::proto::media::{LyricLine, Lyrics, LyricsAnswer, LyricsCall};
 use crate::proto::ApiError;
 
-pub fn answer(conn: &Connection, call: &LyricsCall) -> Result<LyricsAnswer, ApiError> {
+/// Lyrics of the songs `user` may see only (super::access): another song's are not found.
+pub fn answer(conn: &Connection, user: &str, call: &LyricsCall) -> Result<LyricsAnswer, ApiError> {
     match call {
         LyricsCall::ByTitle { artist, title } => {
             let found = match title.as_deref().filter(|t| !t.is_empty()) {
                 None => None,
                 Some(title) => conn
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "SELECT artist, title, coalesce(sidecar_lyrics, lyrics) FROM tracks \
                          WHERE missing = 0 AND title = ?1 COLLATE NOCASE AND (?2 = '' OR artist = ?2 COLLATE NOCASE) \
-                         AND coalesce(sidecar_lyrics, lyrics, '') != '' ORDER BY rowid LIMIT 1",
-                    )
+                         AND coalesce(sidecar_lyrics, lyrics, '') != '' AND {} ORDER BY rowid LIMIT 1",
+                        super::access::track("tracks", "?3")
+                    ))
                     .map_err(internal)?
-                    .query_row([title, artist.as_deref().unwrap_or("")], |r| {
+                    .query_row([title, artist.as_deref().unwrap_or(""), user], |r| {
                         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
                     })
                     .optional()
@@ -36,11 +38,12 @@ pub fn answer(conn: &Connection, call: &LyricsCall) -> Result<LyricsAnswer, ApiE
         }
         LyricsCall::BySongId { id } => {
             let row = conn
-                .prepare_cached(
-                    "SELECT artist, title, sidecar_lyrics, lyrics FROM tracks WHERE id = ?1 AND missing = 0",
-                )
+                .prepare_cached(&format!(
+                    "SELECT artist, title, sidecar_lyrics, lyrics FROM tracks WHERE id = ?1 AND missing = 0 AND {}",
+                    super::access::track("tracks", "?2")
+                ))
                 .map_err(internal)?
-                .query_row([id], |r| {
+                .query_row([id, user], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
