@@ -215,6 +215,9 @@ fn a_user_sees_only_their_folders_in_browsing_lists_search_and_media() {
     let both = lib.ok("alice", "getArtist", &format!("id={}", lib.id("Both Band")));
     lib.assert_nothing_of_b("getArtist", &both);
     assert_eq!(both["artist"]["album"].as_array().unwrap().len(), 1, "{both}");
+    assert_eq!(both["artist"]["albumCount"], 1, "the count is of what alice sees: {both}");
+    let both = lib.ok(ADMIN, "getArtist", &format!("id={}", lib.id("Both Band")));
+    assert_eq!(both["artist"]["albumCount"], 2, "{both}");
     for (method, id) in [
         ("getArtist", "Beta Band"),
         ("getAlbum", "Beta Album"),

@@ -18,7 +18,10 @@ use crate::proto::{ApiError, FolderAccess};
 
 /// True for a user who sees every folder. Constant within a statement (no outer reference).
 fn sees_all(user: &str) -> String {
-    format!("EXISTS (SELECT 1 FROM users vu WHERE vu.id = {user} AND (vu.is_admin = 1 OR vu.all_folders = 1))")
+    format!(
+        "EXISTS (SELECT 1 FROM users vu WHERE vu.id = {user} AND (vu.is_admin = 1 \
+         OR NOT EXISTS (SELECT 1 FROM folder_restrictions vr WHERE vr.user_id = vu.id)))"
+    )
 }
 
 /// The track row `t` lies in a folder `user` may see.
@@ -47,6 +50,33 @@ pub fn artist(ar: &str, user: &str) -> String {
          JOIN folders vf ON vf.id = vt.folder_id JOIN folder_grants vg ON vg.music_folder_id = vf.music_folder_id \
          WHERE va.artist_id = {ar}.id AND vg.user_id = {user}))",
         sees_all(user)
+    )
+}
+
+/// An album's song count and duration (ms) as `user` sees them: the stored figures for a
+/// user who sees everything, else counted over their songs (an album may span folders).
+pub fn album_figures(al: &str, user: &str) -> String {
+    let mine = |what: &str| {
+        format!(
+            "(SELECT {what} FROM tracks vt WHERE vt.album_id = {al}.id AND vt.missing = 0 AND {})",
+            track("vt", user)
+        )
+    };
+    let all = sees_all(user);
+    format!(
+        "CASE WHEN {all} THEN {al}.song_count ELSE {} END, CASE WHEN {all} THEN {al}.duration_ms ELSE {} END",
+        mine("count(*)"),
+        mine("coalesce(sum(vt.duration_ms), 0)")
+    )
+}
+
+/// An artist's album count as `user` sees it (the albums they have a visible song on).
+pub fn artist_album_count(ar: &str, user: &str) -> String {
+    format!(
+        "CASE WHEN {} THEN {ar}.album_count ELSE (SELECT count(DISTINCT vt.album_id) FROM track_artists va \
+         JOIN tracks vt ON vt.id = va.track_id AND vt.missing = 0 WHERE va.artist_id = {ar}.id AND {}) END",
+        sees_all(user),
+        track("vt", user)
     )
 }
 
@@ -112,8 +142,9 @@ pub fn sees_every_folder(conn: &Connection, user: &str) -> rusqlite::Result<bool
 
 /// A user's access as stored: None for every folder, else the granted music folder ids.
 pub fn grants(conn: &Connection, user: &str) -> rusqlite::Result<Option<Vec<i64>>> {
-    let all: bool = conn.query_row("SELECT all_folders FROM users WHERE id = ?1", [user], |r| r.get(0))?;
-    if all {
+    let restricted: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM folder_restrictions WHERE user_id = ?1)", [user], |r| r.get(0))?;
+    if !restricted {
         return Ok(None);
     }
     let mut st =
@@ -140,7 +171,7 @@ pub fn check_folders(conn: &Connection, ids: &[i64]) -> Result<(), ApiError> {
 pub fn set_grants(conn: &Connection, user: &str, access: &FolderAccess) -> Result<(), ApiError> {
     let FolderAccess::Only(ids) = access else {
         conn.execute("DELETE FROM folder_grants WHERE user_id = ?1", [user]).map_err(internal)?;
-        conn.execute("UPDATE users SET all_folders = 1 WHERE id = ?1 AND all_folders = 0", [user]).map_err(internal)?;
+        conn.execute("DELETE FROM folder_restrictions WHERE user_id = ?1", [user]).map_err(internal)?;
         return Ok(());
     };
     let tx = conn.unchecked_transaction().map_err(internal)?;
@@ -153,6 +184,6 @@ pub fn set_grants(conn: &Connection, user: &str, access: &FolderAccess) -> Resul
         )
         .map_err(internal)?;
     }
-    conn.execute("UPDATE users SET all_folders = 0 WHERE id = ?1 AND all_folders = 1", [user]).map_err(internal)?;
+    conn.execute("INSERT OR IGNORE INTO folder_restrictions (user_id) VALUES (?1)", [user]).map_err(internal)?;
     tx.commit().map_err(internal)
 }

@@ -207,10 +207,15 @@ pub fn songs_by_ids(conn: &Connection, user: &str, ids: &[String]) -> Result<Vec
     Ok(out)
 }
 
-const ALBUM_COLUMNS: &str =
-    "al.id, al.name, al.artist_name, al.artist_id, al.song_count, al.duration_ms, al.created_at, al.year, \
-    al.compilation, al.sort_name, al.mbz_id, al.genre_list, al.folder_id, \
-    an.starred_at, an.rating, an.play_count, an.played_at";
+/// Columns of an album; `?1` is the user (annotations, and the figures of what they see).
+fn album_columns() -> String {
+    format!(
+        "al.id, al.name, al.artist_name, al.artist_id, {}, al.created_at, al.year, \
+         al.compilation, al.sort_name, al.mbz_id, al.genre_list, al.folder_id, \
+         an.starred_at, an.rating, an.play_count, an.played_at",
+        access::album_figures("al", "?1")
+    )
+}
 
 const ALBUM_FROM: &str =
     "FROM albums al LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'album' AND an.item_id = al.id";
@@ -245,7 +250,8 @@ fn albums(
 ) -> Result<Vec<AlbumRec>, ApiError> {
     let visible = access::album("al", "?1");
     let sql = format!(
-        "SELECT {ALBUM_COLUMNS} {ALBUM_FROM} WHERE al.song_count > 0 AND {visible} AND ({filter}) ORDER BY {order}"
+        "SELECT {} {ALBUM_FROM} WHERE al.song_count > 0 AND {visible} AND ({filter}) ORDER BY {order}",
+        album_columns()
     );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
@@ -254,8 +260,13 @@ fn albums(
     rows.collect::<Result<Vec<_>, _>>().map_err(internal)
 }
 
-const ARTIST_COLUMNS: &str = "ar.id, ar.name, ar.sort_name, ar.mbz_id, ar.album_count, \
-    an.starred_at, an.rating, an.play_count, an.played_at";
+/// Columns of an artist; `?1` is the user (annotations, and the albums they see).
+fn artist_columns() -> String {
+    format!(
+        "ar.id, ar.name, ar.sort_name, ar.mbz_id, {}, an.starred_at, an.rating, an.play_count, an.played_at",
+        access::artist_album_count("ar", "?1")
+    )
+}
 
 const ARTIST_FROM: &str =
     "FROM artists ar LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'artist' AND an.item_id = ar.id";
@@ -289,7 +300,8 @@ fn artists(
 ) -> Result<Vec<ArtistRec>, ApiError> {
     let visible = access::artist("ar", "?1");
     let sql = format!(
-        "SELECT {ARTIST_COLUMNS} {ARTIST_FROM} WHERE {ARTIST_LIVE} AND {visible} AND ({filter}) ORDER BY {order}"
+        "SELECT {} {ARTIST_FROM} WHERE {ARTIST_LIVE} AND {visible} AND ({filter}) ORDER BY {order}",
+        artist_columns()
     );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
