@@ -19,13 +19,37 @@ use crate::broker::vault::KeyConfig;
 use crate::config::{Config, Overrides};
 
 pub enum UserCmd {
-    Add { name: String, admin: bool },
-    Passwd { name: String },
-    Del { name: String },
-    List { ids: bool },
-    SetAdmin { name: String, admin: bool },
-    Unlock { name: String },
-    Rename { user: String, new_name: String },
+    Add {
+        name: String,
+        admin: bool,
+        folders: Vec<String>,
+    },
+    /// Shows (no folders, no `all`) or sets a user's music folders.
+    Folders {
+        name: String,
+        folders: Vec<String>,
+        all: bool,
+    },
+    Passwd {
+        name: String,
+    },
+    Del {
+        name: String,
+    },
+    List {
+        ids: bool,
+    },
+    SetAdmin {
+        name: String,
+        admin: bool,
+    },
+    Unlock {
+        name: String,
+    },
+    Rename {
+        user: String,
+        new_name: String,
+    },
 }
 
 pub enum ApiKeyCmd {
@@ -78,6 +102,80 @@ fn open_db(over: &Overrides) -> Result<(Config, rusqlite::Connection), String> {
     let cfg = load(over)?;
     let conn = crate::broker::db::open(&crate::broker::db::path(&cfg.data_folder)).map_err(|e| e.to_string())?;
     Ok((cfg, conn))
+}
+
+/// Music folder ids for what an admin typed: an id, a name, or a configured path. The daemon
+/// records the configured folders when it starts.
+fn music_folder_ids(conn: &rusqlite::Connection, given: &[String]) -> Result<Vec<i64>, String> {
+    let mut st = conn
+        .prepare("SELECT id, name, path FROM music_folders WHERE active = 1 ORDER BY id")
+        .map_err(|e| e.to_string())?;
+    let known = st
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| e.to_string())?;
+    given
+        .iter()
+        .map(|g| {
+            let g = g.trim();
+            known
+                .iter()
+                .find(|(id, name, path)| id.to_string() == g || name == g || path == g)
+                .map(|(id, ..)| *id)
+                .ok_or_else(|| {
+                    let list: Vec<String> = known.iter().map(|(id, name, path)| format!("{id} {name} ({path})")).collect();
+                    format!(
+                        "no music folder {g:?}; the music folders are: {} (the daemon records MusicFolder when it starts)",
+                        if list.is_empty() { "none yet".to_string() } else { list.join(", ") }
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `redoubt user folders NAME [FOLDER…] [--all]`: no key needed. A running daemon answers
+/// from the new access at once (its answers are revalidated against each user's folders).
+fn user_folders(over: &Overrides, name: &str, folders: &[String], all: bool) -> Result<String, String> {
+    use crate::broker::access;
+    let (_, conn) = open_db(over)?;
+    let id: String = conn
+        .query_row("SELECT id FROM users WHERE name_key = ?1", [crate::broker::names::key(name)], |r| r.get(0))
+        .optional()
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user {name:?}"))?;
+    if all || !folders.is_empty() {
+        let target = if all {
+            crate::proto::FolderAccess::All
+        } else {
+            crate::proto::FolderAccess::Only(music_folder_ids(&conn, folders)?)
+        };
+        access::set_grants(&conn, &id, &target).map_err(|e| e.message)?;
+    }
+    let admin: bool =
+        conn.query_row("SELECT is_admin FROM users WHERE id = ?1", [&id], |r| r.get(0)).map_err(|e| e.to_string())?;
+    let shown = match access::grants(&conn, &id).map_err(|e| e.to_string())? {
+        None => "every music folder, those added later too".to_string(),
+        Some(ids) => {
+            let mut st = conn
+                .prepare("SELECT id, name FROM music_folders WHERE active = 1 ORDER BY id")
+                .map_err(|e| e.to_string())?;
+            let names: Vec<String> = st
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|(f, _)| ids.contains(f))
+                .map(|(f, name)| format!("{f} {name}"))
+                .collect();
+            if names.is_empty() {
+                "no music folder".to_string()
+            } else {
+                names.join(", ")
+            }
+        }
+    };
+    let note = if admin { " (an admin: sees every folder whatever is set)" } else { "" };
+    Ok(format!("{name} may see: {shown}{note}"))
 }
 
 /// `redoubt user list`: no key needed, and it works even when a name clash stops the start.
@@ -207,6 +305,7 @@ pub fn user(over: Overrides, cmd: UserCmd) -> ExitCode {
         UserCmd::List { ids } => Some(list_users(&over, *ids)),
         UserCmd::Unlock { name } => Some(unlock(&over, name)),
         UserCmd::Rename { user, new_name } => Some(rename(&over, user, new_name)),
+        UserCmd::Folders { name, folders, all } => Some(user_folders(&over, name, folders, *all)),
         _ => None,
     };
     if let Some(result) = keyless {
@@ -225,9 +324,21 @@ pub fn user(over: Overrides, cmd: UserCmd) -> ExitCode {
         Err(e) => return fail(e),
     };
     let result: Result<String, String> = match cmd {
-        UserCmd::Add { name, admin } => read_password(&format!("password for {name}"))
-            .and_then(|pw| store.add_user(&name, Some(&pw), admin, None))
-            .map(|_| format!("user {name} added{}", if admin { " (admin)" } else { "" })),
+        UserCmd::Add { name, admin, folders } => {
+            let access = if folders.is_empty() {
+                Ok(None)
+            } else {
+                music_folder_ids(&store.conn(), &folders).map(|ids| Some(crate::proto::FolderAccess::Only(ids)))
+            };
+            access.and_then(|access| {
+                let pw = read_password(&format!("password for {name}"))?;
+                let id = store.add_user(&name, Some(&pw), admin, None)?;
+                if let Some(access) = &access {
+                    crate::broker::access::set_grants(&store.conn(), &id, access).map_err(|e| e.message)?;
+                }
+                Ok(format!("user {name} added{}", if admin { " (admin)" } else { "" }))
+            })
+        }
         UserCmd::Passwd { name } => read_password(&format!("new password for {name}"))
             .and_then(|pw| store.set_password(&name, &pw).map_err(|e| e.message))
             .map(|_| format!("password of {name} changed")),
@@ -238,7 +349,9 @@ pub fn user(over: Overrides, cmd: UserCmd) -> ExitCode {
             .set_admin(&name, admin)
             .map(|_| format!("{name} is {}an admin", if admin { "" } else { "no longer " }))
             .map_err(|e| e.message),
-        UserCmd::List { .. } | UserCmd::Unlock { .. } | UserCmd::Rename { .. } => unreachable!("answered above"),
+        UserCmd::List { .. } | UserCmd::Unlock { .. } | UserCmd::Rename { .. } | UserCmd::Folders { .. } => {
+            unreachable!("answered above")
+        }
     };
     match result {
         Ok(out) => {

@@ -135,6 +135,18 @@ enum UserCommand {
         name: String,
         #[arg(long)]
         admin: bool,
+        /// The only music folders the user may see, by id, name or path, comma-separated
+        /// (default: every folder, those added later too)
+        #[arg(long, value_delimiter = ',')]
+        folders: Vec<String>,
+    },
+    /// Show or set the music folders a user may see (by id, name or path; --all: every
+    /// folder, those added later too). Admins see every folder whatever is set
+    Folders {
+        name: String,
+        folders: Vec<String>,
+        #[arg(long, conflicts_with = "folders")]
+        all: bool,
     },
     /// Set a user's password
     Passwd { name: String },
@@ -207,7 +219,8 @@ fn main() -> ExitCode {
         Command::User { cfg, cmd } => admin::user(
             cfg.into(),
             match cmd {
-                UserCommand::Add { name, admin } => UserCmd::Add { name, admin },
+                UserCommand::Add { name, admin, folders } => UserCmd::Add { name, admin, folders },
+                UserCommand::Folders { name, folders, all } => UserCmd::Folders { name, folders, all },
                 UserCommand::Passwd { name } => UserCmd::Passwd { name },
                 UserCommand::Del { name } => UserCmd::Del { name },
                 UserCommand::List { ids } => UserCmd::List { ids },

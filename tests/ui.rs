@@ -776,6 +776,9 @@ fn ui_admin_pages() {
     );
     eprintln!("{}", serde_json::to_string_pretty(&run.result["steps"]).unwrap());
     assert_eq!(step(&run, "user-created")["outcome"], "User carol added.");
+    let folders = step(&run, "folders-saved");
+    assert_eq!(folders["outcome"], "The music folders of carol were saved.", "{folders}");
+    assert_eq!((folders["all"].as_bool(), folders["music"].as_bool()), (Some(false), Some(true)), "{folders}");
     let kept = step(&run, "last-admin-kept");
     assert_eq!(kept["outcome"], "Refused: The last admin cannot lose the admin role.", "{kept}");
     assert_eq!(kept["role"], "alert");

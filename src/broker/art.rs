@@ -330,13 +330,15 @@ impl Lookup<'_> {
             // Someone else's private playlist: as if it did not exist.
             return Ok(None);
         }
+        // Its first song `me` may see (the owner may see more).
         let first = self
             .conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT pt.track_id FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
-                 WHERE pt.playlist_id = ?1 ORDER BY pt.position LIMIT 1",
-            )?
-            .query_row([id], |r| r.get::<_, String>(0))
+                 WHERE pt.playlist_id = ?1 AND {} ORDER BY pt.position LIMIT 1",
+                super::access::track("t", "?2")
+            ))?
+            .query_row([id, &me.id], |r| r.get::<_, String>(0))
             .optional()?;
         match first {
             Some(track) => self.song(&track).map(|c| Some(c.unwrap_or_default())),
@@ -344,10 +346,21 @@ impl Lookup<'_> {
         }
     }
 
-    /// The candidates for a coverArt id, or None for an id that names nothing.
+    /// The candidates for a coverArt id, or None for an id that names nothing `me` may see
+    /// (super::access: a folder, album, song or artist outside their folders names nothing).
     fn candidates(&self, me: &User, id: &str) -> rusqlite::Result<Option<Vec<Candidate>>> {
+        use super::access;
         if let Some(n) = id.strip_prefix("fd").and_then(|n| n.parse::<i64>().ok()) {
+            if !access::sees_dir(self.conn, &me.id, n)? {
+                return Ok(None);
+            }
             return self.folder_art(n);
+        }
+        let library_item = access::sees_album(self.conn, &me.id, id)?
+            || access::sees_track(self.conn, &me.id, id)?
+            || access::sees_artist(self.conn, &me.id, id)?;
+        if !library_item {
+            return self.playlist(me, id);
         }
         if let Some(c) = self.album(id)? {
             return Ok(Some(c));

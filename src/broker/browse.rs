@@ -7,6 +7,8 @@ use crate::proto::error::{code, internal, not_found};
 use crate::proto::library::*;
 use crate::proto::ApiError;
 
+use super::access;
+
 /// Runs `f` in one read transaction: one snapshot for the whole answer, and the WAL read lock
 /// taken once instead of once per statement (measurable at thousands of answers a second).
 pub fn in_read_transaction<T>(conn: &Connection, f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
@@ -153,7 +155,9 @@ fn songs(
     order: &str,
     extra: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<SongRec>, ApiError> {
-    let sql = format!("SELECT {SONG_COLUMNS} {SONG_FROM} WHERE t.missing = 0 AND ({filter}) ORDER BY {order}");
+    let visible = access::track("t", "?1");
+    let sql =
+        format!("SELECT {SONG_COLUMNS} {SONG_FROM} WHERE t.missing = 0 AND {visible} AND ({filter}) ORDER BY {order}");
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
     args.extend_from_slice(extra);
@@ -166,7 +170,8 @@ fn songs(
 fn album_songs(conn: &Connection, user: &str, album: &mut AlbumRec) -> Result<Vec<SongRec>, ApiError> {
     let sql = format!(
         "SELECT {SONG_COLUMNS}, t.disc_subtitle, t.original_date {SONG_FROM} \
-         WHERE t.missing = 0 AND t.album_id = ?2 ORDER BY t.disc, t.track, t.title COLLATE NOCASE"
+         WHERE t.missing = 0 AND t.album_id = ?2 AND {} ORDER BY t.disc, t.track, t.title COLLATE NOCASE",
+        access::track("t", "?1")
     );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
     let mut rows = st.query(rusqlite::params![user, album.id]).map_err(internal)?;
@@ -202,11 +207,16 @@ pub fn songs_by_ids(conn: &Connection, user: &str, ids: &[String]) -> Result<Vec
     Ok(out)
 }
 
-const ALBUM_COLUMNS: &str =
-    "al.id, al.name, al.artist_name, al.artist_id, al.song_count, al.duration_ms, al.created_at, al.year, \
-    al.compilation, al.sort_name, al.mbz_id, al.genre_list, al.folder_id, \
-    an.starred_at, an.rating, an.play_count, an.played_at, \
-    al.release_types, al.record_labels, al.moods, al.release_date, al.original_date, al.explicit_status";
+/// Columns of an album; `?1` is the user (annotations, and the figures of what they see).
+fn album_columns() -> String {
+    format!(
+        "al.id, al.name, al.artist_name, al.artist_id, {}, al.created_at, al.year, \
+         al.compilation, al.sort_name, al.mbz_id, al.genre_list, al.folder_id, \
+         an.starred_at, an.rating, an.play_count, an.played_at, \
+         al.release_types, al.record_labels, al.moods, al.release_date, al.original_date, al.explicit_status",
+        access::album_figures("al", "?1")
+    )
+}
 
 const ALBUM_FROM: &str =
     "FROM albums al LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'album' AND an.item_id = al.id";
@@ -244,7 +254,11 @@ fn albums(
     order: &str,
     extra: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<AlbumRec>, ApiError> {
-    let sql = format!("SELECT {ALBUM_COLUMNS} {ALBUM_FROM} WHERE al.song_count > 0 AND ({filter}) ORDER BY {order}");
+    let visible = access::album("al", "?1");
+    let sql = format!(
+        "SELECT {} {ALBUM_FROM} WHERE al.song_count > 0 AND {visible} AND ({filter}) ORDER BY {order}",
+        album_columns()
+    );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
     args.extend_from_slice(extra);
@@ -252,8 +266,13 @@ fn albums(
     rows.collect::<Result<Vec<_>, _>>().map_err(internal)
 }
 
-const ARTIST_COLUMNS: &str = "ar.id, ar.name, ar.sort_name, ar.mbz_id, ar.album_count, \
-    an.starred_at, an.rating, an.play_count, an.played_at";
+/// Columns of an artist; `?1` is the user (annotations, and the albums they see).
+fn artist_columns() -> String {
+    format!(
+        "ar.id, ar.name, ar.sort_name, ar.mbz_id, {}, an.starred_at, an.rating, an.play_count, an.played_at",
+        access::artist_album_count("ar", "?1")
+    )
+}
 
 const ARTIST_FROM: &str =
     "FROM artists ar LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'artist' AND an.item_id = ar.id";
@@ -285,7 +304,11 @@ fn artists(
     order: &str,
     extra: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<ArtistRec>, ApiError> {
-    let sql = format!("SELECT {ARTIST_COLUMNS} {ARTIST_FROM} WHERE {ARTIST_LIVE} AND ({filter}) ORDER BY {order}");
+    let visible = access::artist("ar", "?1");
+    let sql = format!(
+        "SELECT {} {ARTIST_FROM} WHERE {ARTIST_LIVE} AND {visible} AND ({filter}) ORDER BY {order}",
+        artist_columns()
+    );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
     args.extend_from_slice(extra);
@@ -350,25 +373,25 @@ pub struct Library<'a> {
 }
 
 impl Library<'_> {
+    /// A `musicFolderId` parameter: -1 for none; a folder that does not exist, or that the
+    /// caller may not see, is not found alike.
     fn folder_filter(&self, folder: Option<i64>) -> Result<i64, ApiError> {
         match folder {
             None => Ok(-1),
-            Some(f) if self.roots.contains(&f) => Ok(f),
+            Some(f) if self.roots.contains(&f) && self.sees_music_folder(f)? => Ok(f),
             Some(_) => Err(not_found("Music folder")),
         }
+    }
+
+    fn sees_music_folder(&self, f: i64) -> Result<bool, ApiError> {
+        Ok(access::music_folders(self.conn, self.user)?.iter().any(|(id, _)| *id == f))
     }
 
     pub fn answer(&self, call: &LibraryCall) -> Result<LibraryAnswer, ApiError> {
         let c = self.conn;
         let u = self.user;
         Ok(match call {
-            LibraryCall::MusicFolders => {
-                let mut st = c
-                    .prepare_cached("SELECT id, name FROM music_folders WHERE active = 1 ORDER BY id")
-                    .map_err(internal)?;
-                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(internal)?;
-                LibraryAnswer::MusicFolders(rows.collect::<Result<_, _>>().map_err(internal)?)
-            }
+            LibraryCall::MusicFolders => LibraryAnswer::MusicFolders(access::music_folders(c, u)?),
             LibraryCall::Indexes { folder, if_modified_since } => {
                 let f = self.folder_filter(*folder)?;
                 let last_modified: i64 = c
@@ -378,17 +401,17 @@ impl Library<'_> {
                 let dirs = if unchanged {
                     Vec::new()
                 } else {
-                    // The top-level folders of each music folder.
-                    let mut st = c
-                        .prepare_cached(
-                            "SELECT d.id, d.path FROM folders d JOIN folders r ON r.id = d.parent_id AND length(r.path) = 0 \
-                             WHERE (?1 = -1 OR d.music_folder_id = ?1) \
-                             AND EXISTS (SELECT 1 FROM folders x JOIN tracks t ON t.folder_id = x.id AND t.missing = 0 \
-                                         WHERE x.music_folder_id = d.music_folder_id AND (x.id = d.id OR substr(x.path, 1, length(d.path) + 1) = CAST(d.path || X'2F' AS BLOB)))",
-                        )
-                        .map_err(internal)?;
+                    // The top-level folders of each music folder the caller may see.
+                    let sql = format!(
+                        "SELECT d.id, d.path FROM folders d JOIN folders r ON r.id = d.parent_id AND length(r.path) = 0 \
+                         WHERE (?1 = -1 OR d.music_folder_id = ?1) AND {} \
+                         AND EXISTS (SELECT 1 FROM folders x JOIN tracks t ON t.folder_id = x.id AND t.missing = 0 \
+                                     WHERE x.music_folder_id = d.music_folder_id AND (x.id = d.id OR substr(x.path, 1, length(d.path) + 1) = CAST(d.path || X'2F' AS BLOB)))",
+                        access::music_folder("d.music_folder_id", "?2")
+                    );
+                    let mut st = c.prepare_cached(&sql).map_err(internal)?;
                     let rows = st
-                        .query_map([f], |r| {
+                        .query_map(rusqlite::params![f, u], |r| {
                             let path: Vec<u8> = r.get(1)?;
                             Ok(DirRec {
                                 id: folder_id(r.get(0)?),
@@ -422,15 +445,16 @@ impl Library<'_> {
             }
             LibraryCall::MusicDirectory { id } => self.directory(id)?,
             LibraryCall::Genres => {
-                let mut st = c
-                    .prepare_cached(
-                        "SELECT g.name, count(DISTINCT t.id), count(DISTINCT t.album_id) FROM genres g \
-                         JOIN track_genres tg ON tg.genre_id = g.id JOIN tracks t ON t.id = tg.track_id AND t.missing = 0 \
-                         GROUP BY g.id ORDER BY g.name COLLATE NOCASE",
-                    )
-                    .map_err(internal)?;
+                // Counted over the caller's songs only.
+                let sql = format!(
+                    "SELECT g.name, count(DISTINCT t.id), count(DISTINCT t.album_id) FROM genres g \
+                     JOIN track_genres tg ON tg.genre_id = g.id JOIN tracks t ON t.id = tg.track_id AND t.missing = 0 \
+                     WHERE {} GROUP BY g.id ORDER BY g.name COLLATE NOCASE",
+                    access::track("t", "?1")
+                );
+                let mut st = c.prepare_cached(&sql).map_err(internal)?;
                 let rows = st
-                    .query_map([], |r| Ok(GenreRec { name: r.get(0)?, song_count: r.get(1)?, album_count: r.get(2)? }))
+                    .query_map([u], |r| Ok(GenreRec { name: r.get(0)?, song_count: r.get(1)?, album_count: r.get(2)? }))
                     .map_err(internal)?;
                 LibraryAnswer::Genres(rows.collect::<Result<_, _>>().map_err(internal)?)
             }
@@ -473,6 +497,18 @@ impl Library<'_> {
                 LibraryAnswer::AlbumInfo { v2: *v2 }
             }
             LibraryCall::SimilarSongs { id, count, v2 } => {
+                // Similar to what? Only to something the caller may see: any other id is not found.
+                let seen = (|| {
+                    Ok::<_, rusqlite::Error>(
+                        access::sees_track(c, u, id)?
+                            || access::sees_album(c, u, id)?
+                            || access::sees_artist(c, u, id)?,
+                    )
+                })()
+                .map_err(internal)?;
+                if !seen {
+                    return Err(not_found("Song"));
+                }
                 // Local data only: songs by the same artists, or sharing a genre, in random order.
                 let list = songs(
                     c,
@@ -525,9 +561,12 @@ impl Library<'_> {
                     c,
                     u,
                     // The page is chosen on the bare tables; only its rows are decorated.
-                    "t.rowid IN (SELECT tg.rowid_t FROM (SELECT t2.rowid AS rowid_t FROM genres g JOIN track_genres tg2 ON tg2.genre_id = g.id \
-                       JOIN tracks t2 ON t2.id = tg2.track_id AND t2.missing = 0 JOIN folders f2 ON f2.id = t2.folder_id \
-                       WHERE g.name = ?2 COLLATE NOCASE AND (?3 = -1 OR f2.music_folder_id = ?3) ORDER BY t2.rowid LIMIT ?4 OFFSET ?5) AS tg)",
+                    &format!(
+                        "t.rowid IN (SELECT tg.rowid_t FROM (SELECT t2.rowid AS rowid_t FROM genres g JOIN track_genres tg2 ON tg2.genre_id = g.id \
+                           JOIN tracks t2 ON t2.id = tg2.track_id AND t2.missing = 0 JOIN folders f2 ON f2.id = t2.folder_id \
+                           WHERE g.name = ?2 COLLATE NOCASE AND (?3 = -1 OR f2.music_folder_id = ?3) AND {} ORDER BY t2.rowid LIMIT ?4 OFFSET ?5) AS tg)",
+                        access::track("t2", "?1")
+                    ),
                     "t.rowid",
                     &[genre, &f, &(*count).min(500), offset],
                 )?;
@@ -650,7 +689,11 @@ impl Library<'_> {
                 artists(
                     c,
                     u,
-                    "ar.rowid IN (SELECT rowid FROM artist_search WHERE artist_search MATCH ?2 ORDER BY rowid LIMIT ?3 OFFSET ?4)",
+                    &format!(
+                        "ar.rowid IN (SELECT s.rowid FROM artist_search s JOIN artists x ON x.rowid = s.rowid \
+                         WHERE artist_search MATCH ?2 AND {} ORDER BY s.rowid LIMIT ?3 OFFSET ?4)",
+                        access::artist("x", "?1")
+                    ),
                     "ar.name COLLATE NOCASE",
                     &[q, &s.artist_count.min(500), &s.artist_offset],
                 )?,
@@ -658,7 +701,11 @@ impl Library<'_> {
                     albums(
                         c,
                         u,
-                        "al.rowid IN (SELECT rowid FROM album_search WHERE album_search MATCH ?2 ORDER BY rowid LIMIT ?3 OFFSET ?4)",
+                        &format!(
+                            "al.rowid IN (SELECT s.rowid FROM album_search s JOIN albums x ON x.rowid = s.rowid \
+                             WHERE album_search MATCH ?2 AND {} ORDER BY s.rowid LIMIT ?3 OFFSET ?4)",
+                            access::album("x", "?1")
+                        ),
                         "al.name COLLATE NOCASE",
                         &[q, &s.album_count.min(500), &s.album_offset],
                     )?
@@ -666,8 +713,11 @@ impl Library<'_> {
                     albums(
                         c,
                         u,
-                        "al.rowid IN (SELECT x.rowid FROM album_search s JOIN albums x ON x.rowid = s.rowid LEFT JOIN folders fo ON fo.id = x.folder_id \
-                         WHERE album_search MATCH ?2 AND x.song_count > 0 AND fo.music_folder_id = ?5 ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                        &format!(
+                            "al.rowid IN (SELECT x.rowid FROM album_search s JOIN albums x ON x.rowid = s.rowid LEFT JOIN folders fo ON fo.id = x.folder_id \
+                             WHERE album_search MATCH ?2 AND x.song_count > 0 AND fo.music_folder_id = ?5 AND {} ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                            access::album("x", "?1")
+                        ),
                         "al.name COLLATE NOCASE",
                         &[q, &s.album_count.min(500), &s.album_offset, &f],
                     )?
@@ -676,7 +726,11 @@ impl Library<'_> {
                     songs(
                         c,
                         u,
-                        "t.rowid IN (SELECT rowid FROM track_search WHERE track_search MATCH ?2 ORDER BY rowid LIMIT ?3 OFFSET ?4)",
+                        &format!(
+                            "t.rowid IN (SELECT s.rowid FROM track_search s JOIN tracks x ON x.rowid = s.rowid \
+                             WHERE track_search MATCH ?2 AND {} ORDER BY s.rowid LIMIT ?3 OFFSET ?4)",
+                            access::track("x", "?1")
+                        ),
                         "t.title COLLATE NOCASE, t.id",
                         &[q, &s.song_count.min(500), &s.song_offset],
                     )?
@@ -684,8 +738,11 @@ impl Library<'_> {
                     songs(
                         c,
                         u,
-                        "t.rowid IN (SELECT x.rowid FROM track_search s JOIN tracks x ON x.rowid = s.rowid JOIN folders fx ON fx.id = x.folder_id \
-                         WHERE track_search MATCH ?2 AND x.missing = 0 AND fx.music_folder_id = ?5 ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                        &format!(
+                            "t.rowid IN (SELECT x.rowid FROM track_search s JOIN tracks x ON x.rowid = s.rowid JOIN folders fx ON fx.id = x.folder_id \
+                             WHERE track_search MATCH ?2 AND x.missing = 0 AND fx.music_folder_id = ?5 AND {} ORDER BY x.rowid LIMIT ?3 OFFSET ?4)",
+                            access::track("x", "?1")
+                        ),
                         "t.title COLLATE NOCASE, t.id",
                         &[q, &s.song_count.min(500), &s.song_offset, &f],
                     )?
@@ -696,23 +753,32 @@ impl Library<'_> {
                 artists(
                     c,
                     u,
-                    "ar.rowid IN (SELECT rowid FROM artists WHERE live = 1 ORDER BY rowid LIMIT ?2 OFFSET ?3)",
+                    &format!(
+                        "ar.rowid IN (SELECT x.rowid FROM artists x WHERE x.live = 1 AND {} ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                        access::artist("x", "?1")
+                    ),
                     "ar.rowid",
                     &[&s.artist_count.min(500), &s.artist_offset],
                 )?,
                 albums(
                     c,
                     u,
-                    "al.rowid IN (SELECT x.rowid FROM albums x LEFT JOIN folders fo ON fo.id = x.folder_id WHERE x.song_count > 0 \
-                     AND (?4 = -1 OR fo.music_folder_id = ?4) ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                    &format!(
+                        "al.rowid IN (SELECT x.rowid FROM albums x LEFT JOIN folders fo ON fo.id = x.folder_id WHERE x.song_count > 0 \
+                         AND (?4 = -1 OR fo.music_folder_id = ?4) AND {} ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                        access::album("x", "?1")
+                    ),
                     "al.rowid",
                     &[&s.album_count.min(500), &s.album_offset, &f],
                 )?,
                 songs(
                     c,
                     u,
-                    "t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
-                     AND (?4 = -1 OR fx.music_folder_id = ?4) ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                    &format!(
+                        "t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
+                         AND (?4 = -1 OR fx.music_folder_id = ?4) AND {} ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                        access::track("x", "?1")
+                    ),
                     "t.rowid",
                     &[&s.song_count.min(500), &s.song_offset, &f],
                 )?,
@@ -730,6 +796,9 @@ impl Library<'_> {
                 .optional()
                 .map_err(internal)?;
             let (path, parent) = row.ok_or_else(|| not_found("Directory"))?;
+            if !access::sees_dir(c, u, n).map_err(internal)? {
+                return Err(not_found("Directory"));
+            }
             let name = String::from_utf8_lossy(path.rsplit(|b| *b == b'/').next().unwrap_or(&path)).into_owned();
             let mut st = c
                 .prepare_cached("SELECT id, path FROM folders WHERE parent_id = ?1 ORDER BY path")

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_security_events", include_str!("migrations/0009_security_events.sql")),
     ("0010_shares", include_str!("migrations/0010_shares.sql")),
     ("0011_album_fields_and_lyrics", include_str!("migrations/0011_album_fields_and_lyrics.sql")),
+    ("0012_folder_access", include_str!("migrations/0012_folder_access.sql")),
     ("0014_housekeeping", include_str!("migrations/0014_housekeeping.sql")),
 ];
 

@@ -280,11 +280,14 @@ fn limitation_name(n: LimitationName) -> &'static str {
     }
 }
 
-fn source(conn: &Connection, id: &str) -> rusqlite::Result<Option<Source>> {
-    conn.prepare_cached(
-        "SELECT suffix, codec, bitrate, sample_rate, bit_depth, channels FROM tracks WHERE id = ?1 AND missing = 0",
-    )?
-    .query_row([id], |r| {
+/// The song `user` asks about, if they may see it (super::access): another is not found.
+fn source(conn: &Connection, user: &str, id: &str) -> rusqlite::Result<Option<Source>> {
+    conn.prepare_cached(&format!(
+        "SELECT suffix, codec, bitrate, sample_rate, bit_depth, channels FROM tracks \
+         WHERE id = ?1 AND missing = 0 AND {}",
+        super::access::track("tracks", "?2")
+    ))?
+    .query_row([id, user], |r| {
         let n = |i| r.get::<_, i64>(i).map(|v| v.clamp(0, u32::MAX as i64) as u32);
         let suffix = r.get::<_, String>(0)?.to_ascii_lowercase();
         Ok(Source {
@@ -311,7 +314,7 @@ impl super::Broker {
         check(&req.client)?;
         let (src, profiles) = {
             let conn = self.reader();
-            let src = source(&conn, &req.id).map_err(internal)?.ok_or_else(|| not_found("Song"))?;
+            let src = source(&conn, &me.id, &req.id).map_err(internal)?.ok_or_else(|| not_found("Song"))?;
             (src, super::media::profiles(&conn).map_err(internal)?)
         };
         let player = super::media::player(&self.store.conn(), &me.id, &client.name, &client.addr).map_err(internal)?;

@@ -30,11 +30,20 @@ const COLUMNS: &str = "f.music_folder_id, f.path, t.file_name, t.title, t.artist
     coalesce(t.album_id, ''), t.track, t.disc, t.suffix";
 const FROM: &str = "FROM tracks t JOIN folders f ON f.id = t.folder_id LEFT JOIN albums al ON al.id = t.album_id";
 
-fn tracks(conn: &Connection, roots: &[i64], filter: &str, order: &str, arg: &str) -> Result<Vec<ZipTrack>, ApiError> {
-    let sql = format!("SELECT {COLUMNS} {FROM} WHERE t.missing = 0 AND ({filter}) ORDER BY {order}");
+/// The songs matching `filter` (on `?1`, `arg`) that `user` (`?2`) may see.
+fn tracks(
+    conn: &Connection,
+    roots: &[i64],
+    user: &str,
+    filter: &str,
+    order: &str,
+    arg: &str,
+) -> Result<Vec<ZipTrack>, ApiError> {
+    let visible = super::access::track("t", "?2");
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE t.missing = 0 AND {visible} AND ({filter}) ORDER BY {order}");
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
     let rows = st
-        .query_map([arg], |r| {
+        .query_map([arg, user], |r| {
             let folder: i64 = r.get(0)?;
             let dir: Vec<u8> = r.get(1)?;
             let name: Vec<u8> = r.get(2)?;
@@ -60,11 +69,12 @@ fn tracks(conn: &Connection, roots: &[i64], filter: &str, order: &str, arg: &str
     Ok(out)
 }
 
-/// Tracks by id, in the order given (unknown or missing ones left out).
-pub fn tracks_by_ids(conn: &Connection, roots: &[i64], ids: &[String]) -> Result<Vec<ZipTrack>, ApiError> {
+/// Tracks by id, in the order given (unknown or missing ones, and those `user` may not see,
+/// left out).
+pub fn tracks_by_ids(conn: &Connection, roots: &[i64], user: &str, ids: &[String]) -> Result<Vec<ZipTrack>, ApiError> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.extend(tracks(conn, roots, "t.id = ?1", "t.id", id)?);
+        out.extend(tracks(conn, roots, user, "t.id = ?1", "t.id", id)?);
     }
     Ok(out)
 }
@@ -85,14 +95,23 @@ pub fn collection(
     id: &str,
 ) -> Result<Option<(Collection, String, Vec<ZipTrack>)>, ApiError> {
     let one = |sql: &str| conn.query_row(sql, [id], |r| r.get::<_, String>(0)).optional().map_err(internal);
+    // An album or artist `me` may not see is no album or artist here (super::access).
+    let sees = |check: fn(&Connection, &str, &str) -> rusqlite::Result<bool>| check(conn, &me.id, id).map_err(internal);
     if let Some(name) = one("SELECT name FROM albums WHERE id = ?1")? {
-        let t = tracks(conn, roots, "t.album_id = ?1", "t.disc, t.track, t.title COLLATE NOCASE", id)?;
+        if !sees(super::access::sees_album)? {
+            return Ok(None);
+        }
+        let t = tracks(conn, roots, &me.id, "t.album_id = ?1", "t.disc, t.track, t.title COLLATE NOCASE", id)?;
         return Ok(Some((Collection::Album, name, t)));
     }
     if let Some(name) = one("SELECT name FROM artists WHERE id = ?1")? {
+        if !sees(super::access::sees_artist)? {
+            return Ok(None);
+        }
         let filter = "t.album_id IN (SELECT al.id FROM albums al WHERE al.artist_id = ?1) \
                       OR t.id IN (SELECT track_id FROM track_artists WHERE artist_id = ?1)";
-        let t = tracks(conn, roots, filter, "al.year, al.name COLLATE NOCASE, t.album_id, t.disc, t.track", id)?;
+        let t =
+            tracks(conn, roots, &me.id, filter, "al.year, al.name COLLATE NOCASE, t.album_id, t.disc, t.track", id)?;
         return Ok(Some((Collection::Artist, name, t)));
     }
     let playlist: Option<String> = conn
@@ -111,7 +130,8 @@ pub fn collection(
             .map_err(internal)?
             .collect::<Result<_, _>>()
             .map_err(internal)?;
-        return Ok(Some((Collection::Playlist, name, tracks_by_ids(conn, roots, &ids)?)));
+        // A playlist of someone who sees more: only the songs `me` may see.
+        return Ok(Some((Collection::Playlist, name, tracks_by_ids(conn, roots, &me.id, &ids)?)));
     }
     Ok(None)
 }

@@ -15,20 +15,22 @@ use crate::proto::ApiError;
 const MAX_LINES: usize = 10_000;
 const MAX_CUES: usize = 500;
 
-pub fn answer(conn: &Connection, call: &LyricsCall, priority: &[String]) -> Result<LyricsAnswer, ApiError> {
+/// Lyrics of the songs `user` may see only (super::access): another song's are not found.
+pub fn answer(conn: &Connection, user: &str, call: &LyricsCall, priority: &[String]) -> Result<LyricsAnswer, ApiError> {
     match call {
         LyricsCall::ByTitle { artist, title } => {
             let found = match title.as_deref().filter(|t| !t.is_empty()) {
                 None => None,
                 Some(title) => conn
-                    .prepare_cached(
+                    .prepare_cached(&format!(
                         "SELECT id, artist, title FROM tracks t \
                          WHERE missing = 0 AND title = ?1 COLLATE NOCASE AND (?2 = '' OR artist = ?2 COLLATE NOCASE) \
                          AND (coalesce(lyrics, '') != '' OR EXISTS (SELECT 1 FROM track_lyrics l WHERE l.track_id = t.id)) \
-                         ORDER BY rowid LIMIT 1",
-                    )
+                         AND {} ORDER BY rowid LIMIT 1",
+                        super::access::track("t", "?3")
+                    ))
                     .map_err(internal)?
-                    .query_row([title, artist.as_deref().unwrap_or("")], |r| {
+                    .query_row([title, artist.as_deref().unwrap_or(""), user], |r| {
                         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
                     })
                     .optional()
@@ -52,9 +54,12 @@ pub fn answer(conn: &Connection, call: &LyricsCall, priority: &[String]) -> Resu
         }
         LyricsCall::BySongId { id, enhanced } => {
             let row = conn
-                .prepare_cached("SELECT artist, title FROM tracks WHERE id = ?1 AND missing = 0")
+                .prepare_cached(&format!(
+                    "SELECT artist, title FROM tracks WHERE id = ?1 AND missing = 0 AND {}",
+                    super::access::track("tracks", "?2")
+                ))
                 .map_err(internal)?
-                .query_row([id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .query_row([id, user], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
                 .optional()
                 .map_err(internal)?;
             let Some((artist, title)) = row else {

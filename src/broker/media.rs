@@ -145,13 +145,15 @@ pub fn transcoded_content_type(format: &str) -> &'static str {
     }
 }
 
-pub fn track_file(conn: &Connection, roots: &[i64], id: &str) -> rusqlite::Result<Option<TrackFile>> {
-    let mut st = conn.prepare_cached(
+/// The file of song `id`, if `user` may see it (super::access); None for any other id.
+pub fn track_file(conn: &Connection, roots: &[i64], user: &str, id: &str) -> rusqlite::Result<Option<TrackFile>> {
+    let mut st = conn.prepare_cached(&format!(
         "SELECT f.music_folder_id, f.path, t.file_name, t.suffix, t.size, t.mtime, t.bitrate, t.duration_ms \
-         FROM tracks t JOIN folders f ON f.id = t.folder_id WHERE t.id = ?1 AND t.missing = 0",
-    )?;
+         FROM tracks t JOIN folders f ON f.id = t.folder_id WHERE t.id = ?1 AND t.missing = 0 AND {}",
+        super::access::track("t", "?2")
+    ))?;
     let row = st
-        .query_row([id], |r| {
+        .query_row([id, user], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, Vec<u8>>(1)?,
@@ -369,7 +371,7 @@ impl Media {
                 }
                 let (file, collection) = {
                     let conn = broker.reader();
-                    match track_file(&conn, &broker.roots, id).map_err(internal)? {
+                    match track_file(&conn, &broker.roots, &me.id, id).map_err(internal)? {
                         Some(f) => (Some(f), None),
                         None => (None, super::downloads::collection(&conn, &broker.roots, me, id)?),
                     }
@@ -385,8 +387,9 @@ impl Media {
             MediaCall::Stream { id, max_bit_rate, format, time_offset, estimate_length } => {
                 let (file, profiles) = {
                     let conn = broker.reader();
-                    let file =
-                        track_file(&conn, &broker.roots, id).map_err(internal)?.ok_or_else(|| not_found("Song"))?;
+                    let file = track_file(&conn, &broker.roots, &me.id, id)
+                        .map_err(internal)?
+                        .ok_or_else(|| not_found("Song"))?;
                     (file, profiles(&conn).map_err(internal)?)
                 };
                 let player = player(&broker.store.conn(), &me.id, &client.name, &client.addr).map_err(internal)?;

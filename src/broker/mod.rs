@@ -2,6 +2,7 @@
 //! over its own channel; the broker checks each against the sender's permit list
 //! (proto::permit) before anything else.
 
+pub mod access;
 pub mod art;
 pub mod avatars;
 pub mod backup;
@@ -547,8 +548,9 @@ impl Broker {
                 self.transcode_decision(&me, client, d).map(|x| A::TranscodeDecision(Box::new(x)))
             }
             Call::Lyrics(l) => {
-                self.store.authenticate(client, creds)?;
-                lyrics::answer(&self.reader(), l, &self.media.settings.lyrics_priority).map(|x| A::Lyrics(Box::new(x)))
+                let me = self.store.authenticate(client, creds)?;
+                lyrics::answer(&self.reader(), &me.id, l, &self.media.settings.lyrics_priority)
+                    .map(|x| A::Lyrics(Box::new(x)))
             }
             Call::UserData(ud) => {
                 let me = self.store.authenticate(client, creds)?;
@@ -579,13 +581,15 @@ impl Broker {
         let me = self.store.authenticate(client, creds)?;
         // Generation 0 never matches: nothing non-deterministic is ever revalidated.
         let generation = if call.deterministic() { generation } else { 0 };
-        if have.is_some_and(|h| generation != 0 && h.user == me.id && h.generation == generation) {
+        let conn = self.reader();
+        let access = access::folder_ids(&conn, &me.id).map_err(|e| crate::proto::ApiError::new(0, self.explain(&e)))?;
+        if have.is_some_and(|h| generation != 0 && h.user == me.id && h.generation == generation && h.access == access)
+        {
             return Ok(Revalidated::NotModified);
         }
-        let conn = self.reader();
         let library = browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
         let answer = browse::in_read_transaction(&conn, || library.answer(call))?;
-        Ok(Revalidated::Fresh { answer: Box::new(answer), stamp: CacheStamp { user: me.id, generation } })
+        Ok(Revalidated::Fresh { answer: Box::new(answer), stamp: CacheStamp { user: me.id, generation, access } })
     }
 
     /// A backup now (see backup.rs), holding the writer: every write committed before it is in.

@@ -113,12 +113,18 @@ fn password_matches(hash: &str, pw: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| argon2::Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
 }
 
-/// The songs the ids name, in order: songs, the songs of albums, of playlists `me` may see.
+/// The songs the ids name, in order: songs, the songs of albums, of playlists `me` may see;
+/// only songs in `me`'s folders (super::access): anything else is not found.
 fn resolve(conn: &Connection, me: &User, ids: &[String]) -> Result<Vec<String>, ApiError> {
     let mut out = Vec::new();
+    let visible = super::access::track("t", "?2");
     for id in ids {
         let song: Option<String> = conn
-            .query_row("SELECT id FROM tracks WHERE id = ?1 AND missing = 0", [id], |r| r.get(0))
+            .query_row(
+                &format!("SELECT t.id FROM tracks t WHERE t.id = ?1 AND t.missing = 0 AND {visible}"),
+                params![id, me.id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(internal)?;
         if let Some(s) = song {
@@ -126,11 +132,12 @@ fn resolve(conn: &Connection, me: &User, ids: &[String]) -> Result<Vec<String>, 
             continue;
         }
         let album: Vec<String> = conn
-            .prepare_cached(
-                "SELECT id FROM tracks WHERE album_id = ?1 AND missing = 0 ORDER BY disc, track, title COLLATE NOCASE",
-            )
+            .prepare_cached(&format!(
+                "SELECT t.id FROM tracks t WHERE t.album_id = ?1 AND t.missing = 0 AND {visible} \
+                 ORDER BY t.disc, t.track, t.title COLLATE NOCASE"
+            ))
             .map_err(internal)?
-            .query_map([id], |r| r.get(0))
+            .query_map(params![id, me.id], |r| r.get(0))
             .map_err(internal)?
             .collect::<Result<_, _>>()
             .map_err(internal)?;
@@ -150,12 +157,12 @@ fn resolve(conn: &Connection, me: &User, ids: &[String]) -> Result<Vec<String>, 
             return Err(ApiError::new(code::NOT_FOUND, format!("No song, album or playlist has the id {id:?}")));
         }
         let songs: Vec<String> = conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "SELECT pt.track_id FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id \
-                 WHERE pt.playlist_id = ?1 AND t.missing = 0 ORDER BY pt.position",
-            )
+                 WHERE pt.playlist_id = ?1 AND t.missing = 0 AND {visible} ORDER BY pt.position"
+            ))
             .map_err(internal)?
-            .query_map([id], |r| r.get(0))
+            .query_map(params![id, me.id], |r| r.get(0))
             .map_err(internal)?
             .collect::<Result<_, _>>()
             .map_err(internal)?;
@@ -381,16 +388,18 @@ pub fn page(broker: &Broker, client: &Client, req: &SharePageRequest) -> Result<
         );
     }
     let conn = broker.reader();
+    // What the owner may see now (super::access): a folder taken from them leaves the page.
     let mut st = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT st.position, t.title, t.artist, coalesce(al.name, ''), t.track, t.duration_ms, t.suffix \
              FROM share_tracks st JOIN tracks t ON t.id = st.track_id LEFT JOIN albums al ON al.id = t.album_id \
-             WHERE st.share_id = ?1 AND t.missing = 0 ORDER BY st.position",
-        )
+             WHERE st.share_id = ?1 AND t.missing = 0 AND {} ORDER BY st.position",
+            super::access::track("t", "?2")
+        ))
         .map_err(|_| ShareRefusal::NotFound)?;
     let store = &broker.store;
     let tracks: Vec<ShareTrack> = st
-        .query_map([&r.id], |row| {
+        .query_map([&r.id, &r.user_id], |row| {
             let pos: i64 = row.get(0)?;
             let item = pos.to_string();
             Ok(ShareTrack {
@@ -452,7 +461,7 @@ pub async fn media(
             let id = song()?;
             let file = {
                 let conn = broker.reader();
-                super::media::track_file(&conn, &broker.roots, &id)
+                super::media::track_file(&conn, &broker.roots, &r.user_id, &id)
                     .map_err(internal)?
                     .ok_or_else(|| not_found("Song"))?
             };
@@ -499,7 +508,7 @@ pub async fn media(
             if !broker.media.settings.enable_downloads {
                 return Err(ApiError::new(code::NOT_AUTHORIZED, "Downloads are disabled on this server"));
             }
-            let tracks = downloads::tracks_by_ids(&broker.reader(), &broker.roots, &ids)?;
+            let tracks = downloads::tracks_by_ids(&broker.reader(), &broker.roots, &r.user_id, &ids)?;
             let name = if r.description.is_empty() { format!("share {}", &r.id[..8]) } else { r.description.clone() };
             broker.media.zip(&name, downloads::entries(&tracks, &Collection::Playlist)).await
         }

@@ -59,8 +59,12 @@ pub struct User {
 }
 
 impl User {
-    pub fn info(&self) -> UserInfo {
-        UserInfo { username: self.name.clone(), email: self.email.clone(), admin: self.admin }
+    /// As shown to clients, with the music folders the user may see now (broker::access).
+    pub fn info(&self, conn: &Connection) -> UserInfo {
+        // Unreadable (a broken database answers everything else with errors too): none.
+        let folders = super::access::folder_ids(conn, &self.id).unwrap_or_default();
+        let all_folders = super::access::sees_every_folder(conn, &self.id).unwrap_or(false);
+        UserInfo { username: self.name.clone(), email: self.email.clone(), admin: self.admin, folders, all_folders }
     }
 }
 
@@ -526,7 +530,7 @@ impl Store {
             Call::TokenInfo => Ok(Answer::TokenInfo { username: me.name.clone() }),
             Call::GetUser { username } => {
                 let u = self.target(&me, username)?;
-                Ok(Answer::User(u.info()))
+                Ok(Answer::User(u.info(&self.conn())))
             }
             Call::GetUsers => {
                 if !me.admin {
@@ -539,9 +543,17 @@ impl Store {
                     return Err(not_authorized());
                 }
                 let pw = f.password.as_ref().ok_or_else(|| missing("password"))?;
-                self.add_user(&f.username, Some(&pw.0), f.admin.unwrap_or(false), f.email.as_deref())
-                    .map(|_| Answer::Empty)
-                    .map_err(|e| ApiError::new(code::GENERIC, e))
+                if let Some(crate::proto::FolderAccess::Only(folders)) = &f.folders {
+                    // Checked before the user exists: a wrong folder makes no user.
+                    super::access::check_folders(&self.conn(), folders)?;
+                }
+                let id = self
+                    .add_user(&f.username, Some(&pw.0), f.admin.unwrap_or(false), f.email.as_deref())
+                    .map_err(|e| ApiError::new(code::GENERIC, e))?;
+                if let Some(folders) = &f.folders {
+                    super::access::set_grants(&self.conn(), &id, folders)?;
+                }
+                Ok(Answer::Empty)
             }
             Call::UpdateUser(f) => {
                 if !me.admin {
@@ -664,9 +676,24 @@ impl Store {
 
     pub fn list_users(&self) -> rusqlite::Result<Vec<UserInfo>> {
         let conn = self.conn();
-        let mut st = conn.prepare("SELECT name, email, is_admin FROM users ORDER BY name COLLATE NOCASE")?;
-        let rows = st.query_map([], |r| Ok(UserInfo { username: r.get(0)?, email: r.get(1)?, admin: r.get(2)? }))?;
-        rows.collect()
+        let mut st = conn.prepare("SELECT id, name, email, is_admin FROM users ORDER BY name COLLATE NOCASE")?;
+        let rows = st.query_map([], |r| {
+            let info = UserInfo {
+                username: r.get(1)?,
+                email: r.get(2)?,
+                admin: r.get(3)?,
+                folders: vec![],
+                all_folders: false,
+            };
+            Ok((r.get::<_, String>(0)?, info))
+        })?;
+        rows.map(|row| {
+            let (id, mut info) = row?;
+            info.folders = super::access::folder_ids(&conn, &id)?;
+            info.all_folders = super::access::sees_every_folder(&conn, &id)?;
+            Ok(info)
+        })
+        .collect()
     }
 
     pub fn add_user(
@@ -713,6 +740,9 @@ impl Store {
         if f.admin == Some(false) && u.admin && Self::admins(&conn) <= 1 {
             return Err(ApiError::new(code::GENERIC, "The last admin cannot lose the admin role."));
         }
+        if let Some(crate::proto::FolderAccess::Only(folders)) = &f.folders {
+            super::access::check_folders(&conn, folders)?;
+        }
         if let Some(p) = &f.password {
             valid_password(&p.0).map_err(|e| ApiError::new(code::GENERIC, e))?;
         }
@@ -733,6 +763,9 @@ impl Store {
         if let Some(a) = f.admin {
             conn.execute("UPDATE users SET is_admin = ?1, updated_at = ?2 WHERE id = ?3", params![a, t, u.id])
                 .map_err(internal)?;
+        }
+        if let Some(folders) = &f.folders {
+            super::access::set_grants(&conn, &u.id, folders)?;
         }
         Ok(())
     }
@@ -828,7 +861,7 @@ impl Store {
         Ok(SessionGrant {
             token: Secret(token),
             csrf: Secret(csrf),
-            user: user.info(),
+            user: user.info(&self.conn()),
             expires_in_secs: timeout as u64,
         })
     }
@@ -904,7 +937,7 @@ impl Store {
                 return None;
             }
         }
-        Some(user.info())
+        Some(user.info(&self.conn()))
     }
 
     /// The user of a live session and the hash of its CSRF token, sliding its expiry.

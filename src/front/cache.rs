@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn the_cache_stays_under_its_cap() {
         let c = Cache::default();
-        let stamp = CacheStamp { user: "u".into(), generation: 1 };
+        let stamp = CacheStamp { user: "u".into(), generation: 1, access: vec![] };
         for i in 0..200 {
             let body = Bytes::from(vec![0u8; 400 << 10]);
             c.put(format!("k{i}"), Entry::new(stamp.clone(), "text/xml", body));
@@ -297,7 +297,7 @@ mod tests {
     fn compressed_forms_are_made_once_decompress_to_the_body_and_are_counted() {
         use std::io::Read;
         let c = Cache::default();
-        let stamp = CacheStamp { user: "u".into(), generation: 1 };
+        let stamp = CacheStamp { user: "u".into(), generation: 1, access: vec![] };
         let body = Bytes::from("<album name=\"x\"/>".repeat(200));
         c.put("k".into(), Entry::new(stamp.clone(), "text/xml", body.clone()));
         let e = c.get("k").unwrap();
@@ -318,7 +318,10 @@ mod tests {
         c.put("small".into(), Entry::new(stamp, "text/xml", Bytes::from_static(b"<ok/>")));
         assert!(c.encoded("small", &c.get("small").unwrap(), Encoding::Gzip).is_none());
         // Replacing the entry gives its bytes back, compressed forms included.
-        c.put("k".into(), Entry::new(CacheStamp { user: "u".into(), generation: 2 }, "text/xml", body.clone()));
+        c.put(
+            "k".into(),
+            Entry::new(CacheStamp { user: "u".into(), generation: 2, access: vec![] }, "text/xml", body.clone()),
+        );
         assert_eq!(c.inner.lock().unwrap().bytes, before + "small".len() + "<ok/>".len());
     }
 }

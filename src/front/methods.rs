@@ -315,7 +315,19 @@ fn user_fields(p: &Params, create: bool) -> Result<UserFields, ApiError> {
         },
         email: p.get("email").map(str::to_string),
         admin: p.boolean("adminRole")?,
+        folders: music_folder_ids(p)?,
     })
+}
+
+/// `musicFolderId`, once per folder (createUser, updateUser); None when not given.
+fn music_folder_ids(p: &Params) -> Result<Option<crate::proto::FolderAccess>, ApiError> {
+    let given: Vec<&str> = p.0.iter().filter(|(n, _)| n == "musicFolderId").map(|(_, v)| v.as_str()).collect();
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let ids =
+        given.iter().map(|v| v.trim().parse().map_err(|_| invalid("musicFolderId", v))).collect::<Result<_, _>>()?;
+    Ok(Some(crate::proto::FolderAccess::Only(ids)))
 }
 
 fn change_password(p: &Params) -> Result<Call, ApiError> {

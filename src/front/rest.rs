@@ -381,6 +381,7 @@ fn user_node(u: &UserInfo, sharing: bool) -> Node<'_> {
         .attr("jukeboxRole", false)
         .attr("shareRole", sharing)
         .attr("videoConversionRole", false)
+        .prim("folder", u.folders.iter().map(|f| Value::Int(*f)).collect())
 }
 
 fn render(a: &Answer, sharing: bool) -> Option<Node<'_>> {

@@ -516,6 +516,18 @@ pub struct UserFields {
     pub password: Option<Secret>,
     pub email: Option<String>,
     pub admin: Option<bool>,
+    /// The music folders the user may see (Subsonic `musicFolderId`, repeatable). None: on
+    /// create, every folder; on update, unchanged.
+    pub folders: Option<FolderAccess>,
+}
+
+/// Which music folders a user may see (broker::access). Admins see all, whatever is stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum FolderAccess {
+    /// Every folder, those added later too: every user's until an admin restricts them.
+    All,
+    /// These music folder ids only.
+    Only(Vec<i64>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -523,6 +535,11 @@ pub struct UserInfo {
     pub username: String,
     pub email: String,
     pub admin: bool,
+    /// The music folders the user may see now (every active one for an admin or an
+    /// unrestricted user): getUser's `folder` elements.
+    pub folders: Vec<i64>,
+    /// Sees every folder, those added later too (an admin, or a user nobody restricted).
+    pub all_folders: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -558,6 +575,10 @@ pub enum Answer {
 pub struct CacheStamp {
     pub user: String,
     pub generation: u64,
+    /// The music folders the user could see then (broker::access): an answer made for other
+    /// access is never revalidated, even when the change did not move the generation (an
+    /// offline `redoubt user folders` beside the running daemon).
+    pub access: Vec<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -100,6 +100,19 @@ async function editable(b) {
   rec.step('user-created', r.status() === 200 && carolRow === 1, { status: r.status(), outcome: created, carolRow });
   await sweep(rec, page, 'admin-users-created-desktop', b.problems(page));
 
+  // carol's music folders: from every folder to the one there is, by name.
+  const carolFolders = page.locator('#users tbody tr', { has: page.locator('th', { hasText: 'carol' }) });
+  await carolFolders.getByLabel('All, and those added later').uncheck();
+  await carolFolders.getByLabel('music', { exact: true }).check();
+  r = await submit(page, page.getByRole('button', { name: 'Save the music folders of carol' }), '/app/admin/users');
+  const row = page.locator('#users tbody tr', { has: page.locator('th', { hasText: 'carol' }) });
+  rec.step('folders-saved', r.status() === 200, {
+    status: r.status(),
+    outcome: await text(page, '#admin-outcome'),
+    all: await row.getByLabel('All, and those added later').isChecked(),
+    music: await row.getByLabel('music', { exact: true }).isChecked(),
+  });
+
   // The last admin cannot lose the role: the broker refuses, and the page says why.
   r = await submit(page, page.getByRole('button', { name: `Remove admin: ${admin}` }), '/app/admin/users');
   rec.step('last-admin-kept', r.status() === 400, {

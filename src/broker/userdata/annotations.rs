@@ -4,14 +4,15 @@ use rusqlite::{params, Connection};
 
 use super::{invalid, is, Ctx, Kind};
 use crate::broker::db::now;
+use crate::broker::store::User;
 use crate::proto::error::{internal, not_found};
 use crate::proto::userdata::UserDataAnswer as A;
 use crate::proto::ApiError;
 
 /// A song, album or artist id (Subsonic's `id` may name any of them).
-fn kind_of(conn: &Connection, id: &str) -> Result<Option<Kind>, ApiError> {
+fn kind_of(conn: &Connection, me: &User, id: &str) -> Result<Option<Kind>, ApiError> {
     for k in [Kind::Track, Kind::Album, Kind::Artist] {
-        if is(conn, k, id)? {
+        if is(conn, me, k, id)? {
             return Ok(Some(k));
         }
     }
@@ -29,11 +30,11 @@ pub(super) fn star(
     let Ctx { conn, me, .. } = cx;
     let mut items = Vec::with_capacity(ids.len() + album_ids.len() + artist_ids.len());
     for id in ids {
-        items.push((kind_of(conn, id)?.ok_or_else(|| not_found("Song, album or artist"))?, id));
+        items.push((kind_of(conn, me, id)?.ok_or_else(|| not_found("Song, album or artist"))?, id));
     }
     for (kind, list, what) in [(Kind::Album, album_ids, "Album"), (Kind::Artist, artist_ids, "Artist")] {
         for id in list {
-            if !is(conn, kind, id)? {
+            if !is(conn, me, kind, id)? {
                 return Err(not_found(what));
             }
             items.push((kind, id));
@@ -68,7 +69,7 @@ pub(super) fn set_rating(cx: Ctx<'_>, id: &str, rating: u8) -> Result<A, ApiErro
     if rating > 5 {
         return Err(invalid("Invalid rating: 0 to 5"));
     }
-    let kind = kind_of(conn, id)?.ok_or_else(|| not_found("Song, album or artist"))?;
+    let kind = kind_of(conn, me, id)?.ok_or_else(|| not_found("Song, album or artist"))?;
     conn.prepare_cached(
         "INSERT INTO annotations (user_id, kind, item_id, rating) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (user_id, kind, item_id) DO UPDATE SET rating = excluded.rating",

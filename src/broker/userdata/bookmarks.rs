@@ -37,7 +37,7 @@ pub(super) fn create(cx: Ctx<'_>, id: &str, position: i64, comment: &str) -> Res
         return Err(invalid("Invalid position"));
     }
     valid_text("comment", comment, 5000)?;
-    require_song(conn, id)?;
+    require_song(conn, me, id)?;
     conn.prepare_cached(
         "INSERT INTO bookmarks (user_id, track_id, position, comment, created_at, changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5) \
          ON CONFLICT (user_id, track_id) DO UPDATE SET position = excluded.position, comment = excluded.comment, \

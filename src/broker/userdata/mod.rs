@@ -97,24 +97,34 @@ fn exists(conn: &Connection, sql: &str, id: &str) -> Result<bool, ApiError> {
     conn.prepare_cached(sql).map_err(internal)?.exists([id]).map_err(internal)
 }
 
-fn is(conn: &Connection, kind: Kind, id: &str) -> Result<bool, ApiError> {
+/// Whether `id` is a song, album or artist `me` may see (super::access): one outside their
+/// folders is not found, like one that does not exist.
+fn is(conn: &Connection, me: &User, kind: Kind, id: &str) -> Result<bool, ApiError> {
+    use crate::broker::access;
     match kind {
-        Kind::Track => exists(conn, "SELECT 1 FROM tracks WHERE id = ?1 AND missing = 0", id),
-        Kind::Album => exists(conn, "SELECT 1 FROM albums WHERE id = ?1 AND song_count > 0", id),
-        Kind::Artist => exists(conn, "SELECT 1 FROM artists WHERE id = ?1", id),
+        Kind::Track => access::sees_track(conn, &me.id, id).map_err(internal),
+        Kind::Album => access::sees_album(conn, &me.id, id).map_err(internal),
+        Kind::Artist => {
+            // Starring an artist whose songs are all gone stays possible, as before.
+            if access::sees_artist(conn, &me.id, id).map_err(internal)? {
+                return Ok(true);
+            }
+            let sees_all = access::sees_every_folder(conn, &me.id).map_err(internal)?;
+            Ok(sees_all && exists(conn, "SELECT 1 FROM artists WHERE id = ?1", id)?)
+        }
     }
 }
 
-fn require_song(conn: &Connection, id: &str) -> Result<(), ApiError> {
-    if !is(conn, Kind::Track, id)? {
+fn require_song(conn: &Connection, me: &User, id: &str) -> Result<(), ApiError> {
+    if !is(conn, me, Kind::Track, id)? {
         return Err(not_found("Song"));
     }
     Ok(())
 }
 
-fn require_songs(conn: &Connection, ids: &[String]) -> Result<(), ApiError> {
+fn require_songs(conn: &Connection, me: &User, ids: &[String]) -> Result<(), ApiError> {
     for id in ids {
-        require_song(conn, id)?;
+        require_song(conn, me, id)?;
     }
     Ok(())
 }

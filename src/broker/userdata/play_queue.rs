@@ -23,7 +23,7 @@ pub(super) fn save(cx: Ctx<'_>, ids: &[String], current: &QueueCurrent, position
     if position < 0 {
         return Err(invalid("Invalid position"));
     }
-    require_songs(conn, ids)?;
+    require_songs(conn, me, ids)?;
     let current: Option<usize> = match current {
         _ if ids.is_empty() => None,
         QueueCurrent::None => Some(0),

@@ -35,11 +35,12 @@ pub(super) fn list(cx: Ctx<'_>, username: Option<&str>) -> Result<A, ApiError> {
         None => (me.id.clone(), me.admin),
     };
     let sql = format!(
-        "SELECT {PLAYLIST_COLUMNS} {PLAYLIST_FROM} \
-         WHERE p.owner_id = ?1 OR p.public = 1 OR (?2 AND p.owner_id IS NULL) ORDER BY p.name COLLATE NOCASE, p.id"
+        "SELECT {} {PLAYLIST_FROM} \
+         WHERE p.owner_id = ?1 OR p.public = 1 OR (?2 AND p.owner_id IS NULL) ORDER BY p.name COLLATE NOCASE, p.id",
+        playlist_columns("?3")
     );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
-    let rows = st.query_map(params![viewer_id, viewer_admin], playlist_row).map_err(internal)?;
+    let rows = st.query_map(params![viewer_id, viewer_admin, me.id], playlist_row).map_err(internal)?;
     let list = rows.collect::<Result<Vec<_>, _>>().map_err(internal)?;
     Ok(A::Playlists(list.into_iter().map(|row| row.rec(me)).collect()))
 }
@@ -57,7 +58,7 @@ pub(super) fn create(cx: Ctx<'_>, id: Option<&str>, name: Option<&str>, songs: &
     if let Some(n) = name {
         valid_name("playlist name", n, 500)?;
     }
-    require_songs(conn, songs)?;
+    require_songs(conn, me, songs)?;
     let tx = conn.unchecked_transaction().map_err(internal)?;
     let t = now();
     let id = match id {
@@ -112,18 +113,20 @@ pub(super) fn update(
     if let Some(c) = comment {
         valid_text("comment", c, 5000)?;
     }
-    require_songs(conn, add)?;
+    require_songs(conn, me, add)?;
     let tx = conn.unchecked_transaction().map_err(internal)?;
     if !add.is_empty() || !remove.is_empty() {
-        // Indexes count the songs the client was shown: those present in the library.
+        // Indexes count the songs the client was shown: those present in the library and in
+        // the caller's folders (the others stay where they are).
         let mut st = tx
-            .prepare_cached(
-                "SELECT pt.track_id, t.missing = 0 FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id \
+            .prepare_cached(&format!(
+                "SELECT pt.track_id, t.missing = 0 AND {} FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id \
                  WHERE pt.playlist_id = ?1 ORDER BY pt.position",
-            )
+                crate::broker::access::track("t", "?2")
+            ))
             .map_err(internal)?;
         let all: Vec<(String, bool)> = st
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map([id, &me.id], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(internal)?
             .collect::<Result<_, _>>()
             .map_err(internal)?;
@@ -178,12 +181,22 @@ pub(super) fn delete(cx: Ctx<'_>, id: &str) -> Result<A, ApiError> {
 /// Most songs in one playlist.
 const MAX_PLAYLIST: usize = 100_000;
 
-const PLAYLIST_COLUMNS: &str = "p.id, p.name, p.comment, coalesce(u.name, ''), p.public, p.created_at, p.updated_at, \
-    p.owner_id, p.source_root IS NOT NULL, \
-    (SELECT count(*) FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 WHERE pt.playlist_id = p.id), \
-    (SELECT coalesce(sum(t.duration_ms), 0) FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 WHERE pt.playlist_id = p.id), \
-    (SELECT t.album_id FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
-       WHERE pt.playlist_id = p.id AND t.album_id IS NOT NULL ORDER BY pt.position LIMIT 1)";
+/// A playlist's columns; its count, duration and cover are of the songs the caller (the
+/// parameter `user`) may see (super::access): a playlist of someone who sees more shows only
+/// those.
+fn playlist_columns(user: &str) -> String {
+    let visible = crate::broker::access::track("t", user);
+    format!(
+        "p.id, p.name, p.comment, coalesce(u.name, ''), p.public, p.created_at, p.updated_at, \
+         p.owner_id, p.source_root IS NOT NULL, \
+         (SELECT count(*) FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
+            WHERE pt.playlist_id = p.id AND {visible}), \
+         (SELECT coalesce(sum(t.duration_ms), 0) FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
+            WHERE pt.playlist_id = p.id AND {visible}), \
+         (SELECT t.album_id FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
+            WHERE pt.playlist_id = p.id AND t.album_id IS NOT NULL AND {visible} ORDER BY pt.position LIMIT 1)"
+    )
+}
 
 const PLAYLIST_FROM: &str = "FROM playlists p LEFT JOIN users u ON u.id = p.owner_id";
 
@@ -246,11 +259,11 @@ impl PlaylistRow {
 /// The playlist, if `me` may see it (the owner, anyone for a public one, admins); otherwise
 /// "not found", so that private playlists do not show that they exist.
 fn visible_playlist(conn: &Connection, me: &User, id: &str) -> Result<PlaylistRow, ApiError> {
-    let sql = format!("SELECT {PLAYLIST_COLUMNS} {PLAYLIST_FROM} WHERE p.id = ?1");
+    let sql = format!("SELECT {} {PLAYLIST_FROM} WHERE p.id = ?1", playlist_columns("?2"));
     let row = conn
         .prepare_cached(&sql)
         .map_err(internal)?
-        .query_row([id], playlist_row)
+        .query_row([id, &me.id], playlist_row)
         .optional()
         .map_err(internal)?
         .filter(|row| row.visible_to(me));

@@ -18,7 +18,7 @@ use crate::proto::ApiError;
 
 pub(super) fn scrobble(cx: Ctx<'_>, ids: &[String], times: &[i64], submission: bool) -> Result<A, ApiError> {
     let Ctx { conn, me, client } = cx;
-    require_songs(conn, ids)?;
+    require_songs(conn, me, ids)?;
     if submission {
         let tx = conn.unchecked_transaction().map_err(internal)?;
         let current = now();
@@ -45,7 +45,7 @@ pub(super) fn report_playback(
     ignore_scrobble: bool,
 ) -> Result<A, ApiError> {
     let Ctx { conn, me, client } = cx;
-    require_song(conn, id)?;
+    require_song(conn, me, id)?;
     let duration = duration_ms(conn, id)?;
     let timeline = Timeline { state, position_ms, rate, at_ms: now_ms() };
     if state == PlaybackState::Stopped {

@@ -265,7 +265,10 @@ impl Front {
         if self.setup_open().await {
             return Err(redirect(&self.base_url, "/app/setup"));
         }
-        if cookie(&r.headers, COOKIE_NAME).is_none() && r.method == Method::GET && followed_from_another_site(&r.headers) {
+        if cookie(&r.headers, COOKIE_NAME).is_none()
+            && r.method == Method::GET
+            && followed_from_another_site(&r.headers)
+        {
             return Err(self.same_site_again(r));
         }
         let next: String = form_urlencoded::byte_serialize(r.here.as_bytes()).collect();

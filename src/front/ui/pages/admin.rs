@@ -13,7 +13,7 @@
 //!
 //! | page | GET shows | POST `do=` (not `action`, which would shadow the form's own) |
 //! |---|---|---|
-//! | `users` | every user, their role | `create`, `admin` (`admin=1/0`), `password`, `delete` |
+//! | `users` | every user, their role, their music folders | `create`, `admin` (`admin=1/0`), `folders` (`all=1`, or `folder=<id>` each), `password`, `delete` |
 //! | `library` | the scan status (live), the problems | `scan` (`full=1/0`) |
 //! | `transcoding` | the profiles; forms when EnableTranscodingConfig | `save` (`id` empty: new), `delete` |
 //! | `security` | the sandbox table, the newest events | none |
@@ -30,9 +30,10 @@ use super::super::{Req, UiError, Viewer};
 use crate::front::{Front, HttpResponse, Params};
 use crate::proto::admin::{AdminAnswer, AdminCall, EventKind, RoleSandbox, SandboxFacts, MAX_EVENTS};
 use crate::proto::error::code;
+use crate::proto::library::{LibraryAnswer, LibraryCall};
 use crate::proto::media::{MediaAdmin, MediaAdminAnswer, TranscodingFields, TranscodingInfo};
 use crate::proto::share::ShareCall;
-use crate::proto::{Answer, Call, Secret, UserFields, UserInfo};
+use crate::proto::{Answer, Call, FolderAccess, Secret, UserFields, UserInfo};
 
 /// How many events the security page shows.
 const EVENTS_SHOWN: u32 = 200;
@@ -172,9 +173,22 @@ fn action(a: &AdminStrings, page: &str, f: &Params) -> Option<(Call, String)> {
                 password: Some(Secret(f.get("password").unwrap_or("").to_string())),
                 email: Some(field("email")).filter(|e| !e.is_empty()),
                 admin: Some(f.get("admin") == Some("1")),
+                folders: None,
             }),
             said(&a.user_created),
         ),
+        ("users", "folders") => {
+            let access = if f.get("all") == Some("1") {
+                FolderAccess::All
+            } else {
+                // A value that is no number names no folder: the broker answers "not found".
+                FolderAccess::Only(
+                    f.0.iter().filter(|(k, _)| k == "folder").map(|(_, v)| v.trim().parse().unwrap_or(-1)).collect(),
+                )
+            };
+            let fields = UserFields { username: user.clone(), folders: Some(access), ..Default::default() };
+            (Call::UpdateUser(fields), said(&a.folders_saved))
+        }
         ("users", "admin") => {
             let admin = f.get("admin") == Some("1");
             let fields = UserFields { username: user.clone(), admin: Some(admin), ..Default::default() };
@@ -258,6 +272,14 @@ impl AdminPages<'_> {
     async fn users(&self, done: &Outcome) -> Result<Page, UiError> {
         let (a, s) = (self.a, self.r.s);
         let Answer::Users(users) = self.call(Call::GetUsers).await? else { return Err(UiError::Unavailable) };
+        // An admin sees every music folder: these are all of them.
+        let folders = match self.call(Call::Library(LibraryCall::MusicFolders)).await? {
+            Answer::Library(l) => match *l {
+                LibraryAnswer::MusicFolders(f) => f,
+                _ => return Err(UiError::Unavailable),
+            },
+            _ => return Err(UiError::Unavailable),
+        };
         let me = &self.v.user.username;
         let action = self.url("/app/admin/users");
         let row = |u: &UserInfo| {
@@ -272,6 +294,32 @@ impl AdminPages<'_> {
                     }
                     td { (u.email) }
                     td { @if u.admin { span.tag.strong { (a.role_admin) } } @else { (a.role_user) } }
+                    td {
+                        @if u.admin {
+                            (a.folders_admin)
+                        } @else {
+                            form.row-form.folder-form method="post" action=(action) {
+                                (csrf_field(self.v))
+                                input type="hidden" name="do" value="folders";
+                                input type="hidden" name="username" value=(name);
+                                fieldset {
+                                    legend.visually-hidden { (its(&a.folders_label)) }
+                                    label {
+                                        input type="checkbox" name="all" value="1" checked[u.all_folders];
+                                        " " (a.folders_all)
+                                    }
+                                    @for (id, folder) in &folders {
+                                        label {
+                                            input type="checkbox" name="folder" value=(id)
+                                                checked[!u.all_folders && u.folders.contains(id)];
+                                            " " (folder)
+                                        }
+                                    }
+                                }
+                                button.text-button type="submit" aria-label=(its(&a.save_folders_label)) { (a.save_folders) }
+                            }
+                        }
+                    }
                     td.admin-actions {
                         form.row-form method="post" action=(action) {
                             (csrf_field(self.v))
@@ -315,7 +363,8 @@ impl AdminPages<'_> {
                         caption.visually-hidden { (a.users_table) }
                         thead { tr {
                             th scope="col" { (a.col_user) } th scope="col" { (a.col_email) }
-                            th scope="col" { (a.col_role) } th scope="col" { (a.col_actions) }
+                            th scope="col" { (a.col_role) } th scope="col" { (a.col_folders) }
+                            th scope="col" { (a.col_actions) }
                         } }
                         tbody { @for u in &users { (row(u)) } }
                     }
