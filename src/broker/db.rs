@@ -17,6 +17,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_backup_requests", include_str!("migrations/0008_backup_requests.sql")),
     ("0009_security_events", include_str!("migrations/0009_security_events.sql")),
     ("0010_shares", include_str!("migrations/0010_shares.sql")),
+    ("0013_smart_playlists", include_str!("migrations/0013_smart_playlists.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -144,7 +144,7 @@ impl Walker {
                 1
             } else if sfx == "lrc" || sfx == "txt" {
                 2
-            } else if sfx == "m3u" || sfx == "m3u8" {
+            } else if sfx == "m3u" || sfx == "m3u8" || sfx == "nsp" {
                 3
             } else {
                 continue;
