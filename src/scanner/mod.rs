@@ -446,8 +446,9 @@ fn read_smart_playlist(d: &Dir, p: &walk::Entry, problems: &mut Vec<(Vec<u8>, St
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_NSP_BYTES)]);
     match parse_nsp(text.trim_start_matches('\u{feff}')) {
         Ok(nsp) => {
-            for why in nsp.problems {
-                report(why);
+            // One problem per file is kept: all of them, in one sentence.
+            if !nsp.problems.is_empty() {
+                report(nsp.problems.join("; "));
             }
             Some(PlaylistFile {
                 name: p.name.clone(),
