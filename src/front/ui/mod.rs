@@ -172,6 +172,7 @@ impl Front {
             ("admin", _) if get || r.method == Method::POST => self.admin_page(&r, tail, body).await,
             ("settings", _) if get || r.method == Method::POST => self.settings(&r, tail, body).await,
             ("playlists" | "playlist", _) if get || r.method == Method::POST => self.music(&r, first, tail, body).await,
+            ("smart", _) if get || r.method == Method::POST => self.smart_editor(&r, tail, body).await,
             (_, true) => {
                 let v = match self.viewer(&r).await {
                     Ok(v) => v,

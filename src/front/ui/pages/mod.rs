@@ -9,6 +9,7 @@ pub mod music;
 pub mod parts;
 pub mod session;
 pub mod settings;
+pub mod smart;
 
 use maud::html;
 
