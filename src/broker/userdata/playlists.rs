@@ -87,29 +87,38 @@ pub(super) fn save_smart(
     }
     let stored = smart::store_rules(rules);
     let t = now();
+    let tx = conn.unchecked_transaction().map_err(internal)?;
     let id = match id {
         Some(id) => {
-            visible_playlist(conn, me, id)?.check_smart_edit(me)?;
-            conn.prepare_cached(
-                "UPDATE playlists SET name = ?2, comment = ?3, public = ?4, smart_rules = ?5, updated_at = ?6 WHERE id = ?1",
+            visible_playlist(&tx, me, id)?.check_smart_edit(me)?;
+            tx.prepare_cached(
+                "UPDATE playlists SET name = ?2, comment = ?3, public = ?4, updated_at = ?5 WHERE id = ?1",
             )
             .map_err(internal)?
-            .execute(params![id, name, comment, public, stored, t])
+            .execute(params![id, name, comment, public, t])
             .map_err(internal)?;
             id.to_string()
         }
         None => {
             let id = new_id();
-            conn.prepare_cached(
-                "INSERT INTO playlists (id, name, owner_id, comment, public, smart_rules, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            tx.prepare_cached(
+                "INSERT INTO playlists (id, name, owner_id, comment, public, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             )
             .map_err(internal)?
-            .execute(params![id, name, me.id, comment, public, stored, t])
+            .execute(params![id, name, me.id, comment, public, t])
             .map_err(internal)?;
             id
         }
     };
+    tx.prepare_cached(
+        "INSERT INTO smart_playlists (playlist_id, rules) VALUES (?1, ?2) \
+         ON CONFLICT (playlist_id) DO UPDATE SET rules = excluded.rules",
+    )
+    .map_err(internal)?
+    .execute(params![id, stored])
+    .map_err(internal)?;
+    tx.commit().map_err(internal)?;
     smart(cx, &id)
 }
 
@@ -253,7 +262,7 @@ const PLAYLIST_COLUMNS: &str = "p.id, p.name, p.comment, coalesce(u.name, ''), p
     (SELECT coalesce(sum(t.duration_ms), 0) FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 WHERE pt.playlist_id = p.id), \
     (SELECT t.album_id FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
        WHERE pt.playlist_id = p.id AND t.album_id IS NOT NULL ORDER BY pt.position LIMIT 1), \
-    p.smart_rules";
+    (SELECT sp.rules FROM smart_playlists sp WHERE sp.playlist_id = p.id)";
 
 const PLAYLIST_FROM: &str = "FROM playlists p LEFT JOIN users u ON u.id = p.owner_id";
 

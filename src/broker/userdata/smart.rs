@@ -20,7 +20,7 @@ use crate::proto::ApiError;
 /// Most songs a smart playlist holds (a limit above it is lowered to it).
 pub const MAX_SONGS: u32 = 10_000;
 
-/// The rules as stored in `playlists.smart_rules`.
+/// The rules as stored in `smart_playlists.rules`.
 pub fn store_rules(rules: &SmartRules) -> String {
     serde_json::to_string(rules).expect("a rule tree serialises")
 }
