@@ -476,14 +476,27 @@ pub fn store_folders(
                 source.push(b'/');
             }
             source.extend_from_slice(&p.name);
+            // A smart playlist's rules, stored as the broker writes them (a tree out of bounds
+            // is stored as no rules: it matches nothing).
+            let smart: Option<String> = p.smart.as_ref().map(|rules| match rules.check_bounds() {
+                Ok(()) => crate::broker::userdata::smart::store_rules(rules),
+                Err(why) => crate::broker::userdata::smart::store_rules(&crate::proto::smart::SmartRules {
+                    root: crate::proto::smart::Rule::All(vec![crate::proto::smart::Rule::Invalid(why)]),
+                    sort: Default::default(),
+                    limit: None,
+                }),
+            });
             let existing: Option<String> = tx
                 .prepare_cached("SELECT id FROM playlists WHERE source_root = ?1 AND source_path = ?2")?
                 .query_row(params![root, source], |r| r.get(0))
                 .optional()?;
             let id = match existing {
                 Some(id) => {
-                    tx.prepare_cached("UPDATE playlists SET name = ?2, updated_at = ?3 WHERE id = ?1")?
-                        .execute(params![id, p.title, now()])?;
+                    tx.prepare_cached(
+                        "UPDATE playlists SET name = ?2, updated_at = ?3, \
+                         comment = CASE WHEN ?4 IS NULL THEN comment ELSE ?5 END WHERE id = ?1",
+                    )?
+                    .execute(params![id, p.title, now(), smart, p.comment])?;
                     id
                 }
                 None => {
@@ -494,14 +507,23 @@ pub fn store_folders(
                         })
                         .optional()?;
                     tx.prepare_cached(
-                        "INSERT INTO playlists (id, name, owner_id, source_root, source_path, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                        "INSERT INTO playlists (id, name, owner_id, source_root, source_path, created_at, updated_at, \
+                         comment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
                     )?
-                    .execute(params![id, p.title, owner, root, source, now()])?;
+                    .execute(params![id, p.title, owner, root, source, now(), p.comment])?;
                     id
                 }
             };
             tx.prepare_cached("DELETE FROM playlist_entries WHERE playlist_id = ?1")?.execute([&id])?;
+            match &smart {
+                Some(rules) => tx
+                    .prepare_cached(
+                        "INSERT INTO smart_playlists (playlist_id, rules) VALUES (?1, ?2) \
+                         ON CONFLICT (playlist_id) DO UPDATE SET rules = excluded.rules",
+                    )?
+                    .execute(params![id, rules])?,
+                None => tx.prepare_cached("DELETE FROM smart_playlists WHERE playlist_id = ?1")?.execute([&id])?,
+            };
             for (pos, e) in p.entries.iter().enumerate() {
                 tx.prepare_cached(
                     "INSERT INTO playlist_entries (playlist_id, position, root, path) VALUES (?1, ?2, ?3, ?4)",

@@ -72,7 +72,8 @@ fn radio(r: &RadioRec) -> Node<'_> {
 
 pub fn render(a: &UserDataAnswer) -> Option<Node<'_>> {
     Some(match a {
-        UserDataAnswer::Done => return None,
+        // The web UI's editor only: no Subsonic method answers it.
+        UserDataAnswer::Done | UserDataAnswer::SmartPlaylist(_) => return None,
         UserDataAnswer::NowPlaying(list) => {
             Node::new("nowPlaying").list("entry", list.iter().map(now_playing).collect())
         }

@@ -18,6 +18,7 @@ pub mod media;
 pub mod metrics;
 pub mod scan;
 pub mod share;
+pub mod smart;
 pub mod tls;
 pub mod userdata;
 

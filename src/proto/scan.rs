@@ -101,7 +101,7 @@ pub struct FolderUpdate {
     pub unchanged: Vec<Vec<u8>>,
     /// Image files in the folder (cover art candidates).
     pub images: Vec<Vec<u8>>,
-    /// `.m3u`/`.m3u8` playlists found in the folder.
+    /// `.m3u`/`.m3u8` playlists and `.nsp` smart playlists found in the folder.
     pub playlists: Vec<PlaylistFile>,
     /// Files that could not be read, with the reason.
     pub problems: Vec<(Vec<u8>, String)>,
@@ -180,4 +180,7 @@ pub struct PlaylistFile {
     /// Entries resolved against the playlist's folder, relative to the music folder; entries
     /// outside the music folder are dropped.
     pub entries: Vec<RelPath>,
+    /// A `.nsp` file's rules (then `entries` is empty) and comment.
+    pub smart: Option<super::smart::SmartRules>,
+    pub comment: String,
 }

@@ -108,6 +108,22 @@ pub enum UserDataCall {
     DeletePlaylist {
         id: String,
     },
+    // Smart playlists (playlists.rs; the web UI's editor, no Subsonic method).
+    /// A smart playlist's rules, for the editor.
+    SmartPlaylist {
+        id: String,
+    },
+    /// A new smart playlist (`id` None) or one of the caller's replaced.
+    SaveSmartPlaylist {
+        id: Option<String>,
+        name: String,
+        comment: String,
+        public: bool,
+        rules: super::smart::SmartRules,
+    },
+    DeleteSmartPlaylist {
+        id: String,
+    },
     // The play queue (play_queue.rs).
     PlayQueue {
         by_index: bool,
@@ -153,6 +169,7 @@ impl UserDataCall {
             UserDataCall::NowPlaying
                 | UserDataCall::Playlists { .. }
                 | UserDataCall::Playlist { .. }
+                | UserDataCall::SmartPlaylist { .. }
                 | UserDataCall::PlayQueue { .. }
                 | UserDataCall::Bookmarks
                 | UserDataCall::RadioStations
@@ -173,8 +190,22 @@ pub struct PlaylistRec {
     pub created: i64,
     pub changed: i64,
     pub cover_art: Option<String>,
-    /// The asking user may not change it (not theirs, or imported from a playlist file).
+    /// The asking user may not change it (not theirs, or imported from a playlist file), or
+    /// not through Subsonic (a smart playlist).
     pub readonly: bool,
+    /// Its rules choose its songs.
+    pub smart: bool,
+}
+
+/// A smart playlist as its editor shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SmartPlaylistRec {
+    pub playlist: PlaylistRec,
+    pub rules: super::smart::SmartRules,
+    /// Imported from a `.nsp` file: the file is what changes it.
+    pub imported: bool,
+    /// Rules that match nothing, with the reason.
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -225,6 +256,7 @@ pub enum UserDataAnswer {
     NowPlaying(Vec<NowPlayingRec>),
     Playlists(Vec<PlaylistRec>),
     Playlist(Box<PlaylistRec>, Vec<SongRec>),
+    SmartPlaylist(Box<SmartPlaylistRec>),
     PlayQueue(Box<PlayQueueRec>),
     Bookmarks(Vec<BookmarkRec>),
     RadioStations(Vec<RadioRec>),

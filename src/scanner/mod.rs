@@ -284,8 +284,14 @@ impl Scanner {
                     jobs.push(job);
                 }
             }
-            u.playlists =
-                d.playlists.iter().filter_map(|p| read_playlist(&self.roots[d.root as usize], d, p)).collect();
+            for p in &d.playlists {
+                let read = if walk::suffix(&p.name) == "nsp" {
+                    read_smart_playlist(d, p, &mut u.problems)
+                } else {
+                    read_playlist(&self.roots[d.root as usize], d, p)
+                };
+                u.playlists.extend(read);
+            }
             updates.push(u);
         }
         let results: std::sync::Mutex<Vec<Parsed>> = Default::default();
@@ -426,7 +432,46 @@ fn read_playlist(root: &std::path::Path, d: &Dir, p: &walk::Entry) -> Option<Pla
             break;
         }
     }
-    Some(PlaylistFile { name: p.name.clone(), title, entries })
+    Some(PlaylistFile { name: p.name.clone(), title, entries, ..PlaylistFile::default() })
+}
+
+/// A `.nsp` file: its rules, read here in the sandbox (the broker gets the typed tree). Rules
+/// it cannot read are reported as problems of the file; a file that is not a smart playlist
+/// at all is not imported.
+fn read_smart_playlist(d: &Dir, p: &walk::Entry, problems: &mut Vec<(Vec<u8>, String)>) -> Option<PlaylistFile> {
+    use crate::proto::smart::{parse_nsp, MAX_NSP_BYTES};
+    let mut report = |msg: String| problems.push((p.name.clone(), format!("smart playlist: {msg}")));
+    if p.size > MAX_NSP_BYTES as u64 {
+        report(format!("larger than {} KiB, not read", MAX_NSP_BYTES / 1024));
+        return None;
+    }
+    let bytes = match std::fs::read(d.abs.join(std::ffi::OsStr::from_bytes(&p.name))) {
+        Ok(b) => b,
+        Err(e) => {
+            report(format!("cannot read it: {e}"));
+            return None;
+        }
+    };
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_NSP_BYTES)]);
+    match parse_nsp(text.trim_start_matches('\u{feff}')) {
+        Ok(nsp) => {
+            // One problem per file is kept: all of them, in one sentence.
+            if !nsp.problems.is_empty() {
+                report(nsp.problems.join("; "));
+            }
+            Some(PlaylistFile {
+                name: p.name.clone(),
+                title: nsp.name.unwrap_or_else(|| String::from_utf8_lossy(walk::stem(&p.name)).into_owned()),
+                entries: Vec::new(),
+                smart: Some(nsp.rules),
+                comment: nsp.comment.unwrap_or_default(),
+            })
+        }
+        Err(e) => {
+            report(format!("not imported: {e}"));
+            None
+        }
+    }
 }
 
 /// Aborts the process when a worker has spent longer than `timeout` on one file: the broker

@@ -144,7 +144,7 @@ impl Walker {
                 1
             } else if crate::proto::scan::LYRICS_SUFFIXES.contains(&sfx.as_str()) {
                 2
-            } else if sfx == "m3u" || sfx == "m3u8" {
+            } else if sfx == "m3u" || sfx == "m3u8" || sfx == "nsp" {
                 3
             } else {
                 continue;

@@ -16,6 +16,7 @@ mod playlists;
 mod plays;
 pub use plays::streaming;
 mod radio;
+pub(crate) mod smart;
 
 use rusqlite::Connection;
 
@@ -54,6 +55,11 @@ pub fn answer(conn: &Connection, me: &User, client: &str, call: &UserDataCall) -
             playlists::update(cx, id, name.as_deref(), comment.as_deref(), *public, add, remove)
         }
         C::DeletePlaylist { id } => playlists::delete(cx, id),
+        C::SmartPlaylist { id } => playlists::smart(cx, id),
+        C::SaveSmartPlaylist { id, name, comment, public, rules } => {
+            playlists::save_smart(cx, id.as_deref(), name, comment, *public, rules)
+        }
+        C::DeleteSmartPlaylist { id } => playlists::delete_smart(cx, id),
 
         C::PlayQueue { by_index } => play_queue::get(cx, *by_index),
         C::SavePlayQueue { ids, current, position } => play_queue::save(cx, ids, current, *position),

@@ -3,13 +3,14 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{invalid, require_songs, valid_name, valid_text, Ctx};
+use super::{invalid, require_songs, smart, valid_name, valid_text, Ctx};
 use crate::broker::browse::songs_by_ids;
 use crate::broker::db::{new_id, now};
 use crate::broker::store::User;
 use crate::proto::error::{code, internal, missing, not_authorized, not_found};
 use crate::proto::library::SongRec;
-use crate::proto::userdata::{PlaylistRec, UserDataAnswer as A};
+use crate::proto::smart::SmartRules;
+use crate::proto::userdata::{PlaylistRec, SmartPlaylistRec, UserDataAnswer as A};
 use crate::proto::ApiError;
 
 /// `username`: admins only (another user's view).
@@ -41,15 +42,92 @@ pub(super) fn list(cx: Ctx<'_>, username: Option<&str>) -> Result<A, ApiError> {
     );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
     let rows = st.query_map(params![viewer_id, viewer_admin, me.id], playlist_row).map_err(internal)?;
-    let list = rows.collect::<Result<Vec<_>, _>>().map_err(internal)?;
+    let mut list = rows.collect::<Result<Vec<_>, _>>().map_err(internal)?;
+    for row in &mut list {
+        row.choose_smart_songs(conn, &me.id)?;
+    }
     Ok(A::Playlists(list.into_iter().map(|row| row.rec(me)).collect()))
 }
 
 pub(super) fn get(cx: Ctx<'_>, id: &str) -> Result<A, ApiError> {
     let Ctx { conn, me, .. } = cx;
-    let row = visible_playlist(conn, me, id)?;
-    let songs = playlist_songs(conn, me, id)?;
+    let mut row = visible_playlist(conn, me, id)?;
+    let songs = match row.choose_smart_songs(conn, &me.id)? {
+        Some(ids) => songs_by_ids(conn, &me.id, &ids)?,
+        None => playlist_songs(conn, me, id)?,
+    };
     Ok(A::Playlist(Box::new(row.rec(me)), songs))
+}
+
+/// A smart playlist's rules (the web UI's editor).
+pub(super) fn smart(cx: Ctx<'_>, id: &str) -> Result<A, ApiError> {
+    let Ctx { conn, me, .. } = cx;
+    let mut row = visible_playlist(conn, me, id)?;
+    let Some(rules) = row.smart.as_deref().map(smart::load_rules) else { return Err(not_found("Smart playlist")) };
+    row.choose_smart_songs(conn, &me.id)?;
+    let imported = row.imported;
+    let problems = rules.problems();
+    Ok(A::SmartPlaylist(Box::new(SmartPlaylistRec { playlist: row.rec(me), rules, imported, problems })))
+}
+
+/// A new smart playlist of the caller's, or one they may edit replaced.
+pub(super) fn save_smart(
+    cx: Ctx<'_>,
+    id: Option<&str>,
+    name: &str,
+    comment: &str,
+    public: bool,
+    rules: &SmartRules,
+) -> Result<A, ApiError> {
+    let Ctx { conn, me, .. } = cx;
+    valid_name("playlist name", name, 500)?;
+    valid_text("comment", comment, 5000)?;
+    rules.check_bounds().map_err(invalid)?;
+    if let Some(why) = rules.problems().first() {
+        return Err(invalid(format!("Invalid rule: {why}")));
+    }
+    let stored = smart::store_rules(rules);
+    let t = now();
+    let tx = conn.unchecked_transaction().map_err(internal)?;
+    let id = match id {
+        Some(id) => {
+            visible_playlist(&tx, me, id)?.check_smart_edit(me)?;
+            tx.prepare_cached(
+                "UPDATE playlists SET name = ?2, comment = ?3, public = ?4, updated_at = ?5 WHERE id = ?1",
+            )
+            .map_err(internal)?
+            .execute(params![id, name, comment, public, t])
+            .map_err(internal)?;
+            id.to_string()
+        }
+        None => {
+            let id = new_id();
+            tx.prepare_cached(
+                "INSERT INTO playlists (id, name, owner_id, comment, public, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )
+            .map_err(internal)?
+            .execute(params![id, name, me.id, comment, public, t])
+            .map_err(internal)?;
+            id
+        }
+    };
+    tx.prepare_cached(
+        "INSERT INTO smart_playlists (playlist_id, rules) VALUES (?1, ?2) \
+         ON CONFLICT (playlist_id) DO UPDATE SET rules = excluded.rules",
+    )
+    .map_err(internal)?
+    .execute(params![id, stored])
+    .map_err(internal)?;
+    tx.commit().map_err(internal)?;
+    smart(cx, &id)
+}
+
+pub(super) fn delete_smart(cx: Ctx<'_>, id: &str) -> Result<A, ApiError> {
+    let Ctx { conn, me, .. } = cx;
+    visible_playlist(conn, me, id)?.check_smart_edit(me)?;
+    conn.prepare_cached("DELETE FROM playlists WHERE id = ?1").map_err(internal)?.execute([id]).map_err(internal)?;
+    Ok(A::Done)
 }
 
 /// A new playlist (`name`), or `id`'s songs replaced (and renamed if `name` is given).
@@ -194,7 +272,8 @@ fn playlist_columns(user: &str) -> String {
          (SELECT coalesce(sum(t.duration_ms), 0) FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
             WHERE pt.playlist_id = p.id AND {visible}), \
          (SELECT t.album_id FROM playlist_tracks pt JOIN tracks t ON t.id = pt.track_id AND t.missing = 0 \
-            WHERE pt.playlist_id = p.id AND t.album_id IS NOT NULL AND {visible} ORDER BY pt.position LIMIT 1)"
+            WHERE pt.playlist_id = p.id AND t.album_id IS NOT NULL AND {visible} ORDER BY pt.position LIMIT 1), \
+         (SELECT sp.rules FROM smart_playlists sp WHERE sp.playlist_id = p.id)"
     )
 }
 
@@ -204,6 +283,8 @@ struct PlaylistRow {
     rec: PlaylistRec,
     owner_id: Option<String>,
     imported: bool,
+    /// A smart playlist's stored rules.
+    smart: Option<String>,
 }
 
 fn playlist_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlaylistRow> {
@@ -220,9 +301,11 @@ fn playlist_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PlaylistRow> {
             duration_secs: (r.get::<_, i64>(10)? + 500) / 1000,
             cover_art: r.get(11)?,
             readonly: false,
+            smart: false,
         },
         owner_id: r.get(7)?,
         imported: r.get(8)?,
+        smart: r.get(12)?,
     })
 }
 
@@ -241,6 +324,12 @@ impl PlaylistRow {
         if !(self.owned_by(me) || me.admin) {
             return Err(not_authorized());
         }
+        if self.smart.is_some() {
+            return Err(ApiError::new(
+                code::NOT_AUTHORIZED,
+                "This is a smart playlist: its rules choose its songs. Change it in the web UI, or its .nsp file.",
+            ));
+        }
         if contents && self.imported {
             return Err(ApiError::new(
                 code::NOT_AUTHORIZED,
@@ -250,8 +339,46 @@ impl PlaylistRow {
         Ok(())
     }
 
+    /// Rules (the web UI's editor) change a smart playlist of one's own, or any as an admin;
+    /// one imported from a `.nsp` file only through its file.
+    fn check_smart_edit(&self, me: &User) -> Result<(), ApiError> {
+        if self.smart.is_none() {
+            return Err(not_found("Smart playlist"));
+        }
+        if !(self.owned_by(me) || me.admin) {
+            return Err(not_authorized());
+        }
+        if self.imported {
+            return Err(ApiError::new(
+                code::NOT_AUTHORIZED,
+                "This smart playlist is imported from a .nsp file in the library: change the file instead.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A smart playlist's songs, chosen now with its owner's data, of those `viewer` may see
+    /// (super::access: a playlist of someone who sees more shows only those; counts, duration
+    /// and cover follow); None for an ordinary playlist.
+    fn choose_smart_songs(&mut self, conn: &Connection, viewer: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let Some(text) = &self.smart else { return Ok(None) };
+        let mut hits = smart::evaluate(conn, self.owner_id.as_deref(), &smart::load_rules(text))?;
+        let mut visible = Vec::with_capacity(hits.len());
+        for h in hits.drain(..) {
+            if crate::broker::access::sees_track(conn, viewer, &h.id).map_err(internal)? {
+                visible.push(h);
+            }
+        }
+        let hits = visible;
+        self.rec.song_count = hits.len() as i64;
+        self.rec.duration_secs = (hits.iter().map(|h| h.duration_ms).sum::<i64>() + 500) / 1000;
+        self.rec.cover_art = hits.iter().find_map(|h| h.album_id.clone());
+        self.rec.smart = true;
+        Ok(Some(hits.into_iter().map(|h| h.id).collect()))
+    }
+
     fn rec(self, me: &User) -> PlaylistRec {
-        let readonly = self.imported || !(self.owned_by(me) || me.admin);
+        let readonly = self.imported || self.smart.is_some() || !(self.owned_by(me) || me.admin);
         PlaylistRec { readonly, ..self.rec }
     }
 }

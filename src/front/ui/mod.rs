@@ -190,6 +190,7 @@ impl Front {
             ("settings", _) if get || r.method == Method::POST => self.settings(&r, tail, body).await,
             ("playlists" | "playlist", _) if get || r.method == Method::POST => self.music(&r, first, tail, body).await,
             ("shares", _) if get || r.method == Method::POST => self.shares(&r, tail, body).await,
+            ("smart", _) if get || r.method == Method::POST => self.smart_editor(&r, tail, body).await,
             (_, true) => {
                 let v = match self.viewer(&r).await {
                     Ok(v) => v,

@@ -10,6 +10,7 @@ pub mod parts;
 pub mod session;
 pub mod settings;
 pub mod shares;
+pub mod smart;
 
 use maud::html;
 

@@ -8,6 +8,9 @@
 //!   the form's CSRF token (the broker checks it, and refuses changes to a playlist imported
 //!   from a file, or someone else's); a move rewrites the playlist's songs in their new order.
 //!
+//! - Smart playlists are shown here too, read-only; their rules are edited at `/app/smart/<id>`
+//!   (smart.rs).
+//!
 //! The forms work without the script (plain posts and redirects); the script submits the same
 //! forms in-page.
 
@@ -120,6 +123,7 @@ impl Front {
                 input #new-playlist type="text" name="name" required maxlength="200" autocomplete="off";
                 button.primary-button type="submit" { (icon("plus")) (s.create_playlist) }
             }
+            p { a.text-button #new-smart href=(sh.url("/app/smart/new")) { (icon("sliders")) (s.smart_new) } }
             @if lists.is_empty() {
                 p.empty { (icon("listadd")) span { (s.no_playlists) } }
             } @else {
@@ -146,7 +150,7 @@ impl Front {
             return Err(UiError::Unavailable);
         };
         let me = v.user.username.as_str();
-        let locked = why_read_only(s, &p, me);
+        let locked = if p.smart { Some(s.smart_note.clone()) } else { why_read_only(s, &p, me) };
         let editable = locked.is_none();
         let here = playlist_url(sh, &p.id);
         // After a move, the moved song's button keeps the focus (the script focuses it).
@@ -187,6 +191,9 @@ impl Front {
                 }
                 @if let Some(why) = &locked {
                     p.note { span.badge { (s.read_only) } " " (why) }
+                }
+                @if p.smart {
+                    p { a.text-button #smart-edit href=(sh.url(&format!("/app/smart/{}", seg(&p.id)))) { (icon("sliders")) (s.smart_edit) } }
                 }
             }
             @if r.param("done").is_some() { p.notice role="status" { (s.playlist_saved) } }
