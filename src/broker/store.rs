@@ -937,7 +937,7 @@ impl Store {
                 return None;
             }
         }
-        Some(user.info(&self.conn()))
+        Some(user.info(&self.session_reader.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
     /// The user of a live session and the hash of its CSRF token, sliding its expiry.
