@@ -513,9 +513,9 @@ fn rss_kib(pid: i32) -> u64 {
 
 /// A ~2 GB album (ten ~200 MB WAV files: one generated, then copied; each a valid WAV the
 /// scanner indexes), zipped while the front's and the transcoder's RSS are sampled: each must
-/// stay within 20 MB of its size before the download. Too slow and too big for every CI run.
+/// stay within 20 MB of its size before the download. It writes 2 GB of WAV files into the
+/// fixture (removed after) and takes about a minute.
 #[test]
-#[ignore = "writes 2 GB of WAV files and reads them back: run with --ignored, or bench/zip.sh"]
 fn a_2_gb_zip_leaves_the_front_and_the_transcoder_flat() {
     let fx = Fixture::new();
     let a = fx.music.join("Big/Album");
