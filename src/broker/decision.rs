@@ -325,6 +325,7 @@ impl super::Broker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::media::tests::profiles;
     use crate::proto::media::{ClientTranscodingProfile, CodecProfile, CodecProfileKind, DirectPlayProfile};
 
     fn flac() -> Source {
@@ -340,19 +341,6 @@ mod tests {
 
     fn mp3(kbps: u32) -> Source {
         Source { container: "mp3".into(), codec: "mp3".into(), kbps, sample_rate: 44_100, bit_depth: 0, channels: 2 }
-    }
-
-    fn profiles() -> Vec<Profile> {
-        [("mp3", 192), ("opus", 128), ("aac", 256), ("flac", 0)]
-            .into_iter()
-            .map(|(f, b)| Profile {
-                id: f.into(),
-                name: f.into(),
-                target_format: f.into(),
-                default_bit_rate: b,
-                command: "ffmpeg -i %s -".into(),
-            })
-            .collect()
     }
 
     fn plays(formats: &[&str], transcodes: &[&str], max_bps: u32) -> ClientInfo {

@@ -701,7 +701,7 @@ impl Media {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn song(suffix: &str, bit_rate: u32) -> TrackFile {
@@ -717,7 +717,8 @@ mod tests {
         }
     }
 
-    fn profiles() -> Vec<Profile> {
+    /// Four profiles the way a fresh database has them (the decision tests use them too).
+    pub(in crate::broker) fn profiles() -> Vec<Profile> {
         [("mp3", 192), ("opus", 128), ("aac", 256), ("flac", 0)]
             .into_iter()
             .map(|(f, b)| Profile {
