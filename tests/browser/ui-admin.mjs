@@ -104,7 +104,7 @@ async function editable(b) {
   const carolFolders = page.locator('#users tbody tr', { has: page.locator('th', { hasText: 'carol' }) });
   await carolFolders.getByLabel('All, and those added later').uncheck();
   await carolFolders.getByLabel('music', { exact: true }).check();
-  r = await submit(page, page.getByRole('button', { name: 'Save the music folders of carol' }), '/app/admin/users');
+  r = await submit(page, page.getByRole('button', { name: 'Save folders for carol' }), '/app/admin/users');
   const row = page.locator('#users tbody tr', { has: page.locator('th', { hasText: 'carol' }) });
   rec.step('folders-saved', r.status() === 200, {
     status: r.status(),

@@ -290,6 +290,7 @@ impl Front {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     meta http-equiv="refresh" content=(format!("0;url={here}"));
+                    link rel="icon" type="image/svg+xml" href=(format!("{}{}", self.base_url, assets::path("icon.svg")));
                     title { (r.s.app_name) }
                 }
                 body { main { p { a href=(here) { (r.s.same_site_again) } } } }
