@@ -12,18 +12,6 @@ use common::library;
 use common::media::{self, Tags};
 use common::*;
 
-/// The daemon's database, read-only. Waits for the broker to have made its WAL files: if the
-/// test (root) opened the database first, root would own them and lock the broker out.
-fn db(d: &Daemon) -> rusqlite::Connection {
-    let shm = d.fx.data.join("redoubt.db-shm");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !shm.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    rusqlite::Connection::open_with_flags(d.fx.data.join("redoubt.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap()
-}
-
 fn chown_music(fx: &Fixture) {
     // The music folder stays root's, readable by all (the daemon needs no more).
     let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();

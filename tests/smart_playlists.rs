@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::media::{self, Tags};
 use common::*;
 use serde_json::Value;
@@ -100,16 +98,6 @@ fn titles(d: &Daemon, name: &str) -> Vec<String> {
 fn xml(d: &Daemon, method: &str, query: &str) -> String {
     let r = d.get(&format!("/rest/{method}?u={ADMIN}&p={ADMIN_PASSWORD}&v=1.16.1&c=test&{query}")).unwrap();
     r.text()
-}
-
-fn db(d: &Daemon) -> rusqlite::Connection {
-    let shm = d.fx.data.join("redoubt.db-shm");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !shm.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    rusqlite::Connection::open_with_flags(d.fx.data.join("redoubt.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap()
 }
 
 #[test]

@@ -564,3 +564,15 @@ pub fn assert_valid_json(method: &str, json: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The daemon's database, read-only. Waits for the broker to have made its WAL files: if the
+/// test (root) opened the database first, root would own them and lock the broker out.
+pub fn db(d: &Daemon) -> rusqlite::Connection {
+    let shm = d.fx.data.join("redoubt.db-shm");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !shm.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rusqlite::Connection::open_with_flags(d.fx.data.join("redoubt.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap()
+}
