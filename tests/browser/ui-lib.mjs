@@ -39,6 +39,10 @@ export function watcher() {
       seen.push(b.problems(page));
       return page;
     },
+    /** The problems of the page opened last (for `sweep`). */
+    latest() {
+      return seen.at(-1);
+    },
     /** Every watched page's problems, merged, for `report`. */
     problems() {
       const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };

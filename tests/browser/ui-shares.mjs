@@ -11,8 +11,8 @@
 // /app/admin/shares and deletes it (404 then). Pages and dialogs swept at desktop and phone
 // width. Prints one JSON line: `steps`, `pages`, `dialogs` and the page problems.
 
-import { openBrowser, report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, pageUntil } from './ui-lib.mjs';
+import { report, fail, args } from './lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, pageUntil, watcher } from './ui-lib.mjs';
 
 const { base, owner, ownerPassword, other, otherPassword, admin, adminPassword, album, hostile } = args([
   'base',
@@ -27,30 +27,17 @@ const { base, owner, ownerPassword, other, otherPassword, admin, adminPassword, 
 ]);
 const SHARE_PASSWORD = 'a share password';
 const rec = recorder();
-const problems = [];
+const watch = watcher();
 const browsers = [];
-let dialogs = 0;
 let fatal;
 
 async function browser(options) {
-  try {
-    const b = await openBrowser(options);
-    browsers.push(b);
-    return b;
-  } catch (e) {
-    fail(`cannot launch chromium: ${e.message}`);
-  }
+  const b = await watch.browser(options);
+  browsers.push(b);
+  return b;
 }
 
-async function open(b) {
-  const page = await b.newPage();
-  page.on('dialog', (d) => {
-    dialogs += 1;
-    d.dismiss().catch(() => {});
-  });
-  problems.push(b.problems(page));
-  return page;
-}
+const { open } = watch;
 
 async function login(page, user, password) {
   await page.goto(`${base}/app/login`);
@@ -94,7 +81,7 @@ async function shareWith(page, button, { description, password }, name) {
     downloadable: document.getElementById('sd-dl').checked,
   }));
   rec.step(`${name}-dialog-open`, opened && focus.inDialog && focus.labelled === 'share-title', focus);
-  await sweep(rec, page, `${name}-dialog`, problems.at(-1));
+  await sweep(rec, page, `${name}-dialog`, watch.latest());
   await page.fill('#sd-desc', description);
   if (password) await page.fill('#sd-pw', password);
   await page.locator('#share-form button[type="submit"]').click();
@@ -117,7 +104,7 @@ try {
     nav: document.querySelectorAll('nav.side a[href$="/app/shares"]').length,
   }));
   rec.step('share-actions-shown', actions.album === 1 && actions.rows >= 3 && actions.nav === 1, actions);
-  await sweep(rec, op, 'album-with-share-desktop', problems.at(-1));
+  await sweep(rec, op, 'album-with-share-desktop', watch.latest());
   const link = await shareWith(
     op,
     op.locator('.album-info a[data-action="share"]'),
@@ -133,7 +120,7 @@ try {
     }
   });
   rec.step('link-copied', copied === link, { copied, link });
-  await sweep(rec, op, 'share-link-dialog-desktop', problems.at(-1));
+  await sweep(rec, op, 'share-link-dialog-desktop', watch.latest());
   await op.keyboard.press('Escape');
   rec.step('dialog-closed', await pageUntil(op, () => !document.getElementById('share-dialog').open));
 
@@ -179,9 +166,9 @@ try {
     facts,
   );
   rec.step('my-shares-no-markup', await noInjectedMarkup(op));
-  await sweep(rec, op, 'my-shares-desktop', problems.at(-1));
+  await sweep(rec, op, 'my-shares-desktop', watch.latest());
   await op.setViewportSize(PHONE);
-  await sweep(rec, op, 'my-shares-phone', problems.at(-1));
+  await sweep(rec, op, 'my-shares-phone', watch.latest());
   await op.setViewportSize(DESKTOP);
   await card.locator('details.share-edit summary').click();
   await card.locator('input[name="expires"]').fill(yesterday());
@@ -229,7 +216,7 @@ try {
     secondId,
   );
   rec.step('other-user-sees-nothing', theirs.cards === 0 && !theirs.mentions, theirs);
-  await sweep(rec, xp, 'my-shares-empty', problems.at(-1));
+  await sweep(rec, xp, 'my-shares-empty', watch.latest());
   const tried = await xp.evaluate(async (sid) => {
     const csrf = document.querySelector('meta[name="csrf-token"]').content;
     const res = await fetch('/app/api/deleteShare', {
@@ -252,9 +239,9 @@ try {
   const row = ap.locator(`#all-shares tr[data-share="${secondId}"]`);
   const cells = await row.evaluate((tr) => Array.from(tr.children, (c) => c.textContent.trim()));
   rec.step('admin-sees-it', cells[0] === owner && cells[2] === 'For the road', { cells });
-  await sweep(rec, ap, 'admin-shares-desktop', problems.at(-1));
+  await sweep(rec, ap, 'admin-shares-desktop', watch.latest());
   await ap.setViewportSize(PHONE);
-  await sweep(rec, ap, 'admin-shares-phone', problems.at(-1));
+  await sweep(rec, ap, 'admin-shares-phone', watch.latest());
   await ap.setViewportSize(DESKTOP);
   await row.locator('details summary').click();
   await row.locator('button[type="submit"]').click();
@@ -268,10 +255,9 @@ try {
 } finally {
   for (const b of browsers) await b.close().catch(() => {});
 }
-const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };
-for (const p of problems) for (const k of Object.keys(merged)) merged[k].push(...p[k]);
+const merged = watch.problems();
 if (fatal) {
   process.stderr.write(`${JSON.stringify({ steps: rec.steps, ...merged }, null, 1)}\n`);
   fail(fatal, { steps: rec.steps, pages: rec.pages, ...merged });
 }
-report({ steps: rec.steps, pages: rec.pages, dialogs, ...merged });
+report({ steps: rec.steps, pages: rec.pages, dialogs: watch.dialogs, ...merged });

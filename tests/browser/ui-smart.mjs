@@ -10,22 +10,13 @@
 // width. Prints one JSON line: `steps`, `pages`, `dialogs` and the page problems lib.mjs collects.
 
 import { openBrowser, report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep } from './ui-lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, watcher } from './ui-lib.mjs';
 
 const { base, user, password } = args(['base', 'user', 'password']);
 const rec = recorder();
-const problems = [];
-let dialogs = 0;
+const watch = watcher();
 
-async function open(b) {
-  const page = await b.newPage();
-  page.on('dialog', (d) => {
-    dialogs += 1;
-    d.dismiss().catch(() => {});
-  });
-  problems.push(b.problems(page));
-  return page;
-}
+const { open } = watch;
 
 async function login(page) {
   await page.goto(`${base}/app/login`);
@@ -131,10 +122,9 @@ try {
 } finally {
   if (b) await b.close();
 }
-const merged = { consoleErrors: [], pageErrors: [], cspViolations: [], failedRequests: [] };
-for (const p of problems) for (const k of Object.keys(merged)) merged[k].push(...p[k]);
+const merged = watch.problems();
 if (fatal) {
   process.stderr.write(`${JSON.stringify({ steps: rec.steps, ...merged }, null, 1)}\n`);
   fail(fatal, { steps: rec.steps, pages: rec.pages, ...merged });
 }
-report({ steps: rec.steps, pages: rec.pages, dialogs, ...merged });
+report({ steps: rec.steps, pages: rec.pages, dialogs: watch.dialogs, ...merged });
