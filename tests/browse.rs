@@ -519,6 +519,56 @@ fn every_song_of_a_mixed_library_is_reachable_by_id3_and_by_folders() {
     assert_eq!(after, before, "song and album ids after a full rescan");
 }
 
+/// Release types and the explicit flag under the names lofty's generic tag has no key for,
+/// read from each format's own tag: ID3v2 `TXXX:RELEASETYPE`, MP4
+/// `----:com.apple.iTunes:RELEASETYPE`, and the Vorbis comment `ITUNESADVISORY` in FLAC, Ogg
+/// Vorbis and Opus. Each album carries only the other-named item, so a miss shows as empty.
+#[test]
+fn release_types_and_advisories_under_their_other_names() {
+    let fx = Fixture::new();
+    let cases = [
+        ("mp3", "RELEASETYPE", "ep"),
+        ("m4a", "RELEASETYPE", "single; live"),
+        ("flac", "ITUNESADVISORY", "1"),
+        ("ogg", "ITUNESADVISORY", "2"),
+        ("opus", "ITUNESADVISORY", "1"),
+    ];
+    for (f, key, value) in cases {
+        let dir = fx.music.join(format!("Other/{f}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tags = Tags {
+            title: Some(format!("Other song {f}")),
+            artist: Some("Othername".into()),
+            album: Some(format!("Othername {f}")),
+            native: vec![(key.into(), value.into())],
+            ..Tags::default()
+        };
+        media::write_track(&dir.join(format!("1.{}", media::suffix(f))), f, &tags);
+    }
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
+    fx.add_user(ADMIN, ADMIN_PASSWORD, true);
+    let mut d = Daemon::spawn(fx, Options::default());
+    d.wait_ready();
+    d.wait_scans(1);
+    let lib = Lib { d };
+    let found = lib.ok("search3", "query=Othername&albumCount=20");
+    let albums = arr(&found["searchResult3"]["album"]);
+    assert_eq!(albums.len(), cases.len(), "{found}");
+    for (f, _, _) in cases {
+        let id = albums.iter().find(|a| a["name"] == format!("Othername {f}")).unwrap()["id"].clone();
+        let album = lib.ok("getAlbum", &format!("id={}", id.as_str().unwrap()))["album"].clone();
+        let (types, explicit) = match f {
+            "mp3" => (serde_json::json!(["ep"]), ""),
+            "m4a" => (serde_json::json!(["single", "live"]), ""),
+            "ogg" => (serde_json::json!([]), "clean"),
+            _ => (serde_json::json!([]), "explicit"),
+        };
+        assert_eq!(album["releaseTypes"], types, "{f}: {album}");
+        assert_eq!(album["explicitStatus"], explicit, "{f}: {album}");
+        assert_eq!(album["song"][0]["explicitStatus"], explicit, "{f}: {album}");
+    }
+}
+
 /// Album fields clients show, read from each tag format's own tags (ID3v2, Vorbis comments in
 /// FLAC and Opus, MP4 ilst, APE), in every answer albums appear in, valid XML and JSON.
 #[test]

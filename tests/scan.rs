@@ -960,7 +960,7 @@ fn files_indexed_before_the_album_fields_are_read_again_once() {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .unwrap();
-    assert_eq!((types.as_str(), moods.as_str(), version), ("ep", "warm", 1));
+    assert_eq!((types.as_str(), moods.as_str(), version), ("ep", "warm", 2), "version: ingest::TAGS_VERSION");
     let album: String =
         conn.query_row("SELECT release_types FROM albums WHERE name = 'Old Album'", [], |r| r.get(0)).unwrap();
     assert_eq!(album, "ep");

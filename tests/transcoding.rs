@@ -289,6 +289,13 @@ fn transcode_decisions_streams_and_top_songs_by_artist_id() {
     )
     .unwrap();
     assert_eq!(error_code(&serde_json::from_str::<Value>(&no_type.text()).unwrap()["subsonic-response"]), 10);
+    // By GET (or HEAD) it is 405, as in Navidrome: the spec defines it for POST only.
+    for method in ["GET", "HEAD"] {
+        let path = format!("/rest/getTranscodeDecision.view?{AUTH}&f=json&mediaId={flac}&mediaType=song");
+        let r = http(l.d.port, method, &path, &[], b"").unwrap();
+        assert_eq!(r.status, 405, "{method}");
+        assert_eq!(r.header("allow"), Some("POST"), "{method}");
+    }
     assert_eq!(l.stream(&flac, "mp3-please").status, 400);
     assert_eq!(l.get("getTranscodeStream", &format!("mediaId={flac}&mediaType=song")).status, 400);
     assert_eq!(l.stream("nope", &params).status, 404);

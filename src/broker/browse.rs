@@ -84,7 +84,7 @@ const SONG_COLUMNS: &str = "t.id, t.folder_id, t.title, coalesce(al.name, ''), t
     t.created_at, t.bpm, t.comment, t.sort_title, t.mbz_recording_id, t.rg_track_gain, t.rg_track_peak, t.rg_album_gain, \
     t.rg_album_peak, (t.pictures != '' OR EXISTS (SELECT 1 FROM folder_images fi WHERE fi.folder_id = t.folder_id)), \
     t.genre_list, t.artist_list, t.album_artist_list, \
-    an.starred_at, an.rating, an.play_count, an.played_at";
+    an.starred_at, an.rating, an.play_count, an.played_at, t.explicit_status";
 
 const SONG_FROM: &str = "FROM tracks t JOIN folders f ON f.id = t.folder_id LEFT JOIN albums al ON al.id = t.album_id \
     LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'track' AND an.item_id = t.id";
@@ -143,6 +143,7 @@ fn song(r: &Row<'_>) -> rusqlite::Result<SongRec> {
         artists,
         album_artists: split_pairs(text(r, 31)?),
         annotation: annotation(r, 32)?,
+        explicit_status: r.get(36)?,
     })
 }
 
@@ -178,10 +179,10 @@ fn album_songs(conn: &Connection, user: &str, album: &mut AlbumRec) -> Result<Ve
     let (mut songs, mut discs, mut original) = (Vec::new(), Vec::new(), None::<String>);
     while let Some(r) = rows.next().map_err(internal)? {
         let s = song(r).map_err(internal)?;
-        if let Some(subtitle) = text(r, 36).map_err(internal)? {
+        if let Some(subtitle) = text(r, 37).map_err(internal)? {
             discs.push((s.disc.unwrap_or(1), subtitle.to_string()));
         }
-        if let Some(o) = text(r, 37).map_err(internal)? {
+        if let Some(o) = text(r, 38).map_err(internal)? {
             if original.as_deref().is_none_or(|x| o < x) {
                 original = Some(o.to_string());
             }

@@ -33,8 +33,10 @@ pub fn sync_music_folders(conn: &Connection, folders: &[PathBuf]) -> rusqlite::R
 
 /// The version of the scanner's tag reading: rows stored by an older one (tracks.tags_version)
 /// are read again by the next scan, whether or not the file changed. 1: the album fields of
-/// migration 0011 (release types, labels, moods, explicit status) and every sidecar lyrics file.
-pub const TAGS_VERSION: i64 = 1;
+/// migration 0011 (release types, labels, moods, explicit status) and every sidecar lyrics file;
+/// 2: release types and the explicit flag under their other names (ID3v2 and MP4 RELEASETYPE,
+/// the Vorbis comment ITUNESADVISORY), which version 1 did not read.
+pub const TAGS_VERSION: i64 = 2;
 
 fn folder_id(conn: &Connection, root: i64, path: &[u8]) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT id FROM folders WHERE music_folder_id = ?1 AND path = ?2")?

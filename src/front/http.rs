@@ -45,7 +45,7 @@ use tower_http::compression::predicate::{And, Predicate, SizeAbove};
 use tower_http::compression::{Compression, CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowHeaders, Any, Cors, CorsLayer};
 
-use super::methods::CLIENT_INFO;
+use super::methods::{self, CLIENT_INFO};
 use super::{plain, Front, HttpResponse, Params, MAX_BODY};
 
 /// What the accept loop knows about a connection, handed to every request on it.
@@ -278,6 +278,13 @@ impl Front {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         let head = parts.method == Method::HEAD;
+        // The OpenSubsonic spec defines getTranscodeDecision for POST only (its ClientInfo is
+        // a body); Navidrome answers other methods 405, and so does this.
+        if parts.method != Method::POST && methods::is_post_only(method) {
+            let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "POST the ClientInfo as a JSON body\n");
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return r;
+        }
         // Any body is read whole, within the deadline, so a client trickling one is cut off.
         if !body.is_end_stream() {
             match self.read_body(body).await {

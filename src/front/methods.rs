@@ -254,6 +254,11 @@ pub const CLIENT_INFO: &str = "clientInfo";
 static BY_NAME: LazyLock<HashMap<&'static str, &'static Method>> =
     LazyLock::new(|| METHODS.iter().map(|m| (m.name, m)).collect());
 
+/// Whether the method a request path names is defined for POST only (getTranscodeDecision).
+pub fn is_post_only(requested: &str) -> bool {
+    requested.strip_suffix(".view").unwrap_or(requested) == "getTranscodeDecision"
+}
+
 /// The method a request path names (`/rest/<name>` or `/rest/<name>.view`), or error 70.
 pub fn find(requested: &str) -> Result<&'static Method, ApiError> {
     let name = requested.strip_suffix(".view").unwrap_or(requested);

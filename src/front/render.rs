@@ -107,6 +107,7 @@ fn write_song(o: &mut Out, n: &Node, s: &SongRec) {
     o.opt_str("musicBrainzId", s.mbz_id.as_deref());
     o.str("displayArtist", &s.artist);
     o.str("displayAlbumArtist", &s.album_artist);
+    o.str("explicitStatus", &s.explicit_status);
     annotate(o, &s.annotation, true);
     o.node_attrs(n);
     let gains = [("trackGain", s.rg_track_gain), ("trackPeak", s.rg_track_peak)];

@@ -152,6 +152,8 @@ pub struct SongRec {
     pub rg_album_peak: Option<f64>,
     pub has_cover: bool,
     pub annotation: Annotation,
+    /// "explicit", "clean" or "".
+    pub explicit_status: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]

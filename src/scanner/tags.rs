@@ -233,16 +233,103 @@ fn expected_suffixes(t: FileType) -> &'static [&'static str] {
     }
 }
 
+/// What a format's own tag holds under a name lofty's generic `Tag` has no key for (it keeps
+/// such items in the concrete tag only): ID3v2 `TXXX:RELEASETYPE`, MP4
+/// `----:com.apple.iTunes:RELEASETYPE` (Vorbis `RELEASETYPE` is mapped), and the Vorbis
+/// comment `ITUNESADVISORY` (ID3v2's TXXX and MP4's rtng are mapped).
+#[derive(Default)]
+struct NativeTags {
+    release_types: Vec<String>,
+    advisory: Option<String>,
+}
+
+const RELEASE_TYPE: &str = "RELEASETYPE";
+
+fn from_id3v2(tag: Option<&lofty::id3::v2::Id3v2Tag>) -> NativeTags {
+    use lofty::id3::v2::Frame;
+    let mut n = NativeTags::default();
+    for frame in tag.into_iter().flat_map(|t| t.iter()) {
+        if let Frame::UserText(f) = frame {
+            if f.description.eq_ignore_ascii_case(RELEASE_TYPE) {
+                n.release_types.push(cap(&f.content, MAX_TEXT));
+            }
+        }
+    }
+    n
+}
+
+fn from_vorbis(tag: Option<&lofty::ogg::tag::VorbisComments>) -> NativeTags {
+    let advisory = tag.and_then(|t| t.items().find(|(k, _)| k.eq_ignore_ascii_case("ITUNESADVISORY")));
+    NativeTags { release_types: Vec::new(), advisory: advisory.map(|(_, v)| cap(v, MAX_TEXT)) }
+}
+
+fn from_ilst(tag: Option<&lofty::mp4::Ilst>) -> NativeTags {
+    use lofty::mp4::{AtomData, AtomIdent};
+    let mut n = NativeTags::default();
+    for atom in tag.into_iter().flatten() {
+        if let AtomIdent::Freeform { mean, name } = atom.ident() {
+            if mean.eq_ignore_ascii_case("com.apple.iTunes") && name.eq_ignore_ascii_case(RELEASE_TYPE) {
+                for data in atom.data() {
+                    if let AtomData::UTF8(v) | AtomData::UTF16(v) = data {
+                        n.release_types.push(cap(v, MAX_TEXT));
+                    }
+                }
+            }
+        }
+    }
+    n
+}
+
+/// `probe.read()`, but the five common formats are read as their concrete file first so that
+/// the names above can be taken from the format's own tag; then the file is the same generic
+/// one lofty would have returned.
+fn read_with_native(
+    probe: Probe<WindowReader>,
+    options: ParseOptions,
+) -> Result<(lofty::file::TaggedFile, NativeTags), lofty::error::FileParseError> {
+    use lofty::{flac::FlacFile, mp4::Mp4File, mpeg::MpegFile, ogg::OpusFile, ogg::VorbisFile};
+    let ft = probe.file_type();
+    if !matches!(ft, Some(FileType::Mpeg | FileType::Flac | FileType::Vorbis | FileType::Opus | FileType::Mp4)) {
+        return Ok((probe.read()?, NativeTags::default()));
+    }
+    let mut reader = probe.into_inner();
+    Ok(match ft {
+        Some(FileType::Mpeg) => {
+            let f = MpegFile::read_from(&mut reader, options)?;
+            let n = from_id3v2(f.id3v2());
+            (f.into(), n)
+        }
+        Some(FileType::Flac) => {
+            let f = FlacFile::read_from(&mut reader, options)?;
+            let n = from_vorbis(f.vorbis_comments());
+            (f.into(), n)
+        }
+        Some(FileType::Vorbis) => {
+            let f = VorbisFile::read_from(&mut reader, options)?;
+            let n = from_vorbis(Some(f.vorbis_comments()));
+            (f.into(), n)
+        }
+        Some(FileType::Opus) => {
+            let f = OpusFile::read_from(&mut reader, options)?;
+            let n = from_vorbis(Some(f.vorbis_comments()));
+            (f.into(), n)
+        }
+        _ => {
+            let f = Mp4File::read_from(&mut reader, options)?;
+            let n = from_ilst(f.ilst());
+            (f.into(), n)
+        }
+    })
+}
+
 /// Reads tags and properties. The second value is a warning worth reporting (a file whose
 /// content does not match its name).
 pub fn read(path: &Path, suffix: &str, split: &Splitting) -> Result<(TrackTags, Option<String>), String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let reader = WindowReader::new(file).map_err(|e| e.to_string())?;
-    let probe = Probe::new(reader)
-        .options(ParseOptions::new().parsing_mode(ParsingMode::BestAttempt).read_cover_art(true))
-        .guess_file_type()
-        .map_err(|e| e.to_string())?;
-    let file = probe.read().map_err(|e| e.to_string())?;
+    let options = ParseOptions::new().parsing_mode(ParsingMode::BestAttempt).read_cover_art(true);
+    let probe = Probe::new(reader).options(options).guess_file_type().map_err(|e| e.to_string())?;
+    let (file, native) = read_with_native(probe, options).map_err(|e| e.to_string())?;
     let ft = file.file_type();
     let warning = (!expected_suffixes(ft).contains(&suffix))
         .then(|| format!("the content is {} but the name says .{suffix}", codec_name(ft)));
@@ -330,12 +417,14 @@ pub fn read(path: &Path, suffix: &str, split: &Splitting) -> Result<(TrackTags, 
     }
     // Album fields. Release types and moods come as "album; live" too; a label may hold a
     // "/" (its name), so only ";" splits labels.
-    t.release_types = split_chars(texts(&tags, ItemKey::MusicBrainzReleaseType), ";/,");
+    let mut release_types = texts(&tags, ItemKey::MusicBrainzReleaseType);
+    release_types.extend(native.release_types);
+    t.release_types = split_chars(release_types, ";/,\0");
     // ID3v2 TPUB reads as Publisher (LABEL and PUBLISHER are distinct in Vorbis comments).
     let labels = Some(texts(&tags, ItemKey::Label)).filter(|l| !l.is_empty());
     t.record_labels = split_chars(labels.unwrap_or_else(|| texts(&tags, ItemKey::Publisher)), ";");
     t.moods = split_chars(texts(&tags, ItemKey::Mood), ";/,");
-    t.explicit_status = text(&tags, ItemKey::ParentalAdvisory).and_then(|v| explicit_status(&v));
+    t.explicit_status = text(&tags, ItemKey::ParentalAdvisory).or(native.advisory).and_then(|v| explicit_status(&v));
     for tag in &tags {
         for p in tag.pictures() {
             let ty = format!("{:?}", p.pic_type());

@@ -202,6 +202,9 @@ pub struct Tags {
     pub moods: Vec<String>,
     /// ITUNESADVISORY / MP4 rtng: "1" explicit, "2" clean.
     pub advisory: Option<String>,
+    /// Items under the format's own names, which lofty's generic tag has no key for: an ID3v2
+    /// TXXX description, a Vorbis comment name, or an MP4 `----:com.apple.iTunes:` name.
+    pub native: Vec<(String, String)>,
 }
 
 impl Tags {
@@ -351,7 +354,35 @@ pub fn lofty_tag(tags: &Tags, tag_type: TagType) -> Tag {
 pub fn apply_tag(file: &mut Cursor<Vec<u8>>, tags: &Tags, tag_type: TagType, options: WriteOptions) {
     file.seek(SeekFrom::Start(0)).unwrap();
     let tag = lofty_tag(tags, tag_type);
-    if tag_type == TagType::Ape {
+    if !tags.native.is_empty() {
+        use lofty::tag::TagExt;
+        match tag_type {
+            TagType::Id3v2 => {
+                let mut id3 = lofty::id3::v2::Id3v2Tag::from(tag);
+                for (k, v) in &tags.native {
+                    id3.insert_user_text(k.clone(), v.clone());
+                }
+                id3.save_to(file, options).unwrap_or_else(|e| panic!("writing ID3v2 tag: {e}"));
+            }
+            TagType::VorbisComments => {
+                let mut vc = lofty::ogg::tag::VorbisComments::from(tag);
+                for (k, v) in &tags.native {
+                    vc.push(k.clone(), v.clone());
+                }
+                vc.save_to(file, options).unwrap_or_else(|e| panic!("writing Vorbis comments: {e}"));
+            }
+            TagType::Mp4Ilst => {
+                use lofty::mp4::{Atom, AtomData, AtomIdent};
+                let mut ilst = lofty::mp4::Ilst::from(tag);
+                for (k, v) in &tags.native {
+                    let ident = AtomIdent::Freeform { mean: "com.apple.iTunes".into(), name: k.clone().into() };
+                    ilst.insert(Atom::new(ident, AtomData::UTF8(v.clone())));
+                }
+                ilst.save_to(file, options).unwrap_or_else(|e| panic!("writing MP4 ilst: {e}"));
+            }
+            other => panic!("no native items for {other:?}"),
+        }
+    } else if tag_type == TagType::Ape {
         let mut ape = lofty::ape::ApeTag::from(tag);
         if let Some(bpm) = tags.bpm {
             ape.insert(lofty::ape::ApeItem::new("BPM".into(), ItemValue::Text(bpm.to_string())).unwrap());
