@@ -5,6 +5,8 @@
 # scanning at 1,000,000 tracks as well with --million. Each script also prints its own lines.
 #
 #   bash bench/all.sh [--tracks N] [--million] [--out FILE] [--compare OLD.json]
+#   BENCH_NO_BUILD=1 bash bench/all.sh     # measure target/release as it is (no cargo build)
+#   REDOUBT_BIN=/path/to/redoubt bash bench/all.sh   # measure another build of the daemon
 #
 # --out (default target/bench/all-<date>.json) gets {"machine": …, "results": [{name, value,
 # unit}]}; --compare prints each figure beside the old file's, with the change in percent.
@@ -27,8 +29,8 @@ mkdir -p "$(dirname "$out")"
 export BENCH_RESULTS
 BENCH_RESULTS=$(mktemp /tmp/redoubt-bench-results.XXXXXX)
 trap 'rm -f "$BENCH_RESULTS"' EXIT
-cargo build --release --quiet
-cargo build --release --quiet --example gen_library
+[ -n "${BENCH_NO_BUILD:-}${REDOUBT_BIN:-}" ] || cargo build --release --quiet
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet --example gen_library
 step() { echo; echo "######## $*"; "$@"; }
 step bash bench/scan.sh "$tracks"
 [ -n "$million" ] && step bash bench/scan.sh 1000000

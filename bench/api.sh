@@ -17,8 +17,8 @@ tracks=${1:-100000}
 secs=${2:-8}
 encoding=${ENCODING:-}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
-[ -n "${REDOUBT_BIN:-}" ] || cargo build --release --quiet
-cargo build --release --quiet --example gen_library
+[ -n "${BENCH_NO_BUILD:-}${REDOUBT_BIN:-}" ] || cargo build --release --quiet
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet --example gen_library
 work=$(mktemp -d /tmp/redoubt-apibench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT

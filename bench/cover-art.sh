@@ -12,7 +12,7 @@ albums=${1:-20}
 secs=${2:-8}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 command -v ffmpeg >/dev/null || { echo "ffmpeg is needed" >&2; exit 2; }
-cargo build --release --quiet
+[ -n "${BENCH_NO_BUILD:-}${REDOUBT_BIN:-}" ] || cargo build --release --quiet
 work=$(mktemp -d /tmp/redoubt-artbench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT

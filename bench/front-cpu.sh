@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 2; }
 if [ $# -eq 0 ]; then
-  cargo build --release --quiet
+  [ -n "${BENCH_NO_BUILD:-}${REDOUBT_BIN:-}" ] || cargo build --release --quiet
   set -- "${CARGO_TARGET_DIR:-target}/release/redoubt"
 fi
 as_user=()

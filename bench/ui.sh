@@ -11,8 +11,8 @@ target=${CARGO_TARGET_DIR:-target}
 tracks=${1:-100000}
 runs=${2:-7}
 [ -d tests/browser/node_modules/playwright-core ] || { echo "run npm ci in tests/browser first" >&2; exit 2; }
-[ -n "${REDOUBT_BIN:-}" ] || cargo build --release --quiet
-cargo build --release --quiet --example gen_library
+[ -n "${BENCH_NO_BUILD:-}${REDOUBT_BIN:-}" ] || cargo build --release --quiet
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet --example gen_library
 work=$(mktemp -d /tmp/redoubt-uibench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
