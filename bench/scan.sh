@@ -4,6 +4,8 @@
 # scanner and the broker. Prints the figures; asserts nothing.
 #
 #   bash bench/scan.sh [TRACKS]        # default 100000; needs ffmpeg
+#   BENCH_LIBRARY=/path bash bench/scan.sh 1000000   # a library gen_library made there
+#                                      # before (kept; its 1% is changed in place)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${CARGO_TARGET_DIR:-target}
@@ -13,12 +15,14 @@ tracks=${1:-100000}
 work=$(mktemp -d /tmp/redoubt-scanbench.XXXXXX)
 pid=
 trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$work"' EXIT
-lib=$work/music
+lib=${BENCH_LIBRARY:-$work/music}
 mkdir -p "$lib" "$work/data"
-echo "== generating $tracks tracks"
-/usr/bin/time -f "generated in %e s" "$target"/release/examples/gen_library "$lib" "$tracks" | tail -1
+if [ -z "${BENCH_LIBRARY:-}" ]; then
+  echo "== generating $tracks tracks"
+  /usr/bin/time -f "generated in %e s" "$target"/release/examples/gen_library "$lib" "$tracks" | tail -1
+fi
 cp "${REDOUBT_BIN:-$target/release/redoubt}" "$work/redoubt"
-chmod -R a+rX "$work"
+chmod -R a+rX "$work" "$lib"
 as_user=()
 if [ "$(id -u)" = 0 ]; then
   chown nobody "$work/data"
@@ -93,7 +97,7 @@ chmod -R a+rX "$lib"
 "${as_user[@]}" "$work/redoubt" scan "${folders[@]}" > /dev/null
 wait_scan 3
 report "rescan, 1% changed" 3
-grep " finished: " "$work/log" | sed 's/^/  /'
+grep -E " finished: |walked in|figures in|merged in" "$work/log" | sed 's/^/  /'
 # Restarted on the indexed library: the time from `serve` to the first answered
 # authenticated request (a ping the broker checks the password of).
 kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -438,8 +438,15 @@ impl Broker {
                     let st = ingest::finish_scan(&mut conn, &me.roots, scan as i64, started, &unchanged, purge)?;
                     if files > 0 || st.missing > 0 || st.moved > 0 || st.purged > 0 {
                         // Only search speed depends on it: a failure is not the scan's.
-                        if let Err(e) = ingest::optimize_search(&conn) {
-                            tracing::warn!("scan {scan}: cannot merge the search indexes: {}", me.explain(&e));
+                        let began = Instant::now();
+                        match ingest::optimize_search(&conn, files + st.missing + st.moved, st.tracks) {
+                            Ok(()) => tracing::info!(
+                                "scan {scan}: search indexes merged in {} ms",
+                                began.elapsed().as_millis()
+                            ),
+                            Err(e) => {
+                                tracing::warn!("scan {scan}: cannot merge the search indexes: {}", me.explain(&e))
+                            }
                         }
                     }
                     Ok::<_, rusqlite::Error>(st)
