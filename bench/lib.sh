@@ -34,8 +34,13 @@ start_daemon() {
 # $BENCH_RESULTS when it is set (the scripts print their own tables either way).
 result() {
   [ -n "${BENCH_RESULTS:-}" ] || return 0
+  # A figure a run did not produce (a wrk run that failed, say) is said, not written as JSON.
+  if ! [[ "$2" =~ ^-?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then
+    echo "bench: no figure for \"$1\" (got \"$2\")" >&2
+    return 0
+  fi
   # Numbers as JSON wants them (bc writes ".5").
-  printf '{"name": "%s", "value": %s, "unit": "%s"}\n' "$1" "$(echo "$2" | awk '{printf "%.4f", $1}')" "$3" >> "$BENCH_RESULTS"
+  printf '{"name": "%s", "value": %s, "unit": "%s"}\n' "${1//\"/\\\"}" "$(echo "$2" | awk '{printf "%.4f", $1}')" "$3" >> "$BENCH_RESULTS"
 }
 
 # wrk's latency ("812.00us", "3.21ms", "1.02s") in milliseconds.
