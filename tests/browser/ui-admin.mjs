@@ -11,7 +11,7 @@
 // `dialogs`, and the page problems lib.mjs collects.
 
 import { report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, pageUntil, shot, watcher } from './ui-lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, pageUntil, shot, watcher, posting } from './ui-lib.mjs';
 
 const { base, admin, adminPassword, user, userPassword, mode } = args([
   'base',
@@ -44,9 +44,7 @@ const text = (page, selector) => page.locator(selector).first().textContent({ ti
 
 /** Clicks a submit button and waits for its POST's answer and the page it brings. */
 async function submit(page, button, path) {
-  const answer = page.waitForResponse((r) => r.url().includes(path) && r.request().method() === 'POST');
-  await button.click();
-  const r = await answer;
+  const r = await posting(page, path, () => button.click());
   await page.waitForLoadState('domcontentloaded');
   await page.waitForSelector('#admin-outcome', { timeout: 10000 }).catch(() => {});
   return r;

@@ -132,3 +132,16 @@ export function audioState(page) {
     };
   });
 }
+
+/**
+ * Runs `act` and waits for the answer to the POST to `path` it causes, body and all: a
+ * response resolves once its headers arrive, and a navigation right after that aborts the
+ * body's read (the page's fetch then fails with net::ERR_ABORTED, a "failed request").
+ */
+export async function posting(page, path, act) {
+  const answer = page.waitForResponse((r) => r.url().includes(path) && r.request().method() === 'POST');
+  await act();
+  const r = await answer;
+  await r.finished();
+  return r;
+}

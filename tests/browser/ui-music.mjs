@@ -14,7 +14,7 @@
 // problems lib.mjs collects.
 
 import { report, fail, args, screenshot } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, pageUntil, audioState, watcher } from './ui-lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, pageUntil, audioState, watcher, posting } from './ui-lib.mjs';
 
 const { base, user, password, newPassword, hostile1, hostile2 } = args([
   'base',
@@ -48,12 +48,6 @@ const bridge = (page, method, query = '') =>
     async ([m, q]) => (await (await fetch(`/app/api/${m}?${q}`)).json())['subsonic-response'],
     [method, query],
   );
-/** Waits for the answer to a POST to `path` after `act`. */
-async function posting(page, path, act) {
-  const answer = page.waitForResponse((r) => r.url().includes(path) && r.request().method() === 'POST');
-  await act();
-  return answer;
-}
 /** Nothing in <main> became markup: no element from the hostile strings, no handler attribute. */
 const noInjectedMarkup = (page) =>
   page.evaluate(() => {

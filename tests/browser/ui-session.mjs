@@ -8,7 +8,7 @@
 // overflow, landmarks, screenshot) and the page problems lib.mjs collects.
 
 import { report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, watcher } from './ui-lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, watcher, posting } from './ui-lib.mjs';
 
 const { base, code, user, password, limit } = args(['base', 'code', 'user', 'password', 'limit']);
 const rec = recorder();
@@ -20,9 +20,7 @@ const text = (page, selector) => page.locator(selector).first().textContent({ ti
 
 /** Submits the form in <main> and waits for the POST's answer (the script swaps it in). */
 async function submit(page, path) {
-  const answer = page.waitForResponse((r) => r.url().includes(path) && r.request().method() === 'POST');
-  await page.locator('main form button[type="submit"]').click();
-  const r = await answer;
+  const r = await posting(page, path, () => page.locator('main form button[type="submit"]').click());
   await page.waitForLoadState('domcontentloaded');
   return r;
 }

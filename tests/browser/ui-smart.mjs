@@ -10,7 +10,7 @@
 // width. Prints one JSON line: `steps`, `pages`, `dialogs` and the page problems lib.mjs collects.
 
 import { openBrowser, report, fail, args } from './lib.mjs';
-import { DESKTOP, PHONE, recorder, sweep, watcher } from './ui-lib.mjs';
+import { DESKTOP, PHONE, recorder, sweep, watcher, posting } from './ui-lib.mjs';
 
 const { base, user, password } = args(['base', 'user', 'password']);
 const rec = recorder();
@@ -30,11 +30,6 @@ async function login(page) {
 
 const rowTitles = (page) =>
   page.evaluate(() => Array.from(document.querySelectorAll('#main tr[data-id]'), (r) => r.dataset.title));
-async function posting(page, path, act) {
-  const answer = page.waitForResponse((r) => r.url().includes(path) && r.request().method() === 'POST');
-  await act();
-  return answer;
-}
 
 let b = null;
 let fatal = null;

@@ -110,7 +110,20 @@ impl Fixture {
         if is_root() {
             chown_tree(&data, UNPRIVILEGED);
         }
-        Fixture { dir, bin, music, data, owned: true }
+        let fx = Fixture { dir, bin, music, data, owned: true };
+        fx.own_config();
+        fx
+    }
+
+    /// An empty `./redoubt.toml` in the fixture (where every command runs) unless one is
+    /// there: found before `/etc/redoubt/redoubt.toml`, so no daemon or command of a test reads
+    /// the machine's configuration, which tests/deb.rs installs while the other tests run.
+    pub fn own_config(&self) {
+        let p = self.dir.join("redoubt.toml");
+        if !p.exists() {
+            std::fs::write(&p, "# the tests' own (empty) configuration\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
     }
 
     /// The same folder; the returned value now owns it.
@@ -268,6 +281,8 @@ impl Daemon {
             std::fs::write(&p, cfg).unwrap();
             args.push("--config".into());
             args.push(p.display().to_string());
+        } else {
+            fx.own_config();
         }
         args.extend(opts.extra_args.iter().cloned());
         let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
