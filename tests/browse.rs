@@ -16,16 +16,6 @@ struct Lib {
 }
 
 impl Lib {
-    /// The daemon on `fx`'s music (made readable to it), with the admin, after its first scan.
-    fn scanned(fx: Fixture) -> Lib {
-        let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&fx.music).status();
-        fx.add_user(ADMIN, ADMIN_PASSWORD, true);
-        let mut d = Daemon::spawn(fx, Options::default());
-        d.wait_ready();
-        d.wait_scans(1);
-        Lib { d }
-    }
-
     /// Calls a method in JSON and XML; validates both; returns the JSON subsonic-response.
     fn call(&self, method: &str, query: &str) -> Value {
         let sep = if query.is_empty() { "" } else { "&" };
@@ -555,7 +545,7 @@ fn release_types_and_advisories_under_their_other_names() {
         };
         media::write_track(&dir.join(format!("1.{}", media::suffix(f))), f, &tags);
     }
-    let lib = Lib::scanned(fx);
+    let lib = serve(fx);
     let found = lib.ok("search3", "query=Othername&albumCount=20");
     let albums = arr(&found["searchResult3"]["album"]);
     assert_eq!(albums.len(), cases.len(), "{found}");
@@ -604,7 +594,7 @@ fn album_fields_come_from_each_tag_format() {
             },
         );
     }
-    let lib = Lib::scanned(fx);
+    let lib = serve(fx);
     let found = lib.ok("search3", "query=Fields&albumCount=20");
     let albums = arr(&found["searchResult3"]["album"]);
     assert_eq!(albums.len(), formats.len(), "{found}");
