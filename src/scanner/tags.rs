@@ -288,37 +288,33 @@ fn read_with_native(
     options: ParseOptions,
 ) -> Result<(lofty::file::TaggedFile, NativeTags), lofty::error::FileParseError> {
     use lofty::{flac::FlacFile, mp4::Mp4File, mpeg::MpegFile, ogg::OpusFile, ogg::VorbisFile};
-    let ft = probe.file_type();
-    if !matches!(ft, Some(FileType::Mpeg | FileType::Flac | FileType::Vorbis | FileType::Opus | FileType::Mp4)) {
-        return Ok((probe.read()?, NativeTags::default()));
-    }
-    let mut reader = probe.into_inner();
-    Ok(match ft {
+    Ok(match probe.file_type() {
         Some(FileType::Mpeg) => {
-            let f = MpegFile::read_from(&mut reader, options)?;
+            let f = MpegFile::read_from(&mut probe.into_inner(), options)?;
             let n = from_id3v2(f.id3v2());
             (f.into(), n)
         }
         Some(FileType::Flac) => {
-            let f = FlacFile::read_from(&mut reader, options)?;
+            let f = FlacFile::read_from(&mut probe.into_inner(), options)?;
             let n = from_vorbis(f.vorbis_comments());
             (f.into(), n)
         }
         Some(FileType::Vorbis) => {
-            let f = VorbisFile::read_from(&mut reader, options)?;
+            let f = VorbisFile::read_from(&mut probe.into_inner(), options)?;
             let n = from_vorbis(Some(f.vorbis_comments()));
             (f.into(), n)
         }
         Some(FileType::Opus) => {
-            let f = OpusFile::read_from(&mut reader, options)?;
+            let f = OpusFile::read_from(&mut probe.into_inner(), options)?;
             let n = from_vorbis(Some(f.vorbis_comments()));
             (f.into(), n)
         }
-        _ => {
-            let f = Mp4File::read_from(&mut reader, options)?;
+        Some(FileType::Mp4) => {
+            let f = Mp4File::read_from(&mut probe.into_inner(), options)?;
             let n = from_ilst(f.ilst());
             (f.into(), n)
         }
+        _ => (probe.read()?, NativeTags::default()),
     })
 }
 
