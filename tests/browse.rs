@@ -332,6 +332,47 @@ fn albums_carry_disc_titles_and_the_original_release_date() {
     assert_eq!((o["year"].as_i64(), o["month"].as_i64(), o["day"].as_i64()), (Some(1971), Some(3), Some(9)));
 }
 
+/// getAlbum lists an album's songs by disc, then track number (songs without one first),
+/// then title with ASCII letters compared without case, whatever order the files were stored in.
+#[test]
+fn album_songs_come_by_disc_track_and_title() {
+    let fx = Fixture::new();
+    let dir = fx.music.join("Order/Album");
+    std::fs::create_dir_all(&dir).unwrap();
+    // File names in an order unlike the expected one (the scanner stores them by name).
+    let songs: [(&str, Option<u32>, Option<u32>, &str); 7] = [
+        ("a", Some(2), Some(1), "Second disc"),
+        ("b", Some(1), Some(2), "Two"),
+        ("c", Some(1), Some(1), "one"),
+        ("d", Some(1), None, "B untracked"),
+        ("e", Some(1), None, "a untracked"),
+        ("f", None, None, "no disc"),
+        ("g", Some(1), Some(2), "three"),
+    ];
+    for (file, disc, track, title) in songs {
+        media::write_track(
+            &dir.join(format!("{file}.mp3")),
+            "mp3",
+            &Tags {
+                title: Some(title.into()),
+                artist: Some("Orderly".into()),
+                album: Some("Album".into()),
+                disc,
+                track,
+                ..Tags::default()
+            },
+        );
+    }
+    let l = serve(fx);
+    let list = l.ok("getAlbumList2", "type=newest");
+    let id = list["albumList2"]["album"][0]["id"].as_str().unwrap().to_string();
+    let a = l.ok("getAlbum", &format!("id={id}"));
+    let titles: Vec<String> =
+        arr(&a["album"]["song"]).iter().map(|s| s["title"].as_str().unwrap().to_string()).collect();
+    // Byte order would put "B" before "a" and "Two" before "three".
+    assert_eq!(titles, ["no disc", "a untracked", "B untracked", "one", "three", "Two", "Second disc"]);
+}
+
 /// A library as people have them: tagged albums, a compilation with per-track artists, a
 /// guest on someone else's album, untagged rips in two folders, files with only an artist or
 /// only a title, an album without an artist, a compilation without an album name, a file at

@@ -168,10 +168,13 @@ fn songs(
 
 /// The songs of an album, with the disc subtitles and the earliest original release date
 /// read from the same rows (a second pass over the album's tracks cost 12% of getAlbum).
+/// Sorted here, as `ORDER BY t.disc, t.track, t.title COLLATE NOCASE` would (no disc or
+/// track first, titles by ASCII case-folded bytes): SQLite's sort opened a temporary b-tree
+/// for every album, 5% of getAlbum's time in the broker.
 fn album_songs(conn: &Connection, user: &str, album: &mut AlbumRec) -> Result<Vec<SongRec>, ApiError> {
     let sql = format!(
         "SELECT {SONG_COLUMNS}, t.disc_subtitle, t.original_date {SONG_FROM} \
-         WHERE t.missing = 0 AND t.album_id = ?2 AND {} ORDER BY t.disc, t.track, t.title COLLATE NOCASE",
+         WHERE t.missing = 0 AND t.album_id = ?2 AND {} ORDER BY t.rowid",
         access::track("t", "?1")
     );
     let mut st = conn.prepare_cached(&sql).map_err(internal)?;
@@ -189,11 +192,18 @@ fn album_songs(conn: &Connection, user: &str, album: &mut AlbumRec) -> Result<Ve
         }
         songs.push(s);
     }
+    songs
+        .sort_by(|a, b| (a.disc, a.track).cmp(&(b.disc, b.track)).then_with(|| nocase(&a.title).cmp(nocase(&b.title))));
     discs.sort();
     discs.dedup();
     album.disc_titles = discs;
     album.original_date = original;
     Ok(songs)
+}
+
+/// SQLite's NOCASE collation: ASCII letters folded, every other byte as it is.
+fn nocase(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes().map(|c| c.to_ascii_lowercase())
 }
 
 /// Songs by id, in the order given (ids that are unknown or missing are left out). For

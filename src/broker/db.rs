@@ -22,6 +22,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0014_housekeeping", include_str!("migrations/0014_housekeeping.sql")),
     ("0013_smart_playlists", include_str!("migrations/0013_smart_playlists.sql")),
     ("0015_list_indexes", include_str!("migrations/0015_list_indexes.sql")),
+    ("0016_stale_figures", include_str!("migrations/0016_stale_figures.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -6,17 +6,22 @@
 //! [`scan_jobs`](super::scan_jobs) (no SQL there); the read side is [`browse`](super::browse).
 //! Every statement is a constant with `?` parameters; strings from tags are stored as given.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::db::{meta_get, meta_set, new_id, new_row_id, now};
+use super::db::{meta_get, new_id, new_row_id, now};
 
-/// Set (in `meta`) by a scan batch that changed a track row, cleared once `finish_scan` has
-/// recomputed the album and artist figures: a rescan that changed nothing skips those passes
-/// over every track, and a daemon stopped between the two recomputes them next time.
+/// Set (in `meta`) when every album's and artist's figures are to be recomputed at the end of
+/// the next scan (a database from before migration 0016 may hold it); cleared by that scan.
+/// Otherwise a batch that changes a track names its albums and artists in `stale_albums` and
+/// `stale_artists`, and only those are recomputed: a rescan that changed nothing skips the
+/// figures, and a daemon stopped between a batch and the scan's end recomputes them next time.
 const FIGURES_STALE: &str = "figures_stale";
+/// Above this share of the albums stale (a first scan, a full rescan), one pass over every
+/// track recomputes the figures faster than a lookup per stale album.
+const WHOLE_FIGURES_ABOVE: f64 = 0.25;
 use crate::proto::scan::{FolderSeen, FolderToRead, FolderUpdate, KnownFile, ScannedFile, TrackTags};
 
 /// Makes the music_folders table match MusicFolder; returns the id of each configured folder,
@@ -129,6 +134,9 @@ struct Ids {
     albums: HashMap<String, String>,
     genres: HashMap<String, i64>,
     search: Vec<SearchChange>,
+    /// Albums and artists whose figures this batch may have changed (before and after).
+    stale_albums: HashSet<String>,
+    stale_artists: HashSet<String>,
 }
 
 /// One change of an FTS5 search table: (table, rowid, the new text, or None to delete).
@@ -139,7 +147,15 @@ impl Ids {
     /// its pending terms to disk whenever a later statement of the transaction opens a
     /// statement savepoint (an upsert does), so writing them between the track statements made
     /// one tiny index segment per track, and merging those was a third of a full scan's time.
+    ///
+    /// The batch's stale albums and artists are written here too, once each.
     fn write_search(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        for id in self.stale_albums.drain() {
+            tx.prepare_cached("INSERT OR IGNORE INTO stale_albums (id) VALUES (?1)")?.execute([id])?;
+        }
+        for id in self.stale_artists.drain() {
+            tx.prepare_cached("INSERT OR IGNORE INTO stale_artists (id) VALUES (?1)")?.execute([id])?;
+        }
         for (table, rowid, text) in self.search.drain(..) {
             match text {
                 Some(text) => tx
@@ -247,6 +263,22 @@ fn genre_id(tx: &Transaction<'_>, ids: &mut Ids, name: &str) -> rusqlite::Result
     Ok(id)
 }
 
+/// The album and the artists the track `id` counts towards now: their figures are to be
+/// recomputed at the end of the scan (its row is about to change or go missing).
+fn mark_stale(tx: &Transaction<'_>, ids: &mut Ids, id: &str) -> rusqlite::Result<()> {
+    let album: Option<String> = tx
+        .prepare_cached("SELECT album_id FROM tracks WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten();
+    ids.stale_albums.extend(album);
+    let mut st = tx.prepare_cached("SELECT artist_id FROM track_artists WHERE track_id = ?1")?;
+    for artist in st.query_map([id], |r| r.get(0))? {
+        ids.stale_artists.insert(artist?);
+    }
+    Ok(())
+}
+
 fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &ScannedFile) -> rusqlite::Result<()> {
     let t = &f.tags;
     let title = t.title.clone().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| {
@@ -282,6 +314,12 @@ fn store_track(tx: &Transaction<'_>, ids: &mut Ids, folder: i64, scan: i64, f: &
         .query_row(params![folder, f.name], |r| r.get(0))
         .optional()?;
     let is_new = existing.is_none();
+    // The figures of what the row counted towards before, and of what it counts towards now.
+    if let Some(id) = &existing {
+        mark_stale(tx, ids, id)?;
+    }
+    ids.stale_albums.insert(album.clone());
+    ids.stale_artists.extend(artist_ids.iter().chain(&album_artist_ids).cloned());
     let (id, created_scan) = match existing {
         Some(id) => (id, None),
         None => (new_row_id(), Some(scan)),
@@ -465,7 +503,6 @@ pub fn store_folders(
 ) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     let mut stored = 0;
-    let mut changed = false;
     let mut ids = Ids::default();
     for u in updates {
         let Some(&root) = roots.get(u.root as usize) else { continue };
@@ -492,9 +529,9 @@ pub fn store_folders(
             .collect::<Result<_, _>>()?;
         for (id, name) in known {
             if !present.contains(name.as_slice()) {
+                mark_stale(&tx, &mut ids, &id)?;
                 tx.prepare_cached("UPDATE tracks SET missing = 1, updated_at = ?2 WHERE id = ?1")?
                     .execute(params![id, now()])?;
-                changed = true;
             }
         }
         tx.prepare_cached("DELETE FROM folder_images WHERE folder_id = ?1")?.execute([folder])?;
@@ -578,9 +615,6 @@ pub fn store_folders(
         }
     }
     ids.write_search(&tx)?;
-    if stored > 0 || changed {
-        meta_set(&tx, FIGURES_STALE, b"1")?;
-    }
     tx.commit()?;
     Ok(stored)
 }
@@ -603,6 +637,16 @@ pub fn finish_scan(
         tx.prepare_cached("UPDATE folders SET last_scan = ?1 WHERE id = ?2")?.execute(params![scan, id])?;
     }
     for root in roots {
+        let gone = "SELECT t.id FROM tracks t WHERE t.missing = 0 AND t.folder_id IN \
+                    (SELECT id FROM folders WHERE music_folder_id = ?1 AND last_scan < ?2)";
+        tx.execute(
+            &format!("INSERT OR IGNORE INTO stale_albums (id) SELECT album_id FROM tracks WHERE id IN ({gone}) AND album_id IS NOT NULL"),
+            params![root, scan],
+        )?;
+        tx.execute(
+            &format!("INSERT OR IGNORE INTO stale_artists (id) SELECT artist_id FROM track_artists WHERE track_id IN ({gone})"),
+            params![root, scan],
+        )?;
         stats.missing += tx.execute(
             "UPDATE tracks SET missing = 1, updated_at = ?3 WHERE missing = 0 AND folder_id IN \
              (SELECT id FROM folders WHERE music_folder_id = ?1 AND last_scan < ?2)",
@@ -625,6 +669,10 @@ pub fn finish_scan(
         if !taken.insert(old.clone()) || !taken.insert(new.clone()) {
             continue;
         }
+        let mut ids = Ids::default();
+        mark_stale(&tx, &mut ids, &old)?;
+        mark_stale(&tx, &mut ids, &new)?;
+        ids.write_search(&tx)?;
         // The new row's data moves into the old row, then the new row goes.
         let (folder, name): (i64, Vec<u8>) =
             tx.query_row("SELECT folder_id, file_name FROM tracks WHERE id = ?1", [&new], |r| {
@@ -654,12 +702,21 @@ pub fn finish_scan(
     if purge {
         stats.purged = purge_missing(&tx)?;
     }
-    let stale = meta_get(&tx, FIGURES_STALE)?.is_some() || stats.missing + stats.moved + stats.purged > 0;
-    if stale {
+    let stale: i64 =
+        tx.query_row("SELECT (SELECT count(*) FROM stale_albums) + (SELECT count(*) FROM stale_artists)", [], |r| {
+            r.get(0)
+        })?;
+    if meta_get(&tx, FIGURES_STALE)?.is_some() || stale > 0 {
         let began = std::time::Instant::now();
-        update_figures(&tx)?;
+        let scope = figures_scope(&tx)?;
+        update_figures(&tx, scope)?;
+        tx.execute_batch("DELETE FROM stale_albums; DELETE FROM stale_artists;")?;
         tx.execute("DELETE FROM meta WHERE key = ?1", [FIGURES_STALE])?;
-        tracing::info!("scan {scan}: album and artist figures in {} ms", began.elapsed().as_millis());
+        let which = match scope {
+            FiguresScope::All => "every album and artist",
+            FiguresScope::Stale => "the albums and artists it touched",
+        };
+        tracing::info!("scan {scan}: album and artist figures in {} ms ({which})", began.elapsed().as_millis());
     }
     // Imported playlists: their lines resolved to tracks.
     tx.execute(
@@ -685,19 +742,67 @@ pub fn finish_scan(
     Ok(stats)
 }
 
+/// Which albums' and artists' figures `update_figures` recomputes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FiguresScope {
+    /// Every one, in one pass over the tracks.
+    All,
+    /// Those in `stale_albums` and `stale_artists` (and the album artists of those albums).
+    Stale,
+}
+
+fn figures_scope(tx: &Transaction<'_>) -> rusqlite::Result<FiguresScope> {
+    if meta_get(tx, FIGURES_STALE)?.is_some() {
+        return Ok(FiguresScope::All);
+    }
+    let (stale, albums): (i64, i64) =
+        tx.query_row("SELECT (SELECT count(*) FROM stale_albums), (SELECT count(*) FROM albums)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(if stale as f64 > albums as f64 * WHOLE_FIGURES_ABOVE { FiguresScope::All } else { FiguresScope::Stale })
+}
+
 /// Album and artist figures (song counts, durations, years, the album fields, genres,
-/// album counts), recomputed from the tracks.
-fn update_figures(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+/// album counts), recomputed from the tracks: of every album and artist, or of the stale ones.
+/// Both give the same figures (`ingest::tests::stale_figures_match_a_whole_recount`).
+fn update_figures(tx: &Transaction<'_>, scope: FiguresScope) -> rusqlite::Result<()> {
     // Album and artist figures, each in one pass. An artist's album count is every album it
     // has a song on, as album artist or track artist (getArtist lists the same albums), plus
     // any album it is still the album artist of without a song on it (retagged); the same
     // pass finds the artists with a track present (live). `+ta.artist_id` keeps SQLite on
     // the track's own rows: through the artist index, that check cost 4.5 s for 100,000 tracks.
-    tx.execute_batch(
-        "UPDATE albums SET song_count = 0, duration_ms = 0, genre_list = ''; \
+    //
+    // An artist's count depends on the song counts of the albums it is the album artist of,
+    // so a stale album makes its album artist stale.
+    let (albums, tracks, artists, links) = match scope {
+        FiguresScope::All => ("", "", "", ""),
+        FiguresScope::Stale => (
+            " AND albums.id IN (SELECT id FROM stale_albums)",
+            " AND album_id IN (SELECT id FROM stale_albums)",
+            " AND artists.id IN (SELECT id FROM stale_artists)",
+            " AND ta.artist_id IN (SELECT id FROM stale_artists)",
+        ),
+    };
+    if scope == FiguresScope::Stale {
+        tx.execute(
+            "INSERT OR IGNORE INTO stale_artists (id) SELECT artist_id FROM albums \
+             WHERE id IN (SELECT id FROM stale_albums) AND artist_id IS NOT NULL",
+            [],
+        )?;
+    }
+    let album_artists = match scope {
+        FiguresScope::All => "",
+        FiguresScope::Stale => " AND al.artist_id IN (SELECT id FROM stale_artists)",
+    };
+    let t_tracks = match scope {
+        FiguresScope::All => "",
+        FiguresScope::Stale => " AND t.album_id IN (SELECT id FROM stale_albums)",
+    };
+    tx.execute_batch(&format!(
+        "UPDATE albums SET song_count = 0, duration_ms = 0, genre_list = '' WHERE 1{albums}; \
          UPDATE albums SET song_count = a.n, duration_ms = a.d, year = a.y, folder_id = a.f FROM \
            (SELECT album_id, count(*) AS n, coalesce(sum(duration_ms), 0) AS d, max(year) AS y, min(folder_id) AS f \
-            FROM tracks WHERE missing = 0 AND album_id IS NOT NULL GROUP BY album_id) AS a WHERE albums.id = a.album_id; \
+            FROM tracks WHERE missing = 0 AND album_id IS NOT NULL{tracks} GROUP BY album_id) AS a WHERE albums.id = a.album_id; \
          UPDATE albums SET release_date = a.rd, original_date = a.od, release_types = a.rt, record_labels = a.rl, \
            moods = a.mo, explicit_status = a.ex, sort_name = coalesce(a.sn, albums.sort_name) FROM \
            (SELECT album_id, min(coalesce(release_date, date)) AS rd, min(original_date) AS od, max(sort_album) AS sn, \
@@ -705,21 +810,21 @@ fn update_figures(tx: &Transaction<'_>) -> rusqlite::Result<()> {
               coalesce(min(nullif(moods, '')), '') AS mo, \
               CASE WHEN max(explicit_status = 'explicit') THEN 'explicit' WHEN max(explicit_status = 'clean') THEN 'clean' \
               ELSE '' END AS ex \
-            FROM tracks WHERE missing = 0 AND album_id IS NOT NULL GROUP BY album_id) AS a WHERE albums.id = a.album_id; \
+            FROM tracks WHERE missing = 0 AND album_id IS NOT NULL{tracks} GROUP BY album_id) AS a WHERE albums.id = a.album_id; \
          UPDATE albums SET genre_list = g.list FROM \
            (SELECT album_id, group_concat(name, char(31)) AS list FROM \
               (SELECT DISTINCT t.album_id, gn.name FROM tracks t JOIN track_genres tg ON tg.track_id = t.id \
-               JOIN genres gn ON gn.id = tg.genre_id WHERE t.missing = 0 AND t.album_id IS NOT NULL) GROUP BY album_id) AS g \
+               JOIN genres gn ON gn.id = tg.genre_id WHERE t.missing = 0 AND t.album_id IS NOT NULL{t_tracks}) GROUP BY album_id) AS g \
            WHERE albums.id = g.album_id; \
-         UPDATE artists SET album_count = 0, live = 0; \
+         UPDATE artists SET album_count = 0, live = 0 WHERE 1{artists}; \
          UPDATE artists SET album_count = c.n, live = 1 FROM \
            (SELECT ta.artist_id, count(DISTINCT t.album_id) AS n FROM track_artists ta JOIN tracks t ON t.id = ta.track_id \
-            WHERE t.missing = 0 GROUP BY ta.artist_id) AS c WHERE artists.id = c.artist_id; \
+            WHERE t.missing = 0{links} GROUP BY ta.artist_id) AS c WHERE artists.id = c.artist_id; \
          UPDATE artists SET album_count = album_count + c.n FROM \
-           (SELECT al.artist_id, count(*) AS n FROM albums al WHERE al.song_count > 0 AND NOT EXISTS \
+           (SELECT al.artist_id, count(*) AS n FROM albums al WHERE al.song_count > 0{album_artists} AND NOT EXISTS \
               (SELECT 1 FROM tracks t JOIN track_artists ta ON ta.track_id = t.id AND +ta.artist_id = al.artist_id \
                WHERE t.album_id = al.id AND t.missing = 0) GROUP BY al.artist_id) AS c WHERE artists.id = c.artist_id;",
-    )
+    ))
 }
 
 /// Deletes the songs still missing after this scan's moves were matched (a moved file kept
@@ -990,7 +1095,14 @@ mod tests {
         let songs = |conn: &Connection| -> i64 {
             conn.query_row("SELECT sum(song_count) FROM albums", [], |r| r.get(0)).unwrap()
         };
-        let stale = |conn: &Connection| meta_get(conn, FIGURES_STALE).unwrap().is_some();
+        let stale = |conn: &Connection| -> bool {
+            conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM stale_albums) OR EXISTS (SELECT 1 FROM stale_artists)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
         store(&mut conn, 1, vec![untagged("1.mp3", 1), untagged("2.mp3", 1)]);
         assert!(stale(&conn));
         finish_scan(&mut conn, &roots, 1, 0, &[], false).unwrap();
@@ -1015,6 +1127,160 @@ mod tests {
         for table in ["track_search", "album_search", "artist_search"] {
             conn.execute(&format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')"), []).unwrap();
         }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A song of the generated test library: album `album` by artist `artist` (every fifth a
+    /// compilation with a guest), with genres, a year, a release date and the album fields.
+    fn tagged(name: &str, album: usize, artist: usize, version: i64) -> ScannedFile {
+        let compilation = album.is_multiple_of(5);
+        let tags = TrackTags {
+            codec: "MP3".into(),
+            duration_ms: 1000 * (album as u64 + artist as u64 + version as u64),
+            title: Some(format!("{name} v{version}")),
+            artists: if compilation {
+                vec![format!("Artist {artist}"), "Guest".into()]
+            } else {
+                vec![format!("Artist {artist}")]
+            },
+            album: Some(format!("Album {album}")),
+            album_artists: if compilation { Vec::new() } else { vec![format!("Artist {}", album % 7)] },
+            compilation,
+            genres: (0..(album + version as usize) % 3).map(|g| format!("Genre {}", (album + g) % 4)).collect(),
+            year: Some(1990 + ((album + version as usize) % 20) as i32),
+            release_date: Some(format!("{}-01-0{}", 1990 + album % 20, 1 + version % 9)),
+            release_types: vec![["album", "ep", "live"][(album + version as usize) % 3].into()],
+            explicit_status: [None, Some("clean".into()), Some("explicit".into())][(artist + version as usize) % 3]
+                .clone(),
+            ..Default::default()
+        };
+        ScannedFile {
+            name: name.as_bytes().to_vec(),
+            size: 100,
+            mtime: 1,
+            suffix: "mp3".into(),
+            tags,
+            sidecar_lyrics: Vec::new(),
+        }
+    }
+
+    /// Every album's and artist's figures, in a comparable form.
+    fn figures(conn: &Connection) -> (Vec<String>, Vec<String>) {
+        let rows = |sql: &str| -> Vec<String> {
+            let mut st = conn.prepare(sql).unwrap();
+            let n = st.column_count();
+            st.query_map([], |r| {
+                Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        (
+            rows(
+                "SELECT id, name, song_count, duration_ms, year, folder_id, genre_list, release_date, original_date, \
+                 release_types, record_labels, moods, explicit_status, sort_name FROM albums ORDER BY id",
+            ),
+            rows("SELECT id, name, album_count, live FROM artists ORDER BY id"),
+        )
+    }
+
+    /// The figures recomputed for the stale albums and artists only are the figures a whole
+    /// recount gives, after retagged songs (another album, other artists, genres, years),
+    /// songs gone from a folder, a folder gone, and a moved file; and they did change.
+    #[test]
+    fn stale_figures_match_a_whole_recount() {
+        let dir = std::env::temp_dir().join(format!("redoubt-library-{}", new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut conn = super::super::db::open(&super::super::db::path(&dir)).unwrap();
+        let roots = sync_music_folders(&conn, &[PathBuf::from("/music")]).unwrap();
+        // 60 folders of 4 songs, one album per folder (album 3 spans folders 3 and 63).
+        let folder = |i: usize, version: i64, skip: &[usize]| FolderUpdate {
+            path: format!("F{i}").into_bytes(),
+            files: (0..4)
+                .filter(|n| !skip.contains(n))
+                .map(|n| tagged(&format!("{n}.mp3"), if i == 63 { 3 } else { i }, (i * 4 + n) % 9, version))
+                .collect(),
+            ..FolderUpdate::default()
+        };
+        // Folder 6's album is known by its MusicBrainz id: retagged with another album artist,
+        // its songs stay on it, and its first album artist (albums.artist_id) keeps it.
+        let folder = |i: usize, version: i64, skip: &[usize]| {
+            let mut f = folder(i, version, skip);
+            if i == 6 {
+                for t in &mut f.files {
+                    t.tags.mbz_album_id = Some("mbz-6".into());
+                    if version > 0 {
+                        t.tags.album_artists = vec!["Renamed".into()];
+                        t.tags.artists = vec!["Renamed".into()];
+                    }
+                }
+            }
+            f
+        };
+        let every: Vec<FolderUpdate> = (0..60).chain([63]).map(|i| folder(i, 0, &[])).collect();
+        store_folders(&mut conn, &roots, 1, &every, &Default::default()).unwrap();
+        finish_scan(&mut conn, &roots, 1, 0, &[], false).unwrap();
+        let whole = |conn: &mut Connection| {
+            let tx = conn.transaction().unwrap();
+            update_figures(&tx, FiguresScope::All).unwrap();
+            tx.commit().unwrap();
+            figures(conn)
+        };
+        assert_eq!(figures(&conn), whole(&mut conn), "the first scan counted everything");
+        let folder_ids: HashMap<usize, i64> = (0..60)
+            .chain([63])
+            .map(|i| {
+                let path = format!("F{i}");
+                (i, conn.query_row("SELECT id FROM folders WHERE path = ?1", [path.as_bytes()], |r| r.get(0)).unwrap())
+            })
+            .collect();
+        let before = figures(&conn);
+        // Scan 2: folders 1 and 2 retagged (album 1's songs now album 2's, other artists and
+        // genres), and folder 6 (another album artist); folder 4 lost two songs and folder 5 one (the scanner sends only the names
+        // of the unchanged ones); folder 63 is gone (album 3 shrinks).
+        let mut retagged = folder(1, 1, &[]);
+        for (n, f) in retagged.files.iter_mut().enumerate() {
+            *f = tagged(&format!("{n}.mp3"), 2, 8 - n, 1);
+        }
+        let names = |n: &[usize]| n.iter().map(|n| format!("{n}.mp3").into_bytes()).collect::<Vec<_>>();
+        let lost = |i: usize, kept: &[usize]| FolderUpdate {
+            path: format!("F{i}").into_bytes(),
+            unchanged: names(kept),
+            ..FolderUpdate::default()
+        };
+        let changes = [retagged, folder(2, 2, &[]), folder(6, 1, &[]), lost(4, &[0, 2]), lost(5, &[1, 2, 3])];
+        store_folders(&mut conn, &roots, 2, &changes, &Default::default()).unwrap();
+        let unchanged: Vec<i64> = (0..60).filter(|i| ![1, 2, 4, 5, 6].contains(i)).map(|i| folder_ids[&i]).collect();
+        {
+            let tx = conn.transaction().unwrap();
+            assert_eq!(figures_scope(&tx).unwrap(), FiguresScope::Stale, "a few albums changed");
+        }
+        let stats = finish_scan(&mut conn, &roots, 2, 0, &unchanged, false).unwrap();
+        // Folder 63's four (the batch itself marked folder 4's and 5's missing).
+        assert_eq!((stats.missing, stats.moved), (4, 0));
+        let after = figures(&conn);
+        assert_ne!(after, before, "the changes changed figures");
+        assert_eq!(after, whole(&mut conn), "the stale albums and artists were enough");
+        // Scan 3: folder 5's lost song turns up in a new folder, tagged for another album: the
+        // same recording (size, mtime, title), so its old row returns, counting for album 5.
+        // Folder 6 is emptied: its album's first album artist, on none of its songs, loses it.
+        let mut found = folder(70, 0, &[1, 2, 3]);
+        found.files[0] = tagged("0.mp3", 50, 1, 0);
+        found.files[0].tags.title = Some("0.mp3 v0".into());
+        store_folders(&mut conn, &roots, 3, &[found, lost(6, &[])], &Default::default()).unwrap();
+        let unchanged: Vec<i64> = (0..60).filter(|i| *i != 6).map(|i| folder_ids[&i]).collect();
+        let stats = finish_scan(&mut conn, &roots, 3, 0, &unchanged, false).unwrap();
+        assert_eq!(stats.moved, 1);
+        assert_eq!(figures(&conn), whole(&mut conn), "after a move");
+        // Scan 4: the retagged songs go back; folder 63 returns; purged what is still missing.
+        let changes: Vec<FolderUpdate> = [1, 2, 63].iter().map(|&i| folder(i, 0, &[])).collect();
+        store_folders(&mut conn, &roots, 4, &changes, &Default::default()).unwrap();
+        let unchanged: Vec<i64> = (0..60).filter(|i| ![1, 2].contains(i)).map(|i| folder_ids[&i]).collect();
+        let moved_to: i64 =
+            conn.query_row("SELECT id FROM folders WHERE path = CAST('F70' AS BLOB)", [], |r| r.get(0)).unwrap();
+        finish_scan(&mut conn, &roots, 4, 0, &[&unchanged[..], &[moved_to]].concat(), true).unwrap();
+        assert_eq!(figures(&conn), whole(&mut conn), "after songs returned and a purge");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -589,6 +589,8 @@ impl Broker {
         // Generation 0 never matches: nothing non-deterministic is ever revalidated.
         let generation = if call.deterministic() { generation } else { 0 };
         let conn = self.reader();
+        // Read every time: `redoubt user folders` changes them from another process, which
+        // does not move this daemon's generation.
         let access = access::folder_ids(&conn, &me.id).map_err(|e| crate::proto::ApiError::new(0, self.explain(&e)))?;
         if have.is_some_and(|h| generation != 0 && h.user == me.id && h.generation == generation && h.access == access)
         {

@@ -79,10 +79,11 @@ pub struct ApiKeyInfo {
 }
 
 pub struct Store {
-    /// A read-only connection for checking web sessions, which every UI page and call does:
-    /// they need the writer only when a session's expiry slides (once a minute at most), so
-    /// pages do not wait behind a scan's write batches. Declared first: it closes first.
-    session_reader: Mutex<Connection>,
+    /// A read-only connection for checking web sessions and Subsonic credentials, which every
+    /// UI page and API call does: they need the writer only when a session's expiry slides
+    /// (once a minute at most) or an attempt fails, so requests do not wait behind a scan's
+    /// write batches. Declared first: it closes first.
+    check_reader: Mutex<Connection>,
     conn: Mutex<Connection>,
     /// Bumped whenever a use of the writer changed a row (see [`Writer`]): answers computed
     /// at an older generation may be stale, answers at the current one are not.
@@ -199,9 +200,9 @@ impl Store {
         }
         let limiter = Mutex::new(Limiter::new(settings.auth_limit, settings.auth_window));
         let changes_seen = std::sync::atomic::AtomicU64::new(conn.total_changes());
-        let session_reader = db::open_reader(&path).map_err(|e| e.to_string())?;
+        let check_reader = db::open_reader(&path).map_err(|e| e.to_string())?;
         let store = Store {
-            session_reader: Mutex::new(session_reader),
+            check_reader: Mutex::new(check_reader),
             conn: Mutex::new(conn),
             generation: std::sync::atomic::AtomicU64::new(1),
             changes_seen,
@@ -217,6 +218,11 @@ impl Store {
     /// connections are read-only), and releasing it bumps the generation if a row changed.
     pub(crate) fn conn(&self) -> Writer<'_> {
         Writer { conn: self.conn.lock().unwrap_or_else(|p| p.into_inner()), store: self }
+    }
+
+    /// The read-only connection of credential and session checks.
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.check_reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The database generation: read it *before* reading the database for an answer.
@@ -305,7 +311,7 @@ impl Store {
                 }
                 let key = names::key(user);
                 let ticket = self.begin(client, Attempt::User(&key), user)?;
-                let found = Self::user_by_key(&self.conn(), &key).map_err(internal)?;
+                let found = Self::user_by_key(&self.reader(), &key).map_err(internal)?;
                 let stored = self.password_of(found.as_ref());
                 let mut h = Md5::new();
                 h.update(stored.as_ref().map(|s| s.as_bytes()).unwrap_or(b""));
@@ -367,7 +373,7 @@ impl Store {
     fn verify_password(&self, client: &Client, user: &str, password: &Secret) -> Result<User, ApiError> {
         let key = names::key(user);
         let ticket = self.begin(client, Attempt::User(&key), user)?;
-        let found = Self::user_by_key(&self.conn(), &key).map_err(internal)?;
+        let found = Self::user_by_key(&self.reader(), &key).map_err(internal)?;
         let stored = self.password_of(found.as_ref());
         // An unknown user, a user without a password, and an empty password never match
         // (CVE-2025-27112); the comparison runs either way.
@@ -937,14 +943,14 @@ impl Store {
                 return None;
             }
         }
-        Some(user.info(&self.session_reader.lock().unwrap_or_else(|p| p.into_inner())))
+        Some(user.info(&self.check_reader.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
     /// The user of a live session and the hash of its CSRF token, sliding its expiry.
     fn session_user(&self, token: &Secret) -> Option<(User, Vec<u8>)> {
         let hash = sha256(token.0.as_bytes());
         let (user, csrf_hash, created, expires) = {
-            let read = self.session_reader.lock().unwrap_or_else(|p| p.into_inner());
+            let read = self.check_reader.lock().unwrap_or_else(|p| p.into_inner());
             let (csrf_hash, user_id, created, expires): (Vec<u8>, String, i64, i64) = read
                 .prepare_cached("SELECT csrf_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1")
                 .and_then(|mut st| st.query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))))
