@@ -127,7 +127,8 @@ fn ensure_folder(tx: &Transaction<'_>, root: i64, path: &[u8], scan: i64) -> rus
 }
 
 /// Ids already looked up in this transaction: most tracks of a folder share them. And the
-/// search index's changes, written at the end of the transaction (see [`Ids::write_search`]).
+/// search index's changes and the stale albums and artists, written at the end of the
+/// transaction (see [`Ids::write_pending`]).
 #[derive(Default)]
 struct Ids {
     artists: HashMap<String, String>,
@@ -149,7 +150,7 @@ impl Ids {
     /// one tiny index segment per track, and merging those was a third of a full scan's time.
     ///
     /// The batch's stale albums and artists are written here too, once each.
-    fn write_search(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    fn write_pending(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         for id in self.stale_albums.drain() {
             tx.prepare_cached("INSERT OR IGNORE INTO stale_albums (id) VALUES (?1)")?.execute([id])?;
         }
@@ -614,7 +615,7 @@ pub fn store_folders(
             .execute(params![root, path, reason, scan])?;
         }
     }
-    ids.write_search(&tx)?;
+    ids.write_pending(&tx)?;
     tx.commit()?;
     Ok(stored)
 }
@@ -665,14 +666,13 @@ pub fn finish_scan(
         .query_map([scan], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     let mut taken = std::collections::HashSet::new();
+    let mut moved = Ids::default();
     for (old, new) in pairs {
         if !taken.insert(old.clone()) || !taken.insert(new.clone()) {
             continue;
         }
-        let mut ids = Ids::default();
-        mark_stale(&tx, &mut ids, &old)?;
-        mark_stale(&tx, &mut ids, &new)?;
-        ids.write_search(&tx)?;
+        mark_stale(&tx, &mut moved, &old)?;
+        mark_stale(&tx, &mut moved, &new)?;
         // The new row's data moves into the old row, then the new row goes.
         let (folder, name): (i64, Vec<u8>) =
             tx.query_row("SELECT folder_id, file_name FROM tracks WHERE id = ?1", [&new], |r| {
@@ -697,18 +697,14 @@ pub fn finish_scan(
         )?;
         stats.moved += 1;
     }
+    moved.write_pending(&tx)?;
     // Missing tracks leave the search index (a returning file is indexed again when stored).
     tx.execute("DELETE FROM track_search WHERE rowid IN (SELECT rowid FROM tracks WHERE missing = 1)", [])?;
     if purge {
         stats.purged = purge_missing(&tx)?;
     }
-    let stale: i64 =
-        tx.query_row("SELECT (SELECT count(*) FROM stale_albums) + (SELECT count(*) FROM stale_artists)", [], |r| {
-            r.get(0)
-        })?;
-    if meta_get(&tx, FIGURES_STALE)?.is_some() || stale > 0 {
+    if let Some(scope) = figures_scope(&tx)? {
         let began = std::time::Instant::now();
-        let scope = figures_scope(&tx)?;
         update_figures(&tx, scope)?;
         tx.execute_batch("DELETE FROM stale_albums; DELETE FROM stale_artists;")?;
         tx.execute("DELETE FROM meta WHERE key = ?1", [FIGURES_STALE])?;
@@ -751,15 +747,23 @@ enum FiguresScope {
     Stale,
 }
 
-fn figures_scope(tx: &Transaction<'_>) -> rusqlite::Result<FiguresScope> {
+/// The figures the end of a scan recomputes: None when nothing is stale.
+fn figures_scope(tx: &Transaction<'_>) -> rusqlite::Result<Option<FiguresScope>> {
     if meta_get(tx, FIGURES_STALE)?.is_some() {
-        return Ok(FiguresScope::All);
+        return Ok(Some(FiguresScope::All));
     }
-    let (stale, albums): (i64, i64) =
-        tx.query_row("SELECT (SELECT count(*) FROM stale_albums), (SELECT count(*) FROM albums)", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    Ok(if stale as f64 > albums as f64 * WHOLE_FIGURES_ABOVE { FiguresScope::All } else { FiguresScope::Stale })
+    let (albums, artists, all): (i64, i64, i64) = tx.query_row(
+        "SELECT (SELECT count(*) FROM stale_albums), (SELECT count(*) FROM stale_artists), (SELECT count(*) FROM albums)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    Ok(if albums + artists == 0 {
+        None
+    } else if albums as f64 > all as f64 * WHOLE_FIGURES_ABOVE {
+        Some(FiguresScope::All)
+    } else {
+        Some(FiguresScope::Stale)
+    })
 }
 
 /// Album and artist figures (song counts, durations, years, the album fields, genres,
@@ -774,29 +778,24 @@ fn update_figures(tx: &Transaction<'_>, scope: FiguresScope) -> rusqlite::Result
     //
     // An artist's count depends on the song counts of the albums it is the album artist of,
     // so a stale album makes its album artist stale.
-    let (albums, tracks, artists, links) = match scope {
-        FiguresScope::All => ("", "", "", ""),
-        FiguresScope::Stale => (
-            " AND albums.id IN (SELECT id FROM stale_albums)",
-            " AND album_id IN (SELECT id FROM stale_albums)",
-            " AND artists.id IN (SELECT id FROM stale_artists)",
-            " AND ta.artist_id IN (SELECT id FROM stale_artists)",
-        ),
-    };
-    if scope == FiguresScope::Stale {
-        tx.execute(
-            "INSERT OR IGNORE INTO stale_artists (id) SELECT artist_id FROM albums \
-             WHERE id IN (SELECT id FROM stale_albums) AND artist_id IS NOT NULL",
-            [],
-        )?;
-    }
-    let album_artists = match scope {
-        FiguresScope::All => "",
-        FiguresScope::Stale => " AND al.artist_id IN (SELECT id FROM stale_artists)",
-    };
-    let t_tracks = match scope {
-        FiguresScope::All => "",
-        FiguresScope::Stale => " AND t.album_id IN (SELECT id FROM stale_albums)",
+    // The conditions that restrict each statement to the stale rows, by the alias it uses.
+    let [albums, tracks, t_tracks, artists, links, album_artists] = match scope {
+        FiguresScope::All => [""; 6],
+        FiguresScope::Stale => {
+            tx.execute(
+                "INSERT OR IGNORE INTO stale_artists (id) SELECT artist_id FROM albums \
+                 WHERE id IN (SELECT id FROM stale_albums) AND artist_id IS NOT NULL",
+                [],
+            )?;
+            [
+                " AND albums.id IN (SELECT id FROM stale_albums)",
+                " AND album_id IN (SELECT id FROM stale_albums)",
+                " AND t.album_id IN (SELECT id FROM stale_albums)",
+                " AND artists.id IN (SELECT id FROM stale_artists)",
+                " AND ta.artist_id IN (SELECT id FROM stale_artists)",
+                " AND al.artist_id IN (SELECT id FROM stale_artists)",
+            ]
+        }
     };
     tx.execute_batch(&format!(
         "UPDATE albums SET song_count = 0, duration_ms = 0, genre_list = '' WHERE 1{albums}; \
@@ -1254,7 +1253,7 @@ mod tests {
         let unchanged: Vec<i64> = (0..60).filter(|i| ![1, 2, 4, 5, 6].contains(i)).map(|i| folder_ids[&i]).collect();
         {
             let tx = conn.transaction().unwrap();
-            assert_eq!(figures_scope(&tx).unwrap(), FiguresScope::Stale, "a few albums changed");
+            assert_eq!(figures_scope(&tx).unwrap(), Some(FiguresScope::Stale), "a few albums changed");
         }
         let stats = finish_scan(&mut conn, &roots, 2, 0, &unchanged, false).unwrap();
         // Folder 63's four (the batch itself marked folder 4's and 5's missing).

@@ -943,14 +943,14 @@ impl Store {
                 return None;
             }
         }
-        Some(user.info(&self.check_reader.lock().unwrap_or_else(|p| p.into_inner())))
+        Some(user.info(&self.reader()))
     }
 
     /// The user of a live session and the hash of its CSRF token, sliding its expiry.
     fn session_user(&self, token: &Secret) -> Option<(User, Vec<u8>)> {
         let hash = sha256(token.0.as_bytes());
         let (user, csrf_hash, created, expires) = {
-            let read = self.check_reader.lock().unwrap_or_else(|p| p.into_inner());
+            let read = self.reader();
             let (csrf_hash, user_id, created, expires): (Vec<u8>, String, i64, i64) = read
                 .prepare_cached("SELECT csrf_hash, user_id, created_at, expires_at FROM sessions WHERE token_hash = ?1")
                 .and_then(|mut st| st.query_row([&hash[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))))
