@@ -697,9 +697,9 @@ impl Library<'_> {
         // anyone else each match is checked against their folders (`x`, the matched row). A
         // deep page costs a row lookup per match skipped that way: a tenth of a page's time at
         // 100,000 tracks, and most of it at a million.
-        let sees_all = f == -1 && access::sees_every_folder(c, u).map_err(internal)?;
+        let everything = q.is_some() && f == -1 && access::sees_every_folder(c, u).map_err(internal)?;
         let matches = |index: &str, table: &str, visible: String| {
-            if sees_all {
+            if everything {
                 format!("SELECT rowid FROM {index} WHERE {index} MATCH ?2 ORDER BY rowid LIMIT ?3 OFFSET ?4")
             } else {
                 format!(
@@ -785,29 +785,17 @@ impl Library<'_> {
                     "al.rowid",
                     &[&s.album_count.min(500), &s.album_offset, &f],
                 )?,
-                if sees_all {
-                    // The rows before the page are skipped in the tracks_present index
-                    // (migration 0017): a deep page read every table row before it.
-                    songs(
-                        c,
-                        u,
-                        "t.rowid IN (SELECT rowid FROM tracks WHERE missing = 0 ORDER BY rowid LIMIT ?2 OFFSET ?3)",
-                        "t.rowid",
-                        &[&s.song_count.min(500), &s.song_offset],
-                    )?
-                } else {
-                    songs(
-                        c,
-                        u,
-                        &format!(
-                            "t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
-                             AND (?4 = -1 OR fx.music_folder_id = ?4) AND {} ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
-                            access::track("x", "?1")
-                        ),
-                        "t.rowid",
-                        &[&s.song_count.min(500), &s.song_offset, &f],
-                    )?
-                },
+                songs(
+                    c,
+                    u,
+                    &format!(
+                        "t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
+                         AND (?4 = -1 OR fx.music_folder_id = ?4) AND {} ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                        access::track("x", "?1")
+                    ),
+                    "t.rowid",
+                    &[&s.song_count.min(500), &s.song_offset, &f],
+                )?,
             ),
         };
         Ok(LibraryAnswer::Search { version: s.version, artists: artist_list, albums: album_list, songs: song_list })
