@@ -373,6 +373,41 @@ fn album_songs_come_by_disc_track_and_title() {
     assert_eq!(titles, ["no disc", "a untracked", "B untracked", "one", "three", "Two", "Second disc"]);
 }
 
+/// search3 with the empty query, how clients sync a whole library, pages through the songs
+/// present: a file gone since the last scan leaves no hole in a page and no song comes twice.
+/// (For a user who sees every folder the page comes from the `tracks_present_in_order` index;
+/// browse::tests checks the plans.)
+#[test]
+fn the_empty_query_pages_through_the_present_songs() {
+    let fx = Fixture::new();
+    media::small_library(&fx.music, ((1, 0, 1), "Café Song"));
+    let l = serve(fx);
+    let pages = |l: &Lib| {
+        let (mut ids, mut sizes, mut offset) = (Vec::new(), Vec::new(), 0);
+        loop {
+            let r = l.ok("search3", &format!("query=&songCount=4&songOffset={offset}&artistCount=0&albumCount=0"));
+            let page = arr(&r["searchResult3"]["song"]);
+            if page.is_empty() {
+                return (ids, sizes);
+            }
+            sizes.push(page.len());
+            ids.extend(page.iter().map(|s| s["id"].as_str().unwrap().to_string()));
+            offset += 4;
+        }
+    };
+    let (before, _) = pages(&l);
+    assert_eq!(before.len(), 18);
+    // A song in the middle of the library (small_library's layout).
+    std::fs::remove_file(l.d.fx.music.join("Bravo Band/Album 10/02.mp3")).unwrap();
+    assert_eq!(l.ok("startScan", "")["scanStatus"]["scanning"], true);
+    l.d.wait_scans(2);
+    let (after, sizes) = pages(&l);
+    assert_eq!(sizes, [4, 4, 4, 4, 1], "every page but the last is full");
+    assert_eq!(after.len(), 17);
+    assert!(after.iter().all(|id| before.contains(id)));
+    assert_eq!(after.iter().collect::<std::collections::HashSet<_>>().len(), 17, "no song twice");
+}
+
 /// A library as people have them: tagged albums, a compilation with per-track artists, a
 /// guest on someone else's album, untagged rips in two folders, files with only an artist or
 /// only a title, an album without an artist, a compilation without an album name, a file at

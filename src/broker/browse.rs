@@ -297,6 +297,12 @@ const ARTIST_ALBUMS_ORDER: &str = "al.artist_id IS NOT ?2, al.year, al.name COLL
 /// Artists with at least one track present.
 const ARTIST_LIVE: &str = "ar.live = 1";
 
+/// search3's empty query for a user who sees every folder: a page of the present songs in
+/// rowid order, its offset skipped in the `tracks_present_in_order` index (migration 0017),
+/// whose condition `missing IS 0` no other statement writes. `?2` the page size, `?3` the offset.
+const PRESENT_SONGS_PAGE: &str =
+    "t.rowid IN (SELECT rowid FROM tracks WHERE missing IS 0 ORDER BY rowid LIMIT ?2 OFFSET ?3)";
+
 fn artist(r: &Row<'_>) -> rusqlite::Result<ArtistRec> {
     Ok(ArtistRec {
         id: r.get(0)?,
@@ -697,9 +703,9 @@ impl Library<'_> {
         // anyone else each match is checked against their folders (`x`, the matched row). A
         // deep page costs a row lookup per match skipped that way: a tenth of a page's time at
         // 100,000 tracks, and most of it at a million.
-        let everything = q.is_some() && f == -1 && access::sees_every_folder(c, u).map_err(internal)?;
+        let sees_all = f == -1 && access::sees_every_folder(c, u).map_err(internal)?;
         let matches = |index: &str, table: &str, visible: String| {
-            if everything {
+            if sees_all {
                 format!("SELECT rowid FROM {index} WHERE {index} MATCH ?2 ORDER BY rowid LIMIT ?3 OFFSET ?4")
             } else {
                 format!(
@@ -785,17 +791,23 @@ impl Library<'_> {
                     "al.rowid",
                     &[&s.album_count.min(500), &s.album_offset, &f],
                 )?,
-                songs(
-                    c,
-                    u,
-                    &format!(
-                        "t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
-                         AND (?4 = -1 OR fx.music_folder_id = ?4) AND {} ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
-                        access::track("x", "?1")
-                    ),
-                    "t.rowid",
-                    &[&s.song_count.min(500), &s.song_offset, &f],
-                )?,
+                // The outer query checks every song of the page against the user's folders
+                // either way; a user who sees them all skips the rows before it in an index.
+                if sees_all {
+                    songs(c, u, PRESENT_SONGS_PAGE, "t.rowid", &[&s.song_count.min(500), &s.song_offset])?
+                } else {
+                    songs(
+                        c,
+                        u,
+                        &format!(
+                            "t.rowid IN (SELECT x.rowid FROM tracks x JOIN folders fx ON fx.id = x.folder_id WHERE x.missing = 0 \
+                             AND (?4 = -1 OR fx.music_folder_id = ?4) AND {} ORDER BY x.rowid LIMIT ?2 OFFSET ?3)",
+                            access::track("x", "?1")
+                        ),
+                        "t.rowid",
+                        &[&s.song_count.min(500), &s.song_offset, &f],
+                    )?
+                },
             ),
         };
         Ok(LibraryAnswer::Search { version: s.version, artists: artist_list, albums: album_list, songs: song_list })
@@ -871,6 +883,54 @@ mod tests {
         assert_eq!(index_key("Theatre", &arts).0, "T");
         assert_eq!(index_key("ÄBBA", &arts).0, "Ä");
         assert_eq!(index_key("2Pac", &arts).0, "#");
+    }
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let unbound = vec![rusqlite::types::Null; st.parameter_count()];
+        let rows = st.query_map(params_from_iter(unbound), |r| r.get::<_, String>(3)).unwrap();
+        rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+    }
+
+    /// The empty query's page skips its offset in `tracks_present_in_order`, and no statement
+    /// that asks for `missing = 0` beside another indexed column may take that index instead
+    /// of the selective one: with an index on `missing = 0`, the scan's per-folder queries and
+    /// the access checks' per-album ones read every present track (a first scan of 100,000
+    /// tracks stalled). Every index of `tracks` is tried, as the planner sees a fresh library
+    /// (no statistics).
+    #[test]
+    fn only_the_empty_query_page_uses_the_present_index() {
+        let dir = std::env::temp_dir().join(format!("redoubt-plans-{}", super::super::db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = super::super::db::open(&super::super::db::path(&dir)).unwrap();
+        let page = plan(&conn, &format!("SELECT t.id FROM tracks t WHERE {PRESENT_SONGS_PAGE}"));
+        assert!(page.contains("COVERING INDEX tracks_present_in_order (missing=?)"), "{page}");
+        assert!(!page.contains("TEMP B-TREE"), "{page}");
+        let mut columns: Vec<String> = conn
+            .prepare(
+                "SELECT ii.name FROM pragma_index_list('tracks') il, pragma_index_info(il.name) ii \
+                 WHERE ii.seqno = 0 AND ii.name != 'missing'",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(columns.iter().any(|c| c == "folder_id") && columns.iter().any(|c| c == "album_id"), "{columns:?}");
+        columns.push("rowid".into());
+        for column in &columns {
+            for sql in [
+                format!("SELECT id, file_name FROM tracks WHERE {column} = ?1 AND missing = 0"),
+                format!("SELECT 1 FROM albums al JOIN tracks vt ON vt.{column} = al.id AND vt.missing = 0"),
+            ] {
+                let p = plan(&conn, &sql);
+                assert!(!p.contains("tracks_present_in_order"), "{sql}: {p}");
+            }
+        }
+        let all = plan(&conn, "SELECT rowid FROM tracks WHERE missing = 0 ORDER BY rowid");
+        assert!(!all.contains("tracks_present_in_order"), "{all}");
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

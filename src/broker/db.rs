@@ -23,6 +23,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0013_smart_playlists", include_str!("migrations/0013_smart_playlists.sql")),
     ("0015_list_indexes", include_str!("migrations/0015_list_indexes.sql")),
     ("0016_stale_figures", include_str!("migrations/0016_stale_figures.sql")),
+    ("0017_present_tracks_in_order", include_str!("migrations/0017_present_tracks_in_order.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
