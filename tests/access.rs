@@ -210,6 +210,21 @@ fn a_user_sees_only_their_folders_in_browsing_lists_search_and_media() {
     assert_eq!(lib.err("alice", "getMusicDirectory", &format!("id={beta_dir}")), 70, "a folder of B");
     let artists = lib.ok("alice", "getArtists", "");
     lib.assert_nothing_of_b("getArtists", &artists);
+    // One folder asked for, by someone who sees both: that folder's album artists only.
+    let names = |q: String| {
+        let a = lib.ok(ADMIN, "getArtists", &q);
+        let mut n: Vec<String> = a["artists"]["index"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["artist"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap().to_string()))
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(format!("musicFolderId={fa}")), ["Alpha Band", "Both Band"]);
+    assert_eq!(names(format!("musicFolderId={fb}")), ["Beta Band", "Both Band"]);
+    assert_eq!(names(String::new()), ["Alpha Band", "Beta Band", "Both Band"]);
     assert!(Lib::names_in(&artists).contains(&"Both Band".to_string()), "an artist with a song in A: {artists}");
     // An artist with albums in both folders shows alice only the one in A.
     let both = lib.ok("alice", "getArtist", &format!("id={}", lib.id("Both Band")));
