@@ -341,8 +341,9 @@ pub fn index_key(name: &str, articles: &[String]) -> (String, String) {
     let same_letters =
         |a: &str, b: &str| a.chars().flat_map(char::to_lowercase).eq(b.chars().flat_map(char::to_lowercase));
     for a in articles {
-        let article = n.get(..a.len()).filter(|head| same_letters(head, a));
-        if let Some(rest) = article.and(n.get(a.len()..)).filter(|r| r.starts_with(' ')) {
+        // The space after it first: most names have none where an article would end.
+        let Some(rest) = n.get(a.len()..).filter(|r| r.starts_with(' ')) else { continue };
+        if same_letters(&n[..a.len()], a) {
             n = rest.trim_start();
             break;
         }
