@@ -135,6 +135,11 @@ fn artists_albums_songs_and_genres() {
     assert!(songs[0]["path"].as_str().unwrap().ends_with("/01.mp3"));
     let song = l.ok("getSong", &format!("id={}", songs[1]["id"].as_str().unwrap()));
     assert_eq!(song["song"]["title"], songs[1]["title"]);
+    // An album's songs take their album name from the album row, getSong from its join.
+    assert_eq!(song["song"]["album"], album["album"]["name"]);
+    for s in &songs {
+        assert_eq!(s["album"], album["album"]["name"], "{s}");
+    }
     assert_eq!(l.err("getSong", "id=nope"), 70);
     assert_eq!(l.err("getAlbum", "id=nope"), 70);
     assert_eq!(l.err("getArtist", "id=nope"), 70);

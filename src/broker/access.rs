@@ -96,8 +96,11 @@ pub fn sees_dir(conn: &Connection, user: &str, id: i64) -> rusqlite::Result<bool
 
 /// The ids of the active music folders `user` may see.
 pub fn folder_ids(conn: &Connection, user: &str) -> rusqlite::Result<Vec<i64>> {
-    let sql = format!("SELECT id FROM music_folders WHERE active = 1 AND {} ORDER BY id", music_folder("id", "?1"));
-    let mut st = conn.prepare_cached(&sql)?;
+    // Built once: read on every cached answer's revalidation.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("SELECT id FROM music_folders WHERE active = 1 AND {} ORDER BY id", music_folder("id", "?1"))
+    });
+    let mut st = conn.prepare_cached(&SQL)?;
     let rows = st.query_map([user], |r| r.get(0))?;
     rows.collect()
 }

@@ -1,6 +1,8 @@
 //! Read-side library queries for the Subsonic API. Every SQL text here is built from
 //! constant pieces only; values always travel as `?` parameters.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
 use crate::proto::error::{code, internal, not_found};
@@ -156,14 +158,16 @@ fn songs(
     order: &str,
     extra: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<SongRec>, ApiError> {
-    let visible = access::track("t", "?1");
-    let sql =
-        format!("SELECT {SONG_COLUMNS} {SONG_FROM} WHERE t.missing = 0 AND {visible} AND ({filter}) ORDER BY {order}");
-    let mut st = conn.prepare_cached(&sql).map_err(internal)?;
+    let mut st = conn.prepare_cached(&songs_sql(filter, order)).map_err(internal)?;
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
     args.extend_from_slice(extra);
     let rows = st.query_map(params_from_iter(args), song).map_err(internal)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(internal)
+}
+
+fn songs_sql(filter: &str, order: &str) -> String {
+    let visible = access::track("t", "?1");
+    format!("SELECT {SONG_COLUMNS} {SONG_FROM} WHERE t.missing = 0 AND {visible} AND ({filter}) ORDER BY {order}")
 }
 
 /// The songs of an album, with the disc subtitles and the earliest original release date
@@ -172,16 +176,23 @@ fn songs(
 /// track first, titles by ASCII case-folded bytes): SQLite's sort opened a temporary b-tree
 /// for every album, 5% of getAlbum's time in the broker.
 fn album_songs(conn: &Connection, user: &str, album: &mut AlbumRec) -> Result<Vec<SongRec>, ApiError> {
-    let sql = format!(
-        "SELECT {SONG_COLUMNS}, t.disc_subtitle, t.original_date {SONG_FROM} \
-         WHERE t.missing = 0 AND t.album_id = ?2 AND {} ORDER BY t.rowid",
-        access::track("t", "?1")
-    );
-    let mut st = conn.prepare_cached(&sql).map_err(internal)?;
+    // The album's name is the album row's: not looked up again for every song.
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let columns = SONG_COLUMNS.replacen("coalesce(al.name, '')", "''", 1);
+        let from = SONG_FROM.replacen(" LEFT JOIN albums al ON al.id = t.album_id", "", 1);
+        assert!(columns != SONG_COLUMNS && from != SONG_FROM, "album_songs: SONG_COLUMNS or SONG_FROM changed");
+        format!(
+            "SELECT {columns}, t.disc_subtitle, t.original_date {from} \
+             WHERE t.missing = 0 AND t.album_id = ?2 AND {} ORDER BY t.rowid",
+            access::track("t", "?1")
+        )
+    });
+    let mut st = conn.prepare_cached(&SQL).map_err(internal)?;
     let mut rows = st.query(rusqlite::params![user, album.id]).map_err(internal)?;
     let (mut songs, mut discs, mut original) = (Vec::new(), Vec::new(), None::<String>);
     while let Some(r) = rows.next().map_err(internal)? {
-        let s = song(r).map_err(internal)?;
+        let mut s = song(r).map_err(internal)?;
+        s.album.clone_from(&album.name);
         if let Some(subtitle) = text(r, 37).map_err(internal)? {
             discs.push((s.disc.unwrap_or(1), subtitle.to_string()));
         }
@@ -211,11 +222,19 @@ fn nocase(s: &str) -> impl Iterator<Item = u8> + '_ {
 pub fn songs_by_ids(conn: &Connection, user: &str, ids: &[String]) -> Result<Vec<SongRec>, ApiError> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(s) = songs(conn, user, "t.id = ?2", "t.id", &[id])?.pop() {
+        if let Some(s) = song_by_id(conn, user, id)? {
             out.push(s);
         }
     }
     Ok(out)
+}
+
+/// One song by id, if `user` sees it. The SQL text is built once: formatting it cost more
+/// than the statement-cache lookup it keys.
+fn song_by_id(conn: &Connection, user: &str, id: &str) -> Result<Option<SongRec>, ApiError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| songs_sql("t.id = ?2", "t.id"));
+    let mut st = conn.prepare_cached(&SQL).map_err(internal)?;
+    st.query_row([user, id], song).optional().map_err(internal)
 }
 
 /// Columns of an album; `?1` is the user (annotations, and the figures of what they see).
@@ -258,6 +277,21 @@ fn album(r: &Row<'_>) -> rusqlite::Result<AlbumRec> {
     })
 }
 
+fn albums_sql(filter: &str, order: &str) -> String {
+    let visible = access::album("al", "?1");
+    format!(
+        "SELECT {} {ALBUM_FROM} WHERE al.song_count > 0 AND {visible} AND ({filter}) ORDER BY {order}",
+        album_columns()
+    )
+}
+
+/// One album by id, if `user` sees it (its SQL text built once, as for [`song_by_id`]).
+fn album_by_id(conn: &Connection, user: &str, id: &str) -> Result<Option<AlbumRec>, ApiError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| albums_sql("al.id = ?2", "al.id"));
+    let mut st = conn.prepare_cached(&SQL).map_err(internal)?;
+    st.query_row([user, id], album).optional().map_err(internal)
+}
+
 fn albums(
     conn: &Connection,
     user: &str,
@@ -265,12 +299,7 @@ fn albums(
     order: &str,
     extra: &[&dyn rusqlite::ToSql],
 ) -> Result<Vec<AlbumRec>, ApiError> {
-    let visible = access::album("al", "?1");
-    let sql = format!(
-        "SELECT {} {ALBUM_FROM} WHERE al.song_count > 0 AND {visible} AND ({filter}) ORDER BY {order}",
-        album_columns()
-    );
-    let mut st = conn.prepare_cached(&sql).map_err(internal)?;
+    let mut st = conn.prepare_cached(&albums_sql(filter, order)).map_err(internal)?;
     let mut args: Vec<&dyn rusqlite::ToSql> = vec![&user];
     args.extend_from_slice(extra);
     let rows = st.query_map(params_from_iter(args), album).map_err(internal)?;
@@ -506,19 +535,19 @@ impl Library<'_> {
                 LibraryAnswer::Artist { artist: Box::new(a), albums }
             }
             LibraryCall::Album { id } => {
-                let mut a = albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
+                let mut a = album_by_id(c, u, id)?.ok_or_else(|| not_found("Album"))?;
                 let songs = album_songs(c, u, &mut a)?;
                 LibraryAnswer::Album { album: Box::new(a), songs }
             }
-            LibraryCall::Song { id } => LibraryAnswer::Song(Box::new(
-                songs(c, u, "t.id = ?2", "t.id", &[id])?.pop().ok_or_else(|| not_found("Song"))?,
-            )),
+            LibraryCall::Song { id } => {
+                LibraryAnswer::Song(Box::new(song_by_id(c, u, id)?.ok_or_else(|| not_found("Song"))?))
+            }
             LibraryCall::ArtistInfo { id, v2 } => {
                 artists(c, u, "ar.id = ?2", "ar.id", &[id])?.pop().ok_or_else(|| not_found("Artist"))?;
                 LibraryAnswer::ArtistInfo { v2: *v2, similar: Vec::new() }
             }
             LibraryCall::AlbumInfo { id, v2 } => {
-                albums(c, u, "al.id = ?2", "al.id", &[id])?.pop().ok_or_else(|| not_found("Album"))?;
+                album_by_id(c, u, id)?.ok_or_else(|| not_found("Album"))?;
                 LibraryAnswer::AlbumInfo { v2: *v2 }
             }
             LibraryCall::SimilarSongs { id, count, v2 } => {
@@ -856,7 +885,7 @@ impl Library<'_> {
                 DirRec { id: id.to_string(), parent: parent.map(folder_id), name, annotation: Annotation::default() };
             return Ok(LibraryAnswer::Directory { dir: Box::new(dir), dirs, songs });
         }
-        if let Some(a) = albums(c, u, "al.id = ?2", "al.id", &[&id])?.pop() {
+        if let Some(a) = album_by_id(c, u, id)? {
             let songs = songs(c, u, "t.album_id = ?2", "t.disc, t.track, t.title COLLATE NOCASE", &[&id])?;
             let dir = DirRec {
                 id: a.id.clone(),

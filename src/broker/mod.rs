@@ -589,16 +589,25 @@ impl Broker {
         // Generation 0 never matches: nothing non-deterministic is ever revalidated.
         let generation = if call.deterministic() { generation } else { 0 };
         let conn = self.reader();
-        // Read every time: `redoubt user folders` changes them from another process, which
-        // does not move this daemon's generation.
-        let access = access::folder_ids(&conn, &me.id).map_err(|e| crate::proto::ApiError::new(0, self.explain(&e)))?;
-        if have.is_some_and(|h| generation != 0 && h.user == me.id && h.generation == generation && h.access == access)
-        {
-            return Ok(Revalidated::NotModified);
-        }
-        let library = browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
-        let answer = browse::in_read_transaction(&conn, || library.answer(call))?;
-        Ok(Revalidated::Fresh { answer: Box::new(answer), stamp: CacheStamp { user: me.id, generation, access } })
+        // One read transaction for the folders and the answer: one snapshot, and the WAL
+        // read lock taken once.
+        browse::in_read_transaction(&conn, || {
+            // Read every time: `redoubt user folders` changes them from another process,
+            // which does not move this daemon's generation.
+            let access =
+                access::folder_ids(&conn, &me.id).map_err(|e| crate::proto::ApiError::new(0, self.explain(&e)))?;
+            if have
+                .is_some_and(|h| generation != 0 && h.user == me.id && h.generation == generation && h.access == access)
+            {
+                return Ok(Revalidated::NotModified);
+            }
+            let library = browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
+            let answer = library.answer(call)?;
+            Ok(Revalidated::Fresh {
+                answer: Box::new(answer),
+                stamp: CacheStamp { user: me.id.clone(), generation, access },
+            })
+        })
     }
 
     /// A backup now (see backup.rs), holding the writer: every write committed before it is in.

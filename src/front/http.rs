@@ -157,6 +157,8 @@ fn compressible(_: StatusCode, _: axum::http::Version, headers: &HeaderMap, _: &
 
 fn secure<B>(mut r: Response<B>) -> Response<B> {
     let h = r.headers_mut();
+    // Room for all of them at once: each growth of the map is a reallocation.
+    h.reserve(SECURITY_HEADERS.len());
     for (name, value) in SECURITY_HEADERS {
         if !h.contains_key(&name) {
             h.insert(name, HeaderValue::from_static(value));
