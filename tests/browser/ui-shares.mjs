@@ -180,6 +180,8 @@ try {
   rec.step('expired-link-410', (await statusOf(fp, link)) === 410);
   await op.locator(`#share-${id} details.danger summary`).click();
   await op.locator(`#share-${id} details.danger button[type="submit"]`).click();
+  // The notice of the save above is still on the page until the answer's page replaces it.
+  await op.locator(`#share-${id}`).waitFor({ state: 'detached' });
   await op.waitForSelector('main p.notice[role="status"]');
   const deleted = await op.locator('main p.notice[role="status"]').textContent();
   const left = await op.locator(`#share-${id}`).count();
