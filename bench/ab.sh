@@ -29,28 +29,7 @@ fi
 # One scan, by the old build; each build then serves its own copy of that database.
 REDOUBT_BIN=$old start_daemon
 auth="$auth&f=json"
-offset=0
-: > "$work/ids"
-while :; do
-  page=$(curl -s "$base/getAlbumList2?type=alphabeticalByName&size=500&offset=$offset&$auth" | python3 -c '
-import json, sys
-print("\n".join(a["id"] for a in json.load(sys.stdin)["subsonic-response"]["albumList2"].get("album", [])))')
-  [ -n "$page" ] || break
-  echo "$page" >> "$work/ids"
-  offset=$((offset + 500))
-done
-{
-  echo "local ids = {"
-  sed 's/.*/  "&",/' "$work/ids"
-  echo "}"
-  cat <<LUA
-local n = 0
-request = function()
-  n = n % #ids + 1
-  return wrk.format("GET", "/rest/getAlbum?$auth&id=" .. ids[n])
-end
-LUA
-} > "$work/every-album.lua"
+every_album_script "$work/every-album.lua" "$work/ids"
 kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 as_user=()
 [ "$(id -u)" = 0 ] && as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all)

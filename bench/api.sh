@@ -35,37 +35,10 @@ curl -s "$base/getAlbumList2?type=random&size=500&$auth" | python3 -c '
 import json, sys
 ids = [a["id"] for a in json.load(sys.stdin)["subsonic-response"]["albumList2"]["album"]]
 print("local ids = {" + ",".join("\"%s\"" % i for i in ids) + "}")' > "$work/album.lua"
-cat >> "$work/album.lua" <<LUA
-local n = 0
-request = function()
-  n = n % #ids + 1
-  return wrk.format("GET", "/rest/getAlbum?$auth&id=" .. ids[n])
-end
-LUA
+album_requests >> "$work/album.lua"
 # Every album in turn (10,000 at 100,000 tracks): most requests miss the front's cache.
-offset=0
-: > "$work/all-ids"
-while :; do
-  page=$(curl -s "$base/getAlbumList2?type=alphabeticalByName&size=500&offset=$offset&$auth" | python3 -c '
-import json, sys
-print("\n".join(a["id"] for a in json.load(sys.stdin)["subsonic-response"]["albumList2"].get("album", [])))')
-  [ -n "$page" ] || break
-  echo "$page" >> "$work/all-ids"
-  offset=$((offset + 500))
-done
+every_album_script "$work/every-album.lua" "$work/all-ids"
 albums=$(grep -c . "$work/all-ids")
-{
-  echo "local ids = {"
-  sed 's/.*/  "&",/' "$work/all-ids"
-  echo "}"
-  cat <<LUA
-local n = 0
-request = function()
-  n = n % #ids + 1
-  return wrk.format("GET", "/rest/getAlbum?$auth&id=" .. ids[n])
-end
-LUA
-} > "$work/every-album.lua"
 # getAlbumList2 and search3 over distinct pages, likewise.
 cat > "$work/list-pages.lua" <<LUA
 local offset = 0

@@ -60,3 +60,36 @@ wrk_figures() {
   result "$1 (req/s)" "$rps" "req/s"
   result "$1 (p99)" "$(wrk_ms "$p99")" "ms"
 }
+
+# `every_album_script LUA IDS`: with $base and $auth (format included) set, writes every
+# album's id (alphabetical order, 500 a page) to IDS and a wrk script to LUA that asks for
+# them with getAlbum in turn, so that nearly every request misses the front's cache.
+every_album_script() {
+  local offset=0 page
+  : > "$2"
+  while :; do
+    page=$(curl -s "$base/getAlbumList2?type=alphabeticalByName&size=500&offset=$offset&$auth" | python3 -c '
+import json, sys
+print("\n".join(a["id"] for a in json.load(sys.stdin)["subsonic-response"]["albumList2"].get("album", [])))')
+    [ -n "$page" ] || break
+    echo "$page" >> "$2"
+    offset=$((offset + 500))
+  done
+  {
+    echo "local ids = {"
+    sed 's/.*/  "&",/' "$2"
+    echo "}"
+    album_requests
+  } > "$1"
+}
+
+# The wrk Lua that asks for getAlbum of the ids in `ids`, in turn (after a script's `local ids`).
+album_requests() {
+  cat <<LUA
+local n = 0
+request = function()
+  n = n % #ids + 1
+  return wrk.format("GET", "/rest/getAlbum?$auth&id=" .. ids[n])
+end
+LUA
+}
