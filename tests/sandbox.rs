@@ -63,6 +63,45 @@ fn five_processes_each_filtered_no_new_privs_no_caps_non_dumpable() {
     assert!(problems.is_empty(), "{problems:?}\n{}", d.log());
 }
 
+/// A role inherits nothing from the supervisor's environment (where an admin's secrets, such
+/// as REDOUBT_PASSWORDENCRYPTIONKEY, may be): the front and the broker get only glibc's malloc
+/// setting, the scanner and the transcoder nothing at all.
+#[test]
+fn roles_inherit_no_environment_but_the_malloc_setting() {
+    if !require_root("reading the roles' /proc/<pid>/environ (root-owned: they are not dumpable)") {
+        return;
+    }
+    let d = Daemon::start_with(Options {
+        env: vec![("REDOUBT_TEST_ENV_SECRET".into(), "must-not-reach-a-role".into())],
+        ..Default::default()
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let roles = loop {
+        let roles = d.roles();
+        if roles.len() == 4 || Instant::now() > deadline {
+            break roles;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut seen: Vec<(String, String)> = roles
+        .iter()
+        .map(|(name, pid)| {
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+            (name.clone(), String::from_utf8_lossy(&environ).replace('\0', "\n"))
+        })
+        .collect();
+    seen.sort();
+    let malloc = format!("GLIBC_TUNABLES={}\n", redoubt::supervisor::MALLOC_TUNABLES);
+    let want: Vec<(String, String)> =
+        [("broker", malloc.as_str()), ("front", &malloc), ("scanner", ""), ("transcoder", "")]
+            .iter()
+            .map(|(r, e)| (r.to_string(), e.to_string()))
+            .collect();
+    assert_eq!(seen, want, "{}", d.log());
+    let supervisor = std::fs::read(format!("/proc/{}/environ", d.pid())).unwrap();
+    assert!(String::from_utf8_lossy(&supervisor).contains("REDOUBT_TEST_ENV_SECRET"), "the test's variable was set");
+}
+
 #[test]
 fn t12_root_is_refused_with_an_explanation() {
     if !require_root("starting as root") {

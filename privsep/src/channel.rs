@@ -217,9 +217,15 @@ fn unspill(fd: &OwnedFd, len: usize) -> Result<Vec<u8>, ChannelError> {
 
 /// Parses a received datagram (and its fds) into a message.
 fn decode_datagram<T: Message>(frame: &[u8], mut fds: Vec<OwnedFd>) -> Result<Received<T>, ChannelError> {
-    let spilled;
-    let payload: &[u8] = match frame.first() {
-        Some(&TAG_INLINE) => &frame[1..],
+    let payload = payload_of(frame, &mut fds)?;
+    decode_payload(&payload, fds)
+}
+
+/// A datagram's payload: the frame's own bytes, or a spilled one read from its memfd (the
+/// first fd, taken out of `fds`).
+fn payload_of<'f>(frame: &'f [u8], fds: &mut Vec<OwnedFd>) -> Result<std::borrow::Cow<'f, [u8]>, ChannelError> {
+    match frame.first() {
+        Some(&TAG_INLINE) => Ok(std::borrow::Cow::Borrowed(&frame[1..])),
         Some(&TAG_SPILLED) => {
             let len: [u8; 4] = frame[1..].try_into().map_err(|_| ChannelError::Spill("bad header".into()))?;
             let len = u32::from_le_bytes(len) as usize;
@@ -230,11 +236,13 @@ fn decode_datagram<T: Message>(frame: &[u8], mut fds: Vec<OwnedFd>) -> Result<Re
                 return Err(ChannelError::Spill("no memfd".into()));
             }
             let memfd = fds.remove(0);
-            spilled = unspill(&memfd, len)?;
-            &spilled
+            Ok(std::borrow::Cow::Owned(unspill(&memfd, len)?))
         }
-        _ => return Err(ChannelError::Spill("unknown frame tag".into())),
-    };
+        _ => Err(ChannelError::Spill("unknown frame tag".into())),
+    }
+}
+
+fn decode_payload<T: Message>(payload: &[u8], fds: Vec<OwnedFd>) -> Result<Received<T>, ChannelError> {
     let (id, body): (u64, T) = codec::decode(payload)?;
     if body.fd_count() != fds.len() {
         // `fds` is dropped here: every fd we were not promised is closed.
@@ -267,6 +275,31 @@ pub struct Received<T> {
     pub id: u64,
     pub body: T,
     pub fds: Vec<OwnedFd>,
+}
+
+/// A received datagram whose body is not decoded yet: only its id is read, so that the
+/// waiting caller decodes the body on its own thread (`rpc::Client`). Its records are then
+/// allocated and freed by one thread, and the callers' decoding runs in parallel instead of
+/// one after another on the reader task.
+#[derive(Debug)]
+pub struct Datagram {
+    pub id: u64,
+    payload: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+impl Datagram {
+    fn read(frame: &[u8], mut fds: Vec<OwnedFd>) -> Result<Datagram, ChannelError> {
+        let payload = payload_of(frame, &mut fds)?.into_owned();
+        let id = codec::decode_prefix::<u64>(&payload)?;
+        Ok(Datagram { id, payload, fds })
+    }
+
+    /// Checks and decodes the body as [`AsyncChannel::recv`] would: a body that does not
+    /// decode, or a number of fds other than it declares, is an error (the fds are closed).
+    pub fn decode<T: Message>(self) -> Result<Received<T>, ChannelError> {
+        decode_payload(&self.payload, self.fds)
+    }
 }
 
 /// Blocking end of a channel (supervisor, and roles before their runtime exists).
@@ -344,12 +377,27 @@ impl AsyncChannel {
 
     /// Receives one message; `buf` must hold [`MAX_FRAME`] bytes.
     pub async fn recv<T: Message>(&self, buf: &mut [u8]) -> Result<Received<T>, ChannelError> {
+        let (n, fds) = self.recv_bytes(buf).await?;
+        decode_datagram(&buf[..n], fds)
+    }
+
+    /// Receives one datagram and reads only its id; [`Datagram::decode`] does the rest.
+    pub async fn recv_datagram(&self, buf: &mut [u8]) -> Result<Datagram, ChannelError> {
+        let (n, fds) = self.recv_bytes(buf).await?;
+        Datagram::read(&buf[..n], fds)
+    }
+
+    /// Ends the channel both ways: the peer and this side's reader see it closed.
+    pub fn shutdown(&self) {
+        let _ = nix::sys::socket::shutdown(self.fd.get_ref().as_raw_fd(), nix::sys::socket::Shutdown::Both);
+    }
+
+    async fn recv_bytes(&self, buf: &mut [u8]) -> Result<(usize, Vec<OwnedFd>), ChannelError> {
         loop {
             let mut guard = self.fd.readable().await.map_err(io_errno)?;
             match recv_bytes(self.fd.get_ref().as_fd(), buf) {
                 Err(ChannelError::Io(Errno::EAGAIN)) => guard.clear_ready(),
-                Err(e) => return Err(e),
-                Ok((n, fds)) => return decode_datagram(&buf[..n], fds),
+                other => return other,
             }
         }
     }

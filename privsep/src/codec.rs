@@ -40,6 +40,15 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     options().deserialize(bytes).map_err(|e| CodecError(e.to_string()))
 }
 
+/// The value at the start of `bytes`, whatever follows it (a frame's id, read before its body).
+pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    bincode::DefaultOptions::new()
+        .with_limit(MAX_MESSAGE as u64)
+        .allow_trailing_bytes()
+        .deserialize(bytes)
+        .map_err(|e| CodecError(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +60,7 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode::<(u64, String)>(&longer).is_err());
+        assert_eq!(decode_prefix::<u64>(&bytes).unwrap(), 7);
         let framed = encode_after(9, &(7u64, String::from("x"))).unwrap();
         assert_eq!((framed[0], &framed[1..]), (9, &bytes[..]));
     }

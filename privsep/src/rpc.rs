@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::channel::{AsyncChannel, ChannelError, Message, Received, MAX_FRAME};
+use crate::channel::{AsyncChannel, ChannelError, Datagram, Message, Received, MAX_FRAME};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RpcError {
@@ -24,14 +24,16 @@ pub enum RpcError {
     Channel(#[from] ChannelError),
 }
 
-type Pending<R> = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Received<R>>>>>>;
+/// Callers waiting for an answer, by request id. The reader hands each its datagram
+/// undecoded: the caller decodes it (see [`Datagram`]).
+type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Datagram>>>>>;
 
 /// The calling side. Cheap to clone; all clones share one channel.
 pub struct Client<Req, Resp> {
     chan: Arc<AsyncChannel>,
-    pending: Pending<Resp>,
+    pending: Pending,
     next_id: Arc<AtomicU64>,
-    _req: std::marker::PhantomData<fn(Req)>,
+    _types: std::marker::PhantomData<fn(Req) -> Resp>,
 }
 
 impl<Req, Resp> Clone for Client<Req, Resp> {
@@ -40,7 +42,7 @@ impl<Req, Resp> Clone for Client<Req, Resp> {
             chan: self.chan.clone(),
             pending: self.pending.clone(),
             next_id: self.next_id.clone(),
-            _req: std::marker::PhantomData,
+            _types: std::marker::PhantomData,
         }
     }
 }
@@ -50,14 +52,14 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
     /// channel, and every call still waiting then fails with [`RpcError::Gone`].
     pub fn start(chan: AsyncChannel) -> (Self, JoinHandle<ChannelError>) {
         let chan = Arc::new(chan);
-        let pending: Pending<Resp> = Arc::new(Mutex::new(Some(HashMap::new())));
+        let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
         let reader = {
             let chan = chan.clone();
             let pending = pending.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; MAX_FRAME];
                 let err = loop {
-                    match chan.recv::<Resp>(&mut buf).await {
+                    match chan.recv_datagram(&mut buf).await {
                         Ok(r) => {
                             let waiter = pending.lock().unwrap().as_mut().and_then(|m| m.remove(&r.id));
                             match waiter {
@@ -76,7 +78,7 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
                 err
             })
         };
-        let client = Client { chan, pending, next_id: Arc::new(AtomicU64::new(1)), _req: std::marker::PhantomData };
+        let client = Client { chan, pending, next_id: Arc::new(AtomicU64::new(1)), _types: std::marker::PhantomData };
         (client, reader)
     }
 
@@ -93,7 +95,15 @@ impl<Req: Message, Resp: Message> Client<Req, Resp> {
             }
             return Err(e.into());
         }
-        rx.await.map_err(|_| RpcError::Gone)
+        // Decoded here, not on the reader task. An answer that does not decode still ends
+        // the channel (module docs of `channel`): the reader then sees it closed.
+        match rx.await.map_err(|_| RpcError::Gone)?.decode() {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.chan.shutdown();
+                Err(e.into())
+            }
+        }
     }
 }
 

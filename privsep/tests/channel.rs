@@ -1,35 +1,15 @@
 //! T15: the channel cannot be abused. Every malformed frame ends the channel with a specific
 //! error, and no received descriptor outlives the error (counted in /proc/self/fd).
 
-use std::os::fd::{AsFd, OwnedFd};
+mod common;
+
+use common::{devnull, open_fds, Msg};
+
+use std::os::fd::AsFd;
 
 use privsep::channel::{pair, send_bytes, Channel, ChannelError, Message, Received, MAX_FRAME};
 use privsep::codec;
 use proptest::prelude::*;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
-enum Msg {
-    NoFd(String),
-    OneFd,
-}
-
-impl Message for Msg {
-    fn fd_count(&self) -> usize {
-        match self {
-            Msg::NoFd(_) => 0,
-            Msg::OneFd => 1,
-        }
-    }
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn devnull() -> OwnedFd {
-    std::fs::File::open("/dev/null").unwrap().into()
-}
 
 fn frame(id: u64, m: &Msg) -> Vec<u8> {
     let mut f = vec![privsep::channel::TAG_INLINE];

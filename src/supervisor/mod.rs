@@ -88,6 +88,24 @@ struct Supervisor {
     tls_pending: Option<crate::proto::tls::TlsChain>,
 }
 
+/// glibc's malloc settings for the roles that answer requests. Every answer builds and frees
+/// hundreds of small strings (one per field of every record, on both sides of the broker
+/// round trip); with glibc's default of 7 freed blocks cached per size and thread, the rest
+/// go to its shared bins, and the next large allocation walks them all
+/// (`malloc_consolidate`). A deeper cache keeps them per thread. Only glibc reads this;
+/// roles otherwise start with an empty environment.
+pub const MALLOC_TUNABLES: &str = "glibc.malloc.tcache_count=512";
+
+/// The environment a role starts with: nothing but [`MALLOC_TUNABLES`] for the front and the
+/// broker. The scanner keeps glibc's defaults, at which its memory bound is measured
+/// (bench/scan.sh); the transcoder's ffmpeg gets no environment either way.
+fn role_environment(role: Role) -> Vec<(&'static str, String)> {
+    match role {
+        Role::Front | Role::Broker => vec![("GLIBC_TUNABLES", MALLOC_TUNABLES.to_string())],
+        Role::Scanner | Role::Transcoder => Vec::new(),
+    }
+}
+
 /// Raises the soft RLIMIT_NOFILE to the hard limit (every role inherits it; the front needs
 /// one descriptor per connection and one more per song it sends), and resolves
 /// Limits.MaxConnections against it: 0 means half the limit, at most 10,000; a configured
@@ -792,7 +810,7 @@ impl Supervisor {
             exe: Path::new("/proc/self/exe"),
             arg0: "redoubt",
             args: vec![OsStr::new("role"), OsStr::new(role.name())],
-            env: vec![],
+            env: role_environment(role),
             fds: layout,
             capture_stdout: false,
         })
