@@ -42,11 +42,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 
 /// The value at the start of `bytes`, whatever follows it (a frame's id, read before its body).
 pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    bincode::DefaultOptions::new()
-        .with_limit(MAX_MESSAGE as u64)
-        .allow_trailing_bytes()
-        .deserialize(bytes)
-        .map_err(|e| CodecError(e.to_string()))
+    options().allow_trailing_bytes().deserialize(bytes).map_err(|e| CodecError(e.to_string()))
 }
 
 #[cfg(test)]
