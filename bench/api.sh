@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Subsonic API throughput on a generated library: wrk on loopback at 64 connections against
-# getAlbumList2 (newest, 50; and distinct pages), getAlbum (500 albums in turn, mostly answered
+# getAlbumList2 (newest, 50; and distinct pages, alphabetical and newest), getAlbum (500 albums in turn, mostly answered
 # from the front's cache; and every album in turn, mostly not), getArtists, search3 (a word, its
 # matches a page at a time, and the empty query, 500 a page, paged through the library),
 # getRandomSongs. Prints requests/s,
@@ -40,13 +40,8 @@ album_requests >> "$work/album.lua"
 every_album_script "$work/every-album.lua" "$work/all-ids"
 albums=$(grep -c . "$work/all-ids")
 # getAlbumList2 and search3 over distinct pages, likewise.
-cat > "$work/list-pages.lua" <<LUA
-local offset = 0
-request = function()
-  offset = (offset + 50) % $albums
-  return wrk.format("GET", "/rest/getAlbumList2?$auth&type=alphabeticalByName&size=50&offset=" .. offset)
-end
-LUA
+list_pages_script "$work/list-pages.lua" alphabeticalByName "$albums"
+list_pages_script "$work/newest-pages.lua" newest "$albums"
 # The word's matches (about 1% of the tracks), a page of 20 at a time.
 cat > "$work/search-pages.lua" <<LUA
 local offset = 0
@@ -91,6 +86,7 @@ run "getAlbumList2 newest size=50" "$base/getAlbumList2?type=newest&size=50&$aut
 run "getAlbum (500 albums in turn)" -s "$work/album.lua" "$base"
 run "getAlbum ($albums albums in turn, uncached)" -s "$work/every-album.lua" "$base"
 run "getAlbumList2 (distinct pages of 50)" -s "$work/list-pages.lua" "$base"
+run "getAlbumList2 newest, distinct pages of 50" -s "$work/newest-pages.lua" "$base"
 run "getArtists" "$base/getArtists?$auth"
 run "search3 a word (\"$word\")" "$base/search3?query=$word&$auth"
 run "search3 a word, distinct pages of 20" -s "$work/search-pages.lua" "$base"

@@ -93,3 +93,16 @@ request = function()
 end
 LUA
 }
+
+# `list_pages_script LUA TYPE ALBUMS`: with $auth (format included) set, writes a wrk script
+# to LUA that asks for getAlbumList2 of TYPE over distinct pages of 50, offset after offset
+# through ALBUMS albums, so that nearly every request misses the front's cache.
+list_pages_script() {
+  cat > "$1" <<LUA
+local offset = 0
+request = function()
+  offset = (offset + 50) % $3
+  return wrk.format("GET", "/rest/getAlbumList2?$auth&type=$2&size=50&offset=" .. offset)
+end
+LUA
+}

@@ -450,3 +450,61 @@ fn the_answer_cache_never_serves_one_users_answer_to_another_nor_after_their_acc
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(albums("carol"), ["Beta Album", "Both in B"]);
 }
+
+/// getAlbumList2's alphabetical and newest lists come from orders the broker keeps for users
+/// who see every folder (broker/album_order.rs); a user granted folders one by one is listed
+/// by SQL instead, album by album. Both give the same albums in the same order on every page,
+/// and a rescan that adds one album and empties another changes both at once.
+#[test]
+fn kept_album_orders_page_like_the_per_user_query_through_a_rescan() {
+    let lib = library("");
+    let (fa, fb) = (lib.folder_a, lib.folder_b);
+    lib.ok(
+        ADMIN,
+        "createUser",
+        &format!("username=carol&password=carol-pass&email=c@example.com&musicFolderId={fa}&musicFolderId={fb}"),
+    );
+    let page = |user: &str, kind: &str, size: usize, offset: usize| -> Vec<String> {
+        let v = lib.ok(user, "getAlbumList2", &format!("type={kind}&size={size}&offset={offset}"));
+        let list = v["albumList2"]["album"].as_array().cloned().unwrap_or_default();
+        list.iter().map(|a| a["name"].as_str().unwrap().to_string()).collect()
+    };
+    let every_page_agrees = |names: &[&str]| {
+        for kind in ["alphabeticalByName", "alphabeticalByArtist", "newest"] {
+            let whole = page(ADMIN, kind, 500, 0);
+            let mut sorted = whole.clone();
+            sorted.sort();
+            assert_eq!(sorted, names, "{kind}");
+            assert_eq!(page("carol", kind, 500, 0), whole, "{kind}");
+            for size in 1..=3 {
+                for offset in 0..=names.len() + 1 {
+                    let kept = page(ADMIN, kind, size, offset);
+                    let slice = &whole[offset.min(whole.len())..(offset + size).min(whole.len())];
+                    assert_eq!(kept, slice, "{kind} size {size} offset {offset}");
+                    assert_eq!(page("carol", kind, size, offset), kept, "{kind} size {size} offset {offset}");
+                }
+            }
+        }
+    };
+    every_page_agrees(&["Alpha Album", "Beta Album", "Both in A", "Both in B"]);
+    assert_eq!(page(ADMIN, "alphabeticalByName", 500, 0), ["Alpha Album", "Beta Album", "Both in A", "Both in B"]);
+    assert_eq!(page(ADMIN, "alphabeticalByArtist", 500, 0), ["Alpha Album", "Beta Album", "Both in A", "Both in B"]);
+
+    // A new album that sorts first by name and by artist, and one whose songs are gone.
+    let new = lib.d.fx.music.join("Aardvark");
+    std::fs::create_dir_all(&new).unwrap();
+    tone(
+        &new.join("01.flac"),
+        &[("title", "Aa One"), ("artist", "Aa Band"), ("album_artist", "Aa Band"), ("album", "Aardvark")],
+    );
+    let _ = std::process::Command::new("chmod").args(["-R", "a+rX"]).arg(&new).status();
+    for song in ["01.flac", "02.flac"] {
+        std::fs::remove_file(lib.d.fx.dir.join("music2/Beta").join(song)).unwrap();
+    }
+    lib.ok(ADMIN, "startScan", "");
+    lib.d.wait_scans(2);
+    every_page_agrees(&["Aardvark", "Alpha Album", "Both in A", "Both in B"]);
+    assert_eq!(page(ADMIN, "alphabeticalByName", 1, 0), ["Aardvark"]);
+    assert_eq!(page(ADMIN, "alphabeticalByArtist", 1, 0), ["Aardvark"]);
+    assert_eq!(page(ADMIN, "newest", 1, 0), ["Aardvark"], "the newest album is the one just scanned");
+}

@@ -10,6 +10,7 @@ use crate::proto::library::*;
 use crate::proto::ApiError;
 
 use super::access;
+use super::album_order::{AlbumOrders, Order};
 
 /// Runs `f` in one read transaction: one snapshot for the whole answer, and the WAL read lock
 /// taken once instead of once per statement (measurable at thousands of answers a second).
@@ -248,8 +249,14 @@ fn album_columns() -> String {
     )
 }
 
-const ALBUM_FROM: &str =
-    "FROM albums al LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'album' AND an.item_id = al.id";
+/// An album's annotations by `?1`, joined to `albums al`.
+macro_rules! album_annotations {
+    () => {
+        "LEFT JOIN annotations an ON an.user_id = ?1 AND an.kind = 'album' AND an.item_id = al.id"
+    };
+}
+
+const ALBUM_FROM: &str = concat!("FROM albums al ", album_annotations!());
 
 fn album(r: &Row<'_>) -> rusqlite::Result<AlbumRec> {
     Ok(AlbumRec {
@@ -290,6 +297,41 @@ fn album_by_id(conn: &Connection, user: &str, id: &str) -> Result<Option<AlbumRe
     static SQL: LazyLock<String> = LazyLock::new(|| albums_sql("al.id = ?2", "al.id"));
     let mut st = conn.prepare_cached(&SQL).map_err(internal)?;
     st.query_row([user, id], album).optional().map_err(internal)
+}
+
+/// The albums whose rowids `?2` lists (a JSON array), each with its place in the array
+/// (the last column), for a user (`?1`) who sees every folder; the visibility condition is
+/// kept anyway. The array drives the join (CROSS JOIN keeps it outside), so each album is one
+/// rowid lookup. No ORDER BY: SQLite would copy every row into a sorter to put them in the
+/// order they already come in; [`albums_by_rowid`] checks it instead.
+static ALBUMS_BY_ROWID: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, pg.key FROM json_each(?2) pg CROSS JOIN albums al ON al.rowid = pg.value {} \
+         WHERE al.song_count > 0 AND {}",
+        album_columns(),
+        album_annotations!(),
+        access::album("al", "?1")
+    )
+});
+
+fn albums_by_rowid(conn: &Connection, user: &str, rowids: &[i64]) -> Result<Vec<AlbumRec>, ApiError> {
+    let mut list = String::with_capacity(rowids.len() * 8 + 2);
+    list.push('[');
+    for (i, r) in rowids.iter().enumerate() {
+        if i > 0 {
+            list.push(',');
+        }
+        list.push_str(itoa::Buffer::new().format(*r));
+    }
+    list.push(']');
+    let mut st = conn.prepare_cached(&ALBUMS_BY_ROWID).map_err(internal)?;
+    let place = st.column_count() - 1;
+    let rows = st.query_map(rusqlite::params![user, list], |r| Ok((r.get::<_, i64>(place)?, album(r)?)));
+    let mut rows = rows.and_then(|rows| rows.collect::<Result<Vec<_>, _>>()).map_err(internal)?;
+    // In the array's order already (the join's outer loop); a stable sort of a sorted list
+    // is one pass, and keeps the answer right should a later SQLite loop otherwise.
+    rows.sort_by_key(|(place, _)| *place);
+    Ok(rows.into_iter().map(|(_, album)| album).collect())
 }
 
 fn albums(
@@ -417,6 +459,8 @@ pub struct Library<'a> {
     pub articles: &'a [String],
     /// Music folder ids that exist.
     pub roots: &'a [i64],
+    /// getAlbumList2's library-wide orders, kept between requests.
+    pub orders: &'a AlbumOrders,
 }
 
 impl Library<'_> {
@@ -697,16 +741,29 @@ impl Library<'_> {
 
     fn album_list(&self, kind: &ListKind, size: u32, offset: u32, f: i64) -> Result<Vec<AlbumRec>, ApiError> {
         let (c, u) = (self.conn, self.user);
+        let kept = match kind {
+            ListKind::AlphabeticalByName => Some(Order::ByName),
+            ListKind::AlphabeticalByArtist => Some(Order::ByArtist),
+            ListKind::Newest => Some(Order::Newest),
+            _ => None,
+        };
+        if let Some(order) = kept {
+            // The kept order lists every album with songs: only right for someone who sees them all.
+            if f == -1 && access::sees_every_folder(c, u).map_err(internal)? {
+                let rowids = self.orders.page(c, order, offset, size).map_err(internal)?;
+                return albums_by_rowid(c, u, &rowids);
+            }
+        }
         let in_folder = "(?2 = -1 OR EXISTS (SELECT 1 FROM tracks t JOIN folders fo ON fo.id = t.folder_id WHERE t.album_id = al.id AND fo.music_folder_id = ?2))";
         let page = " LIMIT ?3 OFFSET ?4";
         let (filter, order): (String, &str) = match kind {
             ListKind::Random => (in_folder.into(), "random()"),
-            ListKind::Newest => (in_folder.into(), "al.created_at DESC, al.rowid DESC"),
+            ListKind::Newest => (in_folder.into(), Order::Newest.sql()),
             ListKind::Highest => (format!("an.rating > 0 AND {in_folder}"), "an.rating DESC, al.name COLLATE NOCASE"),
             ListKind::Frequent => (format!("an.play_count > 0 AND {in_folder}"), "an.play_count DESC, al.name COLLATE NOCASE"),
             ListKind::Recent => (format!("an.played_at IS NOT NULL AND {in_folder}"), "an.played_at DESC"),
-            ListKind::AlphabeticalByName => (in_folder.into(), "coalesce(al.sort_name, al.name) COLLATE NOCASE, al.id"),
-            ListKind::AlphabeticalByArtist => (in_folder.into(), "al.artist_name COLLATE NOCASE, al.name COLLATE NOCASE, al.id"),
+            ListKind::AlphabeticalByName => (in_folder.into(), Order::ByName.sql()),
+            ListKind::AlphabeticalByArtist => (in_folder.into(), Order::ByArtist.sql()),
             ListKind::Starred => (format!("an.starred_at IS NOT NULL AND {in_folder}"), "an.starred_at DESC"),
             ListKind::ByYear { from, to } => {
                 let order = if from <= to { "al.year ASC, al.name COLLATE NOCASE" } else { "al.year DESC, al.name COLLATE NOCASE" };
@@ -971,6 +1028,22 @@ mod tests {
         }
         let all = plan(&conn, "SELECT rowid FROM tracks WHERE missing = 0 ORDER BY rowid");
         assert!(!all.contains("tracks_present_in_order"), "{all}");
+        drop(conn);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A kept page's albums are read by rowid, driven by the page's list: not by walking
+    /// an index or the table (which would cost what the kept order saves).
+    #[test]
+    fn a_kept_page_reads_its_albums_by_rowid() {
+        let dir = std::env::temp_dir().join(format!("redoubt-plans-{}", super::super::db::new_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conn = super::super::db::open(&super::super::db::path(&dir)).unwrap();
+        let page = plan(&conn, &ALBUMS_BY_ROWID);
+        assert!(page.contains("SEARCH al USING INTEGER PRIMARY KEY (rowid=?)"), "{page}");
+        assert!(page.contains("SCAN pg VIRTUAL TABLE"), "{page}");
+        assert!(!page.contains("SCAN al"), "{page}");
+        assert!(!page.contains("TEMP B-TREE"), "{page}");
         drop(conn);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("0015_list_indexes", include_str!("migrations/0015_list_indexes.sql")),
     ("0016_stale_figures", include_str!("migrations/0016_stale_figures.sql")),
     ("0017_present_tracks_in_order", include_str!("migrations/0017_present_tracks_in_order.sql")),
+    ("0018_album_order_version", include_str!("migrations/0018_album_order_version.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

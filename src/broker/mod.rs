@@ -3,6 +3,7 @@
 //! (proto::permit) before anything else.
 
 pub mod access;
+pub mod album_order;
 pub mod art;
 pub mod avatars;
 pub mod backup;
@@ -60,6 +61,8 @@ pub struct Broker {
     pub backups: Option<(std::path::PathBuf, usize)>,
     pub backup_schedule: Option<schedule::Schedule>,
     pub articles: Vec<String>,
+    /// getAlbumList2's library-wide orders (see album_order.rs).
+    pub album_orders: album_order::AlbumOrders,
     /// EnableSharing and the share defaults.
     pub shares: crate::proto::ShareSettings,
     /// Scanner.PurgeMissing, PlaylistsPath, AutoImportPlaylists.
@@ -194,6 +197,7 @@ impl Broker {
             backup_schedule: schedule::Schedule::parse(&init.backup_schedule)?,
             readers,
             articles: init.ignored_articles.split_whitespace().map(str::to_string).collect(),
+            album_orders: album_order::AlbumOrders::default(),
             shares: init.shares.clone(),
             library: init.library.clone(),
             allowed: Allowed { ext_auth: init.ext_auth, tls: init.tls.is_some() },
@@ -522,8 +526,7 @@ impl Broker {
             Call::Library(lib) => {
                 let me = self.store.authenticate(client, creds)?;
                 let conn = self.reader();
-                let library =
-                    browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
+                let library = self.library(&conn, &me.id);
                 browse::in_read_transaction(&conn, || library.answer(lib)).map(|a| A::Library(Box::new(a)))
             }
             Call::MediaAdmin(a) => {
@@ -572,6 +575,11 @@ impl Broker {
         }
     }
 
+    /// The library as `user` sees it, read through `conn`.
+    fn library<'a>(&'a self, conn: &'a rusqlite::Connection, user: &'a str) -> browse::Library<'a> {
+        browse::Library { conn, user, articles: &self.articles, roots: &self.roots, orders: &self.album_orders }
+    }
+
     /// A library call the front may have cached: still authenticated every time; the answer
     /// is recomputed unless the front's copy was made for this user at the current database
     /// generation (no row has changed since).
@@ -601,8 +609,7 @@ impl Broker {
             {
                 return Ok(Revalidated::NotModified);
             }
-            let library = browse::Library { conn: &conn, user: &me.id, articles: &self.articles, roots: &self.roots };
-            let answer = library.answer(call)?;
+            let answer = self.library(&conn, &me.id).answer(call)?;
             Ok(Revalidated::Fresh {
                 answer: Box::new(answer),
                 stamp: CacheStamp { user: me.id.clone(), generation, access },
