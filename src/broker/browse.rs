@@ -303,7 +303,7 @@ fn album_by_id(conn: &Connection, user: &str, id: &str) -> Result<Option<AlbumRe
 /// (the last column), for a user (`?1`) who sees every folder; the visibility condition is
 /// kept anyway. The array drives the join (CROSS JOIN keeps it outside), so each album is one
 /// rowid lookup. No ORDER BY: SQLite would copy every row into a sorter to put them in the
-/// order they already come in; [`albums_by_rowid`] checks it instead.
+/// order they already come in; [`albums_by_rowid`] sorts by that column instead.
 static ALBUMS_BY_ROWID: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, pg.key FROM json_each(?2) pg CROSS JOIN albums al ON al.rowid = pg.value {} \
